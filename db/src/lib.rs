@@ -1,0 +1,27 @@
+//! Persistence for fieldsurvey: one diesel schema for PostgreSQL and SQLite, the repositories
+//! (queries that take a connection, so callers compose them in one transaction), the
+//! transactional outbox, and the content-addressed photo store.
+//!
+//! Owns: SQL, migrations, files on disk. Must not know HTTP or AMQP.
+
+pub mod error;
+pub mod households;
+pub mod keys;
+pub mod models;
+pub mod org;
+pub mod outbox;
+pub mod pool;
+pub mod schema;
+pub mod storage;
+pub mod submissions;
+pub mod tokens;
+pub mod users;
+
+pub use error::{DbError, DbResult};
+pub use pool::{Conn, Db, PoolOptions};
+
+/// The current time as stored (UTC, microsecond precision on both backends).
+pub fn now() -> chrono::NaiveDateTime {
+    let t = chrono::Utc::now().naive_utc();
+    chrono::DurationRound::duration_trunc(t, chrono::TimeDelta::microseconds(1)).unwrap_or(t)
+}

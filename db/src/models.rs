@@ -1,0 +1,107 @@
+//! Row types, one per table, shared by both backends.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::schema::*;
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = org_units)]
+pub struct OrgUnit {
+    pub code: String,
+    pub name: String,
+    pub level: String,
+    pub parent_code: Option<String>,
+    pub path: String,
+    pub lat: Option<f64>,
+    pub lon: Option<f64>,
+}
+
+#[derive(Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = households)]
+pub struct Household {
+    pub household_code: String,
+    pub village_code: String,
+    pub head_name: String,
+    pub head_id_number: String,
+    pub member_count: i32,
+    pub imported_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = users)]
+pub struct User {
+    pub id: String,
+    pub username: String,
+    pub display_name: Option<String>,
+    pub role: String,
+    pub org_code: String,
+    pub password_hash: String,
+    pub active: bool,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = signing_keys)]
+pub struct SigningKey {
+    pub key_id: String,
+    pub user_id: String,
+    pub public_key: String,
+    pub enrolled_at: NaiveDateTime,
+    pub revoked_at: Option<NaiveDateTime>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = submissions)]
+pub struct Submission {
+    pub id: String,
+    pub household_code: String,
+    pub village_code: String,
+    pub surveyor_id: String,
+    pub content_digest: String,
+    pub document: String,
+    pub status: String,
+    pub received_at: NaiveDateTime,
+    pub processed_at: Option<NaiveDateTime>,
+    pub request_id: Option<String>,
+    pub supersedes: Option<String>,
+    pub signer_key_id: Option<String>,
+    pub outcome: Option<String>,
+    pub rejections: String,
+    pub flags: String,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = submission_photos)]
+pub struct SubmissionPhoto {
+    pub submission_id: String,
+    pub part: String,
+    pub sha256: String,
+    pub size_bytes: i64,
+    pub content_type: Option<String>,
+    pub kind: Option<String>,
+    pub width: Option<i32>,
+    pub height: Option<i32>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = outbox)]
+pub struct OutboxRow {
+    pub id: i64,
+    pub message_id: String,
+    pub kind: String,
+    pub routing_key: String,
+    pub payload: String,
+    pub request_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = outbox)]
+pub struct NewOutbox {
+    pub message_id: String,
+    pub kind: String,
+    pub routing_key: String,
+    pub payload: String,
+    pub request_id: Option<String>,
+    pub created_at: NaiveDateTime,
+}

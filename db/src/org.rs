@@ -1,0 +1,94 @@
+//! The org-unit hierarchy as a materialized path, and the subtree test every authorisation
+//! decision rests on.
+
+use diesel::prelude::*;
+
+use crate::models::OrgUnit;
+use crate::schema::org_units::dsl as o;
+use crate::{Conn, DbError, DbResult, transaction, with_conn};
+
+pub const LEVELS: [&str; 5] = ["province", "prefecture", "county", "township", "village"];
+
+/// One org unit as read from an import file.
+#[derive(Debug, Clone)]
+pub struct NewOrgUnit {
+    pub code: String,
+    pub name: String,
+    pub level: String,
+    pub parent_code: Option<String>,
+    pub lat: Option<f64>,
+    pub lon: Option<f64>,
+}
+
+pub fn level_rank(level: &str) -> Option<usize> {
+    LEVELS.iter().position(|l| *l == level)
+}
+
+/// Insert or update units in one transaction. Parents must precede children in `units` or
+/// already exist; the path of each unit is its parent's path plus its code.
+pub fn upsert_all(conn: &mut Conn, units: &[NewOrgUnit]) -> DbResult<usize> {
+    transaction!(conn, |c| {
+        let mut n = 0;
+        for u in units {
+            let path = match &u.parent_code {
+                None => format!("/{}/", u.code),
+                Some(parent) => {
+                    let parent_path: String = o::org_units
+                        .filter(o::code.eq(parent))
+                        .select(o::path)
+                        .first(c)
+                        .optional()?
+                        .ok_or_else(|| {
+                            DbError::Invalid(format!("unit {}: parent {parent} is unknown", u.code))
+                        })?;
+                    format!("{parent_path}{}/", u.code)
+                }
+            };
+            let row = OrgUnit {
+                code: u.code.clone(),
+                name: u.name.clone(),
+                level: u.level.clone(),
+                parent_code: u.parent_code.clone(),
+                path,
+                lat: u.lat,
+                lon: u.lon,
+            };
+            diesel::insert_into(o::org_units)
+                .values(&row)
+                .on_conflict(o::code)
+                .do_update()
+                .set((o::name.eq(&row.name), o::lat.eq(row.lat), o::lon.eq(row.lon)))
+                .execute(c)?;
+            n += 1;
+        }
+        Ok::<_, DbError>(n)
+    })
+}
+
+pub fn get(conn: &mut Conn, code: &str) -> DbResult<Option<OrgUnit>> {
+    with_conn!(conn, |c| Ok(o::org_units
+        .filter(o::code.eq(code))
+        .select(OrgUnit::as_select())
+        .first(c)
+        .optional()?))
+}
+
+/// Whether `unit` lies in the subtree rooted at `root` (a unit is in its own subtree).
+pub fn is_within(conn: &mut Conn, unit: &str, root: &str) -> DbResult<bool> {
+    let root_path = with_conn!(conn, |c| o::org_units
+        .filter(o::code.eq(root))
+        .select(o::path)
+        .first::<String>(c)
+        .optional())?;
+    let Some(root_path) = root_path else { return Ok(false) };
+    let unit_path = with_conn!(conn, |c| o::org_units
+        .filter(o::code.eq(unit))
+        .select(o::path)
+        .first::<String>(c)
+        .optional())?;
+    Ok(unit_path.is_some_and(|p| p.starts_with(&root_path)))
+}
+
+pub fn count(conn: &mut Conn) -> DbResult<i64> {
+    with_conn!(conn, |c| Ok(o::org_units.count().get_result(c)?))
+}

@@ -1,0 +1,181 @@
+//! Connections to either backend, and the one way the async code reaches them.
+//!
+//! Diesel is synchronous, so every query runs on tokio's blocking pool through [`Db::run`];
+//! the r2d2 pool's size bounds how many blocking threads hold a connection at once, and a
+//! checkout that times out is `DbError::Unavailable` (503), never a stalled executor.
+//!
+//! Two backends from one codebase: [`Conn`] is an enum over the pooled PostgreSQL and SQLite
+//! connections, and [`with_conn!`]/[`transaction!`] expand a query body once per backend, so the
+//! same diesel DSL is type-checked against both and each arm can still use what only its backend
+//! has. (diesel's `MultiConnection` derive dispatches the same way, but its docs limit it to the
+//! backends' common subset and a short list of SQL types: no `Bool`, no `RETURNING`.)
+
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::pg::PgConnection;
+use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
+use diesel::sqlite::SqliteConnection;
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+use crate::error::{DbError, DbResult};
+
+const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/postgres");
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/sqlite");
+
+pub enum Conn {
+    Pg(PooledConnection<ConnectionManager<PgConnection>>),
+    Sqlite(PooledConnection<ConnectionManager<SqliteConnection>>),
+}
+
+/// Run `$body` with `$c` bound to the concrete connection of either backend.
+#[macro_export]
+macro_rules! with_conn {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            $crate::Conn::Pg(pooled) => {
+                let $c: &mut ::diesel::pg::PgConnection = &mut *pooled;
+                $body
+            }
+            $crate::Conn::Sqlite(pooled) => {
+                let $c: &mut ::diesel::sqlite::SqliteConnection = &mut *pooled;
+                $body
+            }
+        }
+    };
+}
+
+/// Run `$body` in one write transaction on either backend. SQLite takes its write lock up front
+/// (`BEGIN IMMEDIATE`) so two writers wait on the busy timeout instead of failing on upgrade.
+#[macro_export]
+macro_rules! transaction {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            $crate::Conn::Pg(pooled) => {
+                ::diesel::Connection::transaction(&mut **pooled, |$c| $body)
+            }
+            $crate::Conn::Sqlite(pooled) => pooled.immediate_transaction(|$c| $body),
+        }
+    };
+}
+
+#[derive(Clone)]
+enum PoolKind {
+    Pg(Pool<ConnectionManager<PgConnection>>),
+    Sqlite(Pool<ConnectionManager<SqliteConnection>>),
+}
+
+/// A cloneable handle on the connection pool.
+#[derive(Clone)]
+pub struct Db {
+    pool: PoolKind,
+}
+
+#[derive(Debug)]
+struct SqlitePragmas;
+
+impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqlitePragmas {
+    fn on_acquire(&self, conn: &mut SqliteConnection) -> Result<(), diesel::r2d2::Error> {
+        // WAL lets readers run beside the one writer; synchronous=FULL because a 202 promises
+        // the submission survives a power cut, not only a crash.
+        conn.batch_execute(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 15000; \
+             PRAGMA foreign_keys = ON;",
+        )
+        .map_err(diesel::r2d2::Error::QueryError)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct PoolOptions {
+    pub max_size: u32,
+    pub connect_timeout: Duration,
+}
+
+impl Default for PoolOptions {
+    fn default() -> Self {
+        Self { max_size: 16, connect_timeout: Duration::from_secs(5) }
+    }
+}
+
+impl Db {
+    /// Connect to `postgres://…` or `sqlite://PATH` (also `sqlite:PATH`).
+    pub fn connect(url: &str, opts: &PoolOptions) -> DbResult<Db> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let pool = Pool::builder()
+                .max_size(opts.max_size)
+                .connection_timeout(opts.connect_timeout)
+                .build(ConnectionManager::<PgConnection>::new(url))?;
+            Ok(Db { pool: PoolKind::Pg(pool) })
+        } else if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+            let pool = Pool::builder()
+                .max_size(opts.max_size.min(8))
+                .connection_timeout(opts.connect_timeout)
+                .connection_customizer(Box::new(SqlitePragmas))
+                .build(ConnectionManager::<SqliteConnection>::new(path))?;
+            Ok(Db { pool: PoolKind::Sqlite(pool) })
+        } else {
+            Err(DbError::Invalid(
+                "DATABASE_URL must start with postgres:// or sqlite://".to_owned(),
+            ))
+        }
+    }
+
+    pub fn backend(&self) -> &'static str {
+        match self.pool {
+            PoolKind::Pg(_) => "postgres",
+            PoolKind::Sqlite(_) => "sqlite",
+        }
+    }
+
+    /// A connection for synchronous code (CLI commands, tests). Async code uses [`Db::run`].
+    pub fn get(&self) -> DbResult<Conn> {
+        Ok(match &self.pool {
+            PoolKind::Pg(p) => Conn::Pg(p.get()?),
+            PoolKind::Sqlite(p) => Conn::Sqlite(p.get()?),
+        })
+    }
+
+    /// Run `f` with a pooled connection on the blocking thread pool.
+    pub async fn run<T, F>(&self, f: F) -> DbResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Conn) -> DbResult<T> + Send + 'static,
+    {
+        let db = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = db.get()?;
+            f(&mut conn)
+        })
+        .await
+        .map_err(|e| DbError::Unavailable(format!("database task failed: {e}")))?
+    }
+
+    /// Apply pending migrations; returns how many ran.
+    pub fn migrate(&self) -> DbResult<usize> {
+        let mut conn = self.get()?;
+        let ran = match &mut conn {
+            Conn::Pg(c) => c.run_pending_migrations(PG_MIGRATIONS).map(|v| v.len()),
+            Conn::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()),
+        };
+        ran.map_err(|e| DbError::Migration(e.to_string()))
+    }
+
+    /// Revert every migration (used by the test that exercises each `down.sql`).
+    pub fn revert_all(&self) -> DbResult<usize> {
+        let mut conn = self.get()?;
+        let ran = match &mut conn {
+            Conn::Pg(c) => c.revert_all_migrations(PG_MIGRATIONS).map(|v| v.len()),
+            Conn::Sqlite(c) => c.revert_all_migrations(SQLITE_MIGRATIONS).map(|v| v.len()),
+        };
+        ran.map_err(|e| DbError::Migration(e.to_string()))
+    }
+
+    /// A cheap round trip, for readiness.
+    pub async fn ping(&self) -> DbResult<()> {
+        self.run(|conn| {
+            with_conn!(conn, |c| c.batch_execute("SELECT 1").map_err(DbError::from))
+        })
+        .await
+    }
+}

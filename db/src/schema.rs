@@ -1,0 +1,133 @@
+//! The diesel schema, one for both backends: only SQL types that PostgreSQL and SQLite share
+//! (Text, BigInt, Integer, Double, Bool, Timestamp) so every query compiles for both.
+
+diesel::table! {
+    org_units (code) {
+        code -> Text,
+        name -> Text,
+        level -> Text,
+        parent_code -> Nullable<Text>,
+        path -> Text,
+        lat -> Nullable<Double>,
+        lon -> Nullable<Double>,
+    }
+}
+
+diesel::table! {
+    households (household_code) {
+        household_code -> Text,
+        village_code -> Text,
+        head_name -> Text,
+        head_id_number -> Text,
+        member_count -> Integer,
+        imported_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> Text,
+        username -> Text,
+        display_name -> Nullable<Text>,
+        role -> Text,
+        org_code -> Text,
+        password_hash -> Text,
+        active -> Bool,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    refresh_tokens (token_hash) {
+        token_hash -> Text,
+        user_id -> Text,
+        family -> Text,
+        issued_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    signing_keys (key_id) {
+        key_id -> Text,
+        user_id -> Text,
+        public_key -> Text,
+        enrolled_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    submissions (id) {
+        id -> Text,
+        household_code -> Text,
+        village_code -> Text,
+        surveyor_id -> Text,
+        content_digest -> Text,
+        document -> Text,
+        status -> Text,
+        received_at -> Timestamp,
+        processed_at -> Nullable<Timestamp>,
+        request_id -> Nullable<Text>,
+        supersedes -> Nullable<Text>,
+        signer_key_id -> Nullable<Text>,
+        outcome -> Nullable<Text>,
+        rejections -> Text,
+        flags -> Text,
+    }
+}
+
+diesel::table! {
+    submission_photos (submission_id, part) {
+        submission_id -> Text,
+        part -> Text,
+        sha256 -> Text,
+        size_bytes -> BigInt,
+        content_type -> Nullable<Text>,
+        kind -> Nullable<Text>,
+        width -> Nullable<Integer>,
+        height -> Nullable<Integer>,
+    }
+}
+
+diesel::table! {
+    stage_runs (submission_id, stage) {
+        submission_id -> Text,
+        stage -> Text,
+        completed_at -> Timestamp,
+        worker -> Text,
+    }
+}
+
+diesel::table! {
+    outbox (id) {
+        id -> BigInt,
+        message_id -> Text,
+        kind -> Text,
+        routing_key -> Text,
+        payload -> Text,
+        request_id -> Nullable<Text>,
+        created_at -> Timestamp,
+        sent_at -> Nullable<Timestamp>,
+        lease_until -> Nullable<Timestamp>,
+        attempts -> Integer,
+    }
+}
+
+diesel::joinable!(households -> org_units (village_code));
+diesel::joinable!(users -> org_units (org_code));
+diesel::joinable!(signing_keys -> users (user_id));
+diesel::joinable!(submission_photos -> submissions (submission_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    org_units,
+    households,
+    users,
+    refresh_tokens,
+    signing_keys,
+    submissions,
+    submission_photos,
+    stage_runs,
+    outbox,
+);

@@ -1,0 +1,139 @@
+//! Submissions and their photos: ingest (row + photos + outbox row in one transaction) and the
+//! worker's guarded state change.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::models::{NewOutbox, Submission, SubmissionPhoto};
+use crate::schema::{outbox, stage_runs, submission_photos as p, submissions as s};
+use crate::{Conn, DbError, DbResult, transaction, with_conn};
+
+pub enum Ingested {
+    /// Stored now, with its outbox row.
+    New,
+    /// A submission with this id already exists (the caller compares digests).
+    Existing(Box<Submission>),
+}
+
+/// Store a new submission, its photos and its outbox row atomically; a second insert of the same
+/// id (a resend, possibly concurrent) stores nothing and returns the existing row.
+pub fn ingest(
+    conn: &mut Conn,
+    sub: &Submission,
+    photos: &[SubmissionPhoto],
+    message: &NewOutbox,
+) -> DbResult<Ingested> {
+    transaction!(conn, |c| {
+        let inserted = diesel::insert_into(s::table)
+            .values(sub)
+            .on_conflict(s::id)
+            .do_nothing()
+            .execute(c)?;
+        if inserted == 0 {
+            let existing = s::table
+                .filter(s::id.eq(&sub.id))
+                .select(Submission::as_select())
+                .first(c)?;
+            return Ok::<_, DbError>(Ingested::Existing(Box::new(existing)));
+        }
+        diesel::insert_into(p::table).values(photos).execute(c)?;
+        diesel::insert_into(outbox::table).values(message).execute(c)?;
+        Ok(Ingested::New)
+    })
+}
+
+pub fn get(conn: &mut Conn, id: &str) -> DbResult<Option<Submission>> {
+    with_conn!(conn, |c| Ok(s::table
+        .filter(s::id.eq(id))
+        .select(Submission::as_select())
+        .first(c)
+        .optional()?))
+}
+
+pub fn photos(conn: &mut Conn, id: &str) -> DbResult<Vec<SubmissionPhoto>> {
+    with_conn!(conn, |c| Ok(p::table
+        .filter(p::submission_id.eq(id))
+        .order(p::part.asc())
+        .select(SubmissionPhoto::as_select())
+        .load(c)?))
+}
+
+/// Ids of submissions still `queued`, oldest first (the embedded queue re-feeds them on start).
+pub fn queued_ids(conn: &mut Conn, limit: i64) -> DbResult<Vec<String>> {
+    with_conn!(conn, |c| Ok(s::table
+        .filter(s::status.eq("queued"))
+        .order(s::received_at.asc())
+        .limit(limit)
+        .select(s::id)
+        .load(c)?))
+}
+
+pub fn count_by_status(conn: &mut Conn, status: &str) -> DbResult<i64> {
+    with_conn!(conn, |c| Ok(s::table.filter(s::status.eq(status)).count().get_result(c)?))
+}
+
+/// What the validation stage decided about one submission.
+pub struct StageOutcome<'a> {
+    pub submission_id: &'a str,
+    pub stage: &'a str,
+    pub worker: &'a str,
+    pub status: &'a str,
+    pub outcome: Option<String>,
+    pub rejections: String,
+    pub flags: String,
+    pub signer_key_id: Option<String>,
+    pub photo_meta: Vec<PhotoMeta>,
+    pub at: NaiveDateTime,
+}
+
+pub struct PhotoMeta {
+    pub part: String,
+    pub kind: Option<String>,
+    pub width: Option<i32>,
+    pub height: Option<i32>,
+}
+
+/// Commit a stage's effects exactly once: the (submission, stage) row is the idempotency key and
+/// the status change is guarded on `queued`. Returns false when the stage had already run (a
+/// redelivery), in which case nothing changes.
+pub fn record_stage(conn: &mut Conn, o: &StageOutcome<'_>) -> DbResult<bool> {
+    transaction!(conn, |c| {
+        let first = diesel::insert_into(stage_runs::table)
+            .values((
+                stage_runs::submission_id.eq(o.submission_id),
+                stage_runs::stage.eq(o.stage),
+                stage_runs::completed_at.eq(o.at),
+                stage_runs::worker.eq(o.worker),
+            ))
+            .on_conflict((stage_runs::submission_id, stage_runs::stage))
+            .do_nothing()
+            .execute(c)?;
+        if first == 0 {
+            return Ok::<_, DbError>(false);
+        }
+        let changed = diesel::update(s::table.filter(s::id.eq(o.submission_id)).filter(s::status.eq("queued")))
+            .set((
+                s::status.eq(o.status),
+                s::processed_at.eq(Some(o.at)),
+                s::outcome.eq(&o.outcome),
+                s::rejections.eq(&o.rejections),
+                s::flags.eq(&o.flags),
+                s::signer_key_id.eq(&o.signer_key_id),
+            ))
+            .execute(c)?;
+        if changed != 1 {
+            return Err(DbError::Conflict(format!(
+                "submission {} is not queued",
+                o.submission_id
+            )));
+        }
+        for m in &o.photo_meta {
+            diesel::update(
+                p::table.filter(p::submission_id.eq(o.submission_id)).filter(p::part.eq(&m.part)),
+            )
+            .set((p::kind.eq(&m.kind), p::width.eq(m.width), p::height.eq(m.height)))
+            .execute(c)?;
+        }
+        Ok(true)
+    })
+}

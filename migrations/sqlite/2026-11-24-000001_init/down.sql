@@ -1,0 +1,9 @@
+DROP TABLE outbox;
+DROP TABLE stage_runs;
+DROP TABLE submission_photos;
+DROP TABLE submissions;
+DROP TABLE signing_keys;
+DROP TABLE refresh_tokens;
+DROP TABLE users;
+DROP TABLE households;
+DROP TABLE org_units;
