@@ -1,0 +1,15 @@
+//! The domain of fieldsurvey: the household verification form, the identifiers parsed at the
+//! edge, RFC 8785 canonical bytes and the verifier's signature, the document and photo checks
+//! that decide `rejected`, and the seven indicators that decide `meets_standard`.
+//!
+//! Owns: rules. Must not touch I/O: no database, broker, HTTP or image decoding here, so every
+//! rule is tested with plain values.
+
+pub mod canonical;
+pub mod checks;
+pub mod form;
+pub mod ids;
+pub mod indicators;
+pub mod photos;
+pub mod rejection;
+pub mod signing;
