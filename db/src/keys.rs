@@ -18,9 +18,13 @@ pub fn enrol(conn: &mut Conn, key: &SigningKey) -> DbResult<()> {
             .optional()?;
         match existing {
             Some(e) if e.user_id == key.user_id => Ok(()),
-            Some(_) => Err(DbError::Conflict("public key is enrolled for another user".into())),
+            Some(_) => Err(DbError::Conflict(
+                "public key is enrolled for another user".into(),
+            )),
             None => {
-                diesel::insert_into(k::signing_keys).values(key).execute(c)?;
+                diesel::insert_into(k::signing_keys)
+                    .values(key)
+                    .execute(c)?;
                 Ok(())
             }
         }
@@ -37,7 +41,9 @@ pub fn get(conn: &mut Conn, key_id: &str) -> DbResult<Option<SigningKey>> {
 
 pub fn revoke(conn: &mut Conn, key_id: &str, at: NaiveDateTime) -> DbResult<bool> {
     with_conn!(conn, |c| Ok(diesel::update(
-        k::signing_keys.filter(k::key_id.eq(key_id)).filter(k::revoked_at.is_null())
+        k::signing_keys
+            .filter(k::key_id.eq(key_id))
+            .filter(k::revoked_at.is_null())
     )
     .set(k::revoked_at.eq(Some(at)))
     .execute(c)?

@@ -57,7 +57,11 @@ pub fn upsert_all(conn: &mut Conn, units: &[NewOrgUnit]) -> DbResult<usize> {
                 .values(&row)
                 .on_conflict(o::code)
                 .do_update()
-                .set((o::name.eq(&row.name), o::lat.eq(row.lat), o::lon.eq(row.lon)))
+                .set((
+                    o::name.eq(&row.name),
+                    o::lat.eq(row.lat),
+                    o::lon.eq(row.lon),
+                ))
                 .execute(c)?;
             n += 1;
         }
@@ -80,7 +84,9 @@ pub fn is_within(conn: &mut Conn, unit: &str, root: &str) -> DbResult<bool> {
         .select(o::path)
         .first::<String>(c)
         .optional())?;
-    let Some(root_path) = root_path else { return Ok(false) };
+    let Some(root_path) = root_path else {
+        return Ok(false);
+    };
     let unit_path = with_conn!(conn, |c| o::org_units
         .filter(o::code.eq(unit))
         .select(o::path)

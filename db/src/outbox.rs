@@ -37,24 +37,32 @@ pub fn claim(conn: &mut Conn, limit: i64, lease: TimeDelta) -> DbResult<Vec<Outb
         }};
     }
     match conn {
-        Conn::Pg(pooled) => {
-            diesel::Connection::transaction(&mut **pooled, |c| claim_with!(c; .for_update().skip_locked()))
-        }
+        Conn::Pg(pooled) => diesel::Connection::transaction(
+            &mut **pooled,
+            |c| claim_with!(c; .for_update().skip_locked()),
+        ),
         Conn::Sqlite(pooled) => pooled.immediate_transaction(|c| claim_with!(c;)),
     }
 }
 
 pub fn mark_sent(conn: &mut Conn, ids: &[i64]) -> DbResult<usize> {
     let now = crate::now();
-    with_conn!(conn, |c| Ok(diesel::update(ob::outbox.filter(ob::id.eq_any(ids)))
-        .set((ob::sent_at.eq(Some(now)), ob::lease_until.eq(None::<NaiveDateTime>)))
-        .execute(c)?))
+    with_conn!(conn, |c| Ok(diesel::update(
+        ob::outbox.filter(ob::id.eq_any(ids))
+    )
+    .set((
+        ob::sent_at.eq(Some(now)),
+        ob::lease_until.eq(None::<NaiveDateTime>)
+    ))
+    .execute(c)?))
 }
 
 /// Make rows claimable again at once (the publish failed).
 pub fn release(conn: &mut Conn, ids: &[i64]) -> DbResult<usize> {
     with_conn!(conn, |c| Ok(diesel::update(
-        ob::outbox.filter(ob::id.eq_any(ids)).filter(ob::sent_at.is_null())
+        ob::outbox
+            .filter(ob::id.eq_any(ids))
+            .filter(ob::sent_at.is_null())
     )
     .set(ob::lease_until.eq(None::<NaiveDateTime>))
     .execute(c)?))
@@ -62,5 +70,8 @@ pub fn release(conn: &mut Conn, ids: &[i64]) -> DbResult<usize> {
 
 /// Rows not yet confirmed by the broker.
 pub fn backlog(conn: &mut Conn) -> DbResult<i64> {
-    with_conn!(conn, |c| Ok(ob::outbox.filter(ob::sent_at.is_null()).count().get_result(c)?))
+    with_conn!(conn, |c| Ok(ob::outbox
+        .filter(ob::sent_at.is_null())
+        .count()
+        .get_result(c)?))
 }

@@ -94,7 +94,10 @@ pub struct PoolOptions {
 
 impl Default for PoolOptions {
     fn default() -> Self {
-        Self { max_size: 16, connect_timeout: Duration::from_secs(5) }
+        Self {
+            max_size: 16,
+            connect_timeout: Duration::from_secs(5),
+        }
     }
 }
 
@@ -106,14 +109,21 @@ impl Db {
                 .max_size(opts.max_size)
                 .connection_timeout(opts.connect_timeout)
                 .build(ConnectionManager::<PgConnection>::new(url))?;
-            Ok(Db { pool: PoolKind::Pg(pool) })
-        } else if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+            Ok(Db {
+                pool: PoolKind::Pg(pool),
+            })
+        } else if let Some(path) = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+        {
             let pool = Pool::builder()
                 .max_size(opts.max_size.min(8))
                 .connection_timeout(opts.connect_timeout)
                 .connection_customizer(Box::new(SqlitePragmas))
                 .build(ConnectionManager::<SqliteConnection>::new(path))?;
-            Ok(Db { pool: PoolKind::Sqlite(pool) })
+            Ok(Db {
+                pool: PoolKind::Sqlite(pool),
+            })
         } else {
             Err(DbError::Invalid(
                 "DATABASE_URL must start with postgres:// or sqlite://".to_owned(),
@@ -173,9 +183,7 @@ impl Db {
 
     /// A cheap round trip, for readiness.
     pub async fn ping(&self) -> DbResult<()> {
-        self.run(|conn| {
-            with_conn!(conn, |c| c.batch_execute("SELECT 1").map_err(DbError::from))
-        })
-        .await
+        self.run(|conn| with_conn!(conn, |c| c.batch_execute("SELECT 1").map_err(DbError::from)))
+            .await
     }
 }

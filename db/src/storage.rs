@@ -48,14 +48,24 @@ impl LocalStore {
     }
 
     pub fn path_of(&self, sha256_hex: &str) -> PathBuf {
-        let (a, b) = (&sha256_hex[..2.min(sha256_hex.len())], &sha256_hex[2.min(sha256_hex.len())..4.min(sha256_hex.len())]);
+        let (a, b) = (
+            &sha256_hex[..2.min(sha256_hex.len())],
+            &sha256_hex[2.min(sha256_hex.len())..4.min(sha256_hex.len())],
+        );
         self.root.join("sha256").join(a).join(b).join(sha256_hex)
     }
 
     /// Start writing one object. Synchronous: call from a blocking context.
     pub fn writer(&self) -> Result<ObjectWriter, StorageError> {
-        let tmp = tempfile::Builder::new().prefix("up-").tempfile_in(self.root.join("tmp"))?;
-        Ok(ObjectWriter { store: self.clone(), tmp, hasher: Sha256::new(), size: 0 })
+        let tmp = tempfile::Builder::new()
+            .prefix("up-")
+            .tempfile_in(self.root.join("tmp"))?;
+        Ok(ObjectWriter {
+            store: self.clone(),
+            tmp,
+            hasher: Sha256::new(),
+            size: 0,
+        })
     }
 
     pub fn read(&self, sha256_hex: &str) -> Result<Vec<u8>, StorageError> {
@@ -103,10 +113,18 @@ impl ObjectWriter {
         let sha256 = hex::encode(self.hasher.finalize());
         self.tmp.as_file().sync_all()?;
         let dest = self.store.path_of(&sha256);
-        let dir = dest.parent().map(Path::to_path_buf).unwrap_or_else(|| self.store.root.clone());
+        let dir = dest
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| self.store.root.clone());
         std::fs::create_dir_all(&dir)?;
-        self.tmp.persist(&dest).map_err(|e| StorageError::Io(e.error))?;
+        self.tmp
+            .persist(&dest)
+            .map_err(|e| StorageError::Io(e.error))?;
         std::fs::File::open(&dir)?.sync_all()?;
-        Ok(StoredObject { sha256, size: self.size })
+        Ok(StoredObject {
+            sha256,
+            size: self.size,
+        })
     }
 }

@@ -37,7 +37,9 @@ pub fn ingest(
             return Ok::<_, DbError>(Ingested::Existing(Box::new(existing)));
         }
         diesel::insert_into(p::table).values(photos).execute(c)?;
-        diesel::insert_into(outbox::table).values(message).execute(c)?;
+        diesel::insert_into(outbox::table)
+            .values(message)
+            .execute(c)?;
         Ok(Ingested::New)
     })
 }
@@ -69,7 +71,10 @@ pub fn queued_ids(conn: &mut Conn, limit: i64) -> DbResult<Vec<String>> {
 }
 
 pub fn count_by_status(conn: &mut Conn, status: &str) -> DbResult<i64> {
-    with_conn!(conn, |c| Ok(s::table.filter(s::status.eq(status)).count().get_result(c)?))
+    with_conn!(conn, |c| Ok(s::table
+        .filter(s::status.eq(status))
+        .count()
+        .get_result(c)?))
 }
 
 /// What the validation stage decided about one submission.
@@ -111,16 +116,20 @@ pub fn record_stage(conn: &mut Conn, o: &StageOutcome<'_>) -> DbResult<bool> {
         if first == 0 {
             return Ok::<_, DbError>(false);
         }
-        let changed = diesel::update(s::table.filter(s::id.eq(o.submission_id)).filter(s::status.eq("queued")))
-            .set((
-                s::status.eq(o.status),
-                s::processed_at.eq(Some(o.at)),
-                s::outcome.eq(&o.outcome),
-                s::rejections.eq(&o.rejections),
-                s::flags.eq(&o.flags),
-                s::signer_key_id.eq(&o.signer_key_id),
-            ))
-            .execute(c)?;
+        let changed = diesel::update(
+            s::table
+                .filter(s::id.eq(o.submission_id))
+                .filter(s::status.eq("queued")),
+        )
+        .set((
+            s::status.eq(o.status),
+            s::processed_at.eq(Some(o.at)),
+            s::outcome.eq(&o.outcome),
+            s::rejections.eq(&o.rejections),
+            s::flags.eq(&o.flags),
+            s::signer_key_id.eq(&o.signer_key_id),
+        ))
+        .execute(c)?;
         if changed != 1 {
             return Err(DbError::Conflict(format!(
                 "submission {} is not queued",
@@ -129,9 +138,15 @@ pub fn record_stage(conn: &mut Conn, o: &StageOutcome<'_>) -> DbResult<bool> {
         }
         for m in &o.photo_meta {
             diesel::update(
-                p::table.filter(p::submission_id.eq(o.submission_id)).filter(p::part.eq(&m.part)),
+                p::table
+                    .filter(p::submission_id.eq(o.submission_id))
+                    .filter(p::part.eq(&m.part)),
             )
-            .set((p::kind.eq(&m.kind), p::width.eq(m.width), p::height.eq(m.height)))
+            .set((
+                p::kind.eq(&m.kind),
+                p::width.eq(m.width),
+                p::height.eq(m.height),
+            ))
             .execute(c)?;
         }
         Ok(true)

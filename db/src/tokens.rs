@@ -65,7 +65,9 @@ pub fn rotate(
             return Ok(Rotation::Invalid);
         }
         let spent = diesel::update(
-            t::refresh_tokens.filter(t::token_hash.eq(presented_hash)).filter(t::used_at.is_null()),
+            t::refresh_tokens
+                .filter(t::token_hash.eq(presented_hash))
+                .filter(t::used_at.is_null()),
         )
         .set(t::used_at.eq(Some(now)))
         .execute(c)?;

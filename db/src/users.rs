@@ -31,7 +31,10 @@ pub fn upsert(conn: &mut Conn, user: &User) -> DbResult<String> {
                 u::active.eq(true),
             ))
             .execute(c)?;
-        Ok(u::users.filter(u::username.eq(&user.username)).select(u::id).first(c)?)
+        Ok(u::users
+            .filter(u::username.eq(&user.username))
+            .select(u::id)
+            .first(c)?)
     })
 }
 
@@ -52,8 +55,10 @@ pub fn by_id(conn: &mut Conn, id: &str) -> DbResult<Option<User>> {
 }
 
 pub fn set_active(conn: &mut Conn, username: &str, active: bool) -> DbResult<bool> {
-    with_conn!(conn, |c| Ok(diesel::update(u::users.filter(u::username.eq(username)))
-        .set(u::active.eq(active))
-        .execute(c)?
+    with_conn!(conn, |c| Ok(diesel::update(
+        u::users.filter(u::username.eq(username))
+    )
+    .set(u::active.eq(active))
+    .execute(c)?
         == 1))
 }

@@ -20,7 +20,8 @@ impl Drop for TestDb {
         if let Some((admin, name)) = self.cleanup.take() {
             if let Ok(admin) = Db::connect(&admin, &PoolOptions::default()) {
                 if let Ok(mut c) = admin.get() {
-                    let _ = with_conn!(&mut c, |c| c.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")));
+                    let _ = with_conn!(&mut c, |c| c
+                        .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")));
                 }
             }
         }
@@ -30,22 +31,37 @@ impl Drop for TestDb {
 fn sqlite() -> TestDb {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("t.db").display());
-    TestDb { db: Db::connect(&url, &PoolOptions::default()).unwrap(), cleanup: None, _dir: Some(dir) }
+    TestDb {
+        db: Db::connect(&url, &PoolOptions::default()).unwrap(),
+        cleanup: None,
+        _dir: Some(dir),
+    }
 }
 
 fn postgres() -> Option<TestDb> {
     let Ok(admin) = std::env::var("FIELDSURVEY_TEST_DATABASE_URL") else {
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "CI=true needs FIELDSURVEY_TEST_DATABASE_URL");
-        println!("SKIPPED postgres half: set FIELDSURVEY_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres to run it");
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true needs FIELDSURVEY_TEST_DATABASE_URL"
+        );
+        println!(
+            "SKIPPED postgres half: set FIELDSURVEY_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres to run it"
+        );
         return None;
     };
     let name = format!("fs_db_{}", uuid::Uuid::new_v4().simple());
     let admin_db = Db::connect(&admin, &PoolOptions::default()).unwrap();
     let mut c = admin_db.get().unwrap();
-    with_conn!(&mut c, |c| c.batch_execute(&format!("CREATE DATABASE {name}"))).unwrap();
+    with_conn!(&mut c, |c| c
+        .batch_execute(&format!("CREATE DATABASE {name}")))
+    .unwrap();
     let base = admin.rsplit_once('/').map(|(b, _)| b.to_owned()).unwrap();
     let db = Db::connect(&format!("{base}/{name}"), &PoolOptions::default()).unwrap();
-    Some(TestDb { db, cleanup: Some((admin, name)), _dir: None })
+    Some(TestDb {
+        db,
+        cleanup: Some((admin, name)),
+        _dir: None,
+    })
 }
 
 fn each_backend(test: impl Fn(&Db)) {
@@ -164,15 +180,30 @@ fn ingest_is_atomic_and_a_resend_stores_nothing() {
         };
         let sub = submission(&id, &surveyor, &"0".repeat(64));
         assert!(matches!(
-            fieldsurvey_db::submissions::ingest(&mut c, &sub, std::slice::from_ref(&photo), &message(&id)).unwrap(),
+            fieldsurvey_db::submissions::ingest(
+                &mut c,
+                &sub,
+                std::slice::from_ref(&photo),
+                &message(&id)
+            )
+            .unwrap(),
             Ingested::New
         ));
         match fieldsurvey_db::submissions::ingest(&mut c, &sub, &[photo], &message(&id)).unwrap() {
             Ingested::Existing(e) => assert_eq!(e.content_digest, sub.content_digest),
             Ingested::New => panic!("a resend must not store a second submission"),
         }
-        assert_eq!(fieldsurvey_db::outbox::backlog(&mut c).unwrap(), 1, "one outbox row, not two");
-        assert_eq!(fieldsurvey_db::submissions::photos(&mut c, &id).unwrap().len(), 1);
+        assert_eq!(
+            fieldsurvey_db::outbox::backlog(&mut c).unwrap(),
+            1,
+            "one outbox row, not two"
+        );
+        assert_eq!(
+            fieldsurvey_db::submissions::photos(&mut c, &id)
+                .unwrap()
+                .len(),
+            1
+        );
     });
 }
 
@@ -183,7 +214,13 @@ fn outbox_claims_lease_rows_until_sent_or_released() {
         let mut c = db.get().unwrap();
         for _ in 0..3 {
             let id = uuid::Uuid::new_v4().to_string();
-            fieldsurvey_db::submissions::ingest(&mut c, &submission(&id, &surveyor, "d"), &[], &message(&id)).unwrap();
+            fieldsurvey_db::submissions::ingest(
+                &mut c,
+                &submission(&id, &surveyor, "d"),
+                &[],
+                &message(&id),
+            )
+            .unwrap();
         }
         let lease = chrono::TimeDelta::seconds(30);
         let first = fieldsurvey_db::outbox::claim(&mut c, 2, lease).unwrap();
@@ -194,7 +231,10 @@ fn outbox_claims_lease_rows_until_sent_or_released() {
         fieldsurvey_db::outbox::mark_sent(&mut c, &[first[0].id]).unwrap();
         fieldsurvey_db::outbox::release(&mut c, &[first[1].id]).unwrap();
         let third = fieldsurvey_db::outbox::claim(&mut c, 10, lease).unwrap();
-        assert_eq!(third.iter().map(|r| r.id).collect::<Vec<_>>(), vec![first[1].id]);
+        assert_eq!(
+            third.iter().map(|r| r.id).collect::<Vec<_>>(),
+            vec![first[1].id]
+        );
         assert_eq!(fieldsurvey_db::outbox::backlog(&mut c).unwrap(), 2);
     });
 }
@@ -205,7 +245,13 @@ fn a_stage_commits_once_however_often_it_runs() {
         let surveyor = seed(db);
         let mut c = db.get().unwrap();
         let id = uuid::Uuid::new_v4().to_string();
-        fieldsurvey_db::submissions::ingest(&mut c, &submission(&id, &surveyor, "d"), &[], &message(&id)).unwrap();
+        fieldsurvey_db::submissions::ingest(
+            &mut c,
+            &submission(&id, &surveyor, "d"),
+            &[],
+            &message(&id),
+        )
+        .unwrap();
         let outcome = |status: &'static str| StageOutcome {
             submission_id: &id,
             stage: "validate",
@@ -220,7 +266,9 @@ fn a_stage_commits_once_however_often_it_runs() {
         };
         assert!(fieldsurvey_db::submissions::record_stage(&mut c, &outcome("signed_off")).unwrap());
         assert!(!fieldsurvey_db::submissions::record_stage(&mut c, &outcome("rejected")).unwrap());
-        let sub = fieldsurvey_db::submissions::get(&mut c, &id).unwrap().unwrap();
+        let sub = fieldsurvey_db::submissions::get(&mut c, &id)
+            .unwrap()
+            .unwrap();
         assert_eq!(sub.status, "signed_off", "the redelivery changed nothing");
     });
 }

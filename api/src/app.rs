@@ -1,0 +1,162 @@
+//! The route table, the middleware (request id, latency metrics), and the server.
+
+use std::net::TcpListener;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{App, HttpMessage, HttpResponse, HttpServer, web};
+use utoipa::OpenApi;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa_actix_web::AppExt;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use crate::error::{ApiError, ProblemItem};
+use crate::metrics::RouteLabels;
+use crate::routes::*;
+use crate::state::AppState;
+
+/// The request id of this request: the caller's `X-Request-Id` if sane, else a new UUID. It
+/// travels into the outbox message and the worker's logs.
+#[derive(Clone, Debug)]
+pub struct RequestId(pub String);
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "fieldsurvey", description = "Photo-backed household verification surveys: upload, validation, review, accountability."),
+    modifiers(&BearerAuth)
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+    }
+}
+
+/// Register every endpoint. Only `service(...)` registrations are collected into the OpenAPI
+/// document, so every handler is added this way.
+pub fn build_app_config(cfg: &mut ServiceConfig) {
+    cfg.service(auth_login::login)
+        .service(auth_refresh::refresh_token)
+        .service(keys_create::enrol_key)
+        .service(submissions_create::create_submission)
+        .service(submissions_get::get_submission)
+        .service(health::healthz)
+        .service(health::readyz)
+        .service(health::metrics);
+}
+
+async fn request_context(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let started = std::time::Instant::now();
+    let rid = req
+        .headers()
+        .get(&REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= 64
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+        .map(str::to_owned)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    req.extensions_mut().insert(RequestId(rid.clone()));
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let method = req.method().to_string();
+    let mut res = next.call(req).await?;
+    if let Ok(v) = HeaderValue::from_str(&rid) {
+        res.headers_mut().insert(REQUEST_ID, v);
+    }
+    if let Some(state) = state {
+        let route = res
+            .request()
+            .match_pattern()
+            .unwrap_or_else(|| "unmatched".into());
+        state
+            .metrics
+            .request_seconds
+            .get_or_create(&RouteLabels {
+                method,
+                route,
+                status: res.status().as_u16(),
+            })
+            .observe(started.elapsed().as_secs_f64());
+    }
+    Ok(res)
+}
+
+fn json_error(
+    err: actix_web::error::JsonPayloadError,
+    _: &actix_web::HttpRequest,
+) -> actix_web::Error {
+    use actix_web::error::JsonPayloadError as J;
+    match err {
+        J::ContentType => ApiError::UnsupportedMediaType("send application/json".into()).into(),
+        J::Overflow { limit } | J::OverflowKnownLength { limit, .. } => ApiError::TooLarge {
+            name: "body",
+            limit: limit as u64,
+            unit: "bytes",
+        }
+        .into(),
+        other => {
+            ApiError::BadRequest(vec![ProblemItem::new("invalid_json", other.to_string())]).into()
+        }
+    }
+}
+
+async fn not_found() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::NotFound)
+}
+
+/// Serve the API on `listener` until the process is told to stop.
+pub async fn serve(state: AppState, listener: TcpListener, workers: usize) -> std::io::Result<()> {
+    let openapi = {
+        let (_, api) = App::new()
+            .into_utoipa_app()
+            .openapi(ApiDoc::openapi())
+            .configure(build_app_config)
+            .split_for_parts();
+        web::Data::new(api.to_pretty_json().unwrap_or_default())
+    };
+    let data = web::Data::new(state);
+    HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .app_data(
+                web::JsonConfig::default()
+                    .limit(64 * 1024)
+                    .error_handler(json_error),
+            )
+            .wrap(actix_web::middleware::from_fn(request_context))
+            .into_utoipa_app()
+            .configure(build_app_config)
+            .into_app()
+            .app_data(openapi.clone())
+            .route("/api/v1/openapi.json", web::get().to(openapi_json))
+            .default_service(web::to(not_found))
+    })
+    .workers(workers)
+    .listen(listener)?
+    .shutdown_timeout(30)
+    .run()
+    .await
+}
+
+async fn openapi_json(doc: web::Data<String>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(doc.get_ref().clone())
+}

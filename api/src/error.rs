@@ -1,0 +1,164 @@
+//! One error type for every handler, mapped to HTTP once: RFC 9457 problem+json with a stable
+//! snake_case `code` and every reason in `errors`.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use fieldsurvey_db::DbError;
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ProblemItem {
+    pub code: String,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+impl ProblemItem {
+    pub fn new(code: &str, message: impl Into<String>) -> Self {
+        Self {
+            code: code.to_owned(),
+            message: message.into(),
+            field: None,
+        }
+    }
+    pub fn at(mut self, field: impl Into<String>) -> Self {
+        self.field = Some(field.into());
+        self
+    }
+}
+
+/// The body of every error answer.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    pub code: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    pub errors: Vec<ProblemItem>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("bad request")]
+    BadRequest(Vec<ProblemItem>),
+    #[error("unauthorized: {0}")]
+    Unauthorized(String),
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    #[error("not found")]
+    NotFound,
+    #[error("conflict: {1}")]
+    Conflict(&'static str, String),
+    #[error("{name} exceeds the limit of {limit} {unit}")]
+    TooLarge {
+        name: &'static str,
+        limit: u64,
+        unit: &'static str,
+    },
+    #[error("unsupported media type: {0}")]
+    UnsupportedMediaType(String),
+    #[error("service unavailable: {0}")]
+    Unavailable(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn bad(code: &str, message: impl Into<String>) -> Self {
+        ApiError::BadRequest(vec![ProblemItem::new(code, message)])
+    }
+
+    fn parts(&self) -> (&'static str, &'static str, Option<String>, Vec<ProblemItem>) {
+        match self {
+            ApiError::BadRequest(items) => ("bad_request", "Bad request", None, items.clone()),
+            ApiError::Unauthorized(d) => ("unauthorized", "Unauthorized", Some(d.clone()), vec![]),
+            ApiError::Forbidden(d) => ("forbidden", "Forbidden", Some(d.clone()), vec![]),
+            ApiError::NotFound => ("not_found", "Not found", None, vec![]),
+            ApiError::Conflict(code, d) => (code, "Conflict", Some(d.clone()), vec![]),
+            ApiError::TooLarge { name, limit, unit } => (
+                "payload_too_large",
+                "Payload too large",
+                Some(format!("{name} exceeds the limit of {limit} {unit}")),
+                vec![
+                    ProblemItem::new("limit_exceeded", format!("{name}: at most {limit} {unit}"))
+                        .at(*name),
+                ],
+            ),
+            ApiError::UnsupportedMediaType(d) => (
+                "unsupported_media_type",
+                "Unsupported media type",
+                Some(d.clone()),
+                vec![],
+            ),
+            ApiError::Unavailable(_) => (
+                "unavailable",
+                "Service unavailable",
+                Some("the service is busy or a dependency is down; retry later".into()),
+                vec![],
+            ),
+            ApiError::Internal(_) => ("internal", "Internal error", None, vec![]),
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::Conflict(..) => StatusCode::CONFLICT,
+            ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        if status.is_server_error() {
+            tracing::error!(error = %self, "request failed");
+        }
+        let (code, title, detail, errors) = self.parts();
+        let body = Problem {
+            kind: format!("https://fieldsurvey.invalid/problems/{code}"),
+            title: title.to_owned(),
+            status: status.as_u16(),
+            code: code.to_owned(),
+            detail,
+            errors,
+        };
+        let mut resp = HttpResponse::build(status);
+        resp.content_type("application/problem+json");
+        if matches!(self, ApiError::Unauthorized(_)) {
+            resp.insert_header(("WWW-Authenticate", "Bearer"));
+        }
+        if matches!(self, ApiError::Unavailable(_)) {
+            resp.insert_header(("Retry-After", "5"));
+        }
+        resp.json(body)
+    }
+}
+
+impl From<DbError> for ApiError {
+    fn from(e: DbError) -> Self {
+        match e {
+            DbError::NotFound => ApiError::NotFound,
+            DbError::Unavailable(m) => ApiError::Unavailable(m),
+            DbError::Conflict(m) => ApiError::Conflict("conflict", m),
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<fieldsurvey_db::storage::StorageError> for ApiError {
+    fn from(e: fieldsurvey_db::storage::StorageError) -> Self {
+        ApiError::Unavailable(e.to_string())
+    }
+}

@@ -1,0 +1,18 @@
+//! The HTTP API (actix-web): authentication, ingest, submissions, health, metrics and the
+//! OpenAPI document. Handlers parse, ask [`authz`], call the domain or a repository, answer.
+//!
+//! Owns: HTTP shapes and status codes. Must not contain SQL or domain rules.
+
+pub mod app;
+pub mod auth;
+pub mod authz;
+pub mod config;
+pub mod error;
+pub mod metrics;
+pub mod routes;
+pub mod state;
+pub mod view;
+
+pub use app::{build_app_config, serve};
+pub use config::{ApiConfig, UploadLimits};
+pub use state::AppState;

@@ -1,0 +1,288 @@
+//! `POST /api/v1/submissions`: a signed survey with its photos. Answers 202 only once the
+//! submission row and its outbox row are committed together and every photo is durably stored;
+//! a resend of the same id and content answers 200 with the current state, other content 409.
+//! Everything about the content itself is judged by the worker and recorded on the submission.
+
+use actix_multipart::Multipart;
+use actix_web::http::header;
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, post, web};
+use fieldsurvey_core::ids::{HouseholdCode, SubmissionId};
+use fieldsurvey_db::models::{NewOutbox, Submission, SubmissionPhoto};
+use fieldsurvey_db::submissions::Ingested;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::auth::Caller;
+use crate::auth::caller::Role;
+use crate::authz;
+use crate::error::{ApiError, ProblemItem};
+use crate::routes::upload;
+use crate::state::AppState;
+use crate::view::{self, SubmissionView};
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Accepted {
+    pub id: String,
+    pub status: &'static str,
+    pub status_url: String,
+}
+
+/// The message a worker receives: ids only, never survey content.
+#[derive(Serialize)]
+struct ProcessMessage<'a> {
+    submission_id: &'a str,
+    request_id: Option<&'a str>,
+}
+
+/// What the API itself needs from the survey: who, which household, which content.
+struct Envelope {
+    id: SubmissionId,
+    household: HouseholdCode,
+    supersedes: Option<String>,
+    digest: String,
+    signer_key_id: Option<String>,
+}
+
+fn envelope(raw: &[u8]) -> Result<Envelope, ApiError> {
+    let value: Value = serde_json::from_slice(raw).map_err(|e| {
+        ApiError::BadRequest(vec![
+            ProblemItem::new(
+                "invalid_document",
+                format!("the survey part is not JSON: {e}"),
+            )
+            .at("survey"),
+        ])
+    })?;
+    let Value::Object(obj) = &value else {
+        return Err(ApiError::bad(
+            "invalid_document",
+            "the survey must be a JSON object",
+        ));
+    };
+    let mut errors = Vec::new();
+    let id = obj
+        .get("id")
+        .and_then(Value::as_str)
+        .and_then(|s| SubmissionId::parse(s).ok());
+    if id.is_none() {
+        errors.push(ProblemItem::new("invalid_document", "id must be a UUID").at("id"));
+    }
+    let household = obj
+        .get("household_code")
+        .and_then(Value::as_str)
+        .and_then(|s| HouseholdCode::parse(s).ok());
+    if household.is_none() {
+        errors.push(
+            ProblemItem::new(
+                "invalid_document",
+                "household_code must look like 522732100201-0037",
+            )
+            .at("household_code"),
+        );
+    }
+    let supersedes = match obj.get("supersedes") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) if SubmissionId::parse(s).is_ok() => Some(s.to_lowercase()),
+        Some(_) => {
+            errors.push(
+                ProblemItem::new("invalid_document", "supersedes must be null or a UUID")
+                    .at("supersedes"),
+            );
+            None
+        }
+    };
+    let digest = fieldsurvey_core::canonical::content_digest(&value);
+    if let Err(e) = &digest {
+        errors.push(ProblemItem::new(
+            "invalid_document",
+            format!("the survey cannot be canonicalised: {e}"),
+        ));
+    }
+    match (id, household, digest) {
+        (Some(id), Some(household), Ok(digest)) if errors.is_empty() => Ok(Envelope {
+            id,
+            household,
+            supersedes,
+            digest: digest.as_str().to_owned(),
+            signer_key_id: obj
+                .get("signature")
+                .and_then(|s| s.get("key_id"))
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+        }),
+        _ => Err(ApiError::BadRequest(errors)),
+    }
+}
+
+#[utoipa::path(
+    tag = "submissions",
+    request_body(content_type = "multipart/form-data", description = "part `survey` (application/json) and one part per photos[].part"),
+    responses(
+        (status = 202, body = Accepted), (status = 200, body = SubmissionView),
+        (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem),
+        (status = 403, body = crate::error::Problem), (status = 409, body = crate::error::Problem),
+        (status = 413, body = crate::error::Problem), (status = 415, body = crate::error::Problem)
+    ),
+    security(("bearer" = []))
+)]
+#[post("/api/v1/submissions")]
+#[tracing::instrument(skip_all, fields(submission_id, request_id))]
+pub async fn create_submission(
+    state: web::Data<AppState>,
+    caller: Caller,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let request_id = req
+        .extensions()
+        .get::<crate::app::RequestId>()
+        .map(|r| r.0.clone());
+    if let Some(rid) = &request_id {
+        tracing::Span::current().record("request_id", rid.as_str());
+    }
+    let result = accept(&state, caller, &req, payload, request_id).await;
+    state.metrics.upload(match &result {
+        Ok(r) if r.status() == actix_web::http::StatusCode::ACCEPTED => "accepted",
+        Ok(_) => "resend",
+        Err(ApiError::Conflict(..)) => "conflict",
+        Err(_) => "refused",
+    });
+    result
+}
+
+async fn accept(
+    state: &AppState,
+    caller: Caller,
+    req: &HttpRequest,
+    payload: web::Payload,
+    request_id: Option<String>,
+) -> Result<HttpResponse, ApiError> {
+    if caller.role != Role::Surveyor {
+        return Err(ApiError::Forbidden("only surveyors upload surveys".into()));
+    }
+    let limits = &state.config.limits;
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limits.request_bytes) {
+        return Err(ApiError::TooLarge {
+            name: "request",
+            limit: limits.request_bytes,
+            unit: "bytes",
+        });
+    }
+    let is_multipart = req
+        .mime_type()
+        .ok()
+        .flatten()
+        .is_some_and(|m| m.essence_str() == "multipart/form-data");
+    if !is_multipart {
+        return Err(ApiError::UnsupportedMediaType(
+            "send multipart/form-data".into(),
+        ));
+    }
+    let multipart = Multipart::new(req.headers(), payload);
+    let db = state.db.clone();
+    let upload = upload::read(multipart, &state.store, limits, async |raw: &[u8]| {
+        let env = envelope(raw)?;
+        let village = env.household.village_code().as_str().to_owned();
+        let who = caller.clone();
+        if db
+            .run(move |c| authz::may_upload(c, &who, &village))
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(
+                "the household's village is not in your jurisdiction".into(),
+            ))
+        }
+    })
+    .await?;
+    let env = envelope(&upload.survey)?;
+    let id = env.id.to_string();
+    tracing::Span::current().record("submission_id", id.as_str());
+    let survey_text = String::from_utf8(upload.survey)
+        .map_err(|_| ApiError::bad("invalid_document", "the survey part is not UTF-8"))?;
+
+    let now = fieldsurvey_db::now();
+    let village = env.household.village_code().as_str().to_owned();
+    let sub = Submission {
+        id: id.clone(),
+        household_code: env.household.as_str().to_owned(),
+        village_code: village.clone(),
+        surveyor_id: caller.user_id.clone(),
+        content_digest: env.digest.clone(),
+        document: survey_text,
+        status: "queued".into(),
+        received_at: now,
+        processed_at: None,
+        request_id: request_id.clone(),
+        supersedes: env.supersedes,
+        signer_key_id: env.signer_key_id,
+        outcome: None,
+        rejections: "[]".into(),
+        flags: "[]".into(),
+    };
+    let photos: Vec<SubmissionPhoto> = upload
+        .photos
+        .iter()
+        .map(|p| SubmissionPhoto {
+            submission_id: id.clone(),
+            part: p.part.clone(),
+            sha256: p.stored.sha256.clone(),
+            size_bytes: p.stored.size as i64,
+            content_type: p.content_type.clone(),
+            kind: None,
+            width: None,
+            height: None,
+        })
+        .collect();
+    let payload = serde_json::to_string(&ProcessMessage {
+        submission_id: &id,
+        request_id: request_id.as_deref(),
+    })
+    .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let message = NewOutbox {
+        message_id: format!("{id}:process"),
+        kind: "submission.process".into(),
+        routing_key: "submission.process".into(),
+        payload,
+        request_id,
+        created_at: now,
+    };
+
+    let outcome = state
+        .db
+        .run(
+            move |c| match fieldsurvey_db::submissions::ingest(c, &sub, &photos, &message)? {
+                Ingested::New => Ok(Ok(None)),
+                Ingested::Existing(existing) => {
+                    if existing.content_digest != sub.content_digest
+                        || existing.surveyor_id != sub.surveyor_id
+                    {
+                        return Ok(Err(ApiError::Conflict(
+                            "id_conflict",
+                            "a different submission already has this id".into(),
+                        )));
+                    }
+                    view::load(c, *existing).map(|v| Ok(Some(v)))
+                }
+            },
+        )
+        .await??;
+    match outcome {
+        None => {
+            state.relay_wake.notify_one();
+            tracing::info!(household_village = %env.household.village_code().as_str(), "submission accepted");
+            Ok(HttpResponse::Accepted().json(Accepted {
+                status_url: format!("/api/v1/submissions/{id}"),
+                id,
+                status: "queued",
+            }))
+        }
+        Some(view) => Ok(HttpResponse::Ok().json(view)),
+    }
+}

@@ -1,0 +1,39 @@
+//! `GET /api/v1/submissions/{id}`: the submission with its current state. Absent and
+//! not-yours look the same (404).
+
+use actix_web::{get, web};
+
+use crate::auth::Caller;
+use crate::authz;
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::view::{self, SubmissionView};
+
+#[utoipa::path(
+    tag = "submissions",
+    params(("id" = String, Path, description = "submission id (UUID)")),
+    responses((status = 200, body = SubmissionView), (status = 404, body = crate::error::Problem)),
+    security(("bearer" = []))
+)]
+#[get("/api/v1/submissions/{id}")]
+pub async fn get_submission(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+) -> Result<web::Json<SubmissionView>, ApiError> {
+    let id = fieldsurvey_core::ids::SubmissionId::parse(&id).map_err(|_| ApiError::NotFound)?;
+    let view = state
+        .db
+        .run(move |c| {
+            let Some(sub) = fieldsurvey_db::submissions::get(c, &id.to_string())? else {
+                return Ok(None);
+            };
+            if !authz::may_view_submission(c, &caller, &sub)? {
+                return Ok(None);
+            }
+            view::load(c, sub).map(Some)
+        })
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(web::Json(view))
+}

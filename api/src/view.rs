@@ -1,0 +1,114 @@
+//! The submission as the API shows it (CONTRACT.md's shape). Fields that later stages fill
+//! (clues, ledger, EXIF) are present and empty until then, so clients can rely on the keys.
+
+use chrono::{NaiveDateTime, SecondsFormat, TimeZone, Utc};
+use fieldsurvey_db::models::{Submission, SubmissionPhoto, User};
+use serde::Serialize;
+use serde_json::Value;
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Verifier {
+    pub user_id: String,
+    pub username: String,
+    pub display_name: Option<String>,
+    pub key_id: Option<String>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PhotoView {
+    pub part: String,
+    pub kind: Option<String>,
+    pub sha256: String,
+    pub size_bytes: i64,
+    pub width: Option<i32>,
+    pub height: Option<i32>,
+    pub exif_time: Option<String>,
+    pub exif_gps: Option<Value>,
+    pub thumbnail_url: Option<String>,
+    pub flags: Vec<Value>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SubmissionView {
+    pub id: String,
+    pub household_code: String,
+    pub status: String,
+    pub content_digest: String,
+    pub supersedes: Option<String>,
+    pub verifier: Verifier,
+    pub received_at: String,
+    pub processed_at: Option<String>,
+    #[schema(value_type = Object)]
+    pub outcome: Option<Value>,
+    #[schema(value_type = Vec<Object>)]
+    pub rejections: Value,
+    #[schema(value_type = Vec<Object>)]
+    pub flags: Value,
+    #[schema(value_type = Vec<Object>)]
+    pub clues: Vec<Value>,
+    pub photos: Vec<PhotoView>,
+    #[schema(value_type = Vec<Object>)]
+    pub ledger: Vec<Value>,
+}
+
+pub fn rfc3339(t: NaiveDateTime) -> String {
+    Utc.from_utc_datetime(&t)
+        .to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+impl SubmissionView {
+    pub fn build(sub: Submission, photos: Vec<SubmissionPhoto>, surveyor: Option<User>) -> Self {
+        let parse = |s: &str| serde_json::from_str::<Value>(s).unwrap_or(Value::Array(vec![]));
+        SubmissionView {
+            verifier: Verifier {
+                user_id: sub.surveyor_id.clone(),
+                username: surveyor
+                    .as_ref()
+                    .map(|u| u.username.clone())
+                    .unwrap_or_default(),
+                display_name: surveyor.and_then(|u| u.display_name),
+                key_id: sub.signer_key_id.clone(),
+            },
+            received_at: rfc3339(sub.received_at),
+            processed_at: sub.processed_at.map(rfc3339),
+            outcome: sub
+                .outcome
+                .as_deref()
+                .and_then(|o| serde_json::from_str(o).ok()),
+            rejections: parse(&sub.rejections),
+            flags: parse(&sub.flags),
+            clues: vec![],
+            photos: photos
+                .into_iter()
+                .map(|p| PhotoView {
+                    part: p.part,
+                    kind: p.kind,
+                    sha256: p.sha256,
+                    size_bytes: p.size_bytes,
+                    width: p.width,
+                    height: p.height,
+                    exif_time: None,
+                    exif_gps: None,
+                    thumbnail_url: None,
+                    flags: vec![],
+                })
+                .collect(),
+            ledger: vec![],
+            id: sub.id,
+            household_code: sub.household_code,
+            status: sub.status,
+            content_digest: sub.content_digest,
+            supersedes: sub.supersedes,
+        }
+    }
+}
+
+/// Load a submission with what its view needs.
+pub fn load(
+    conn: &mut fieldsurvey_db::Conn,
+    sub: Submission,
+) -> fieldsurvey_db::DbResult<SubmissionView> {
+    let photos = fieldsurvey_db::submissions::photos(conn, &sub.id)?;
+    let surveyor = fieldsurvey_db::users::by_id(conn, &sub.surveyor_id)?;
+    Ok(SubmissionView::build(sub, photos, surveyor))
+}

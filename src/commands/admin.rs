@@ -1,0 +1,136 @@
+//! `migrate`, `user add`, `key add`.
+
+use std::io::BufRead;
+
+use anyhow::{Context, Result, bail};
+use fieldsurvey_db::{Db, models::User};
+
+use crate::config::Settings;
+
+pub fn connect(settings: &Settings) -> Result<Db> {
+    let db = Db::connect(settings.database_url()?, &settings.pool_options())?;
+    Ok(db)
+}
+
+pub fn migrate(settings: &Settings) -> Result<()> {
+    let db = connect(settings)?;
+    let n = db.migrate()?;
+    println!("migrations applied: {n} ({})", db.backend());
+    Ok(())
+}
+
+pub fn user_add(
+    settings: &Settings,
+    username: &str,
+    role: &str,
+    org: &str,
+    name: Option<String>,
+) -> Result<()> {
+    let mut password = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut password)
+        .context("reading the password from stdin")?;
+    let password = password.trim_end_matches(['\r', '\n']);
+    let db = connect(settings)?;
+    let id = create_user(&db, username, role, org, name, password)?;
+    println!("user {username} ({role} at {org}): {id}");
+    Ok(())
+}
+
+pub fn create_user(
+    db: &Db,
+    username: &str,
+    role: &str,
+    org: &str,
+    name: Option<String>,
+    password: &str,
+) -> Result<String> {
+    if !fieldsurvey_db::users::ROLES.contains(&role) {
+        bail!(
+            "unknown role {role:?}: use one of {}",
+            fieldsurvey_db::users::ROLES.join(", ")
+        );
+    }
+    if password.chars().count() < 8 {
+        bail!("the password must have at least 8 characters");
+    }
+    if username.is_empty() || username.len() > 64 || username.chars().any(char::is_whitespace) {
+        bail!("a username is 1–64 characters without spaces");
+    }
+    let mut conn = db.get()?;
+    if fieldsurvey_db::org::get(&mut conn, org)?.is_none() {
+        bail!(
+            "org unit {org} is unknown: import org units first (fieldsurvey org import FILE.csv)"
+        );
+    }
+    let hash = fieldsurvey_api::auth::password::hash(password).map_err(anyhow::Error::msg)?;
+    let user = User {
+        id: uuid::Uuid::new_v4().to_string(),
+        username: username.to_owned(),
+        display_name: name,
+        role: role.to_owned(),
+        org_code: org.to_owned(),
+        password_hash: hash,
+        active: true,
+        created_at: fieldsurvey_db::now(),
+    };
+    Ok(fieldsurvey_db::users::upsert(&mut conn, &user)?)
+}
+
+pub fn key_add(settings: &Settings, username: &str, public_key: &str) -> Result<()> {
+    let db = connect(settings)?;
+    let key_id = enrol_key(&db, username, public_key)?;
+    println!("{key_id}");
+    Ok(())
+}
+
+pub fn enrol_key(db: &Db, username: &str, public_key: &str) -> Result<String> {
+    let public = fieldsurvey_core::signing::parse_public_key_b64url(public_key.trim())
+        .map_err(|e| anyhow::anyhow!("invalid public key: {e}"))?;
+    let mut conn = db.get()?;
+    let user = fieldsurvey_db::users::by_username(&mut conn, username)?
+        .with_context(|| format!("no user {username}"))?;
+    if user.role != "surveyor" {
+        bail!("{username} is a {}; only surveyors sign surveys", user.role);
+    }
+    let key_id = fieldsurvey_core::signing::key_id_for(&public);
+    fieldsurvey_db::keys::enrol(
+        &mut conn,
+        &fieldsurvey_db::models::SigningKey {
+            key_id: key_id.clone(),
+            user_id: user.id,
+            public_key: public_key.trim().to_owned(),
+            enrolled_at: fieldsurvey_db::now(),
+            revoked_at: None,
+        },
+    )?;
+    Ok(key_id)
+}
+
+pub fn user_set_active(settings: &Settings, username: &str, active: bool) -> Result<()> {
+    let db = connect(settings)?;
+    let mut conn = db.get()?;
+    if !fieldsurvey_db::users::set_active(&mut conn, username, active)? {
+        bail!("no user {username}");
+    }
+    println!(
+        "user {username} {}",
+        if active { "activated" } else { "deactivated" }
+    );
+    Ok(())
+}
+
+pub fn key_revoke(settings: &Settings, key_id: &str) -> Result<()> {
+    let db = connect(settings)?;
+    let mut conn = db.get()?;
+    if fieldsurvey_db::keys::get(&mut conn, key_id)?.is_none() {
+        bail!("no key {key_id}");
+    }
+    if fieldsurvey_db::keys::revoke(&mut conn, key_id, fieldsurvey_db::now())? {
+        println!("key {key_id} revoked");
+    } else {
+        println!("key {key_id} was already revoked");
+    }
+    Ok(())
+}

@@ -1,0 +1,144 @@
+//! `dev`: the whole service in one process on embedded storage. Same API, same pipeline, same
+//! outbox; the relay feeds an in-process queue instead of RabbitMQ.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use fieldsurvey_api::auth::jwt::JwtKeys;
+use fieldsurvey_api::metrics::ApiMetrics;
+use fieldsurvey_api::{ApiConfig, AppState};
+use fieldsurvey_db::Db;
+use fieldsurvey_db::storage::LocalStore;
+use fieldsurvey_worker::outbox_store::DbOutbox;
+use fieldsurvey_worker::queue::{self, LocalQueue, OutboxMessage, Publisher, QueueMetrics};
+use prometheus_client::registry::Registry;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::commands::serve::{cancel_on_signal, pipeline, runtime};
+use crate::config::Settings;
+
+pub fn run(mut settings: Settings, listen: String, data_dir: PathBuf, demo: bool) -> Result<()> {
+    std::fs::create_dir_all(&data_dir)
+        .with_context(|| format!("creating {}", data_dir.display()))?;
+    let data_dir = data_dir.canonicalize()?;
+    let db_url = settings
+        .database_url
+        .clone()
+        .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("fieldsurvey.db").display()));
+    let db = Db::connect(&db_url, &settings.pool_options())?;
+    let ran = db.migrate()?;
+    tracing::info!(migrations = ran, backend = db.backend(), "database ready");
+    let store = LocalStore::open(data_dir.join("photos"))?;
+    let jwt = JwtKeys::load_or_create(&data_dir.join("jwt.key"))?;
+    if demo {
+        crate::demo::load(&db, &listen)?;
+    }
+    settings.storage_url = Some(format!("file://{}", store.root().display()));
+    let listener = TcpListener::bind(&listen).with_context(|| format!("binding {listen}"))?;
+    let rt = runtime()?;
+    rt.block_on(async move {
+        let mut registry = Registry::default();
+        let api_metrics = Arc::new(ApiMetrics::register(&mut registry));
+        let queue_metrics = Arc::new(QueueMetrics::register(&mut registry));
+        let shutdown = CancellationToken::new();
+        cancel_on_signal(shutdown.clone());
+        let wake = Arc::new(Notify::new());
+        let (local, rx) = LocalQueue::new(1024);
+        let local = Arc::new(local);
+        let handler = Arc::new(pipeline(&settings, db.clone(), store.clone()));
+        let consumer = tokio::spawn(queue::run_local_consumer(
+            rx,
+            handler,
+            2,
+            settings.retry_delay(),
+            settings.max_attempts(),
+            shutdown.clone(),
+            queue_metrics.clone(),
+        ));
+        requeue_unfinished(&db, &local).await?;
+        let relay = tokio::spawn(queue::run_relay(
+            Arc::new(DbOutbox { db: db.clone() }),
+            local.clone(),
+            wake.clone(),
+            shutdown.clone(),
+            queue_metrics.clone(),
+        ));
+        let state = AppState {
+            db,
+            store,
+            config: ApiConfig::new(jwt),
+            metrics: api_metrics,
+            registry: Arc::new(registry),
+            relay_wake: wake,
+            broker_ready: Arc::new(|| true),
+        };
+        let bound = listener
+            .local_addr()
+            .map(|a| a.to_string())
+            .unwrap_or(listen);
+        println!("fieldsurvey dev: data in {}", data_dir.display());
+        println!("listening on http://{bound}");
+        let served = fieldsurvey_api::serve(state, listener, 2).await;
+        shutdown.cancel();
+        let _ = relay.await;
+        let _ = consumer.await;
+        served.context("the HTTP server failed")
+    })
+}
+
+/// The in-process queue forgets what it held when the process stops; whatever was accepted but
+/// not processed is still `queued` in the database, so it is fed again on start.
+async fn requeue_unfinished(db: &Db, local: &Arc<LocalQueue>) -> Result<()> {
+    let ids = db
+        .run(|c| fieldsurvey_db::submissions::queued_ids(c, 100_000))
+        .await?;
+    if ids.is_empty() {
+        return Ok(());
+    }
+    tracing::info!(count = ids.len(), "re-feeding queued submissions");
+    let batch: Vec<OutboxMessage> = ids
+        .into_iter()
+        .map(|id| OutboxMessage {
+            id: 0,
+            message_id: format!("{id}:process"),
+            kind: "submission.process".into(),
+            routing_key: "submission.process".into(),
+            payload: serde_json::json!({ "submission_id": id })
+                .to_string()
+                .into_bytes(),
+            request_id: None,
+        })
+        .collect();
+    local.publish_batch(&batch).await;
+    Ok(())
+}
+
+/// A small HTTP endpoint with `/metrics` for processes that have no API (workers).
+pub async fn serve_metrics(addr: String, registry: Arc<Registry>) -> Result<()> {
+    use actix_web::{App, HttpResponse, HttpServer, web};
+    let registry = web::Data::new(registry);
+    let server = HttpServer::new(move || {
+        App::new().app_data(registry.clone()).route(
+            "/metrics",
+            web::get().to(|r: web::Data<Arc<Registry>>| async move {
+                let mut out = String::new();
+                match prometheus_client::encoding::text::encode(&mut out, &r) {
+                    Ok(()) => HttpResponse::Ok()
+                        .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
+                        .body(out),
+                    Err(e) => HttpResponse::InternalServerError().body(e.to_string()),
+                }
+            }),
+        )
+    })
+    .workers(1)
+    .disable_signals()
+    .bind(&addr)
+    .with_context(|| format!("binding metrics on {addr}"))?
+    .run();
+    tokio::spawn(server);
+    Ok(())
+}

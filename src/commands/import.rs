@@ -1,0 +1,178 @@
+//! `org import` and `household import`: CSV files in, a summary out (rows imported, rows
+//! refused with their line and reason, never the personal data on them).
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use fieldsurvey_core::ids::{HouseholdCode, IdNumber, OrgCode};
+use fieldsurvey_db::models::Household;
+use fieldsurvey_db::org::{NewOrgUnit, level_rank};
+use serde::Deserialize;
+
+use crate::commands::admin::connect;
+use crate::config::Settings;
+
+#[derive(Deserialize)]
+struct OrgRow {
+    code: String,
+    name: String,
+    level: String,
+    parent_code: Option<String>,
+    lat: Option<f64>,
+    lon: Option<f64>,
+}
+
+#[derive(Deserialize)]
+struct HouseholdRow {
+    household_code: String,
+    head_name: String,
+    head_id_number: String,
+    member_count: i32,
+}
+
+pub struct Summary {
+    pub imported: usize,
+    pub refused: Vec<(u64, String)>,
+}
+
+impl Summary {
+    fn print(&self, what: &str) {
+        println!(
+            "{what}: {} imported, {} refused",
+            self.imported,
+            self.refused.len()
+        );
+        for (line, why) in self.refused.iter().take(50) {
+            println!("  line {line}: {why}");
+        }
+        if self.refused.len() > 50 {
+            println!("  … and {} more", self.refused.len() - 50);
+        }
+    }
+}
+
+pub fn org(settings: &Settings, file: &Path) -> Result<()> {
+    let db = connect(settings)?;
+    let data = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    let summary = import_org_units(&db, &data)?;
+    summary.print("org units");
+    Ok(())
+}
+
+pub fn import_org_units(db: &fieldsurvey_db::Db, csv_bytes: &[u8]) -> Result<Summary> {
+    let mut rdr = csv::Reader::from_reader(csv_bytes);
+    let mut units = Vec::new();
+    let mut refused = Vec::new();
+    for (i, rec) in rdr.deserialize::<OrgRow>().enumerate() {
+        let line = i as u64 + 2;
+        let row = match rec {
+            Ok(r) => r,
+            Err(e) => {
+                refused.push((line, format!("unreadable row: {e}")));
+                continue;
+            }
+        };
+        if OrgCode::parse(&row.code).is_err() {
+            refused.push((line, "code must be 12 digits".into()));
+            continue;
+        }
+        let Some(rank) = level_rank(&row.level) else {
+            refused.push((line, format!("unknown level {:?}", row.level)));
+            continue;
+        };
+        let parent = row.parent_code.filter(|p| !p.is_empty());
+        if rank > 0 && parent.is_none() {
+            refused.push((line, format!("a {} needs a parent_code", row.level)));
+            continue;
+        }
+        units.push((
+            rank,
+            NewOrgUnit {
+                code: row.code,
+                name: row.name,
+                level: row.level,
+                parent_code: parent,
+                lat: row.lat,
+                lon: row.lon,
+            },
+        ));
+    }
+    // Parents before children, whatever the file's order.
+    units.sort_by_key(|(rank, _)| *rank);
+    let units: Vec<NewOrgUnit> = units.into_iter().map(|(_, u)| u).collect();
+    let mut conn = db.get()?;
+    let imported = fieldsurvey_db::org::upsert_all(&mut conn, &units)?;
+    Ok(Summary { imported, refused })
+}
+
+pub fn households(settings: &Settings, file: &Path) -> Result<()> {
+    let db = connect(settings)?;
+    let f = std::fs::File::open(file).with_context(|| format!("opening {}", file.display()))?;
+    let summary = import_households(&db, f)?;
+    summary.print("households");
+    Ok(())
+}
+
+pub fn import_households(db: &fieldsurvey_db::Db, reader: impl std::io::Read) -> Result<Summary> {
+    const BATCH: usize = 1000;
+    let mut rdr = csv::Reader::from_reader(reader);
+    let mut conn = db.get()?;
+    let mut batch = Vec::with_capacity(BATCH);
+    let mut imported = 0;
+    let mut refused = Vec::new();
+    let now = fieldsurvey_db::now();
+    let mut known_villages = std::collections::HashSet::new();
+    for (i, rec) in rdr.deserialize::<HouseholdRow>().enumerate() {
+        let line = i as u64 + 2;
+        let row = match rec {
+            Ok(r) => r,
+            Err(_) => {
+                refused.push((line, "unreadable row (expected household_code,head_name,head_id_number,member_count)".into()));
+                continue;
+            }
+        };
+        let Ok(code) = HouseholdCode::parse(&row.household_code) else {
+            refused.push((
+                line,
+                "household_code must look like 522732100201-0037".into(),
+            ));
+            continue;
+        };
+        if IdNumber::parse(&row.head_id_number).is_err() {
+            refused.push((
+                line,
+                "head_id_number is not a valid resident ID number".into(),
+            ));
+            continue;
+        }
+        let village = code.village_code().as_str().to_owned();
+        if !known_villages.contains(&village) {
+            match fieldsurvey_db::org::get(&mut conn, &village)? {
+                Some(u) if u.level == "village" => {
+                    known_villages.insert(village.clone());
+                }
+                _ => {
+                    refused.push((
+                        line,
+                        format!("village {village} is not an imported village"),
+                    ));
+                    continue;
+                }
+            }
+        }
+        batch.push(Household {
+            household_code: code.as_str().to_owned(),
+            village_code: village,
+            head_name: row.head_name,
+            head_id_number: row.head_id_number,
+            member_count: row.member_count,
+            imported_at: now,
+        });
+        if batch.len() == BATCH {
+            imported += fieldsurvey_db::households::upsert_batch(&mut conn, &batch)?;
+            batch.clear();
+        }
+    }
+    imported += fieldsurvey_db::households::upsert_batch(&mut conn, &batch)?;
+    Ok(Summary { imported, refused })
+}

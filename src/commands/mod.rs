@@ -1,0 +1,6 @@
+//! The subcommands: each wires settings to the crates and does nothing else.
+
+pub mod admin;
+pub mod dev;
+pub mod import;
+pub mod serve;

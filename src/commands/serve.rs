@@ -1,0 +1,162 @@
+//! `api` and `worker`: the production roles on PostgreSQL + RabbitMQ.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use fieldsurvey_api::auth::jwt::JwtKeys;
+use fieldsurvey_api::metrics::ApiMetrics;
+use fieldsurvey_api::{ApiConfig, AppState};
+use fieldsurvey_db::Db;
+use fieldsurvey_db::storage::LocalStore;
+use fieldsurvey_worker::outbox_store::DbOutbox;
+use fieldsurvey_worker::pipeline::Pipeline;
+use fieldsurvey_worker::queue::{self, AmqpPublisher, QueueMetrics, Supervisor, Topology};
+use prometheus_client::registry::Registry;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::commands::admin::connect;
+use crate::config::Settings;
+
+pub fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
+pub fn topology(settings: &Settings) -> Topology {
+    Topology::new(
+        settings.amqp_prefix(),
+        settings.retry_delay(),
+        settings.max_attempts(),
+    )
+}
+
+/// Cancel `token` on SIGTERM or Ctrl-C.
+pub fn cancel_on_signal(token: CancellationToken) {
+    tokio::spawn(async move {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        {
+            let mut term =
+                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(s) => s,
+                    Err(_) => {
+                        let _ = ctrl_c.await;
+                        token.cancel();
+                        return;
+                    }
+                };
+            tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
+        }
+        #[cfg(not(unix))]
+        let _ = ctrl_c.await;
+        tracing::info!("shutdown requested");
+        token.cancel();
+    });
+}
+
+pub fn pipeline(settings: &Settings, db: Db, store: LocalStore) -> Pipeline {
+    Pipeline {
+        db,
+        store,
+        indicators: settings.indicator_config(),
+        photo_limits: Default::default(),
+        worker_id: format!("worker:{}:{}", hostname(), std::process::id()),
+    }
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_else(|_| "localhost".into())
+}
+
+pub fn api(settings: Settings) -> Result<()> {
+    let db = connect(&settings)?;
+    let store = LocalStore::from_url(&settings.storage_root()?)?;
+    let jwt = JwtKeys::load_or_create(&settings.jwt_key_file()?)?;
+    let amqp = settings.amqp_url()?.to_owned();
+    let listen = settings
+        .listen
+        .clone()
+        .unwrap_or_else(|| "0.0.0.0:8080".into());
+    let listener = TcpListener::bind(&listen).with_context(|| format!("binding {listen}"))?;
+    let workers = settings.http_workers.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2)
+    });
+    let rt = runtime()?;
+    rt.block_on(async move {
+        let mut registry = Registry::default();
+        let api_metrics = Arc::new(ApiMetrics::register(&mut registry));
+        let queue_metrics = Arc::new(QueueMetrics::register(&mut registry));
+        let shutdown = CancellationToken::new();
+        let wake = Arc::new(Notify::new());
+        let sup = Arc::new(Supervisor::new(amqp, topology(&settings)));
+        sup.start();
+        let publisher = Arc::new(AmqpPublisher::new(
+            sup.clone(),
+            topology(&settings),
+            queue_metrics.clone(),
+        ));
+        let relay = tokio::spawn(queue::run_relay(
+            Arc::new(DbOutbox { db: db.clone() }),
+            publisher,
+            wake.clone(),
+            shutdown.clone(),
+            queue_metrics.clone(),
+        ));
+        let probe_sup = sup.clone();
+        let state = AppState {
+            db,
+            store,
+            config: ApiConfig::new(jwt),
+            metrics: api_metrics,
+            registry: Arc::new(registry),
+            relay_wake: wake,
+            broker_ready: Arc::new(move || probe_sup.is_connected()),
+        };
+        let bound = listener
+            .local_addr()
+            .map(|a| a.to_string())
+            .unwrap_or(listen);
+        tracing::info!(listen = %bound, "api listening");
+        println!("listening on http://{bound}");
+        let served = fieldsurvey_api::serve(state, listener, workers).await;
+        shutdown.cancel();
+        let _ = relay.await;
+        served.context("the HTTP server failed")
+    })
+}
+
+pub fn worker(settings: Settings) -> Result<()> {
+    let db = connect(&settings)?;
+    let store = LocalStore::from_url(&settings.storage_root()?)?;
+    let amqp = settings.amqp_url()?.to_owned();
+    let rt = runtime()?;
+    rt.block_on(async move {
+        let mut registry = Registry::default();
+        let queue_metrics = Arc::new(QueueMetrics::register(&mut registry));
+        let shutdown = CancellationToken::new();
+        cancel_on_signal(shutdown.clone());
+        if let Some(addr) = settings.metrics_listen.clone() {
+            crate::commands::dev::serve_metrics(addr, Arc::new(registry)).await?;
+        }
+        let sup = Arc::new(Supervisor::new(amqp, topology(&settings)));
+        sup.start();
+        let handler = Arc::new(pipeline(&settings, db, store));
+        tracing::info!(prefetch = settings.prefetch(), "worker consuming");
+        queue::run_consumer(
+            sup,
+            topology(&settings),
+            handler,
+            settings.prefetch(),
+            shutdown,
+            queue_metrics,
+        )
+        .await
+    })
+}

@@ -1,0 +1,146 @@
+//! Settings: defaults, then `--config FILE` (TOML, the same keys in lower case), then the
+//! environment. Built once and passed down; nothing reads the environment later.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub database_url: Option<String>,
+    pub amqp_url: Option<String>,
+    pub amqp_prefix: Option<String>,
+    pub storage_url: Option<String>,
+    pub listen: Option<String>,
+    pub jwt_key_file: Option<String>,
+    pub http_workers: Option<usize>,
+    pub worker_prefetch: Option<u16>,
+    pub retry_delay_ms: Option<u64>,
+    pub max_attempts: Option<u32>,
+    pub metrics_listen: Option<String>,
+    pub log_format: Option<String>,
+    pub db_pool_size: Option<u32>,
+    pub income_line: Option<f64>,
+}
+
+const KEYS: [&str; 14] = [
+    "DATABASE_URL",
+    "AMQP_URL",
+    "AMQP_PREFIX",
+    "STORAGE_URL",
+    "LISTEN",
+    "JWT_KEY_FILE",
+    "HTTP_WORKERS",
+    "WORKER_PREFETCH",
+    "RETRY_DELAY_MS",
+    "MAX_ATTEMPTS",
+    "METRICS_LISTEN",
+    "LOG_FORMAT",
+    "DB_POOL_SIZE",
+    "INCOME_LINE",
+];
+
+impl Settings {
+    pub fn load(file: Option<&Path>) -> Result<Settings> {
+        let mut s = match file {
+            Some(f) => {
+                let text = std::fs::read_to_string(f)
+                    .with_context(|| format!("reading {}", f.display()))?;
+                toml::from_str(&text).with_context(|| format!("parsing {}", f.display()))?
+            }
+            None => Settings::default(),
+        };
+        for key in KEYS {
+            if let Ok(v) = std::env::var(key) {
+                s.set(key, v)?;
+            }
+        }
+        Ok(s)
+    }
+
+    fn set(&mut self, key: &str, v: String) -> Result<()> {
+        fn num<T: std::str::FromStr>(key: &str, v: &str) -> Result<T> {
+            v.parse()
+                .map_err(|_| anyhow::anyhow!("{key}={v:?} is not a valid number"))
+        }
+        match key {
+            "DATABASE_URL" => self.database_url = Some(v),
+            "AMQP_URL" => self.amqp_url = Some(v),
+            "AMQP_PREFIX" => self.amqp_prefix = Some(v),
+            "STORAGE_URL" => self.storage_url = Some(v),
+            "LISTEN" => self.listen = Some(v),
+            "JWT_KEY_FILE" => self.jwt_key_file = Some(v),
+            "HTTP_WORKERS" => self.http_workers = Some(num(key, &v)?),
+            "WORKER_PREFETCH" => self.worker_prefetch = Some(num(key, &v)?),
+            "RETRY_DELAY_MS" => self.retry_delay_ms = Some(num(key, &v)?),
+            "MAX_ATTEMPTS" => self.max_attempts = Some(num(key, &v)?),
+            "METRICS_LISTEN" => self.metrics_listen = Some(v),
+            "LOG_FORMAT" => self.log_format = Some(v),
+            "DB_POOL_SIZE" => self.db_pool_size = Some(num(key, &v)?),
+            "INCOME_LINE" => self.income_line = Some(num(key, &v)?),
+            _ => bail!("unknown setting {key}"),
+        }
+        Ok(())
+    }
+
+    pub fn database_url(&self) -> Result<&str> {
+        self.database_url
+            .as_deref()
+            .context("DATABASE_URL is not set (postgres://… or sqlite://PATH)")
+    }
+
+    pub fn amqp_url(&self) -> Result<&str> {
+        self.amqp_url
+            .as_deref()
+            .context("AMQP_URL is not set (amqp://user:pass@host:5672/%2f)")
+    }
+
+    pub fn amqp_prefix(&self) -> String {
+        self.amqp_prefix
+            .clone()
+            .unwrap_or_else(|| "fieldsurvey".into())
+    }
+
+    pub fn storage_root(&self) -> Result<String> {
+        self.storage_url
+            .clone()
+            .context("STORAGE_URL is not set (file:///var/lib/fieldsurvey/photos)")
+    }
+
+    pub fn jwt_key_file(&self) -> Result<PathBuf> {
+        self.jwt_key_file
+            .as_deref()
+            .map(PathBuf::from)
+            .context("JWT_KEY_FILE is not set")
+    }
+
+    pub fn retry_delay(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.retry_delay_ms.unwrap_or(5_000))
+    }
+
+    pub fn max_attempts(&self) -> u32 {
+        self.max_attempts.unwrap_or(5)
+    }
+
+    pub fn prefetch(&self) -> u16 {
+        self.worker_prefetch.unwrap_or(8)
+    }
+
+    pub fn pool_options(&self) -> fieldsurvey_db::PoolOptions {
+        let mut o = fieldsurvey_db::PoolOptions::default();
+        if let Some(n) = self.db_pool_size {
+            o.max_size = n;
+        }
+        o
+    }
+
+    pub fn indicator_config(&self) -> fieldsurvey_core::indicators::IndicatorConfig {
+        let mut c = fieldsurvey_core::indicators::IndicatorConfig::default();
+        if let Some(line) = self.income_line {
+            c.default_income_line = line;
+        }
+        c
+    }
+}

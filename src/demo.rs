@@ -1,0 +1,100 @@
+//! `dev --demo`: a demo prefecture built into the binary, one user per role with printed
+//! passwords, and the fixtures' test signing key enrolled for the demo surveyor. Every step is
+//! an upsert, so running it again changes nothing.
+
+use anyhow::Result;
+use fieldsurvey_db::Db;
+
+use crate::commands::admin::{create_user, enrol_key};
+use crate::commands::import::{import_households, import_org_units};
+
+const ORG_UNITS: &[u8] = include_bytes!("../demo/org-units.csv");
+const HOUSEHOLDS: &[u8] = include_bytes!("../demo/households.csv");
+
+/// The public half of the fixtures' Ed25519 test key (shared/fixtures/signing-vector.json).
+/// Its private half is published: a demo key, never one for real surveys.
+pub const DEMO_PUBLIC_KEY: &str = "A6EHv_POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg";
+
+pub struct DemoUser {
+    pub username: &'static str,
+    pub password: &'static str,
+    pub role: &'static str,
+    pub org: &'static str,
+    pub name: &'static str,
+}
+
+pub const USERS: [DemoUser; 6] = [
+    DemoUser {
+        username: "surveyor1",
+        password: "demo-surveyor1",
+        role: "surveyor",
+        org: "522732101000",
+        name: "示例网格员一",
+    },
+    DemoUser {
+        username: "surveyor2",
+        password: "demo-surveyor2",
+        role: "surveyor",
+        org: "522732102000",
+        name: "示例网格员二",
+    },
+    DemoUser {
+        username: "township1",
+        password: "demo-township1",
+        role: "reviewer",
+        org: "522732101000",
+        name: "示例乡镇审核员",
+    },
+    DemoUser {
+        username: "county1",
+        password: "demo-county1",
+        role: "reviewer",
+        org: "522732000000",
+        name: "示例县级审核员",
+    },
+    DemoUser {
+        username: "auditor1",
+        password: "demo-auditor1",
+        role: "auditor",
+        org: "522700000000",
+        name: "示例纪委审计员",
+    },
+    DemoUser {
+        username: "admin1",
+        password: "demo-admin1",
+        role: "admin",
+        org: "522700000000",
+        name: "示例管理员",
+    },
+];
+
+pub fn load(db: &Db, listen: &str) -> Result<()> {
+    let orgs = import_org_units(db, ORG_UNITS)?;
+    let households = import_households(db, HOUSEHOLDS)?;
+    for u in &USERS {
+        create_user(
+            db,
+            u.username,
+            u.role,
+            u.org,
+            Some(u.name.to_owned()),
+            u.password,
+        )?;
+    }
+    let key_id = enrol_key(db, "surveyor1", DEMO_PUBLIC_KEY)?;
+    println!(
+        "demo data: {} org units, {} households",
+        orgs.imported, households.imported
+    );
+    println!("demo logins (POST http://{listen}/api/v1/auth/login):");
+    for u in &USERS {
+        println!(
+            "  {:<10} {:<15} {:<9} at {}",
+            u.username, u.password, u.role, u.org
+        );
+    }
+    println!(
+        "surveyor1's enrolled test key: {key_id} (private key in shared/fixtures/signing-vector.json)"
+    );
+    Ok(())
+}

@@ -1,0 +1,175 @@
+//! `fieldsurvey`: one binary, several roles. This file only parses arguments and hands each
+//! command its settings; the commands wire the crates together.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+mod commands;
+mod config;
+mod demo;
+mod logging;
+
+#[derive(Parser)]
+#[command(
+    name = "fieldsurvey",
+    version,
+    about = "Photo-backed household verification surveys: upload, validate, sign off, review.",
+    long_about = "Photo-backed household verification surveys (入户核查).\n\n\
+        Quick start on one machine, no other services needed:\n    fieldsurvey dev --demo\n\n\
+        Production: PostgreSQL + RabbitMQ, configured through the environment (DATABASE_URL, \
+        AMQP_URL, STORAGE_URL, LISTEN, JWT_KEY_FILE) or --config FILE:\n    \
+        fieldsurvey migrate && fieldsurvey api   # and N × fieldsurvey worker"
+)]
+struct Cli {
+    /// A TOML file with settings (the environment's keys in lower case); the environment wins.
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Everything in one process on embedded storage (SQLite, a photo directory, an in-process queue).
+    Dev {
+        /// Address for the API and console.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// Where the database, photos and keys live.
+        #[arg(long, default_value = "./fieldsurvey-data")]
+        data_dir: PathBuf,
+        /// Load a demo prefecture: org units, households, one user per role (safe to repeat).
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Apply database migrations to DATABASE_URL.
+    Migrate,
+    /// Run the HTTP API (and its outbox relay).
+    Api,
+    /// Run one worker process; run as many as you like.
+    Worker,
+    /// Org units: `org import FILE.csv` (code,name,level,parent_code,lat,lon).
+    Org {
+        #[command(subcommand)]
+        command: ImportCommand,
+    },
+    /// The household registry: `household import FILE.csv` (household_code,head_name,head_id_number,member_count).
+    Household {
+        #[command(subcommand)]
+        command: ImportCommand,
+    },
+    /// User accounts.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Surveyors' signing keys.
+    Key {
+        #[command(subcommand)]
+        command: KeyCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ImportCommand {
+    /// Import (insert or update) rows from a CSV file with a header line.
+    Import { file: PathBuf },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Add a user (or update the role, org, name and password of an existing one).
+    Add {
+        username: String,
+        /// surveyor, reviewer (its level is its org unit's level), auditor or admin.
+        #[arg(long)]
+        role: String,
+        /// The org unit code the user belongs to (their jurisdiction is its subtree).
+        #[arg(long)]
+        org: String,
+        /// Display name.
+        #[arg(long)]
+        name: Option<String>,
+        /// Read the password from standard input (first line).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+    /// Deactivate a user: their tokens stop working at once.
+    Deactivate { username: String },
+    /// Reactivate a deactivated user.
+    Activate { username: String },
+}
+
+#[derive(Subcommand)]
+enum KeyCommand {
+    /// Enrol an Ed25519 public key (32 bytes, base64url) for a user; prints the key id.
+    Add {
+        username: String,
+        #[arg(long)]
+        public_key: String,
+    },
+    /// Revoke a key: surveys uploaded after this moment and signed with it are rejected (key_revoked).
+    Revoke { key_id: String },
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let settings = match config::Settings::load(cli.config.as_deref()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    logging::init(settings.log_format.as_deref());
+    let result = match cli.command {
+        Command::Dev {
+            listen,
+            data_dir,
+            demo,
+        } => commands::dev::run(settings, listen, data_dir, demo),
+        Command::Migrate => commands::admin::migrate(&settings),
+        Command::Api => commands::serve::api(settings),
+        Command::Worker => commands::serve::worker(settings),
+        Command::Org {
+            command: ImportCommand::Import { file },
+        } => commands::import::org(&settings, &file),
+        Command::Household {
+            command: ImportCommand::Import { file },
+        } => commands::import::households(&settings, &file),
+        Command::User {
+            command:
+                UserCommand::Add {
+                    username,
+                    role,
+                    org,
+                    name,
+                    password_stdin: _,
+                },
+        } => commands::admin::user_add(&settings, &username, &role, &org, name),
+        Command::User {
+            command: UserCommand::Deactivate { username },
+        } => commands::admin::user_set_active(&settings, &username, false),
+        Command::User {
+            command: UserCommand::Activate { username },
+        } => commands::admin::user_set_active(&settings, &username, true),
+        Command::Key {
+            command:
+                KeyCommand::Add {
+                    username,
+                    public_key,
+                },
+        } => commands::admin::key_add(&settings, &username, &public_key),
+        Command::Key {
+            command: KeyCommand::Revoke { key_id },
+        } => commands::admin::key_revoke(&settings, &key_id),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

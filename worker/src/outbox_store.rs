@@ -1,0 +1,49 @@
+//! The relay's view of the database outbox.
+
+use fieldsurvey_db::Db;
+
+use crate::queue::{OutboxMessage, OutboxStore};
+
+/// How long a claimed row is ours before another relay may take it (publishing a batch takes
+/// milliseconds; a relay that died mid-batch holds rows no longer than this).
+const LEASE: chrono::TimeDelta = chrono::TimeDelta::seconds(30);
+
+pub struct DbOutbox {
+    pub db: Db,
+}
+
+impl OutboxStore for DbOutbox {
+    async fn claim(&self, limit: usize) -> anyhow::Result<Vec<OutboxMessage>> {
+        let rows = self
+            .db
+            .run(move |c| fieldsurvey_db::outbox::claim(c, limit as i64, LEASE))
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| OutboxMessage {
+                id: r.id,
+                message_id: r.message_id,
+                kind: r.kind,
+                routing_key: r.routing_key,
+                payload: r.payload.into_bytes(),
+                request_id: r.request_id,
+            })
+            .collect())
+    }
+
+    async fn mark_sent(&self, ids: &[i64]) -> anyhow::Result<()> {
+        let ids = ids.to_vec();
+        self.db
+            .run(move |c| fieldsurvey_db::outbox::mark_sent(c, &ids))
+            .await?;
+        Ok(())
+    }
+
+    async fn release(&self, ids: &[i64]) -> anyhow::Result<()> {
+        let ids = ids.to_vec();
+        self.db
+            .run(move |c| fieldsurvey_db::outbox::release(c, &ids))
+            .await?;
+        Ok(())
+    }
+}

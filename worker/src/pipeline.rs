@@ -1,0 +1,303 @@
+//! The staged pipeline for one submission. Each stage is keyed on (submission, stage): its
+//! effects and its `stage_runs` row commit in one transaction guarded on the submission's
+//! status, so a redelivered message finds the work done and changes nothing.
+//!
+//! Stage `validate` (this file): the document checks, the photos against `photos[]`, each
+//! photo's bytes, the signature (R1: the uploading surveyor's own, unrevoked key), `supersedes`,
+//! then the seven indicators. The outcome is `rejected` with every reason, or `signed_off`.
+
+use chrono::{TimeZone, Utc};
+use fieldsurvey_core::checks::{CheckContext, check_document};
+use fieldsurvey_core::ids::ContentDigest;
+use fieldsurvey_core::indicators::{IndicatorConfig, assess};
+use fieldsurvey_core::photos::{UploadedPhoto, check_photo_parts};
+use fieldsurvey_core::rejection::{Rejection, RejectionCode};
+use fieldsurvey_db::models::{Submission, SubmissionPhoto};
+use fieldsurvey_db::storage::LocalStore;
+use fieldsurvey_db::submissions::{PhotoMeta, StageOutcome};
+use fieldsurvey_db::{Conn, Db, DbError};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::photo_check::{PhotoLimits, PhotoVerdict, judge};
+
+pub const STAGE_VALIDATE: &str = "validate";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StageError {
+    /// Try again later: the database or the store is unavailable.
+    #[error("transient: {0}")]
+    Transient(String),
+    /// Will never succeed (the message names no known submission, …).
+    #[error("permanent: {0}")]
+    Permanent(String),
+}
+
+impl From<DbError> for StageError {
+    fn from(e: DbError) -> Self {
+        if e.is_transient() {
+            StageError::Transient(e.to_string())
+        } else {
+            StageError::Permanent(e.to_string())
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Pipeline {
+    pub db: Db,
+    pub store: LocalStore,
+    pub indicators: IndicatorConfig,
+    pub photo_limits: PhotoLimits,
+    /// Names the worker in `stage_runs` (host and pid): who did the automated check (R2).
+    pub worker_id: String,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Processed {
+    Done { status: String },
+    AlreadyDone,
+}
+
+fn reject(code: RejectionCode, message: impl Into<String>, field: Option<String>) -> Rejection {
+    Rejection {
+        code,
+        message: message.into(),
+        field,
+    }
+}
+
+impl Pipeline {
+    /// Run the validation stage for `submission_id`. CPU-heavy work (hashing, decoding) runs on
+    /// the blocking pool, never on the async threads.
+    pub async fn process(&self, submission_id: &str) -> Result<Processed, StageError> {
+        let id = submission_id.to_owned();
+        let loaded = self
+            .db
+            .run(move |c| {
+                let sub = fieldsurvey_db::submissions::get(c, &id)?;
+                let photos = fieldsurvey_db::submissions::photos(c, &id)?;
+                Ok((sub, photos))
+            })
+            .await?;
+        let (Some(sub), photos) = loaded else {
+            return Err(StageError::Permanent(format!(
+                "no submission {submission_id}"
+            )));
+        };
+        if sub.status != "queued" {
+            return Ok(Processed::AlreadyDone);
+        }
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || this.validate(sub, photos))
+            .await
+            .map_err(|e| StageError::Transient(format!("validation task failed: {e}")))?
+    }
+
+    fn validate(
+        &self,
+        sub: Submission,
+        photos: Vec<SubmissionPhoto>,
+    ) -> Result<Processed, StageError> {
+        let mut rejections: Vec<Rejection> = Vec::new();
+        let received = Utc.from_utc_datetime(&sub.received_at);
+        let checked = check_document(sub.document.as_bytes(), &CheckContext { now: received });
+        let value: Option<Value> = serde_json::from_str(&sub.document).ok();
+
+        // Photo bytes: present, hashing to their name, decodable, within the pixel limit.
+        let mut meta = Vec::new();
+        let mut uploaded = Vec::new();
+        for p in &photos {
+            let bytes = match self.store.read(&p.sha256) {
+                Ok(b) => b,
+                Err(fieldsurvey_db::storage::StorageError::NotFound(_)) => {
+                    return Err(StageError::Permanent(format!(
+                        "photo {} is missing from the store",
+                        p.sha256
+                    )));
+                }
+                Err(e) => return Err(StageError::Transient(e.to_string())),
+            };
+            let actual = hex::encode(Sha256::digest(&bytes));
+            if actual != p.sha256 {
+                return Err(StageError::Permanent(format!(
+                    "stored photo {} is corrupt",
+                    p.sha256
+                )));
+            }
+            let (width, height) = match judge(&bytes, &self.photo_limits) {
+                PhotoVerdict::Ok { width, height, .. } => (Some(width as i32), Some(height as i32)),
+                PhotoVerdict::Undecodable(why) => {
+                    rejections.push(reject(
+                        RejectionCode::PhotoUndecodable,
+                        format!("photo part {}: {why}", p.part),
+                        Some(p.part.clone()),
+                    ));
+                    (None, None)
+                }
+                PhotoVerdict::TooLarge(why) => {
+                    rejections.push(reject(
+                        RejectionCode::PhotoTooLarge,
+                        format!("photo part {}: {why}", p.part),
+                        Some(p.part.clone()),
+                    ));
+                    (None, None)
+                }
+            };
+            meta.push(PhotoMeta {
+                part: p.part.clone(),
+                kind: None,
+                width,
+                height,
+            });
+            if let Ok(sha256) = ContentDigest::parse(&p.sha256) {
+                uploaded.push(UploadedPhoto {
+                    part: p.part.clone(),
+                    sha256,
+                    size_bytes: p.size_bytes as u64,
+                });
+            }
+        }
+
+        let mut outcome = None;
+        match &checked {
+            Ok(doc) => {
+                rejections.extend(check_photo_parts(&doc.survey, &uploaded));
+                for m in &mut meta {
+                    m.kind = doc
+                        .survey
+                        .photos
+                        .iter()
+                        .find(|e| e.part == m.part)
+                        .map(|e| e.kind.as_str().to_owned());
+                }
+                outcome = Some(assess(doc, &self.indicators));
+            }
+            Err(errors) => rejections.extend(errors.iter().cloned()),
+        }
+
+        // The signature is checked even when the document has other faults: the surveyor gets
+        // every reason in one answer.
+        let mut conn = self.db.get()?;
+        if let Some(value) = &value {
+            rejections.extend(self.check_signature(&mut conn, &sub, value)?);
+            if let Some(r) = self.check_supersedes(&mut conn, &sub)? {
+                rejections.push(r);
+            }
+        }
+
+        let status = if rejections.is_empty() {
+            "signed_off"
+        } else {
+            "rejected"
+        };
+        let outcome_json = if rejections.is_empty() {
+            outcome
+                .map(|o| serde_json::to_string(&o))
+                .transpose()
+                .map_err(|e| StageError::Permanent(e.to_string()))?
+        } else {
+            None
+        };
+        let record = StageOutcome {
+            submission_id: &sub.id,
+            stage: STAGE_VALIDATE,
+            worker: &self.worker_id,
+            status,
+            outcome: outcome_json,
+            rejections: serde_json::to_string(&rejections)
+                .map_err(|e| StageError::Permanent(e.to_string()))?,
+            flags: "[]".into(),
+            signer_key_id: value
+                .as_ref()
+                .and_then(|v| v.pointer("/signature/key_id"))
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            photo_meta: meta,
+            at: fieldsurvey_db::now(),
+        };
+        match fieldsurvey_db::submissions::record_stage(&mut conn, &record) {
+            Ok(true) => Ok(Processed::Done {
+                status: status.to_owned(),
+            }),
+            Ok(false) => Ok(Processed::AlreadyDone),
+            // Another worker changed it between our read and our write: its result stands.
+            Err(DbError::Conflict(_)) => Ok(Processed::AlreadyDone),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// R1: signed with a key enrolled by the surveyor who uploaded, unrevoked at upload time.
+    fn check_signature(
+        &self,
+        conn: &mut Conn,
+        sub: &Submission,
+        doc: &Value,
+    ) -> Result<Vec<Rejection>, StageError> {
+        let Some(key_id) = doc.pointer("/signature/key_id").and_then(Value::as_str) else {
+            return Ok(vec![reject(
+                RejectionCode::BadSignature,
+                "the survey is not signed",
+                Some("signature".into()),
+            )]);
+        };
+        let Some(key) = fieldsurvey_db::keys::get(conn, key_id)? else {
+            return Ok(vec![reject(
+                RejectionCode::BadSignature,
+                "the signing key is not enrolled",
+                Some("signature.key_id".into()),
+            )]);
+        };
+        let mut out = Vec::new();
+        if key.user_id != sub.surveyor_id {
+            out.push(reject(
+                RejectionCode::SignerNotVerifier,
+                "the survey is signed with another person's key (代签)",
+                Some("signature.key_id".into()),
+            ));
+        }
+        if key.revoked_at.is_some_and(|r| r <= sub.received_at) {
+            out.push(reject(
+                RejectionCode::KeyRevoked,
+                "the signing key was revoked before the upload",
+                Some("signature.key_id".into()),
+            ));
+        }
+        let verified = fieldsurvey_core::signing::parse_public_key_b64url(&key.public_key)
+            .ok()
+            .map(|pk| fieldsurvey_core::signing::verify_survey_signature(doc, &pk).is_ok())
+            .unwrap_or(false);
+        if !verified {
+            out.push(reject(
+                RejectionCode::BadSignature,
+                "the signature does not verify over the canonical bytes",
+                Some("signature.value".into()),
+            ));
+        }
+        Ok(out)
+    }
+
+    fn check_supersedes(
+        &self,
+        conn: &mut Conn,
+        sub: &Submission,
+    ) -> Result<Option<Rejection>, StageError> {
+        let Some(prev) = &sub.supersedes else {
+            return Ok(None);
+        };
+        let earlier = fieldsurvey_db::submissions::get(conn, prev)?;
+        Ok(match earlier {
+            Some(e) if e.household_code == sub.household_code && e.id != sub.id => None,
+            Some(_) => Some(reject(
+                RejectionCode::SupersedesMismatch,
+                "supersedes names a submission of another household",
+                Some("supersedes".into()),
+            )),
+            None => Some(reject(
+                RejectionCode::SupersedesMismatch,
+                "supersedes names no known submission",
+                Some("supersedes".into()),
+            )),
+        })
+    }
+}

@@ -1,0 +1,184 @@
+//! Consuming from RabbitMQ: manual acks after the handler has committed, `prefetch` messages in
+//! flight, each in its own task so a panic costs one message (retried), never the worker.
+//! Rejected messages (requeue=false) go through the retry queue; after `max_attempts` they are
+//! published to the parking queue (confirmed) and then acked. After a lost connection the
+//! consumer starts again on a fresh channel; deliveries it held are redelivered by the broker,
+//! and the pipeline's idempotent stages make that harmless. On shutdown it cancels the consumer,
+//! lets in-flight messages finish and ack, and returns.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use lapin::message::Delivery;
+use lapin::options::{
+    BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicQosOptions, BasicRejectOptions,
+};
+use lapin::types::{AMQPValue, FieldTable};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use super::topology::text;
+use super::{AmqpPublisher, Delivered, HandleOutcome, Handler, QueueMetrics, Supervisor, Topology};
+
+pub async fn run_consumer<H: Handler>(
+    sup: Arc<Supervisor>,
+    topology: Topology,
+    handler: Arc<H>,
+    prefetch: u16,
+    shutdown: CancellationToken,
+    metrics: Arc<QueueMetrics>,
+) -> anyhow::Result<()> {
+    let parker = Arc::new(AmqpPublisher::new(
+        sup.clone(),
+        topology.clone(),
+        metrics.clone(),
+    ));
+    let mut inflight: JoinSet<()> = JoinSet::new();
+    let mut session = 0u64;
+    'sessions: while !shutdown.is_cancelled() {
+        session += 1;
+        let ch = tokio::select! {
+            _ = shutdown.cancelled() => break 'sessions,
+            ch = sup.channel() => ch,
+        };
+        let tag = format!("fieldsurvey-worker-{}-{session}", std::process::id());
+        let consumer = match ch
+            .basic_qos(prefetch.max(1), BasicQosOptions::default())
+            .await
+        {
+            Ok(()) => {
+                ch.basic_consume(
+                    topology.queue().into(),
+                    tag.clone().into(),
+                    BasicConsumeOptions::default(),
+                    FieldTable::default(),
+                )
+                .await
+            }
+            Err(e) => Err(e),
+        };
+        let mut consumer = match consumer {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot start consuming; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        tracing::info!(queue = %topology.queue(), prefetch, "consuming");
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => {
+                    let _ = ch.basic_cancel(tag.clone().into(), BasicCancelOptions::default()).await;
+                    break 'sessions;
+                }
+                Some(_) = inflight.join_next(), if !inflight.is_empty() => {}
+                next = consumer.next() => match next {
+                    Some(Ok(delivery)) => {
+                        inflight.spawn(process(delivery, handler.clone(), topology.clone(), parker.clone(), metrics.clone()));
+                    }
+                    Some(Err(e)) => {
+                        tracing::warn!(error = %e, "consumer failed; reconnecting");
+                        break;
+                    }
+                    None => {
+                        tracing::warn!("consumer ended; reconnecting");
+                        break;
+                    }
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let n = inflight.len();
+    if n > 0 {
+        tracing::info!(in_flight = n, "draining before exit");
+    }
+    while inflight.join_next().await.is_some() {}
+    tracing::info!("worker stopped");
+    Ok(())
+}
+
+fn header_text(headers: Option<&FieldTable>, key: &str) -> Option<String> {
+    match headers.and_then(|h| h.inner().get(key)) {
+        Some(AMQPValue::LongString(s)) => Some(s.to_string()),
+        Some(AMQPValue::ShortString(s)) => Some(s.as_str().to_owned()),
+        _ => None,
+    }
+}
+
+async fn process<H: Handler>(
+    delivery: Delivery,
+    handler: Arc<H>,
+    topology: Topology,
+    parker: Arc<AmqpPublisher>,
+    metrics: Arc<QueueMetrics>,
+) {
+    let headers = delivery.properties.headers().as_ref();
+    let attempt = topology.attempt_of(headers);
+    let msg = Delivered {
+        message_id: delivery
+            .properties
+            .message_id()
+            .as_ref()
+            .map(|s| s.as_str().to_owned()),
+        kind: delivery
+            .properties
+            .kind()
+            .as_ref()
+            .map(|s| s.as_str().to_owned()),
+        payload: delivery.data.clone(),
+        request_id: header_text(headers, "x-request-id"),
+        attempt,
+    };
+    let started = Instant::now();
+    let h = handler.clone();
+    let outcome = match tokio::spawn(async move { h.handle(msg).await }).await {
+        Ok(o) => o,
+        Err(e) => HandleOutcome::Retry(format!("handler panicked: {e}")),
+    };
+    metrics
+        .handler_seconds
+        .observe(started.elapsed().as_secs_f64());
+    let acker = &delivery.acker;
+    match outcome {
+        HandleOutcome::Done => {
+            metrics.outcome("done");
+            match acker.ack(BasicAckOptions::default()).await {
+                Ok(true) => {}
+                // The channel died after the commit: the broker will redeliver and the stage will
+                // find its work done.
+                Ok(false) | Err(_) => {
+                    tracing::warn!("ack not delivered; the message will come back and be skipped")
+                }
+            }
+        }
+        HandleOutcome::Retry(reason) if attempt < topology.max_attempts => {
+            metrics.outcome("retry");
+            tracing::warn!(attempt, %reason, "message will be retried");
+            let _ = acker.reject(BasicRejectOptions { requeue: false }).await;
+        }
+        HandleOutcome::Retry(reason) | HandleOutcome::Abort(reason) => {
+            let mut headers = delivery.properties.headers().clone().unwrap_or_default();
+            headers.insert("x-parked-reason".into(), text(&reason));
+            headers.insert(
+                "x-attempts".into(),
+                AMQPValue::LongLongInt(i64::from(attempt)),
+            );
+            let props = delivery.properties.clone().with_headers(headers);
+            if parker
+                .publish_one(&topology.parking_exchange(), "", &delivery.data, props)
+                .await
+            {
+                metrics.outcome("parked");
+                tracing::error!(attempt, %reason, "message parked");
+                let _ = acker.ack(BasicAckOptions::default()).await;
+            } else {
+                metrics.outcome("retry");
+                tracing::warn!("parking failed; the message goes round the retry queue again");
+                let _ = acker.reject(BasicRejectOptions { requeue: false }).await;
+            }
+        }
+    }
+}
