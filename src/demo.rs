@@ -23,7 +23,7 @@ pub struct DemoUser {
     pub name: &'static str,
 }
 
-pub const USERS: [DemoUser; 6] = [
+pub const USERS: [DemoUser; 7] = [
     DemoUser {
         username: "surveyor1",
         password: "demo-surveyor1",
@@ -44,6 +44,13 @@ pub const USERS: [DemoUser; 6] = [
         role: "reviewer",
         org: "522732101000",
         name: "示例乡镇审核员",
+    },
+    DemoUser {
+        username: "township2",
+        password: "demo-township2",
+        role: "reviewer",
+        org: "522732102000",
+        name: "示例乡镇审核员二",
     },
     DemoUser {
         username: "county1",

@@ -140,10 +140,10 @@ fn shape_errors(obj: &Map<String, Value>) -> Vec<Rejection> {
         key: &str,
         errors: &mut Vec<Rejection>,
     ) {
-        if let Some(v) = obj.get(key) {
-            if let Err(e) = serde_json::from_value::<T>(v.clone()) {
-                errors.push(invalid(key, format!("{key}: {e}")));
-            }
+        if let Some(v) = obj.get(key)
+            && let Err(e) = serde_json::from_value::<T>(v.clone())
+        {
+            errors.push(invalid(key, format!("{key}: {e}")));
         }
     }
     typed::<crate::ids::SubmissionId>(obj, "id", &mut errors);

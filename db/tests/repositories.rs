@@ -17,14 +17,15 @@ struct TestDb {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
-        if let Some((admin, name)) = self.cleanup.take() {
-            if let Ok(admin) = Db::connect(&admin, &PoolOptions::default()) {
-                if let Ok(mut c) = admin.get() {
-                    let _ = with_conn!(&mut c, |c| c
-                        .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")));
-                }
-            }
-        }
+        let Some((admin, name)) = self.cleanup.take() else {
+            return;
+        };
+        let Ok(admin) = Db::connect(&admin, &PoolOptions::default()) else {
+            return;
+        };
+        let Ok(mut c) = admin.get() else { return };
+        let _ = with_conn!(&mut c, |c| c
+            .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")));
     }
 }
 

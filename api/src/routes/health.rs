@@ -27,7 +27,7 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
 #[utoipa::path(tag = "operations", responses((status = 200, description = "Prometheus text format")))]
 #[get("/metrics")]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    let backlog = state.db.run(|c| fieldsurvey_db::outbox::backlog(c)).await;
+    let backlog = state.db.run(fieldsurvey_db::outbox::backlog).await;
     if let Ok(n) = backlog {
         state.metrics.outbox_backlog.set(n);
     }

@@ -1,0 +1,155 @@
+//! An HTTP client that speaks the service's API the way a field app or a reviewer does.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+pub struct Client {
+    pub base: String,
+    agent: ureq::Agent,
+}
+
+pub struct Reply {
+    pub status: u16,
+    pub content_type: String,
+    pub body: Value,
+    pub text: String,
+}
+
+/// One photo part of an upload.
+pub struct Part {
+    pub name: String,
+    pub content_type: String,
+    pub bytes: Vec<u8>,
+}
+
+impl Client {
+    pub fn new(base: &str) -> Client {
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(60)))
+            .build()
+            .new_agent();
+        Client {
+            base: base.to_owned(),
+            agent,
+        }
+    }
+
+    fn reply(resp: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Reply {
+        let mut resp = resp.expect("request failed at the transport level");
+        let status = resp.status().as_u16();
+        let content_type = resp
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let text = resp
+            .body_mut()
+            .with_config()
+            .limit(50 * 1024 * 1024)
+            .read_to_string()
+            .unwrap_or_default();
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Reply {
+            status,
+            content_type,
+            body,
+            text,
+        }
+    }
+
+    pub fn get(&self, token: Option<&str>, path: &str) -> Reply {
+        let mut req = self.agent.get(format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.header("Authorization", format!("Bearer {t}"));
+        }
+        Self::reply(req.call())
+    }
+
+    pub fn post_json(&self, token: Option<&str>, path: &str, body: &Value) -> Reply {
+        let mut req = self.agent.post(format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.header("Authorization", format!("Bearer {t}"));
+        }
+        Self::reply(
+            req.content_type("application/json")
+                .send(body.to_string().as_bytes()),
+        )
+    }
+
+    pub fn post_raw(
+        &self,
+        token: Option<&str>,
+        path: &str,
+        content_type: &str,
+        body: &[u8],
+    ) -> Reply {
+        let mut req = self.agent.post(format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.header("Authorization", format!("Bearer {t}"));
+        }
+        Self::reply(req.content_type(content_type).send(body))
+    }
+
+    pub fn login(&self, user: &str, password: &str) -> Value {
+        let r = self.post_json(
+            None,
+            "/api/v1/auth/login",
+            &json!({"username": user, "password": password}),
+        );
+        assert_eq!(r.status, 200, "login {user}: {}", r.text);
+        r.body
+    }
+
+    /// An access token for a demo user (password `demo-<user>`).
+    pub fn token(&self, user: &str) -> String {
+        self.login(user, &format!("demo-{user}"))["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// Upload a survey with its parts as multipart/form-data, the field app's way.
+    pub fn upload(&self, token: &str, survey: &Value, parts: &[Part]) -> Reply {
+        let (body, ctype) = multipart(survey.to_string().as_bytes(), "application/json", parts);
+        self.post_raw(Some(token), "/api/v1/submissions", &ctype, &body)
+    }
+
+    /// Poll a submission until its status is final (not `queued`).
+    pub fn wait_final(&self, token: &str, id: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let r = self.get(Some(token), &format!("/api/v1/submissions/{id}"));
+            if r.status == 200 && r.body["status"] != "queued" {
+                return r.body;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "submission {id} still not final: {} {}",
+                r.status,
+                r.text
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// A multipart/form-data body: the survey part first, then the photo parts.
+pub fn multipart(survey: &[u8], survey_type: &str, parts: &[Part]) -> (Vec<u8>, String) {
+    let boundary = format!("fieldsurvey-test-{}", uuid::Uuid::new_v4().simple());
+    let mut out = Vec::new();
+    let mut part = |name: &str, ctype: &str, data: &[u8]| {
+        out.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{name}\"\r\nContent-Type: {ctype}\r\n\r\n").as_bytes());
+        out.extend_from_slice(data);
+        out.extend_from_slice(b"\r\n");
+    };
+    part("survey", survey_type, survey);
+    for p in parts {
+        part(&p.name, &p.content_type, &p.bytes);
+    }
+    out.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (out, format!("multipart/form-data; boundary={boundary}"))
+}

@@ -1,0 +1,467 @@
+//! The end-to-end harness: the `fieldsurvey` binary's real processes, on a fresh PostgreSQL
+//! database and its own RabbitMQ queue names, or in `dev` mode on a temporary directory. Each
+//! test owns its world; everything is torn down on drop, and the processes' logs are printed
+//! when a test fails.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+pub mod client;
+pub mod proxy;
+pub mod survey;
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use fieldsurvey_db::{Db, PoolOptions, with_conn};
+
+pub use client::Client;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_fieldsurvey");
+
+pub fn fixture(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/fixtures")
+        .join(rel)
+}
+
+/// The real services, or None (and a SKIPPED line) when they are not configured. With CI=true
+/// a missing service fails the test instead.
+pub fn real_services(test: &str) -> Option<(String, String)> {
+    let pg = std::env::var("FIELDSURVEY_TEST_DATABASE_URL").ok();
+    let amqp = std::env::var("FIELDSURVEY_TEST_AMQP").ok();
+    match (pg, amqp) {
+        (Some(pg), Some(amqp)) => Some((pg, amqp)),
+        _ => {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "{test}: CI=true requires FIELDSURVEY_TEST_DATABASE_URL and FIELDSURVEY_TEST_AMQP"
+            );
+            println!(
+                "SKIPPED {test}: set FIELDSURVEY_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres \
+                 and FIELDSURVEY_TEST_AMQP='amqp://guest:guest@127.0.0.1:5672/%2f' to run it"
+            );
+            None
+        }
+    }
+}
+
+fn unique(prefix: &str) -> String {
+    format!("{prefix}{}", uuid::Uuid::new_v4().simple())
+}
+
+/// A child process whose output goes to a log file; killed on drop.
+pub struct Proc {
+    pub name: String,
+    pub child: Child,
+    pub log: PathBuf,
+}
+
+impl Proc {
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+    pub fn terminate(&mut self) -> Option<std::process::ExitStatus> {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        for _ in 0..200 {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        None
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A running service: its processes, its base URL, its database and queue names.
+pub struct Service {
+    pub base: String,
+    pub dir: tempfile::TempDir,
+    pub env: Vec<(String, String)>,
+    pub procs: Vec<Proc>,
+    pg: Option<(String, String)>,
+    pub amqp_prefix: Option<String>,
+    amqp_url: Option<String>,
+}
+
+impl Service {
+    /// `fieldsurvey dev --demo` on a fresh data directory.
+    pub fn dev() -> Service {
+        let dir = tempfile::tempdir().unwrap();
+        let mut svc = Service {
+            base: String::new(),
+            dir,
+            env: vec![],
+            procs: vec![],
+            pg: None,
+            amqp_prefix: None,
+            amqp_url: None,
+        };
+        svc.start_dev();
+        svc
+    }
+
+    pub fn start_dev(&mut self) {
+        let data = self.dir.path().join("data");
+        let data = data.to_str().unwrap().to_owned();
+        let (proc_, addr) = self.spawn_listening(
+            "dev",
+            &[
+                "dev",
+                "--demo",
+                "--data-dir",
+                &data,
+                "--listen",
+                "127.0.0.1:0",
+            ],
+        );
+        self.procs.push(proc_);
+        self.base = format!("http://{addr}");
+    }
+
+    /// PostgreSQL + RabbitMQ + `api` + `workers` × `worker`, with the fixtures' org units and
+    /// registry and the demo's users; `amqp_url` overrides the broker address (for a proxy).
+    pub fn production(pg_admin: &str, amqp: &str, workers: usize) -> Service {
+        Self::production_via(pg_admin, amqp, amqp, workers)
+    }
+
+    pub fn production_via(
+        pg_admin: &str,
+        amqp_for_cleanup: &str,
+        amqp_for_service: &str,
+        workers: usize,
+    ) -> Service {
+        let dir = tempfile::tempdir().unwrap();
+        let name = unique("fs_e2e_");
+        let admin = Db::connect(
+            pg_admin,
+            &PoolOptions {
+                max_size: 1,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        with_conn!(&mut admin.get().unwrap(), |c| c
+            .batch_execute(&format!("CREATE DATABASE {name}")))
+        .unwrap();
+        let base_url = pg_admin
+            .rsplit_once('/')
+            .map(|(b, _)| b.to_owned())
+            .unwrap();
+        let prefix = unique("t");
+        let env = vec![
+            ("DATABASE_URL".to_owned(), format!("{base_url}/{name}")),
+            ("AMQP_URL".to_owned(), amqp_for_service.to_owned()),
+            ("AMQP_PREFIX".to_owned(), prefix.clone()),
+            (
+                "STORAGE_URL".to_owned(),
+                format!("file://{}", dir.path().join("photos").display()),
+            ),
+            (
+                "JWT_KEY_FILE".to_owned(),
+                dir.path().join("jwt.key").display().to_string(),
+            ),
+            ("RETRY_DELAY_MS".to_owned(), "500".to_owned()),
+            ("LISTEN".to_owned(), "127.0.0.1:0".to_owned()),
+            ("DB_POOL_SIZE".to_owned(), "8".to_owned()),
+        ];
+        let mut svc = Service {
+            base: String::new(),
+            dir,
+            env,
+            procs: vec![],
+            pg: Some((pg_admin.to_owned(), name)),
+            amqp_prefix: Some(prefix),
+            amqp_url: Some(amqp_for_cleanup.to_owned()),
+        };
+        svc.cli(&["migrate"], None);
+        svc.cli(
+            &["org", "import", fixture("org-units.csv").to_str().unwrap()],
+            None,
+        );
+        svc.cli(
+            &[
+                "household",
+                "import",
+                fixture("households.csv").to_str().unwrap(),
+            ],
+            None,
+        );
+        for (user, role, org) in [
+            ("surveyor1", "surveyor", "522732101000"),
+            ("surveyor2", "surveyor", "522732102000"),
+            ("township1", "reviewer", "522732101000"),
+            ("township2", "reviewer", "522732102000"),
+            ("county1", "reviewer", "522732000000"),
+        ] {
+            svc.cli(
+                &[
+                    "user",
+                    "add",
+                    user,
+                    "--role",
+                    role,
+                    "--org",
+                    org,
+                    "--password-stdin",
+                ],
+                Some(&format!("demo-{user}\n")),
+            );
+        }
+        svc.cli(
+            &[
+                "key",
+                "add",
+                "surveyor1",
+                "--public-key",
+                survey::DEMO_PUBLIC_KEY,
+            ],
+            None,
+        );
+        svc.start_api();
+        for _ in 0..workers {
+            svc.start_worker();
+        }
+        svc
+    }
+
+    pub fn start_api(&mut self) {
+        let (p, addr) = self.spawn_listening("api", &["api"]);
+        self.procs.push(p);
+        self.base = format!("http://{addr}");
+    }
+
+    pub fn start_worker(&mut self) {
+        let n = self.procs.len();
+        let p = self.spawn(&format!("worker{n}"), &["worker"]);
+        self.procs.push(p);
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(BIN);
+        c.args(args)
+            .env_remove("DATABASE_URL")
+            .env_remove("AMQP_URL")
+            .env("RUST_LOG", "info");
+        for (k, v) in &self.env {
+            c.env(k, v);
+        }
+        c
+    }
+
+    /// Run a CLI command to completion; its stdout.
+    pub fn cli(&self, args: &[&str], stdin: Option<&str>) -> String {
+        let mut c = self.command(args);
+        c.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = c.spawn().unwrap();
+        if let Some(input) = stdin {
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(input.as_bytes())
+                .unwrap();
+        }
+        drop(child.stdin.take());
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "fieldsurvey {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    pub fn spawn(&self, name: &str, args: &[&str]) -> Proc {
+        let log = self.dir.path().join(format!("{name}.log"));
+        let file = std::fs::File::create(&log).unwrap();
+        let child = self
+            .command(args)
+            .stdin(Stdio::null())
+            .stdout(file.try_clone().unwrap())
+            .stderr(file)
+            .spawn()
+            .unwrap();
+        Proc {
+            name: name.to_owned(),
+            child,
+            log,
+        }
+    }
+
+    /// Spawn a server and wait for its `listening on http://ADDR` line.
+    fn spawn_listening(&self, name: &str, args: &[&str]) -> (Proc, String) {
+        let log = self.dir.path().join(format!("{name}.log"));
+        let mut child = self
+            .command(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(self.dir.path().join(format!("{name}.err.log"))).unwrap())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        let log_path = log.clone();
+        std::thread::spawn(move || {
+            let mut file = std::fs::File::create(&log_path).unwrap();
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = writeln!(file, "{line}");
+                if let Some(addr) = line.strip_prefix("listening on http://") {
+                    let _ = tx.send(addr.to_owned());
+                }
+            }
+        });
+        let addr = rx
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|_| {
+                let err = std::fs::read_to_string(self.dir.path().join(format!("{name}.err.log")))
+                    .unwrap_or_default();
+                panic!("{name} did not start listening:\n{err}")
+            });
+        (
+            Proc {
+                name: name.to_owned(),
+                child,
+                log,
+            },
+            addr,
+        )
+    }
+
+    pub fn client(&self) -> Client {
+        Client::new(&self.base)
+    }
+
+    /// Every log line the service's processes wrote so far.
+    pub fn logs(&self) -> String {
+        let mut out = String::new();
+        if let Ok(entries) = std::fs::read_dir(self.dir.path()) {
+            for e in entries.flatten() {
+                if e.path().extension().is_some_and(|x| x == "log") {
+                    out.push_str(&std::fs::read_to_string(e.path()).unwrap_or_default());
+                }
+            }
+        }
+        out
+    }
+
+    /// A connection to the service's own PostgreSQL database.
+    pub fn db(&self) -> Db {
+        let url = &self
+            .env
+            .iter()
+            .find(|(k, _)| k == "DATABASE_URL")
+            .unwrap()
+            .1;
+        Db::connect(
+            url,
+            &PoolOptions {
+                max_size: 2,
+                ..Default::default()
+            },
+        )
+        .unwrap()
+    }
+
+    pub fn sql_count(&self, sql: &str) -> i64 {
+        use diesel::prelude::*;
+        #[derive(QueryableByName)]
+        struct N {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let db = self.db();
+        let mut c = db.get().unwrap();
+        with_conn!(&mut c, |c| diesel::sql_query(sql).get_result::<N>(c))
+            .unwrap()
+            .n
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        for p in &mut self.procs {
+            let _ = p.child.kill();
+            let _ = p.child.wait();
+        }
+        if std::thread::panicking() {
+            eprintln!(
+                "----- service logs ({}) -----\n{}",
+                self.dir.path().display(),
+                self.logs()
+            );
+        }
+        if let Some((admin, name)) = self.pg.take() {
+            drop_database(&admin, &name);
+        }
+        if let (Some(prefix), Some(url)) = (self.amqp_prefix.take(), self.amqp_url.take()) {
+            delete_queues(&url, &prefix);
+        }
+    }
+}
+
+fn drop_database(admin: &str, name: &str) {
+    let Ok(admin) = Db::connect(
+        admin,
+        &PoolOptions {
+            max_size: 1,
+            ..Default::default()
+        },
+    ) else {
+        return;
+    };
+    let Ok(mut c) = admin.get() else { return };
+    let _ = with_conn!(&mut c, |c| c
+        .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")));
+}
+
+/// Remove a test's exchanges and queues from the broker.
+pub fn delete_queues(url: &str, prefix: &str) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let Ok(conn) =
+            lapin::Connection::connect(url, lapin::ConnectionProperties::default()).await
+        else {
+            return;
+        };
+        let Ok(ch) = conn.create_channel().await else {
+            return;
+        };
+        for q in [
+            format!("{prefix}.submissions"),
+            format!("{prefix}.submissions.retry"),
+            format!("{prefix}.parking"),
+        ] {
+            let _ = ch
+                .queue_delete(q.into(), lapin::options::QueueDeleteOptions::default())
+                .await;
+        }
+        for x in [
+            prefix.to_owned(),
+            format!("{prefix}.retry"),
+            format!("{prefix}.parking"),
+        ] {
+            let _ = ch
+                .exchange_delete(x.into(), lapin::options::ExchangeDeleteOptions::default())
+                .await;
+        }
+        let _ = conn.close(200, "test done".into()).await;
+    });
+}

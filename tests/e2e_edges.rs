@@ -1,0 +1,314 @@
+//! Bad input, authentication and jurisdiction at the API's edge, the operations endpoints, and
+//! personal data kept out of logs and metrics. Run on `dev` (the HTTP layer is the same code in
+//! every deployment).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use common::Service;
+use common::client::{Part, multipart};
+use common::survey::{Key, Upload};
+use serde_json::json;
+
+#[test]
+fn bad_uploads_get_a_clear_answer_and_change_nothing() {
+    let svc = Service::dev();
+    let app = svc.client();
+    let token = app.token("surveyor1");
+    let key = Key::demo();
+    let upload = Upload::household_h1();
+    let survey = upload.signed_by(&key);
+    let path = "/api/v1/submissions";
+
+    // 413: a survey part over 256 KiB, 13 photos, a photo over 15 MiB.
+    let mut big = survey.clone();
+    big["remarks"] = json!("长".repeat(100_000));
+    let r = app.upload(&token, &big, &upload.parts);
+    assert_eq!(r.status, 413, "{}", r.text);
+    assert_eq!(r.content_type, "application/problem+json");
+    assert_eq!(r.body["errors"][0]["field"], "survey");
+    let many: Vec<Part> = (0..13)
+        .map(|i| Part {
+            name: format!("x{i}"),
+            content_type: "image/jpeg".into(),
+            bytes: vec![0xff; 10],
+        })
+        .collect();
+    let r = app.upload(&token, &survey, &many);
+    assert_eq!(r.status, 413);
+    assert_eq!(r.body["errors"][0]["field"], "photos");
+    let huge = vec![Part {
+        name: "p1".into(),
+        content_type: "image/jpeg".into(),
+        bytes: vec![0xff; 16 * 1024 * 1024],
+    }];
+    let r = app.upload(&token, &survey, &huge);
+    assert_eq!(r.status, 413);
+    assert!(
+        r.body["detail"].as_str().unwrap().contains("photo"),
+        "{}",
+        r.text
+    );
+
+    // 415: not multipart, a survey part that is not JSON, a photo part that is not an image.
+    let r = app.post_raw(Some(&token), path, "text/plain", b"hello");
+    assert_eq!(r.status, 415);
+    let (body, ctype) = multipart(survey.to_string().as_bytes(), "text/html", &[]);
+    assert_eq!(app.post_raw(Some(&token), path, &ctype, &body).status, 415);
+    let html = vec![Part {
+        name: "p1".into(),
+        content_type: "text/html".into(),
+        bytes: b"<html>".to_vec(),
+    }];
+    assert_eq!(app.upload(&token, &survey, &html).status, 415);
+
+    // 400: malformed multipart, a survey that is not JSON, one without a usable id.
+    let r = app.post_raw(
+        Some(&token),
+        path,
+        "multipart/form-data; boundary=xyz",
+        b"--xyz\r\nnot a part header\r\n\r\n",
+    );
+    assert_eq!(r.status, 400, "{}", r.text);
+    let (body, ctype) = multipart(b"{not json", "application/json", &[]);
+    let r = app.post_raw(Some(&token), path, &ctype, &body);
+    assert_eq!(r.status, 400);
+    assert_eq!(r.body["errors"][0]["code"], "invalid_document");
+    let mut no_id = survey.clone();
+    no_id["id"] = json!("not-a-uuid");
+    no_id["household_code"] = json!("nope");
+    let r = app.upload(&token, &no_id, &upload.parts);
+    assert_eq!(r.status, 400);
+    assert_eq!(
+        r.body["errors"].as_array().unwrap().len(),
+        2,
+        "every reason: {}",
+        r.text
+    );
+
+    // 401: no token, a tampered token, alg none.
+    assert_eq!(app.upload("", &survey, &upload.parts).status, 401);
+    let parts: Vec<&str> = token.split('.').collect();
+    let claims: serde_json::Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
+    let mut forged = claims.clone();
+    forged["role"] = json!("admin");
+    forged["exp"] = json!(claims["exp"].as_u64().unwrap() + 86_400);
+    let forged_payload = URL_SAFE_NO_PAD.encode(forged.to_string());
+    let tampered = format!("{}.{}.{}", parts[0], forged_payload, parts[2]);
+    assert_eq!(app.upload(&tampered, &survey, &upload.parts).status, 401);
+    let none_header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
+    assert_eq!(
+        app.upload(
+            &format!("{none_header}.{}.", parts[1]),
+            &survey,
+            &upload.parts
+        )
+        .status,
+        401
+    );
+    let mut expired = claims.clone();
+    expired["exp"] = json!(1_000_000);
+    let expired = format!(
+        "{}.{}.{}",
+        parts[0],
+        URL_SAFE_NO_PAD.encode(expired.to_string()),
+        parts[2]
+    );
+    assert_eq!(
+        app.get(
+            Some(&expired),
+            "/api/v1/submissions/00000000-0000-0000-0000-000000000000"
+        )
+        .status,
+        401
+    );
+
+    // 403: another township's household, and a reviewer uploading.
+    let mut elsewhere = Upload::household_h1();
+    elsewhere.doc["household_code"] = json!("522732102201-0001");
+    let r = app.upload(&token, &elsewhere.signed_by(&key), &elsewhere.parts);
+    assert_eq!(r.status, 403, "{}", r.text);
+    assert_eq!(
+        app.upload(&app.token("township1"), &survey, &upload.parts)
+            .status,
+        403
+    );
+
+    // None of it stored anything: the id is unknown.
+    let r = app.get(
+        Some(&token),
+        &format!("/api/v1/submissions/{}", upload.id()),
+    );
+    assert_eq!(r.status, 404);
+    assert_eq!(
+        app.get(
+            Some(&token),
+            &format!("/api/v1/submissions/{}", elsewhere.id())
+        )
+        .status,
+        404
+    );
+}
+
+#[test]
+fn submissions_are_visible_inside_the_jurisdiction_only() {
+    let svc = Service::dev();
+    let app = svc.client();
+    let token = app.token("surveyor1");
+    let upload = Upload::household_h1();
+    assert_eq!(
+        app.upload(&token, &upload.signed_by(&Key::demo()), &upload.parts)
+            .status,
+        202
+    );
+    app.wait_final(&token, &upload.id());
+    let path = format!("/api/v1/submissions/{}", upload.id());
+    assert_eq!(app.get(Some(&app.token("township1")), &path).status, 200);
+    assert_eq!(app.get(Some(&app.token("county1")), &path).status, 200);
+    let other = app.get(Some(&app.token("township2")), &path);
+    assert_eq!(other.status, 404, "outside the jurisdiction looks absent");
+    assert_eq!(app.get(Some(&app.token("surveyor2")), &path).status, 404);
+    assert_eq!(app.get(None, &path).status, 401);
+}
+
+#[test]
+fn tokens_rotate_and_a_deactivated_user_stops_at_once() {
+    let svc = Service::dev();
+    let app = svc.client();
+    let pair = app.login("surveyor2", "demo-surveyor2");
+    assert_eq!(
+        app.post_json(
+            None,
+            "/api/v1/auth/login",
+            &json!({"username": "surveyor2", "password": "wrong"})
+        )
+        .status,
+        401
+    );
+    let refresh = pair["refresh_token"].as_str().unwrap();
+    let next = app.post_json(
+        None,
+        "/api/v1/auth/refresh",
+        &json!({"refresh_token": refresh}),
+    );
+    assert_eq!(next.status, 200, "{}", next.text);
+    assert_ne!(next.body["refresh_token"], pair["refresh_token"]);
+    let reused = app.post_json(
+        None,
+        "/api/v1/auth/refresh",
+        &json!({"refresh_token": refresh}),
+    );
+    assert_eq!(reused.status, 401, "the old refresh token stops working");
+    let successor = next.body["refresh_token"].as_str().unwrap();
+    let after_reuse = app.post_json(
+        None,
+        "/api/v1/auth/refresh",
+        &json!({"refresh_token": successor}),
+    );
+    assert_eq!(
+        after_reuse.status, 401,
+        "reusing a spent token revokes its whole family"
+    );
+
+    let access = next.body["access_token"].as_str().unwrap();
+    let key = Key::generate();
+    assert_eq!(
+        app.post_json(
+            Some(access),
+            "/api/v1/keys",
+            &json!({"public_key": key.public_b64()})
+        )
+        .status,
+        201
+    );
+    let db_url = format!(
+        "sqlite://{}",
+        svc.dir.path().join("data/fieldsurvey.db").display()
+    );
+    let out = std::process::Command::new(common::BIN)
+        .args(["user", "deactivate", "surveyor2"])
+        .env("DATABASE_URL", &db_url)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let r = app.post_json(
+        Some(access),
+        "/api/v1/keys",
+        &json!({"public_key": Key::generate().public_b64()}),
+    );
+    assert_eq!(
+        r.status, 401,
+        "the unexpired token of a deactivated user is refused"
+    );
+}
+
+#[test]
+fn operations_endpoints_answer_and_personal_data_stays_out_of_logs() {
+    let svc = Service::dev();
+    let app = svc.client();
+    let token = app.token("surveyor1");
+    let canary_id = "110101199003074514";
+    let canary_name = "测试金丝雀";
+    let mut upload = Upload::household_h1();
+    upload.doc["members"][0]["id_number"] = json!(canary_id);
+    upload.doc["members"][0]["name"] = json!(canary_name);
+    let r = app.upload(&token, &upload.signed_by(&Key::demo()), &upload.parts);
+    assert_eq!(r.status, 202);
+    let sub = app.wait_final(&token, &upload.id());
+    assert_eq!(sub["status"], "signed_off", "{sub}");
+    // And a rejected one: its reasons name the field, never the value.
+    let mut bad = Upload::household_h1();
+    bad.doc["members"][1]["id_number"] = json!(canary_id);
+    bad.doc["members"][0]["id_number"] = json!(canary_id);
+    bad.doc["members"][1]["name"] = json!(canary_name);
+    assert_eq!(
+        app.upload(&token, &bad.signed_by(&Key::demo()), &bad.parts)
+            .status,
+        202
+    );
+    let rejected = app.wait_final(&token, &bad.id());
+    assert!(!rejected["rejections"].to_string().contains(canary_id));
+    assert!(!rejected["rejections"].to_string().contains(canary_name));
+
+    assert_eq!(app.get(None, "/healthz").status, 200);
+    let ready = app.get(None, "/readyz");
+    assert_eq!(ready.status, 200);
+    assert_eq!(ready.body, json!({"database": true, "broker": true}));
+    let metrics = app.get(None, "/metrics").text;
+    assert!(
+        metrics.contains("fieldsurvey_http_request_duration_seconds"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("fieldsurvey_uploads_total{result=\"accepted\"} 2"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("fieldsurvey_outbox_backlog"));
+    let openapi = app.get(None, "/api/v1/openapi.json");
+    assert_eq!(openapi.status, 200);
+    for path in [
+        "/api/v1/submissions",
+        "/api/v1/submissions/{id}",
+        "/api/v1/auth/login",
+        "/api/v1/auth/refresh",
+        "/api/v1/keys",
+        "/readyz",
+    ] {
+        assert!(
+            openapi.body["paths"].get(path).is_some(),
+            "{path} missing from the OpenAPI document"
+        );
+    }
+
+    let logs = svc.logs();
+    assert!(
+        logs.contains(&upload.id()),
+        "the logs do name the submission"
+    );
+    assert!(!logs.contains(canary_id), "an ID number reached the logs");
+    assert!(!logs.contains(canary_name), "a name reached the logs");
+    assert!(!metrics.contains(canary_id));
+}
