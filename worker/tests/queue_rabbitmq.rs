@@ -1,0 +1,312 @@
+//! The queue machinery against the real RabbitMQ (FIELDSURVEY_TEST_AMQP; mandatory with
+//! CI=true). Each test declares its own uniquely prefixed topology and deletes it afterwards.
+//! The outbox here is an in-memory double: the broker, which is what these tests are about, is
+//! real.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use fieldsurvey_worker::queue::{
+    AmqpPublisher, Delivered, HandleOutcome, Handler, OutboxMessage, OutboxStore, Publisher,
+    QueueMetrics, ROUTING_KEY, Supervisor, Topology, run_consumer, run_relay,
+};
+use lapin::options::{BasicGetOptions, QueueDeleteOptions};
+use lapin::types::FieldTable;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+fn amqp(test: &str) -> Option<String> {
+    match std::env::var("FIELDSURVEY_TEST_AMQP") {
+        Ok(u) => Some(u),
+        Err(_) => {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "{test}: CI=true requires FIELDSURVEY_TEST_AMQP"
+            );
+            println!(
+                "SKIPPED {test}: set FIELDSURVEY_TEST_AMQP='amqp://guest:guest@127.0.0.1:5672/%2f' to run it"
+            );
+            None
+        }
+    }
+}
+
+fn metrics() -> Arc<QueueMetrics> {
+    Arc::new(QueueMetrics::register(
+        &mut prometheus_client::registry::Registry::default(),
+    ))
+}
+
+fn topology(max_attempts: u32) -> Topology {
+    Topology::new(
+        format!("q{}", uuid::Uuid::new_v4().simple()),
+        Duration::from_millis(200),
+        max_attempts,
+    )
+}
+
+async fn cleanup(url: &str, t: &Topology) {
+    let conn = lapin::Connection::connect(url, lapin::ConnectionProperties::default())
+        .await
+        .unwrap();
+    let ch = conn.create_channel().await.unwrap();
+    for q in [t.queue(), t.retry_queue(), t.parking_queue()] {
+        let _ = ch
+            .queue_delete(q.into(), QueueDeleteOptions::default())
+            .await;
+    }
+    for x in [t.exchange(), t.retry_exchange(), t.parking_exchange()] {
+        let _ = ch.exchange_delete(x.into(), Default::default()).await;
+    }
+}
+
+async fn count(url: &str, queue: &str) -> u32 {
+    let conn = lapin::Connection::connect(url, lapin::ConnectionProperties::default())
+        .await
+        .unwrap();
+    let ch = conn.create_channel().await.unwrap();
+    let q = ch
+        .queue_declare(
+            queue.into(),
+            lapin::options::QueueDeclareOptions {
+                passive: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        )
+        .await
+        .unwrap();
+    q.message_count()
+}
+
+/// An in-memory outbox: rows pending, claimed, or sent (with how often each was marked sent).
+#[derive(Default)]
+struct MemOutbox {
+    pending: Mutex<Vec<OutboxMessage>>,
+    sent: Mutex<HashMap<i64, u32>>,
+}
+
+impl MemOutbox {
+    fn with(n: usize) -> Arc<Self> {
+        let o = Arc::new(MemOutbox::default());
+        for i in 0..n {
+            o.pending.lock().unwrap().push(OutboxMessage {
+                id: i as i64,
+                message_id: format!("m{i}"),
+                kind: "submission.process".into(),
+                routing_key: ROUTING_KEY.into(),
+                payload: format!("{{\"n\":{i}}}").into_bytes(),
+                request_id: Some(format!("r{i}")),
+            });
+        }
+        o
+    }
+}
+
+impl OutboxStore for MemOutbox {
+    async fn claim(&self, limit: usize) -> anyhow::Result<Vec<OutboxMessage>> {
+        let mut p = self.pending.lock().unwrap();
+        let n = limit.min(p.len());
+        Ok(p.drain(..n).collect())
+    }
+    async fn mark_sent(&self, ids: &[i64]) -> anyhow::Result<()> {
+        let mut s = self.sent.lock().unwrap();
+        for id in ids {
+            *s.entry(*id).or_default() += 1;
+        }
+        Ok(())
+    }
+    async fn release(&self, _ids: &[i64]) -> anyhow::Result<()> {
+        Ok(()) // dropped from the double: the test asserts they were never marked sent
+    }
+}
+
+#[tokio::test]
+async fn the_relay_publishes_each_row_once_and_only_marks_confirmed_ones() {
+    let Some(url) = amqp("the_relay_publishes_each_row_once_and_only_marks_confirmed_ones") else {
+        return;
+    };
+    let t = topology(3);
+    let sup = Arc::new(Supervisor::new(url.clone(), t.clone()));
+    sup.connection().await; // declares the topology
+    sup.connection().await; // …and declaring again is harmless
+    let outbox = MemOutbox::with(250);
+    let publisher = Arc::new(AmqpPublisher::new(sup.clone(), t.clone(), metrics()));
+    let stop = CancellationToken::new();
+    let relay = tokio::spawn(run_relay(
+        outbox.clone(),
+        publisher.clone(),
+        Arc::new(Notify::new()),
+        stop.clone(),
+        metrics(),
+    ));
+    for _ in 0..100 {
+        if outbox.sent.lock().unwrap().len() == 250 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    stop.cancel();
+    relay.await.unwrap();
+    let sent = outbox.sent.lock().unwrap().clone();
+    assert_eq!(sent.len(), 250);
+    assert!(
+        sent.values().all(|n| *n == 1),
+        "each row marked sent exactly once"
+    );
+    assert_eq!(
+        count(&url, &t.queue()).await,
+        250,
+        "every row is in the queue"
+    );
+
+    // Unbind the queue: a mandatory publish is returned, and an ack with a returned message is
+    // a failure, so the row is not marked sent.
+    let ch = sup.channel().await;
+    ch.queue_unbind(
+        t.queue().into(),
+        t.exchange().into(),
+        ROUTING_KEY.into(),
+        FieldTable::default(),
+    )
+    .await
+    .unwrap();
+    let lost = MemOutbox::with(1).pending.lock().unwrap().clone();
+    let ok = publisher.publish_batch(&lost).await;
+    assert_eq!(ok, vec![false], "an unroutable message is not delivered");
+    cleanup(&url, &t).await;
+}
+
+/// Fails the first `fail` attempts of each message, or panics, then succeeds.
+struct Flaky {
+    fail: u32,
+    panic_first: bool,
+    seen: Mutex<HashMap<String, Vec<u32>>>,
+    done: AtomicU32,
+}
+
+impl Handler for Flaky {
+    async fn handle(&self, msg: Delivered) -> HandleOutcome {
+        let id = msg.message_id.clone().unwrap_or_default();
+        self.seen
+            .lock()
+            .unwrap()
+            .entry(id)
+            .or_default()
+            .push(msg.attempt);
+        if self.panic_first && msg.attempt == 1 {
+            panic!("a bug in one message");
+        }
+        if msg.attempt <= self.fail {
+            return HandleOutcome::Retry("database down".into());
+        }
+        self.done.fetch_add(1, Ordering::SeqCst);
+        HandleOutcome::Done
+    }
+}
+
+async fn publish(sup: &Arc<Supervisor>, t: &Topology, n: usize) {
+    let batch = MemOutbox::with(n).pending.lock().unwrap().clone();
+    let ok = AmqpPublisher::new(sup.clone(), t.clone(), metrics())
+        .publish_batch(&batch)
+        .await;
+    assert!(ok.iter().all(|b| *b));
+}
+
+#[tokio::test]
+async fn failures_are_retried_with_a_counted_attempt_then_parked() {
+    let Some(url) = amqp("failures_are_retried_with_a_counted_attempt_then_parked") else {
+        return;
+    };
+    let t = topology(3);
+    let sup = Arc::new(Supervisor::new(url.clone(), t.clone()));
+    publish(&sup, &t, 2).await;
+    let handler = Arc::new(Flaky {
+        fail: 99,
+        panic_first: false,
+        seen: Mutex::default(),
+        done: AtomicU32::new(0),
+    });
+    let stop = CancellationToken::new();
+    let consumer = tokio::spawn(run_consumer(
+        sup.clone(),
+        t.clone(),
+        handler.clone(),
+        4,
+        stop.clone(),
+        metrics(),
+    ));
+    for _ in 0..100 {
+        if count(&url, &t.parking_queue()).await == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    stop.cancel();
+    consumer.await.unwrap().unwrap();
+    assert_eq!(
+        count(&url, &t.parking_queue()).await,
+        2,
+        "both parked after their last attempt"
+    );
+    for attempts in handler.seen.lock().unwrap().values() {
+        assert_eq!(
+            attempts,
+            &vec![1, 2, 3],
+            "attempts are counted from x-death"
+        );
+    }
+    let ch = sup.channel().await;
+    let parked = ch
+        .basic_get(t.parking_queue().into(), BasicGetOptions { no_ack: true })
+        .await
+        .unwrap()
+        .unwrap();
+    let headers = parked.properties.headers().clone().unwrap();
+    assert!(headers.inner().contains_key("x-parked-reason"));
+    cleanup(&url, &t).await;
+}
+
+#[tokio::test]
+async fn a_panicking_message_is_retried_and_the_worker_carries_on() {
+    let Some(url) = amqp("a_panicking_message_is_retried_and_the_worker_carries_on") else {
+        return;
+    };
+    let t = topology(5);
+    let sup = Arc::new(Supervisor::new(url.clone(), t.clone()));
+    publish(&sup, &t, 5).await;
+    let handler = Arc::new(Flaky {
+        fail: 0,
+        panic_first: true,
+        seen: Mutex::default(),
+        done: AtomicU32::new(0),
+    });
+    let stop = CancellationToken::new();
+    let consumer = tokio::spawn(run_consumer(
+        sup.clone(),
+        t.clone(),
+        handler.clone(),
+        2,
+        stop.clone(),
+        metrics(),
+    ));
+    for _ in 0..100 {
+        if handler.done.load(Ordering::SeqCst) == 5 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    stop.cancel();
+    consumer.await.unwrap().unwrap();
+    assert_eq!(
+        handler.done.load(Ordering::SeqCst),
+        5,
+        "every message done on its second attempt"
+    );
+    assert_eq!(count(&url, &t.queue()).await, 0);
+    assert_eq!(count(&url, &t.parking_queue()).await, 0);
+    cleanup(&url, &t).await;
+}
