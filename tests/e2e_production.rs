@@ -89,6 +89,21 @@ fn surveys_flow_through_rabbitmq_to_signed_off_or_rejected() {
             .collect()
     };
     assert_eq!(code_of(&bomb.id()), vec!["photo_too_large"]);
+    // Decoded, the bomb would need 30000 × 30000 × 4 bytes = 3.6 GB; it is refused from its header.
+    for worker in svc.procs.iter().filter(|p| p.name.starts_with("worker")) {
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", worker.child.id())).unwrap();
+        let hwm_kb: u64 = status
+            .lines()
+            .find(|l| l.starts_with("VmHWM"))
+            .unwrap()
+            .split_whitespace()
+            .nth(1)
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(hwm_kb < 400 * 1024, "a worker peaked at {hwm_kb} kB");
+    }
     let both = code_of(&broken.id());
     assert!(
         both.contains(&"photo_undecodable".to_owned())

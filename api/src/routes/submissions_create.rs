@@ -185,23 +185,24 @@ async fn accept(
     }
     let multipart = Multipart::new(req.headers(), payload);
     let db = state.db.clone();
+    let mut parsed: Option<Envelope> = None;
     let upload = upload::read(multipart, &state.store, limits, async |raw: &[u8]| {
         let env = envelope(raw)?;
         let village = env.household.village_code().as_str().to_owned();
         let who = caller.clone();
-        if db
+        if !db
             .run(move |c| authz::may_upload(c, &who, &village))
             .await?
         {
-            Ok(())
-        } else {
-            Err(ApiError::Forbidden(
+            return Err(ApiError::Forbidden(
                 "the household's village is not in your jurisdiction".into(),
-            ))
+            ));
         }
+        parsed = Some(env);
+        Ok(())
     })
     .await?;
-    let env = envelope(&upload.survey)?;
+    let env = parsed.ok_or_else(|| ApiError::Internal("survey part read but not parsed".into()))?;
     let id = env.id.to_string();
     tracing::Span::current().record("submission_id", id.as_str());
     let survey_text = String::from_utf8(upload.survey)
