@@ -377,6 +377,20 @@ impl Service {
         .unwrap()
     }
 
+    pub fn sql_text(&self, sql: &str) -> String {
+        use diesel::prelude::*;
+        #[derive(QueryableByName)]
+        struct T {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            t: String,
+        }
+        let db = self.db();
+        let mut c = db.get().unwrap();
+        with_conn!(&mut c, |c| diesel::sql_query(sql).get_result::<T>(c))
+            .unwrap()
+            .t
+    }
+
     pub fn sql_count(&self, sql: &str) -> i64 {
         use diesel::prelude::*;
         #[derive(QueryableByName)]
