@@ -117,6 +117,22 @@ fn surveys_flow_through_rabbitmq_to_signed_off_or_rejected() {
         5,
         "each processed exactly once"
     );
+    // The upload's request id travels through the outbox and the queue into the worker's log.
+    let rid = svc.sql_text(&format!(
+        "SELECT request_id AS t FROM submissions WHERE id = '{}'",
+        good.id()
+    ));
+    let worker_logs: String = svc
+        .procs
+        .iter()
+        .filter(|p| p.name.starts_with("worker"))
+        .map(|p| std::fs::read_to_string(&p.log).unwrap_or_default())
+        .collect();
+    let line = worker_logs
+        .lines()
+        .find(|l| l.contains(&good.id()) && l.contains("submission processed"))
+        .unwrap_or_else(|| panic!("no worker line for {}:\n{worker_logs}", good.id()));
+    assert!(line.contains(&rid), "request id {rid} missing from {line}");
 
     // Twenty concurrent resends, one row.
     let again = Upload::household_h1();
