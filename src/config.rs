@@ -15,6 +15,7 @@ pub struct Settings {
     pub storage_url: Option<String>,
     pub listen: Option<String>,
     pub jwt_key_file: Option<String>,
+    pub ledger_key_file: Option<String>,
     pub http_workers: Option<usize>,
     pub worker_prefetch: Option<u16>,
     pub retry_delay_ms: Option<u64>,
@@ -25,7 +26,8 @@ pub struct Settings {
     pub income_line: Option<f64>,
 }
 
-const KEYS: [&str; 14] = [
+const KEYS: [&str; 15] = [
+    "LEDGER_KEY_FILE",
     "DATABASE_URL",
     "AMQP_URL",
     "AMQP_PREFIX",
@@ -72,6 +74,7 @@ impl Settings {
             "STORAGE_URL" => self.storage_url = Some(v),
             "LISTEN" => self.listen = Some(v),
             "JWT_KEY_FILE" => self.jwt_key_file = Some(v),
+            "LEDGER_KEY_FILE" => self.ledger_key_file = Some(v),
             "HTTP_WORKERS" => self.http_workers = Some(num(key, &v)?),
             "WORKER_PREFETCH" => self.worker_prefetch = Some(num(key, &v)?),
             "RETRY_DELAY_MS" => self.retry_delay_ms = Some(num(key, &v)?),
@@ -114,6 +117,16 @@ impl Settings {
             .as_deref()
             .map(PathBuf::from)
             .context("JWT_KEY_FILE is not set")
+    }
+
+    /// The service's ledger signing key (created on first use; every worker must share it).
+    pub fn ledger_key(&self) -> Result<fieldsurvey_core::ledger::LedgerKey> {
+        let path = self
+            .ledger_key_file
+            .as_deref()
+            .context("LEDGER_KEY_FILE is not set")?;
+        let seed = fieldsurvey_db::keyfile::load_or_create_seed(std::path::Path::new(path))?;
+        Ok(fieldsurvey_core::ledger::LedgerKey::from_seed(&seed))
     }
 
     pub fn retry_delay(&self) -> std::time::Duration {

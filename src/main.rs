@@ -64,6 +64,11 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// The tamper-evident ledger.
+    Ledger {
+        #[command(subcommand)]
+        command: LedgerCommand,
+    },
     /// Surveyors' signing keys.
     Key {
         #[command(subcommand)]
@@ -99,6 +104,17 @@ enum UserCommand {
     Deactivate { username: String },
     /// Reactivate a deactivated user.
     Activate { username: String },
+}
+
+#[derive(Subcommand)]
+enum LedgerCommand {
+    /// Recompute every entry hash and the chain, and check every signature; exit 0 and a
+    /// summary when intact, non-zero naming the first bad entry otherwise.
+    Verify {
+        /// The service's ledger public key (base64url); default: derived from LEDGER_KEY_FILE.
+        #[arg(long)]
+        public_key: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -164,6 +180,9 @@ fn main() -> std::process::ExitCode {
         Command::Key {
             command: KeyCommand::Revoke { key_id },
         } => commands::admin::key_revoke(&settings, &key_id),
+        Command::Ledger {
+            command: LedgerCommand::Verify { public_key },
+        } => commands::ledger::verify(&settings, public_key.as_deref()),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

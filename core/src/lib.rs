@@ -10,6 +10,7 @@ pub mod checks;
 pub mod form;
 pub mod ids;
 pub mod indicators;
+pub mod ledger;
 pub mod merkle;
 pub mod photos;
 pub mod rejection;

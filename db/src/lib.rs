@@ -6,7 +6,9 @@
 
 pub mod error;
 pub mod households;
+pub mod keyfile;
 pub mod keys;
+pub mod ledger;
 pub mod models;
 pub mod org;
 pub mod outbox;

@@ -120,6 +120,25 @@ diesel::joinable!(users -> org_units (org_code));
 diesel::joinable!(signing_keys -> users (user_id));
 diesel::joinable!(submission_photos -> submissions (submission_id));
 
+diesel::table! {
+    ledger_entries (seq) {
+        seq -> BigInt,
+        entry -> Text,
+        entry_hash -> Text,
+        service_signature -> Text,
+        submission_id -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    ledger_head (id) {
+        id -> Integer,
+        seq -> BigInt,
+        hash -> Text,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     org_units,
     households,
@@ -130,4 +149,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     submission_photos,
     stage_runs,
     outbox,
+    ledger_entries,
+    ledger_head,
 );

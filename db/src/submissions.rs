@@ -89,6 +89,9 @@ pub struct StageOutcome<'a> {
     pub signer_key_id: Option<String>,
     pub photo_meta: Vec<PhotoMeta>,
     pub at: NaiveDateTime,
+    /// The ledger entry recording this change (R2), appended in the same transaction.
+    pub entry: fieldsurvey_core::ledger::Entry,
+    pub ledger_key: fieldsurvey_core::ledger::LedgerKey,
 }
 
 pub struct PhotoMeta {
@@ -149,6 +152,13 @@ pub fn record_stage(conn: &mut Conn, o: &StageOutcome<'_>) -> DbResult<bool> {
             ))
             .execute(c)?;
         }
+        crate::append_entry!(
+            c,
+            o.entry.clone(),
+            o.ledger_key,
+            Some(o.submission_id),
+            o.at
+        )?;
         Ok(true)
     })
 }

@@ -264,6 +264,23 @@ fn a_stage_commits_once_however_often_it_runs() {
             signer_key_id: None,
             photo_meta: vec![],
             at: fieldsurvey_db::now(),
+            entry: fieldsurvey_core::ledger::Entry {
+                seq: 0,
+                prev: String::new(),
+                action: status.into(),
+                actor: fieldsurvey_core::ledger::Actor::Worker {
+                    id: "w1".into(),
+                    ruleset: "r".into(),
+                },
+                at: "now".into(),
+                submission_id: Some(id.clone()),
+                household_code: None,
+                content_digest: None,
+                actor_signature: None,
+                actor_public_key: None,
+                detail: serde_json::Value::Null,
+            },
+            ledger_key: fieldsurvey_core::ledger::LedgerKey::from_seed(&[1; 32]),
         };
         assert!(fieldsurvey_db::submissions::record_stage(&mut c, &outcome("signed_off")).unwrap());
         assert!(!fieldsurvey_db::submissions::record_stage(&mut c, &outcome("rejected")).unwrap());
@@ -271,5 +288,51 @@ fn a_stage_commits_once_however_often_it_runs() {
             .unwrap()
             .unwrap();
         assert_eq!(sub.status, "signed_off", "the redelivery changed nothing");
+        assert_eq!(
+            fieldsurvey_db::ledger::size(&mut c).unwrap(),
+            1,
+            "one entry for the one change"
+        );
+    });
+}
+
+#[test]
+fn concurrent_appends_never_fork_the_chain_or_reuse_a_number() {
+    use fieldsurvey_core::ledger::{Actor, Entry, LedgerKey, verify_chain};
+    each_backend(|db| {
+        db.migrate().unwrap();
+        let key = LedgerKey::from_seed(&[5; 32]);
+        std::thread::scope(|s| {
+            for t in 0..8 {
+                let (db, key) = (db.clone(), key.clone());
+                s.spawn(move || {
+                    let mut c = db.get().unwrap();
+                    for i in 0..25 {
+                        let entry = Entry {
+                            seq: 0,
+                            prev: String::new(),
+                            action: "signed_off".into(),
+                            actor: Actor::Worker {
+                                id: format!("w{t}"),
+                                ruleset: "r".into(),
+                            },
+                            at: format!("{t}-{i}"),
+                            submission_id: None,
+                            household_code: None,
+                            content_digest: None,
+                            actor_signature: None,
+                            actor_public_key: None,
+                            detail: serde_json::Value::Null,
+                        };
+                        fieldsurvey_db::ledger::append(&mut c, entry, &key, None).unwrap();
+                    }
+                });
+            }
+        });
+        let mut c = db.get().unwrap();
+        let entries = fieldsurvey_db::ledger::entries(&mut c, 1, 1_000).unwrap();
+        assert_eq!(entries.len(), 200);
+        let (n, _) = verify_chain(entries, &key.public_key()).unwrap();
+        assert_eq!(n, 200, "one unbroken chain, numbers 1..=200");
     });
 }

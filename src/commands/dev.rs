@@ -37,6 +37,10 @@ pub fn run(mut settings: Settings, listen: String, data_dir: PathBuf, demo: bool
         crate::demo::load(&db, &listen)?;
     }
     settings.storage_url = Some(format!("file://{}", store.root().display()));
+    if settings.ledger_key_file.is_none() {
+        settings.ledger_key_file = Some(data_dir.join("ledger.key").display().to_string());
+    }
+    let handler = Arc::new(pipeline(&settings, db.clone(), store.clone())?);
     let listener = TcpListener::bind(&listen).with_context(|| format!("binding {listen}"))?;
     let rt = runtime()?;
     rt.block_on(async move {
@@ -48,7 +52,6 @@ pub fn run(mut settings: Settings, listen: String, data_dir: PathBuf, demo: bool
         let wake = Arc::new(Notify::new());
         let (local, rx) = LocalQueue::new(1024);
         let local = Arc::new(local);
-        let handler = Arc::new(pipeline(&settings, db.clone(), store.clone()));
         let consumer = tokio::spawn(queue::run_local_consumer(
             rx,
             handler,

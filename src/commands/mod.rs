@@ -3,4 +3,5 @@
 pub mod admin;
 pub mod dev;
 pub mod import;
+pub mod ledger;
 pub mod serve;

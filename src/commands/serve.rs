@@ -57,14 +57,15 @@ pub fn cancel_on_signal(token: CancellationToken) {
     });
 }
 
-pub fn pipeline(settings: &Settings, db: Db, store: LocalStore) -> Pipeline {
-    Pipeline {
+pub fn pipeline(settings: &Settings, db: Db, store: LocalStore) -> Result<Pipeline> {
+    Ok(Pipeline {
         db,
         store,
         indicators: settings.indicator_config(),
         photo_limits: Default::default(),
         worker_id: format!("worker:{}:{}", hostname(), std::process::id()),
-    }
+        ledger_key: settings.ledger_key()?,
+    })
 }
 
 fn hostname() -> String {
@@ -136,6 +137,7 @@ pub fn worker(settings: Settings) -> Result<()> {
     let db = connect(&settings)?;
     let store = LocalStore::from_url(&settings.storage_root()?)?;
     let amqp = settings.amqp_url()?.to_owned();
+    let handler = Arc::new(pipeline(&settings, db, store)?);
     let rt = runtime()?;
     rt.block_on(async move {
         let mut registry = Registry::default();
@@ -147,7 +149,6 @@ pub fn worker(settings: Settings) -> Result<()> {
         }
         let sup = Arc::new(Supervisor::new(amqp, topology(&settings)));
         sup.start();
-        let handler = Arc::new(pipeline(&settings, db, store));
         tracing::info!(prefetch = settings.prefetch(), "worker consuming");
         queue::run_consumer(
             sup,

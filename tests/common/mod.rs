@@ -174,6 +174,10 @@ impl Service {
                 dir.path().join("jwt.key").display().to_string(),
             ),
             ("RETRY_DELAY_MS".to_owned(), "500".to_owned()),
+            (
+                "LEDGER_KEY_FILE".to_owned(),
+                dir.path().join("ledger.key").display().to_string(),
+            ),
             ("LISTEN".to_owned(), "127.0.0.1:0".to_owned()),
             ("DB_POOL_SIZE".to_owned(), "8".to_owned()),
         ];
@@ -284,6 +288,23 @@ impl Service {
             String::from_utf8_lossy(&out.stderr)
         );
         String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Run a CLI command to completion: (success, stdout + stderr).
+    pub fn cli_status(&self, args: &[&str]) -> (bool, String) {
+        let out = self.command(args).stdin(Stdio::null()).output().unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.success(), text)
+    }
+
+    pub fn sql(&self, sql: &str) {
+        let db = self.db();
+        let mut c = db.get().unwrap();
+        with_conn!(&mut c, |c| c.batch_execute(sql)).unwrap();
     }
 
     pub fn spawn(&self, name: &str, args: &[&str]) -> Proc {

@@ -49,8 +49,11 @@ pub struct Pipeline {
     pub store: LocalStore,
     pub indicators: IndicatorConfig,
     pub photo_limits: PhotoLimits,
-    /// Names the worker in `stage_runs` (host and pid): who did the automated check (R2).
+    /// Names the worker in `stage_runs` and the ledger (host and pid): who did the automated
+    /// check (R2), together with the rule-set version.
     pub worker_id: String,
+    /// The service's key that signs every ledger entry.
+    pub ledger_key: fieldsurvey_core::ledger::LedgerKey,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -179,8 +182,11 @@ impl Pipeline {
         // The signature is checked even when the document has other faults: the surveyor gets
         // every reason in one answer.
         let mut conn = self.db.get()?;
+        let mut signer_public_key = None;
         if let Some(value) = &value {
-            rejections.extend(self.check_signature(&mut conn, &sub, value)?);
+            let (found, public_key) = self.check_signature(&mut conn, &sub, value)?;
+            rejections.extend(found);
+            signer_public_key = public_key;
             if let Some(r) = self.check_supersedes(&mut conn, &sub)? {
                 rejections.push(r);
             }
@@ -193,11 +199,40 @@ impl Pipeline {
         };
         let outcome_json = if rejections.is_empty() {
             outcome
-                .map(|o| serde_json::to_string(&o))
+                .as_ref()
+                .map(serde_json::to_string)
                 .transpose()
                 .map_err(|e| StageError::Permanent(e.to_string()))?
         } else {
             None
+        };
+        let detail = match &outcome_json {
+            Some(_) => {
+                serde_json::json!({"meets_standard": outcome.as_ref().map(|o| o.meets_standard)})
+            }
+            None => {
+                serde_json::json!({"rejections": rejections.iter().map(|r| r.code.as_str()).collect::<Vec<_>>()})
+            }
+        };
+        let entry = fieldsurvey_core::ledger::Entry {
+            seq: 0,
+            prev: String::new(),
+            action: status.to_owned(),
+            actor: fieldsurvey_core::ledger::Actor::Worker {
+                id: self.worker_id.clone(),
+                ruleset: fieldsurvey_core::ledger::RULESET.to_owned(),
+            },
+            at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            submission_id: Some(sub.id.clone()),
+            household_code: Some(sub.household_code.clone()),
+            content_digest: Some(sub.content_digest.clone()),
+            actor_signature: value
+                .as_ref()
+                .and_then(|v| v.get("signature"))
+                .filter(|s| s.is_object())
+                .cloned(),
+            actor_public_key: signer_public_key,
+            detail,
         };
         let record = StageOutcome {
             submission_id: &sub.id,
@@ -215,6 +250,8 @@ impl Pipeline {
                 .map(str::to_owned),
             photo_meta: meta,
             at: fieldsurvey_db::now(),
+            entry,
+            ledger_key: self.ledger_key.clone(),
         };
         match fieldsurvey_db::submissions::record_stage(&mut conn, &record) {
             Ok(true) => Ok(Processed::Done {
@@ -228,25 +265,32 @@ impl Pipeline {
     }
 
     /// R1: signed with a key enrolled by the surveyor who uploaded, unrevoked at upload time.
+    /// Returns the reasons found and the enrolled public key the signature names.
     fn check_signature(
         &self,
         conn: &mut Conn,
         sub: &Submission,
         doc: &Value,
-    ) -> Result<Vec<Rejection>, StageError> {
+    ) -> Result<(Vec<Rejection>, Option<String>), StageError> {
         let Some(key_id) = doc.pointer("/signature/key_id").and_then(Value::as_str) else {
-            return Ok(vec![reject(
-                RejectionCode::BadSignature,
-                "the survey is not signed",
-                Some("signature".into()),
-            )]);
+            return Ok((
+                vec![reject(
+                    RejectionCode::BadSignature,
+                    "the survey is not signed",
+                    Some("signature".into()),
+                )],
+                None,
+            ));
         };
         let Some(key) = fieldsurvey_db::keys::get(conn, key_id)? else {
-            return Ok(vec![reject(
-                RejectionCode::BadSignature,
-                "the signing key is not enrolled",
-                Some("signature.key_id".into()),
-            )]);
+            return Ok((
+                vec![reject(
+                    RejectionCode::BadSignature,
+                    "the signing key is not enrolled",
+                    Some("signature.key_id".into()),
+                )],
+                None,
+            ));
         };
         let mut out = Vec::new();
         if key.user_id != sub.surveyor_id {
@@ -274,7 +318,7 @@ impl Pipeline {
                 Some("signature.value".into()),
             ));
         }
-        Ok(out)
+        Ok((out, Some(key.public_key)))
     }
 
     fn check_supersedes(

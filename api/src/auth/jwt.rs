@@ -7,8 +7,6 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ed25519_dalek::SigningKey;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
@@ -70,32 +68,10 @@ impl JwtKeys {
     }
 
     /// Read the key file (base64url seed on one line), creating it with a fresh key if it does
-    /// not exist yet. Creation is atomic, so API processes starting together agree on one key.
+    /// not exist yet.
     pub fn load_or_create(path: &Path) -> Result<Self, JwtError> {
-        let err = |e: String| JwtError::KeyFile(path.display().to_string(), e);
-        if !path.exists() {
-            let mut seed = [0u8; 32];
-            getrandom::fill(&mut seed).map_err(|e| err(e.to_string()))?;
-            let dir = path
-                .parent()
-                .filter(|p| !p.as_os_str().is_empty())
-                .unwrap_or(Path::new("."));
-            std::fs::create_dir_all(dir).map_err(|e| err(e.to_string()))?;
-            let tmp = dir.join(format!(".jwt-key-{}", uuid::Uuid::new_v4()));
-            std::fs::write(&tmp, format!("{}\n", URL_SAFE_NO_PAD.encode(seed)))
-                .map_err(|e| err(e.to_string()))?;
-            restrict_permissions(&tmp);
-            // hard_link fails if the file appeared meanwhile: then the other process's key wins.
-            let _ = std::fs::hard_link(&tmp, path);
-            let _ = std::fs::remove_file(&tmp);
-        }
-        let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
-        let bytes = URL_SAFE_NO_PAD
-            .decode(text.trim())
-            .map_err(|e| err(format!("not base64url: {e}")))?;
-        let seed: [u8; 32] = bytes
-            .try_into()
-            .map_err(|_| err("expected a 32-byte Ed25519 seed".into()))?;
+        let seed = fieldsurvey_db::keyfile::load_or_create_seed(path)
+            .map_err(|e| JwtError::KeyFile(e.path, e.reason))?;
         Ok(Self::from_seed(&seed))
     }
 
@@ -149,18 +125,11 @@ fn hex_prefix() -> Vec<u8> {
     ]
 }
 
-#[cfg(unix)]
-fn restrict_permissions(path: &Path) {
-    use std::os::unix::fs::PermissionsExt;
-    let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
-}
-
-#[cfg(not(unix))]
-fn restrict_permissions(_: &Path) {}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
     fn keys() -> JwtKeys {
         JwtKeys::from_seed(&[7u8; 32])

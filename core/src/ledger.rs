@@ -1,0 +1,234 @@
+//! Ledger entries (rule R2: every step has an owner): what an entry says, its canonical bytes
+//! (RFC 8785), its hash, and the service's Ed25519 signature over that hash. Entries are chained
+//! by `prev` (the previous entry's hash); the same canonical bytes are the Merkle leaves of the
+//! checkpoints (`merkle.rs`).
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+/// The `prev` of the first entry.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// The version of the automated checks a worker applies; named in every entry a worker signs.
+pub const RULESET: &str = "household-verification/1;rules/2026-11";
+
+/// Who answers for a step: a person, or a worker together with the rules it applied.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Actor {
+    Person { user_id: String, username: String },
+    Worker { id: String, ruleset: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Entry {
+    pub seq: u64,
+    pub prev: String,
+    pub action: String,
+    pub actor: Actor,
+    pub at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub submission_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub household_code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_digest: Option<String>,
+    /// The accountable person's own signature, where one was given (the verifier's, over the
+    /// survey's canonical bytes, whose digest is `content_digest`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor_signature: Option<Value>,
+    /// The signer's enrolled public key (base64url), so the signature verifies offline.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor_public_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Value::is_null")]
+    pub detail: Value,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    #[error("entry cannot be serialised: {0}")]
+    Serialise(String),
+}
+
+impl Entry {
+    pub fn canonical_bytes(&self) -> Result<Vec<u8>, LedgerError> {
+        serde_json_canonicalizer::to_vec(self).map_err(|e| LedgerError::Serialise(e.to_string()))
+    }
+
+    /// The entry hash: SHA-256 of the canonical bytes, lower-case hex.
+    pub fn hash_of(canonical: &[u8]) -> String {
+        hex::encode(Sha256::digest(canonical))
+    }
+}
+
+/// The service's ledger key.
+#[derive(Clone)]
+pub struct LedgerKey {
+    key: SigningKey,
+}
+
+impl LedgerKey {
+    pub fn from_seed(seed: &[u8; 32]) -> Self {
+        Self {
+            key: SigningKey::from_bytes(seed),
+        }
+    }
+    pub fn public_key(&self) -> [u8; 32] {
+        self.key.verifying_key().to_bytes()
+    }
+    pub fn public_key_b64url(&self) -> String {
+        URL_SAFE_NO_PAD.encode(self.public_key())
+    }
+    /// Signature over the entry hash's 32 bytes, base64url.
+    pub fn sign_hash(&self, entry_hash_hex: &str) -> String {
+        let bytes = hex::decode(entry_hash_hex).unwrap_or_default();
+        URL_SAFE_NO_PAD.encode(self.key.sign(&bytes).to_bytes())
+    }
+}
+
+pub fn verify_service_signature(
+    public_key: &[u8; 32],
+    entry_hash_hex: &str,
+    sig_b64url: &str,
+) -> bool {
+    let (Ok(key), Ok(hash), Ok(sig)) = (
+        VerifyingKey::from_bytes(public_key),
+        hex::decode(entry_hash_hex),
+        URL_SAFE_NO_PAD.decode(sig_b64url),
+    ) else {
+        return false;
+    };
+    let Ok(sig) = <[u8; 64]>::try_from(sig.as_slice()) else {
+        return false;
+    };
+    key.verify_strict(&hash, &Signature::from_bytes(&sig))
+        .is_ok()
+}
+
+/// One stored entry as read back for verification.
+pub struct StoredEntry {
+    pub seq: u64,
+    pub text: String,
+    pub hash: String,
+    pub service_signature: String,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub struct Broken {
+    pub seq: u64,
+    pub reason: String,
+}
+
+/// Check a run of stored entries, in order from seq 1: each entry's text is canonical and
+/// hashes to its stored hash, names its own seq and the previous entry's hash, and carries a
+/// valid service signature. Returns the last hash, or the first bad entry.
+pub fn verify_chain(
+    entries: impl IntoIterator<Item = StoredEntry>,
+    public_key: &[u8; 32],
+) -> Result<(u64, String), Broken> {
+    let mut prev = GENESIS.to_owned();
+    let mut expected = 1u64;
+    for e in entries {
+        let bad = |reason: String| Broken { seq: e.seq, reason };
+        if e.seq != expected {
+            return Err(Broken {
+                seq: expected,
+                reason: format!("entry {expected} is missing (found {} next)", e.seq),
+            });
+        }
+        let parsed: Entry =
+            serde_json::from_str(&e.text).map_err(|err| bad(format!("unreadable: {err}")))?;
+        let canonical = parsed
+            .canonical_bytes()
+            .map_err(|err| bad(err.to_string()))?;
+        if canonical != e.text.as_bytes() {
+            return Err(bad(
+                "the stored text is not the entry's canonical form".into()
+            ));
+        }
+        let hash = Entry::hash_of(&canonical);
+        if hash != e.hash {
+            return Err(bad("the entry does not hash to its stored hash".into()));
+        }
+        if parsed.seq != e.seq || parsed.prev != prev {
+            return Err(bad("the entry does not chain to the previous one".into()));
+        }
+        if !verify_service_signature(public_key, &hash, &e.service_signature) {
+            return Err(bad("the service signature does not verify".into()));
+        }
+        prev = hash;
+        expected += 1;
+    }
+    Ok((expected - 1, prev))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn chain(n: u64, key: &LedgerKey) -> Vec<StoredEntry> {
+        let mut prev = GENESIS.to_owned();
+        (1..=n)
+            .map(|seq| {
+                let e = Entry {
+                    seq,
+                    prev: prev.clone(),
+                    action: "signed_off".into(),
+                    actor: Actor::Worker {
+                        id: "w1".into(),
+                        ruleset: RULESET.into(),
+                    },
+                    at: "2026-11-24T00:00:00Z".into(),
+                    submission_id: Some(format!("s{seq}")),
+                    household_code: None,
+                    content_digest: Some("ab".repeat(32)),
+                    actor_signature: None,
+                    actor_public_key: None,
+                    detail: json!({"meets_standard": true}),
+                };
+                let text =
+                    String::from_utf8(e.canonical_bytes().unwrap_or_default()).unwrap_or_default();
+                let hash = Entry::hash_of(text.as_bytes());
+                prev = hash.clone();
+                StoredEntry {
+                    seq,
+                    service_signature: key.sign_hash(&hash),
+                    text,
+                    hash,
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn an_intact_chain_verifies_and_each_tampering_names_its_entry() {
+        let key = LedgerKey::from_seed(&[3; 32]);
+        let pk = key.public_key();
+        assert_eq!(verify_chain(chain(5, &key), &pk).map(|(n, _)| n), Ok(5));
+
+        let mut edited = chain(5, &key);
+        edited[2].text = edited[2].text.replace("true", "false");
+        assert_eq!(verify_chain(edited, &pk).err().map(|b| b.seq), Some(3));
+
+        let mut deleted = chain(5, &key);
+        deleted.remove(3);
+        assert_eq!(verify_chain(deleted, &pk).err().map(|b| b.seq), Some(4));
+
+        let mut rehashed = chain(5, &key);
+        rehashed[1].text = rehashed[1].text.replace("s2", "s9");
+        rehashed[1].hash = Entry::hash_of(rehashed[1].text.as_bytes());
+        assert_eq!(
+            verify_chain(rehashed, &pk).err().map(|b| b.seq),
+            Some(2),
+            "a recomputed hash lacks the service signature"
+        );
+
+        let forged = chain(5, &LedgerKey::from_seed(&[4; 32]));
+        assert_eq!(verify_chain(forged, &pk).err().map(|b| b.seq), Some(1));
+    }
+}
