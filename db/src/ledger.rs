@@ -61,15 +61,7 @@ pub fn entries(conn: &mut Conn, from: i64, to: i64) -> DbResult<Vec<StoredEntry>
         .order(le::seq.asc())
         .select((le::seq, le::entry, le::entry_hash, le::service_signature))
         .load(c))?;
-    Ok(rows
-        .into_iter()
-        .map(|(seq, text, hash, service_signature)| StoredEntry {
-            seq: seq as u64,
-            text,
-            hash,
-            service_signature,
-        })
-        .collect())
+    Ok(stored(rows))
 }
 
 /// The entries that name a submission, in order.
@@ -79,15 +71,18 @@ pub fn for_submission(conn: &mut Conn, submission_id: &str) -> DbResult<Vec<Stor
         .order(le::seq.asc())
         .select((le::seq, le::entry, le::entry_hash, le::service_signature))
         .load(c))?;
-    Ok(rows
-        .into_iter()
+    Ok(stored(rows))
+}
+
+fn stored(rows: Vec<(i64, String, String, String)>) -> Vec<StoredEntry> {
+    rows.into_iter()
         .map(|(seq, text, hash, service_signature)| StoredEntry {
             seq: seq as u64,
             text,
             hash,
             service_signature,
         })
-        .collect())
+        .collect()
 }
 
 pub fn size(conn: &mut Conn) -> DbResult<i64> {
