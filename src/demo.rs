@@ -75,7 +75,7 @@ pub const USERS: [DemoUser; 7] = [
     },
 ];
 
-pub fn load(db: &Db, listen: &str) -> Result<()> {
+pub fn load(db: &Db, ledger_key: &fieldsurvey_core::ledger::LedgerKey, listen: &str) -> Result<()> {
     let orgs = import_org_units(db, ORG_UNITS)?;
     let households = import_households(db, HOUSEHOLDS)?;
     for u in &USERS {
@@ -88,7 +88,7 @@ pub fn load(db: &Db, listen: &str) -> Result<()> {
             u.password,
         )?;
     }
-    let key_id = enrol_key(db, "surveyor1", DEMO_PUBLIC_KEY)?;
+    let key_id = enrol_key(db, ledger_key, "surveyor1", DEMO_PUBLIC_KEY)?;
     println!(
         "demo data: {} org units, {} households",
         orgs.imported, households.imported

@@ -98,6 +98,7 @@ fn every_rejection_reason_is_reported() {
     let mut cli = std::process::Command::new(common::BIN);
     let out = cli
         .args(["key", "revoke", &revoked.key_id])
+        .env("LEDGER_KEY_FILE", svc.dir.path().join("data/ledger.key"))
         .env("DATABASE_URL", &db_url)
         .output()
         .unwrap();

@@ -18,6 +18,13 @@ fn ledger_verify_names_each_tampering_done_in_the_database() {
     let app = svc.client();
     let token = app.token("surveyor1");
     let key = Key::demo();
+    let own = Key::generate();
+    let r = app.post_json(
+        Some(&token),
+        "/api/v1/keys",
+        &json!({"public_key": own.public_b64()}),
+    );
+    assert_eq!(r.status, 201);
     let mut ids = Vec::new();
     for i in 0..4 {
         let mut u = Upload::household_h1();
@@ -31,9 +38,16 @@ fn ledger_verify_names_each_tampering_done_in_the_database() {
         app.wait_final(&token, id);
     }
     assert_eq!(
-        svc.sql_count("SELECT count(*) AS n FROM ledger_entries"),
+        svc.sql_count("SELECT count(*) AS n FROM ledger_entries WHERE submission_id IS NOT NULL"),
         4,
         "one entry per state change"
+    );
+    assert_eq!(
+        svc.sql_count(
+            "SELECT count(*) AS n FROM ledger_entries WHERE entry LIKE '%\"action\":\"key_enrolled\"%' AND entry LIKE '%\"kind\":\"operator\"%'"
+        ),
+        1,
+        "the key enrolled at the command line is on record, with its operator"
     );
     assert_eq!(
         svc.sql_count(
@@ -43,7 +57,12 @@ fn ledger_verify_names_each_tampering_done_in_the_database() {
     );
     let (ok, out) = svc.cli_status(&["ledger", "verify"]);
     assert!(ok, "{out}");
-    assert!(out.contains("ledger intact: 4 entries"), "{out}");
+    assert!(out.contains("ledger intact: 6 entries"), "{out}");
+    assert_eq!(
+        svc.sql_count("SELECT count(*) AS n FROM ledger_entries WHERE entry LIKE '%\"username\":\"surveyor1\"%' AND entry LIKE '%\"kind\":\"person\"%'"),
+        1,
+        "the surveyor's own enrolment names the surveyor"
+    );
 
     // An edited survey no longer matches the digest its verifier signed.
     let seq_of_first = svc.sql_count(&format!(
@@ -70,7 +89,7 @@ fn ledger_verify_names_each_tampering_done_in_the_database() {
     );
 
     // A rewritten entry, then a deleted one.
-    svc.sql("UPDATE ledger_entries SET entry = replace(entry, '\"signed_off\"', '\"approved\"') WHERE seq = 2");
+    svc.sql("UPDATE ledger_entries SET entry = entry || ' ' WHERE seq = 2");
     let (ok, out) = svc.cli_status(&["ledger", "verify"]);
     assert!(!ok && out.contains("ledger broken at entry 2"), "{out}");
     svc.sql("DELETE FROM ledger_entries WHERE seq = 2");
@@ -105,7 +124,7 @@ fn the_embedded_ledger_verifies_with_the_printed_public_key_too() {
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        out.status.success() && text.contains("ledger intact: 1 entries"),
+        out.status.success() && text.contains("ledger intact: 2 entries"),
         "{text}{}",
         String::from_utf8_lossy(&out.stderr)
     );

@@ -22,4 +22,6 @@ pub struct AppState {
     pub registry: Arc<prometheus_client::registry::Registry>,
     pub relay_wake: Arc<Notify>,
     pub broker_ready: BrokerProbe,
+    /// Signs the ledger entries the API writes (key enrolment).
+    pub ledger_key: fieldsurvey_core::ledger::LedgerKey,
 }

@@ -20,8 +20,18 @@ pub const RULESET: &str = "household-verification/1;rules/2026-11";
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Actor {
-    Person { user_id: String, username: String },
-    Worker { id: String, ruleset: String },
+    Person {
+        user_id: String,
+        username: String,
+    },
+    Worker {
+        id: String,
+        ruleset: String,
+    },
+    /// Someone at the command line (an operator), named by OS user and host.
+    Operator {
+        name: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -55,6 +65,23 @@ pub enum LedgerError {
 }
 
 impl Entry {
+    /// An entry for `action` by `actor` now; `seq` and `prev` are filled when it is appended.
+    pub fn new(action: &str, actor: Actor) -> Entry {
+        Entry {
+            seq: 0,
+            prev: String::new(),
+            action: action.to_owned(),
+            actor,
+            at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            submission_id: None,
+            household_code: None,
+            content_digest: None,
+            actor_signature: None,
+            actor_public_key: None,
+            detail: Value::Null,
+        }
+    }
+
     pub fn canonical_bytes(&self) -> Result<Vec<u8>, LedgerError> {
         serde_json_canonicalizer::to_vec(self).map_err(|e| LedgerError::Serialise(e.to_string()))
     }

@@ -1,23 +1,30 @@
 //! Enrolled Ed25519 signing keys of surveyors (the verifier's key of rule R1).
 
-use chrono::NaiveDateTime;
 use diesel::prelude::*;
+use fieldsurvey_core::ledger::{Entry, LedgerKey};
 
 use crate::models::SigningKey;
 use crate::schema::signing_keys::dsl as k;
-use crate::{Conn, DbError, DbResult, with_conn};
+use crate::{Conn, DbError, DbResult, transaction, with_conn};
 
-/// Enrol a key. Enrolling the same public key for the same user again is idempotent;
-/// a public key already held by another user is a conflict.
-pub fn enrol(conn: &mut Conn, key: &SigningKey) -> DbResult<()> {
-    with_conn!(conn, |c| {
+/// Enrol a key and record it in the ledger, in one transaction. Enrolling the same public key
+/// for the same user again changes nothing and returns false; a public key already held by
+/// another user is a conflict.
+pub fn enrol(
+    conn: &mut Conn,
+    key: &SigningKey,
+    entry: Entry,
+    ledger_key: &LedgerKey,
+) -> DbResult<bool> {
+    let at = crate::now();
+    transaction!(conn, |c| {
         let existing: Option<SigningKey> = k::signing_keys
             .filter(k::public_key.eq(&key.public_key))
             .select(SigningKey::as_select())
             .first(c)
             .optional()?;
         match existing {
-            Some(e) if e.user_id == key.user_id => Ok(()),
+            Some(e) if e.user_id == key.user_id => Ok(false),
             Some(_) => Err(DbError::Conflict(
                 "public key is enrolled for another user".into(),
             )),
@@ -25,7 +32,8 @@ pub fn enrol(conn: &mut Conn, key: &SigningKey) -> DbResult<()> {
                 diesel::insert_into(k::signing_keys)
                     .values(key)
                     .execute(c)?;
-                Ok(())
+                crate::append_entry!(c, entry.clone(), ledger_key, None::<&str>, at)?;
+                Ok(true)
             }
         }
     })
@@ -39,13 +47,25 @@ pub fn get(conn: &mut Conn, key_id: &str) -> DbResult<Option<SigningKey>> {
         .optional()?))
 }
 
-pub fn revoke(conn: &mut Conn, key_id: &str, at: NaiveDateTime) -> DbResult<bool> {
-    with_conn!(conn, |c| Ok(diesel::update(
-        k::signing_keys
-            .filter(k::key_id.eq(key_id))
-            .filter(k::revoked_at.is_null())
-    )
-    .set(k::revoked_at.eq(Some(at)))
-    .execute(c)?
-        == 1))
+/// Revoke a key and record it in the ledger, in one transaction; false if already revoked.
+pub fn revoke(
+    conn: &mut Conn,
+    key_id: &str,
+    entry: Entry,
+    ledger_key: &LedgerKey,
+) -> DbResult<bool> {
+    let at = crate::now();
+    transaction!(conn, |c| {
+        let changed = diesel::update(
+            k::signing_keys
+                .filter(k::key_id.eq(key_id))
+                .filter(k::revoked_at.is_null()),
+        )
+        .set(k::revoked_at.eq(Some(at)))
+        .execute(c)?;
+        if changed == 1 {
+            crate::append_entry!(c, entry.clone(), ledger_key, None::<&str>, at)?;
+        }
+        Ok::<_, DbError>(changed == 1)
+    })
 }

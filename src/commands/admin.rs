@@ -3,6 +3,7 @@
 use std::io::BufRead;
 
 use anyhow::{Context, Result, bail};
+use fieldsurvey_core::ledger::{Actor, Entry, LedgerKey};
 use fieldsurvey_db::{Db, models::User};
 
 use crate::config::Settings;
@@ -80,12 +81,30 @@ pub fn create_user(
 
 pub fn key_add(settings: &Settings, username: &str, public_key: &str) -> Result<()> {
     let db = connect(settings)?;
-    let key_id = enrol_key(&db, username, public_key)?;
+    let key_id = enrol_key(&db, &settings.ledger_key()?, username, public_key)?;
     println!("{key_id}");
     Ok(())
 }
 
-pub fn enrol_key(db: &Db, username: &str, public_key: &str) -> Result<String> {
+/// Who is at the command line, for the ledger: the OS user and host.
+pub fn operator() -> Actor {
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "unknown".into());
+    let host = std::fs::read_to_string("/etc/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_default();
+    Actor::Operator {
+        name: format!("{user}@{host}"),
+    }
+}
+
+pub fn enrol_key(
+    db: &Db,
+    ledger_key: &LedgerKey,
+    username: &str,
+    public_key: &str,
+) -> Result<String> {
     let public = fieldsurvey_core::signing::parse_public_key_b64url(public_key.trim())
         .map_err(|e| anyhow::anyhow!("invalid public key: {e}"))?;
     let mut conn = db.get()?;
@@ -95,6 +114,10 @@ pub fn enrol_key(db: &Db, username: &str, public_key: &str) -> Result<String> {
         bail!("{username} is a {}; only surveyors sign surveys", user.role);
     }
     let key_id = fieldsurvey_core::signing::key_id_for(&public);
+    let mut entry = Entry::new("key_enrolled", operator());
+    entry.actor_public_key = Some(public_key.trim().to_owned());
+    entry.detail =
+        serde_json::json!({ "key_id": key_id, "user_id": user.id, "username": username });
     fieldsurvey_db::keys::enrol(
         &mut conn,
         &fieldsurvey_db::models::SigningKey {
@@ -104,6 +127,8 @@ pub fn enrol_key(db: &Db, username: &str, public_key: &str) -> Result<String> {
             enrolled_at: fieldsurvey_db::now(),
             revoked_at: None,
         },
+        entry,
+        ledger_key,
     )?;
     Ok(key_id)
 }
@@ -127,7 +152,9 @@ pub fn key_revoke(settings: &Settings, key_id: &str) -> Result<()> {
     if fieldsurvey_db::keys::get(&mut conn, key_id)?.is_none() {
         bail!("no key {key_id}");
     }
-    if fieldsurvey_db::keys::revoke(&mut conn, key_id, fieldsurvey_db::now())? {
+    let mut entry = Entry::new("key_revoked", operator());
+    entry.detail = serde_json::json!({ "key_id": key_id });
+    if fieldsurvey_db::keys::revoke(&mut conn, key_id, entry, &settings.ledger_key()?)? {
         println!("key {key_id} revoked");
     } else {
         println!("key {key_id} was already revoked");

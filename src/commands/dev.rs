@@ -33,13 +33,14 @@ pub fn run(mut settings: Settings, listen: String, data_dir: PathBuf, demo: bool
     tracing::info!(migrations = ran, backend = db.backend(), "database ready");
     let store = LocalStore::open(data_dir.join("photos"))?;
     let jwt = JwtKeys::load_or_create(&data_dir.join("jwt.key"))?;
-    if demo {
-        crate::demo::load(&db, &listen)?;
-    }
-    settings.storage_url = Some(format!("file://{}", store.root().display()));
     if settings.ledger_key_file.is_none() {
         settings.ledger_key_file = Some(data_dir.join("ledger.key").display().to_string());
     }
+    let ledger_key = settings.ledger_key()?;
+    if demo {
+        crate::demo::load(&db, &ledger_key, &listen)?;
+    }
+    settings.storage_url = Some(format!("file://{}", store.root().display()));
     let handler = Arc::new(pipeline(&settings, db.clone(), store.clone())?);
     let listener = TcpListener::bind(&listen).with_context(|| format!("binding {listen}"))?;
     let rt = runtime()?;
@@ -77,6 +78,7 @@ pub fn run(mut settings: Settings, listen: String, data_dir: PathBuf, demo: bool
             registry: Arc::new(registry),
             relay_wake: wake,
             broker_ready: Arc::new(|| true),
+            ledger_key,
         };
         let bound = listener
             .local_addr()

@@ -78,6 +78,7 @@ pub fn api(settings: Settings) -> Result<()> {
     let db = connect(&settings)?;
     let store = LocalStore::from_url(&settings.storage_root()?)?;
     let jwt = JwtKeys::load_or_create(&settings.jwt_key_file()?)?;
+    let ledger_key = settings.ledger_key()?;
     let amqp = settings.amqp_url()?.to_owned();
     let listen = settings
         .listen
@@ -119,6 +120,7 @@ pub fn api(settings: Settings) -> Result<()> {
             registry: Arc::new(registry),
             relay_wake: wake,
             broker_ready: Arc::new(move || probe_sup.is_connected()),
+            ledger_key,
         };
         let bound = listener
             .local_addr()

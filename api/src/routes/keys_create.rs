@@ -1,6 +1,7 @@
 //! `POST /api/v1/keys`: a surveyor enrols their own Ed25519 public key (rule R1's key).
 
 use actix_web::{HttpResponse, post, web};
+use fieldsurvey_core::ledger::{Actor, Entry};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::Caller;
@@ -52,9 +53,19 @@ pub async fn enrol_key(
         enrolled_at: fieldsurvey_db::now(),
         revoked_at: None,
     };
+    let mut entry = Entry::new(
+        "key_enrolled",
+        Actor::Person {
+            user_id: caller.user_id.clone(),
+            username: caller.username.clone(),
+        },
+    );
+    entry.actor_public_key = Some(row.public_key.clone());
+    entry.detail = serde_json::json!({ "key_id": key_id });
+    let ledger_key = state.ledger_key.clone();
     state
         .db
-        .run(move |c| fieldsurvey_db::keys::enrol(c, &row))
+        .run(move |c| fieldsurvey_db::keys::enrol(c, &row, entry, &ledger_key))
         .await?;
     tracing::info!(key_id = %key_id, user_id = %caller.user_id, "signing key enrolled");
     Ok(HttpResponse::Created().json(KeyEnrolled { key_id }))
