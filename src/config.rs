@@ -24,9 +24,10 @@ pub struct Settings {
     pub log_format: Option<String>,
     pub db_pool_size: Option<u32>,
     pub income_line: Option<f64>,
+    pub checkpoint_interval_secs: Option<u64>,
 }
 
-const KEYS: [&str; 15] = [
+const KEYS: [&str; 16] = [
     "LEDGER_KEY_FILE",
     "DATABASE_URL",
     "AMQP_URL",
@@ -42,6 +43,7 @@ const KEYS: [&str; 15] = [
     "LOG_FORMAT",
     "DB_POOL_SIZE",
     "INCOME_LINE",
+    "CHECKPOINT_INTERVAL_SECS",
 ];
 
 impl Settings {
@@ -79,6 +81,7 @@ impl Settings {
             "WORKER_PREFETCH" => self.worker_prefetch = Some(num(key, &v)?),
             "RETRY_DELAY_MS" => self.retry_delay_ms = Some(num(key, &v)?),
             "MAX_ATTEMPTS" => self.max_attempts = Some(num(key, &v)?),
+            "CHECKPOINT_INTERVAL_SECS" => self.checkpoint_interval_secs = Some(num(key, &v)?),
             "METRICS_LISTEN" => self.metrics_listen = Some(v),
             "LOG_FORMAT" => self.log_format = Some(v),
             "DB_POOL_SIZE" => self.db_pool_size = Some(num(key, &v)?),
@@ -131,6 +134,11 @@ impl Settings {
 
     pub fn retry_delay(&self) -> std::time::Duration {
         std::time::Duration::from_millis(self.retry_delay_ms.unwrap_or(5_000))
+    }
+
+    /// How often the API publishes a signed tree head when the ledger has grown.
+    pub fn checkpoint_interval(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.checkpoint_interval_secs.unwrap_or(300).max(1))
     }
 
     pub fn max_attempts(&self) -> u32 {

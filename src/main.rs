@@ -114,7 +114,24 @@ enum LedgerCommand {
         /// The service's ledger public key (base64url); default: derived from LEDGER_KEY_FILE.
         #[arg(long)]
         public_key: Option<String>,
+        /// Checkpoints kept by a witness: the ledger must extend each of them.
+        #[arg(long, num_args = 1..)]
+        against: Vec<PathBuf>,
+        /// Verify an export file offline instead of the database (needs --public-key).
+        #[arg(long)]
+        export: Option<PathBuf>,
     },
+    /// Publish a signed tree head of the ledger as it stands and write it to FILE for a
+    /// witness to keep.
+    Checkpoint {
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Write the whole ledger, its checkpoints and the signed surveys it names to FILE, for
+    /// offline verification with `ledger verify --export FILE --public-key KEY`.
+    Export { file: PathBuf },
+    /// Print the service's ledger public key (base64url), for witnesses and auditors.
+    PublicKey,
 }
 
 #[derive(Subcommand)]
@@ -181,8 +198,29 @@ fn main() -> std::process::ExitCode {
             command: KeyCommand::Revoke { key_id },
         } => commands::admin::key_revoke(&settings, &key_id),
         Command::Ledger {
-            command: LedgerCommand::Verify { public_key },
-        } => commands::ledger::verify(&settings, public_key.as_deref()),
+            command:
+                LedgerCommand::Verify {
+                    public_key,
+                    against,
+                    export,
+                },
+        } => commands::ledger::verify(
+            &settings,
+            commands::ledger::VerifyArgs {
+                public_key,
+                against,
+                export,
+            },
+        ),
+        Command::Ledger {
+            command: LedgerCommand::Checkpoint { out },
+        } => commands::ledger::checkpoint(&settings, &out),
+        Command::Ledger {
+            command: LedgerCommand::Export { file },
+        } => commands::ledger::export(&settings, &file),
+        Command::Ledger {
+            command: LedgerCommand::PublicKey,
+        } => commands::ledger::public_key(&settings),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

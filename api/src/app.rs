@@ -51,6 +51,13 @@ pub fn build_app_config(cfg: &mut ServiceConfig) {
         .service(keys_create::enrol_key)
         .service(submissions_create::create_submission)
         .service(submissions_get::get_submission)
+        .service(review::review_submission)
+        .service(accountability::household_accountability)
+        .service(ledger::get_checkpoint)
+        .service(ledger::publish_checkpoint)
+        .service(ledger::get_entries)
+        .service(ledger::inclusion_proof)
+        .service(ledger::consistency_proof)
         .service(health::healthz)
         .service(health::readyz)
         .service(health::metrics);
@@ -140,6 +147,10 @@ pub async fn serve(state: AppState, listener: TcpListener, workers: usize) -> st
                     .limit(64 * 1024)
                     .error_handler(json_error),
             )
+            .app_data(web::QueryConfig::default().error_handler(|err, _| {
+                ApiError::BadRequest(vec![ProblemItem::new("invalid_query", err.to_string())])
+                    .into()
+            }))
             .wrap(actix_web::middleware::from_fn(request_context))
             .into_utoipa_app()
             .configure(build_app_config)

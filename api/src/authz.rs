@@ -27,3 +27,53 @@ pub fn may_view_submission(conn: &mut Conn, caller: &Caller, sub: &Submission) -
 pub fn may_enrol_key(caller: &Caller) -> bool {
     caller.role == Role::Surveyor
 }
+
+/// May `caller` read the ledger's entries in bulk? They name households of every township, so
+/// only auditors and admins. Tree heads and proofs carry hashes only and are open to anyone
+/// signed in (the checkpoint to anyone at all, for witnesses).
+pub fn may_read_ledger_entries(caller: &Caller) -> bool {
+    matches!(caller.role, Role::Auditor | Role::Admin)
+}
+
+/// May `caller` publish a checkpoint on demand?
+pub fn may_publish_checkpoint(caller: &Caller) -> bool {
+    matches!(caller.role, Role::Auditor | Role::Admin)
+}
+
+/// May `caller` read the accountability record of a household in `village_code`? Reviewers,
+/// auditors and admins of its subtree.
+pub fn may_view_household(conn: &mut Conn, caller: &Caller, village_code: &str) -> DbResult<bool> {
+    match caller.role {
+        Role::Surveyor => Ok(false),
+        Role::Reviewer | Role::Auditor | Role::Admin => {
+            org::is_within(conn, village_code, &caller.org_code)
+        }
+    }
+}
+
+/// What a caller may do about reviewing a submission.
+pub enum ReviewAccess {
+    /// Outside the caller's jurisdiction or role: answer as if absent.
+    Hidden,
+    /// Inside the jurisdiction but not at the level that decides this stage.
+    WrongLevel(String),
+    /// May decide, at this org level.
+    Allowed(String),
+}
+
+/// R3: reviewers act only inside their jurisdiction and at their level. A `signed_off` version
+/// is decided by the township reviewers over its village (the county spot-checks later).
+pub fn may_review(conn: &mut Conn, caller: &Caller, sub: &Submission) -> DbResult<ReviewAccess> {
+    if caller.role != Role::Reviewer || !org::is_within(conn, &sub.village_code, &caller.org_code)?
+    {
+        return Ok(ReviewAccess::Hidden);
+    }
+    let level = org::get(conn, &caller.org_code)?
+        .map(|u| u.level)
+        .unwrap_or_default();
+    Ok(if level == "township" {
+        ReviewAccess::Allowed(level)
+    } else {
+        ReviewAccess::WrongLevel(level)
+    })
+}

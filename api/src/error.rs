@@ -152,6 +152,7 @@ impl From<DbError> for ApiError {
             DbError::NotFound => ApiError::NotFound,
             DbError::Unavailable(m) => ApiError::Unavailable(m),
             DbError::Conflict(m) => ApiError::Conflict("conflict", m),
+            DbError::Stale(m) => ApiError::Conflict("stale", m),
             other => ApiError::Internal(other.to_string()),
         }
     }

@@ -24,4 +24,30 @@ pub struct AppState {
     pub broker_ready: BrokerProbe,
     /// Signs the ledger entries the API writes (key enrolment).
     pub ledger_key: fieldsurvey_core::ledger::LedgerKey,
+    /// The ledger's Merkle tree, caught up on use: tree heads and proofs.
+    pub ledger_tree: Arc<fieldsurvey_db::ledger::TreeCache>,
+}
+
+impl AppState {
+    /// Publish a signed tree head every `interval` while the ledger grows (a stored checkpoint
+    /// of the current size is reused, so idle periods add nothing).
+    pub fn spawn_checkpointer(&self, interval: std::time::Duration) {
+        let state = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(interval);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                let (key, tree) = (state.ledger_key.clone(), state.ledger_tree.clone());
+                match state
+                    .db
+                    .run(move |c| fieldsurvey_db::ledger::publish_checkpoint(c, &key, &tree))
+                    .await
+                {
+                    Ok(cp) => tracing::debug!(size = cp.size, "ledger checkpoint"),
+                    Err(e) => tracing::warn!(error = %e, "ledger checkpoint failed"),
+                }
+            }
+        });
+    }
 }

@@ -35,6 +35,8 @@ pub struct SubmissionView {
     pub status: String,
     pub content_digest: String,
     pub supersedes: Option<String>,
+    /// The correction that replaced this version, when its status is `superseded`.
+    pub superseded_by: Option<String>,
     pub verifier: Verifier,
     pub received_at: String,
     pub processed_at: Option<String>,
@@ -99,6 +101,7 @@ impl SubmissionView {
             status: sub.status,
             content_digest: sub.content_digest,
             supersedes: sub.supersedes,
+            superseded_by: sub.superseded_by,
         }
     }
 }
@@ -110,5 +113,21 @@ pub fn load(
 ) -> fieldsurvey_db::DbResult<SubmissionView> {
     let photos = fieldsurvey_db::submissions::photos(conn, &sub.id)?;
     let surveyor = fieldsurvey_db::users::by_id(conn, &sub.surveyor_id)?;
-    Ok(SubmissionView::build(sub, photos, surveyor))
+    let entries = fieldsurvey_db::ledger::for_submission(conn, &sub.id)?;
+    let mut view = SubmissionView::build(sub, photos, surveyor);
+    view.ledger = entries
+        .into_iter()
+        .filter_map(|e| {
+            let parsed: fieldsurvey_core::ledger::Entry = serde_json::from_str(&e.text).ok()?;
+            Some(serde_json::json!({
+                "seq": e.seq,
+                "action": parsed.action,
+                "actor": parsed.actor,
+                "at": parsed.at,
+                "entry_hash": e.hash,
+                "detail": parsed.detail,
+            }))
+        })
+        .collect();
+    Ok(view)
 }

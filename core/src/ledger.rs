@@ -110,6 +110,10 @@ impl LedgerKey {
     pub fn public_key_b64url(&self) -> String {
         URL_SAFE_NO_PAD.encode(self.public_key())
     }
+    /// Signature over arbitrary bytes (a checkpoint's signed form), base64url.
+    pub fn sign_bytes(&self, bytes: &[u8]) -> String {
+        URL_SAFE_NO_PAD.encode(self.key.sign(bytes).to_bytes())
+    }
     /// Signature over the entry hash's 32 bytes, base64url.
     pub fn sign_hash(&self, entry_hash_hex: &str) -> String {
         let bytes = hex::decode(entry_hash_hex).unwrap_or_default();
@@ -122,9 +126,12 @@ pub fn verify_service_signature(
     entry_hash_hex: &str,
     sig_b64url: &str,
 ) -> bool {
-    let (Ok(key), Ok(hash), Ok(sig)) = (
+    hex::decode(entry_hash_hex).is_ok_and(|hash| verify_bytes(public_key, &hash, sig_b64url))
+}
+
+fn verify_bytes(public_key: &[u8; 32], message: &[u8], sig_b64url: &str) -> bool {
+    let (Ok(key), Ok(sig)) = (
         VerifyingKey::from_bytes(public_key),
-        hex::decode(entry_hash_hex),
         URL_SAFE_NO_PAD.decode(sig_b64url),
     ) else {
         return false;
@@ -132,8 +139,93 @@ pub fn verify_service_signature(
     let Ok(sig) = <[u8; 64]>::try_from(sig.as_slice()) else {
         return false;
     };
-    key.verify_strict(&hash, &Signature::from_bytes(&sig))
+    key.verify_strict(message, &Signature::from_bytes(&sig))
         .is_ok()
+}
+
+/// The identifier of a checkpoint's format, signed with it.
+pub const CHECKPOINT_ORIGIN: &str = "fieldsurvey-ledger/1";
+
+/// A signed tree head: the ledger's first `size` entries have the RFC 6962 head `root_hash`,
+/// and entry `size` has the chain hash `head_hash` (binding the Merkle tree to the hash chain).
+/// The service signs the RFC 8785 form of every field but `signature`. A witness (the county,
+/// an auditor) keeps checkpoints; a later ledger must extend each of them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    pub origin: String,
+    pub size: u64,
+    /// Lower-case hex of the Merkle tree head.
+    pub root_hash: String,
+    /// Lower-case hex of entry `size`'s hash ([`GENESIS`] for the empty ledger).
+    pub head_hash: String,
+    pub timestamp: String,
+    /// The service's ledger public key (base64url), for recognition only: a verifier uses the
+    /// key it trusts, not this one.
+    pub public_key: String,
+    #[serde(default)]
+    pub signature: String,
+}
+
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CheckpointError {
+    #[error("the checkpoint is not of this ledger's format")]
+    Origin,
+    #[error("the checkpoint names another ledger key")]
+    OtherKey,
+    #[error("the checkpoint's signature does not verify")]
+    Signature,
+    #[error("the checkpoint cannot be serialised: {0}")]
+    Serialise(String),
+}
+
+impl Checkpoint {
+    /// The tree head of `size` entries, signed now with `key`.
+    pub fn sign(size: u64, root: &[u8; 32], head_hash: &str, key: &LedgerKey) -> Checkpoint {
+        let mut cp = Checkpoint {
+            origin: CHECKPOINT_ORIGIN.to_owned(),
+            size,
+            root_hash: hex::encode(root),
+            head_hash: head_hash.to_owned(),
+            timestamp: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            public_key: key.public_key_b64url(),
+            signature: String::new(),
+        };
+        // A checkpoint of plain strings and numbers always serialises.
+        cp.signature = key.sign_bytes(&cp.signed_bytes().unwrap_or_default());
+        cp
+    }
+
+    /// What the signature covers: the RFC 8785 form without `signature`.
+    pub fn signed_bytes(&self) -> Result<Vec<u8>, CheckpointError> {
+        let mut unsigned = self.clone();
+        unsigned.signature = String::new();
+        let mut value = serde_json::to_value(&unsigned)
+            .map_err(|e| CheckpointError::Serialise(e.to_string()))?;
+        if let Some(obj) = value.as_object_mut() {
+            obj.remove("signature");
+        }
+        serde_json_canonicalizer::to_vec(&value)
+            .map_err(|e| CheckpointError::Serialise(e.to_string()))
+    }
+
+    /// Signed by the holder of `public_key`, in this ledger's format.
+    pub fn verify(&self, public_key: &[u8; 32]) -> Result<(), CheckpointError> {
+        if self.origin != CHECKPOINT_ORIGIN {
+            return Err(CheckpointError::Origin);
+        }
+        if self.public_key != URL_SAFE_NO_PAD.encode(public_key) {
+            return Err(CheckpointError::OtherKey);
+        }
+        if verify_bytes(public_key, &self.signed_bytes()?, &self.signature) {
+            Ok(())
+        } else {
+            Err(CheckpointError::Signature)
+        }
+    }
+
+    pub fn root(&self) -> Option<[u8; 32]> {
+        hex::decode(&self.root_hash).ok()?.try_into().ok()
+    }
 }
 
 /// One stored entry as read back for verification.
@@ -150,47 +242,94 @@ pub struct Broken {
     pub reason: String,
 }
 
-/// Check a run of stored entries, in order from seq 1: each entry's text is canonical and
-/// hashes to its stored hash, names its own seq and the previous entry's hash, and carries a
-/// valid service signature. Returns the last hash, or the first bad entry.
-pub fn verify_chain(
-    entries: impl IntoIterator<Item = StoredEntry>,
-    public_key: &[u8; 32],
-) -> Result<(u64, String), Broken> {
-    let mut prev = GENESIS.to_owned();
-    let mut expected = 1u64;
-    for e in entries {
-        let bad = |reason: String| Broken { seq: e.seq, reason };
+/// The checks one entry passes on its own: its text is canonical, hashes to its stored hash,
+/// names its own seq, and carries a valid service signature. Independent of every other entry,
+/// so a verifier may run it on many entries at once. Returns the parsed entry.
+pub fn check_entry(e: &StoredEntry, public_key: &[u8; 32]) -> Result<Entry, Broken> {
+    let bad = |reason: String| Broken { seq: e.seq, reason };
+    let parsed: Entry =
+        serde_json::from_str(&e.text).map_err(|err| bad(format!("unreadable: {err}")))?;
+    let canonical = parsed
+        .canonical_bytes()
+        .map_err(|err| bad(err.to_string()))?;
+    if canonical != e.text.as_bytes() {
+        return Err(bad(
+            "the stored text is not the entry's canonical form".into()
+        ));
+    }
+    if Entry::hash_of(&canonical) != e.hash {
+        return Err(bad("the entry does not hash to its stored hash".into()));
+    }
+    if parsed.seq != e.seq {
+        return Err(bad("the entry names another sequence number".into()));
+    }
+    if !verify_service_signature(public_key, &e.hash, &e.service_signature) {
+        return Err(bad("the service signature does not verify".into()));
+    }
+    Ok(parsed)
+}
+
+/// The chain across entries, fed in order from seq 1: no number is skipped and each entry
+/// names the previous entry's hash.
+#[derive(Debug, Clone)]
+pub struct ChainCursor {
+    pub size: u64,
+    pub head: String,
+}
+
+impl Default for ChainCursor {
+    fn default() -> Self {
+        Self {
+            size: 0,
+            head: GENESIS.to_owned(),
+        }
+    }
+}
+
+impl ChainCursor {
+    /// Link the next entry (already passed by [`check_entry`]).
+    pub fn link(&mut self, e: &StoredEntry, parsed: &Entry) -> Result<(), Broken> {
+        let expected = self.size + 1;
         if e.seq != expected {
             return Err(Broken {
                 seq: expected,
                 reason: format!("entry {expected} is missing (found {} next)", e.seq),
             });
         }
-        let parsed: Entry =
-            serde_json::from_str(&e.text).map_err(|err| bad(format!("unreadable: {err}")))?;
-        let canonical = parsed
-            .canonical_bytes()
-            .map_err(|err| bad(err.to_string()))?;
-        if canonical != e.text.as_bytes() {
-            return Err(bad(
-                "the stored text is not the entry's canonical form".into()
-            ));
+        if parsed.prev != self.head {
+            return Err(Broken {
+                seq: e.seq,
+                reason: "the entry does not chain to the previous one".into(),
+            });
         }
-        let hash = Entry::hash_of(&canonical);
-        if hash != e.hash {
-            return Err(bad("the entry does not hash to its stored hash".into()));
-        }
-        if parsed.seq != e.seq || parsed.prev != prev {
-            return Err(bad("the entry does not chain to the previous one".into()));
-        }
-        if !verify_service_signature(public_key, &hash, &e.service_signature) {
-            return Err(bad("the service signature does not verify".into()));
-        }
-        prev = hash;
-        expected += 1;
+        self.size = expected;
+        self.head = e.hash.clone();
+        Ok(())
     }
-    Ok((expected - 1, prev))
+}
+
+/// Check a run of stored entries, in order from seq 1, one by one. Returns the size and the
+/// last hash, or the first bad entry.
+pub fn verify_chain(
+    entries: impl IntoIterator<Item = StoredEntry>,
+    public_key: &[u8; 32],
+) -> Result<(u64, String), Broken> {
+    let mut cursor = ChainCursor::default();
+    for e in entries {
+        if e.seq != cursor.size + 1 {
+            return Err(Broken {
+                seq: cursor.size + 1,
+                reason: format!(
+                    "entry {} is missing (found {} next)",
+                    cursor.size + 1,
+                    e.seq
+                ),
+            });
+        }
+        let parsed = check_entry(&e, public_key)?;
+        cursor.link(&e, &parsed)?;
+    }
+    Ok((cursor.size, cursor.head))
 }
 
 #[cfg(test)]
@@ -230,6 +369,29 @@ mod tests {
                 }
             })
             .collect()
+    }
+
+    #[test]
+    fn a_checkpoint_verifies_only_as_signed_by_the_ledger_key() {
+        let key = LedgerKey::from_seed(&[3; 32]);
+        let pk = key.public_key();
+        let cp = Checkpoint::sign(7, &[9; 32], GENESIS, &key);
+        assert_eq!(cp.verify(&pk), Ok(()));
+        assert_eq!(cp.root(), Some([9; 32]));
+
+        let mut bigger = cp.clone();
+        bigger.size = 8;
+        assert_eq!(bigger.verify(&pk), Err(CheckpointError::Signature));
+        let mut rerooted = cp.clone();
+        rerooted.root_hash = hex::encode([8u8; 32]);
+        assert_eq!(rerooted.verify(&pk), Err(CheckpointError::Signature));
+
+        let other = LedgerKey::from_seed(&[4; 32]);
+        let forged = Checkpoint::sign(7, &[9; 32], GENESIS, &other);
+        assert_eq!(forged.verify(&pk), Err(CheckpointError::OtherKey));
+        let mut disguised = forged;
+        disguised.public_key = key.public_key_b64url();
+        assert_eq!(disguised.verify(&pk), Err(CheckpointError::Signature));
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! Owns: rules. Must not touch I/O: no database, broker, HTTP or image decoding here, so every
 //! rule is tested with plain values.
 
+pub mod audit;
 pub mod canonical;
 pub mod checks;
 pub mod form;

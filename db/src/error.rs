@@ -7,6 +7,10 @@ pub enum DbError {
     NotFound,
     #[error("conflict: {0}")]
     Conflict(String),
+    /// The data moved under the caller (another version was processed first): try again, and
+    /// the decision is taken afresh.
+    #[error("stale: {0}")]
+    Stale(String),
     #[error("database unavailable: {0}")]
     Unavailable(String),
     #[error("invalid data: {0}")]
@@ -45,7 +49,7 @@ impl From<diesel::r2d2::PoolError> for DbError {
 impl DbError {
     /// Worth retrying later (a worker rejects the message to the retry queue).
     pub fn is_transient(&self) -> bool {
-        matches!(self, DbError::Unavailable(_))
+        matches!(self, DbError::Unavailable(_) | DbError::Stale(_))
             || matches!(self, DbError::Query(diesel::result::Error::DatabaseError(kind, _))
                 if matches!(kind, diesel::result::DatabaseErrorKind::ClosedConnection
                     | diesel::result::DatabaseErrorKind::SerializationFailure))

@@ -13,6 +13,7 @@ pub mod models;
 pub mod org;
 pub mod outbox;
 pub mod pool;
+pub mod reviews;
 pub mod schema;
 pub mod storage;
 pub mod submissions;

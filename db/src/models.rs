@@ -69,6 +69,8 @@ pub struct Submission {
     pub outcome: Option<String>,
     pub rejections: String,
     pub flags: String,
+    /// The correction that replaced this version (its status is then `superseded`).
+    pub superseded_by: Option<String>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]

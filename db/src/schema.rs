@@ -75,6 +75,7 @@ diesel::table! {
         outcome -> Nullable<Text>,
         rejections -> Text,
         flags -> Text,
+        superseded_by -> Nullable<Text>,
     }
 }
 
@@ -132,6 +133,28 @@ diesel::table! {
 }
 
 diesel::table! {
+    ledger_checkpoints (size) {
+        size -> BigInt,
+        body -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    reviews (id) {
+        id -> Text,
+        submission_id -> Text,
+        reviewer_id -> Text,
+        org_level -> Text,
+        decision -> Text,
+        content_digest -> Text,
+        reasons -> Text,
+        decided_at -> Timestamp,
+        ledger_seq -> BigInt,
+    }
+}
+
+diesel::table! {
     ledger_head (id) {
         id -> Integer,
         seq -> BigInt,
@@ -151,4 +174,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     outbox,
     ledger_entries,
     ledger_head,
+    ledger_checkpoints,
+    reviews,
 );

@@ -92,6 +92,9 @@ pub struct StageOutcome<'a> {
     /// The ledger entry recording this change (R2), appended in the same transaction.
     pub entry: fieldsurvey_core::ledger::Entry,
     pub ledger_key: fieldsurvey_core::ledger::LedgerKey,
+    /// For a signed-off correction: the version it replaces, which becomes `superseded` in the
+    /// same transaction, with its own entry (its earlier entries stay).
+    pub supersedes: Option<String>,
 }
 
 pub struct PhotoMeta {
@@ -159,6 +162,55 @@ pub fn record_stage(conn: &mut Conn, o: &StageOutcome<'_>) -> DbResult<bool> {
             Some(o.submission_id),
             o.at
         )?;
+        if let Some(old) = &o.supersedes {
+            let replaced = diesel::update(
+                s::table
+                    .filter(s::id.eq(old))
+                    .filter(s::superseded_by.is_null())
+                    .filter(s::status.ne("queued")),
+            )
+            .set((
+                s::status.eq("superseded"),
+                s::superseded_by.eq(Some(o.submission_id)),
+            ))
+            .execute(c)?;
+            if replaced != 1 {
+                // Not yet processed, or corrected by another version first: roll back and let
+                // the stage run again, when `supersedes` is judged afresh.
+                return Err(DbError::Stale(format!(
+                    "submission {old} cannot be superseded now"
+                )));
+            }
+            let (household, digest): (String, String) = s::table
+                .filter(s::id.eq(old))
+                .select((s::household_code, s::content_digest))
+                .first(c)?;
+            let mut entry =
+                fieldsurvey_core::ledger::Entry::new("superseded", o.entry.actor.clone());
+            entry.submission_id = Some(old.clone());
+            entry.household_code = Some(household);
+            entry.content_digest = Some(digest);
+            entry.detail = serde_json::json!({ "superseded_by": o.submission_id });
+            crate::append_entry!(c, entry, o.ledger_key, Some(old.as_str()), o.at)?;
+        }
         Ok(true)
     })
+}
+
+/// Every version of a household's record, oldest first.
+pub fn for_household(conn: &mut Conn, household_code: &str) -> DbResult<Vec<Submission>> {
+    with_conn!(conn, |c| Ok(s::table
+        .filter(s::household_code.eq(household_code))
+        .order((s::received_at.asc(), s::id.asc()))
+        .select(Submission::as_select())
+        .load(c)?))
+}
+
+/// `(id, content_digest, document)` of the submissions named, for checking many verifiers'
+/// signatures with one query.
+pub fn documents(conn: &mut Conn, ids: &[String]) -> DbResult<Vec<(String, String, String)>> {
+    with_conn!(conn, |c| Ok(s::table
+        .filter(s::id.eq_any(ids))
+        .select((s::id, s::content_digest, s::document))
+        .load(c)?))
 }

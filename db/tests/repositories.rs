@@ -126,6 +126,7 @@ fn submission(id: &str, surveyor: &str, digest: &str) -> Submission {
         outcome: None,
         rejections: "[]".into(),
         flags: "[]".into(),
+        superseded_by: None,
     }
 }
 

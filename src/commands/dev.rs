@@ -79,7 +79,9 @@ pub fn run(mut settings: Settings, listen: String, data_dir: PathBuf, demo: bool
             relay_wake: wake,
             broker_ready: Arc::new(|| true),
             ledger_key,
+            ledger_tree: Default::default(),
         };
+        state.spawn_checkpointer(settings.checkpoint_interval());
         let bound = listener
             .local_addr()
             .map(|a| a.to_string())

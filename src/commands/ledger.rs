@@ -1,115 +1,382 @@
-//! `ledger verify`: recompute every entry's hash and the chain, check the service's signature
-//! on each, and check each verifier's signature against the submission it names (so a rewritten
-//! entry, a deleted one, or an edited submission row is found and named).
+//! `fieldsurvey ledger …`: verify the ledger (in the database, or an export offline), write a
+//! signed checkpoint for a witness to keep, export the whole ledger, print the public key.
+//!
+//! Verification recomputes every entry's hash and the chain, checks the service's signature on
+//! each entry and each checkpoint, recomputes the Merkle head at every checkpoint's size (the
+//! stored ones and each `--against` file), and checks each verifier's signature over the survey
+//! the entry names. The first fault is reported by entry number and the exit status is 1.
+
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use fieldsurvey_core::ledger::{Entry, StoredEntry, verify_chain};
+use fieldsurvey_core::audit::{Auditor, Summary, Witnessed};
+use fieldsurvey_core::ledger::{Broken, Checkpoint, StoredEntry};
 use fieldsurvey_db::Db;
+use fieldsurvey_db::ledger::TreeCache;
+use serde::{Deserialize, Serialize};
 
 use crate::commands::admin::connect;
 use crate::config::Settings;
 
+/// Entries read (and exported) per page.
 const PAGE: i64 = 5_000;
 
-pub fn verify(settings: &Settings, public_key: Option<&str>) -> Result<()> {
-    let key: [u8; 32] = match public_key {
+pub const EXPORT_FORMAT: &str = "fieldsurvey-ledger-export/1";
+
+pub struct VerifyArgs {
+    pub public_key: Option<String>,
+    pub against: Vec<PathBuf>,
+    pub export: Option<PathBuf>,
+}
+
+pub fn verify(settings: &Settings, args: VerifyArgs) -> Result<()> {
+    let key: [u8; 32] = match &args.public_key {
         Some(b64) => URL_SAFE_NO_PAD
             .decode(b64.trim())
             .ok()
             .and_then(|b| b.try_into().ok())
             .context("--public-key must be a 32-byte Ed25519 key in base64url")?,
+        None if args.export.is_some() && settings.ledger_key_file.is_none() => {
+            bail!("verifying an export needs the service's --public-key")
+        }
         None => settings.ledger_key()?.public_key(),
     };
-    let db = connect(settings)?;
+    let mut witnesses = Vec::new();
+    for path in &args.against {
+        witnesses.push(Witnessed {
+            label: path.display().to_string(),
+            checkpoint: read_checkpoint(path)?,
+        });
+    }
     let started = std::time::Instant::now();
-    match check(&db, &key)? {
-        Ok((n, head)) => {
+    let outcome = match &args.export {
+        Some(file) => verify_export(file, key, witnesses)?,
+        None => verify_database(&connect(settings)?, key, witnesses)?,
+    };
+    match outcome {
+        Ok(s) => {
             let secs = started.elapsed().as_secs_f64();
             println!(
-                "ledger intact: {n} entries, head {head} ({:.0} entries/s)",
-                n as f64 / secs.max(1e-9)
+                "ledger intact: {} entries, head {}, root {}; {} checkpoints and {} verifier \
+                 signatures checked ({:.0} entries/s)",
+                s.entries,
+                s.head,
+                s.root,
+                s.checkpoints,
+                s.actor_signatures,
+                s.entries as f64 / secs.max(1e-9)
             );
             Ok(())
         }
-        Err(broken) => bail!("ledger broken at entry {}: {}", broken.seq, broken.reason),
+        Err(b) => bail!("ledger broken at entry {}: {}", b.seq, b.reason),
     }
 }
 
-/// The chain check over all entries, then the actor signatures.
-pub fn check(
+fn read_checkpoint(path: &Path) -> Result<Checkpoint> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a ledger checkpoint", path.display()))
+}
+
+/// Verify the ledger in the database, with its stored checkpoints and the witnesses'.
+pub fn verify_database(
     db: &Db,
-    key: &[u8; 32],
-) -> Result<Result<(u64, String), fieldsurvey_core::ledger::Broken>> {
+    key: [u8; 32],
+    mut witnesses: Vec<Witnessed>,
+) -> Result<Result<Summary, Broken>> {
     let mut conn = db.get()?;
-    let mut next = 1i64;
-    let mut buffer: std::vec::IntoIter<StoredEntry> = Vec::new().into_iter();
-    let mut failure: Option<anyhow::Error> = None;
-    let mut signed: Vec<(u64, String)> = Vec::new();
-    let pages = std::iter::from_fn(|| {
-        loop {
-            if let Some(e) = buffer.next() {
-                return Some(e);
-            }
-            match fieldsurvey_db::ledger::entries(&mut conn, next, next + PAGE) {
-                Ok(page) if page.is_empty() => return None,
-                Ok(page) => {
-                    next = page.last().map(|e| e.seq as i64 + 1).unwrap_or(next + PAGE);
-                    buffer = page.into_iter();
-                }
-                Err(e) => {
-                    failure = Some(e.into());
-                    return None;
-                }
-            }
-        }
-    })
-    .inspect(|e| {
-        if e.text.contains("\"actor_signature\"") {
-            signed.push((e.seq, e.text.clone()));
-        }
-    });
-    let chain = verify_chain(pages, key);
-    if let Some(e) = failure {
-        return Err(e);
+    for cp in fieldsurvey_db::ledger::checkpoints(&mut conn)? {
+        witnesses.push(Witnessed {
+            label: format!("stored #{}", cp.size),
+            checkpoint: cp,
+        });
     }
-    let (n, head) = match chain {
-        Ok(ok) => ok,
+    let mut auditor = match Auditor::new(key, witnesses) {
+        Ok(a) => a,
         Err(b) => return Ok(Err(b)),
     };
-    for (seq, text) in signed {
-        if let Err(reason) = check_actor_signature(db, &text) {
-            return Ok(Err(fieldsurvey_core::ledger::Broken { seq, reason }));
+    loop {
+        let page = fieldsurvey_db::ledger::page(&mut conn, auditor.size() as i64 + 1, PAGE)?;
+        if page.is_empty() {
+            break;
+        }
+        if let Err(b) = auditor.feed(&page) {
+            return Ok(Err(b));
+        }
+        let wanted = auditor.wanted_documents();
+        if !wanted.is_empty() {
+            let docs = fieldsurvey_db::submissions::documents(&mut conn, &wanted)?;
+            if let Err(b) = auditor.documents(docs) {
+                return Ok(Err(b));
+            }
+        }
+        if (page.len() as i64) < PAGE {
+            break;
         }
     }
-    Ok(Ok((n, head)))
+    Ok(auditor.finish())
 }
 
-/// The verifier's signature in an entry verifies over the stored submission, whose canonical
-/// digest is the one the entry names.
-fn check_actor_signature(db: &Db, text: &str) -> Result<(), String> {
-    let entry: Entry = serde_json::from_str(text).map_err(|e| e.to_string())?;
-    let (Some(id), Some(digest), Some(pk)) = (
-        &entry.submission_id,
-        &entry.content_digest,
-        &entry.actor_public_key,
-    ) else {
-        return Ok(());
+/// One line of an export file (JSON Lines): a header, then the stored checkpoints, then pages
+/// of entries each followed by the signed surveys its entries name.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Line {
+    Header {
+        format: String,
+        public_key: String,
+        size: u64,
+        exported_at: String,
+    },
+    Checkpoint(Checkpoint),
+    Entry {
+        seq: u64,
+        canonical: String,
+        entry_hash: String,
+        service_signature: String,
+    },
+    Document {
+        submission_id: String,
+        content_digest: String,
+        document: String,
+    },
+}
+
+/// `ledger export FILE`: the whole ledger as it stands, its checkpoints, and the signed surveys
+/// its entries name (they contain personal data: keep the file as you keep the database).
+pub fn export(settings: &Settings, file: &Path) -> Result<()> {
+    let db = connect(settings)?;
+    let key = settings.ledger_key()?;
+    let mut conn = db.get()?;
+    let size = fieldsurvey_db::ledger::size(&mut conn)? as u64;
+    let out =
+        std::fs::File::create(file).with_context(|| format!("creating {}", file.display()))?;
+    let mut out = BufWriter::new(out);
+    let mut write = |line: &Line| -> Result<()> {
+        serde_json::to_writer(&mut out, line)?;
+        out.write_all(b"\n")?;
+        Ok(())
     };
-    let mut conn = db.get().map_err(|e| e.to_string())?;
-    let sub = fieldsurvey_db::submissions::get(&mut conn, id)
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("submission {id} it names is missing"))?;
-    let doc: serde_json::Value = serde_json::from_str(&sub.document)
-        .map_err(|_| "the stored survey is not JSON".to_owned())?;
-    let actual = fieldsurvey_core::canonical::content_digest(&doc).map_err(|e| e.to_string())?;
-    if actual.as_str() != digest || sub.content_digest != *digest {
-        return Err(format!(
-            "submission {id} no longer has the content digest the entry names"
-        ));
+    write(&Line::Header {
+        format: EXPORT_FORMAT.into(),
+        public_key: key.public_key_b64url(),
+        size,
+        exported_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    })?;
+    for cp in fieldsurvey_db::ledger::checkpoints(&mut conn)?
+        .into_iter()
+        .filter(|c| c.size <= size)
+    {
+        write(&Line::Checkpoint(cp))?;
     }
-    let key = fieldsurvey_core::signing::parse_public_key_b64url(pk).map_err(|e| e.to_string())?;
-    fieldsurvey_core::signing::verify_survey_signature(&doc, &key)
-        .map_err(|e| format!("the verifier's signature on submission {id} fails: {e}"))
+    let mut next = 1i64;
+    while next as u64 <= size {
+        let to = (next + PAGE).min(size as i64 + 1);
+        let page = fieldsurvey_db::ledger::entries(&mut conn, next, to)?;
+        if page.is_empty() {
+            bail!("entry {next} is missing from the ledger; run `ledger verify`");
+        }
+        let mut named: Vec<String> = Vec::new();
+        for e in page {
+            if e.text.contains("\"actor_signature\"")
+                && let Ok(entry) = serde_json::from_str::<fieldsurvey_core::ledger::Entry>(&e.text)
+                && let Some(id) = entry.submission_id
+            {
+                named.push(id);
+            }
+            next = e.seq as i64 + 1;
+            write(&Line::Entry {
+                seq: e.seq,
+                canonical: e.text,
+                entry_hash: e.hash,
+                service_signature: e.service_signature,
+            })?;
+        }
+        named.sort_unstable();
+        named.dedup();
+        for (id, digest, document) in fieldsurvey_db::submissions::documents(&mut conn, &named)? {
+            write(&Line::Document {
+                submission_id: id,
+                content_digest: digest,
+                document,
+            })?;
+        }
+    }
+    drop(write);
+    out.flush()?;
+    println!(
+        "exported {size} entries to {} (public key {})",
+        file.display(),
+        key.public_key_b64url()
+    );
+    Ok(())
+}
+
+/// A fault found while reading an export: the file itself, or the ledger it holds.
+enum Fault {
+    File(anyhow::Error),
+    Ledger(Broken),
+}
+
+impl From<Broken> for Fault {
+    fn from(b: Broken) -> Self {
+        Fault::Ledger(b)
+    }
+}
+
+impl From<anyhow::Error> for Fault {
+    fn from(e: anyhow::Error) -> Self {
+        Fault::File(e)
+    }
+}
+
+impl From<std::io::Error> for Fault {
+    fn from(e: std::io::Error) -> Self {
+        Fault::File(e.into())
+    }
+}
+
+/// Verify an export file offline: only the file and the service's public key are needed.
+pub fn verify_export(
+    file: &Path,
+    key: [u8; 32],
+    witnesses: Vec<Witnessed>,
+) -> Result<Result<Summary, Broken>> {
+    match read_export(file, key, witnesses) {
+        Ok(summary) => Ok(Ok(summary)),
+        Err(Fault::Ledger(b)) => Ok(Err(b)),
+        Err(Fault::File(e)) => Err(e),
+    }
+}
+
+fn read_export(
+    file: &Path,
+    key: [u8; 32],
+    mut witnesses: Vec<Witnessed>,
+) -> Result<Summary, Fault> {
+    let reader = BufReader::new(
+        std::fs::File::open(file).with_context(|| format!("opening {}", file.display()))?,
+    );
+    let mut lines = reader.lines();
+    let first = lines.next().context("the export is empty")??;
+    let Ok(Line::Header { format, size, .. }) = serde_json::from_str(&first) else {
+        return Err(anyhow::anyhow!("the export has no header line").into());
+    };
+    if format != EXPORT_FORMAT {
+        return Err(
+            anyhow::anyhow!("the export's format is {format}, expected {EXPORT_FORMAT}").into(),
+        );
+    }
+    let mut auditor: Option<Auditor> = None;
+    let mut entries: Vec<StoredEntry> = Vec::new();
+    let mut documents: Vec<(String, String, String)> = Vec::new();
+    for (n, line) in lines.enumerate() {
+        let parsed: Line = serde_json::from_str(&line?)
+            .with_context(|| format!("line {} of the export is unreadable", n + 2))?;
+        if let Line::Checkpoint(cp) = parsed {
+            if auditor.is_some() {
+                return Err(
+                    anyhow::anyhow!("line {}: a checkpoint after the entries", n + 2).into(),
+                );
+            }
+            witnesses.push(Witnessed {
+                label: format!("exported #{}", cp.size),
+                checkpoint: cp,
+            });
+            continue;
+        }
+        let a = match auditor.as_mut() {
+            Some(a) => a,
+            None => auditor.insert(Auditor::new(key, std::mem::take(&mut witnesses))?),
+        };
+        match parsed {
+            Line::Entry {
+                seq,
+                canonical,
+                entry_hash,
+                service_signature,
+            } => {
+                // A page's surveys follow its entries: check them before the next page.
+                if !documents.is_empty() {
+                    a.documents(std::mem::take(&mut documents))?;
+                }
+                entries.push(StoredEntry {
+                    seq,
+                    text: canonical,
+                    hash: entry_hash,
+                    service_signature,
+                });
+                if entries.len() >= PAGE as usize {
+                    a.feed(&entries)?;
+                    entries.clear();
+                }
+            }
+            Line::Document {
+                submission_id,
+                content_digest,
+                document,
+            } => {
+                if !entries.is_empty() {
+                    a.feed(&entries)?;
+                    entries.clear();
+                }
+                documents.push((submission_id, content_digest, document));
+                if documents.len() >= PAGE as usize {
+                    a.documents(std::mem::take(&mut documents))?;
+                }
+            }
+            Line::Header { .. } => {
+                return Err(anyhow::anyhow!("line {} repeats the header", n + 2).into());
+            }
+            Line::Checkpoint(_) => {}
+        }
+    }
+    let mut auditor = match auditor {
+        Some(a) => a,
+        None => Auditor::new(key, witnesses)?,
+    };
+    auditor.feed(&entries)?;
+    if !documents.is_empty() {
+        auditor.documents(documents)?;
+    }
+    if auditor.size() != size {
+        return Err(Broken {
+            seq: auditor.size() + 1,
+            reason: format!(
+                "the export's header promises {size} entries but it holds {}",
+                auditor.size()
+            ),
+        }
+        .into());
+    }
+    Ok(auditor.finish()?)
+}
+
+/// `ledger checkpoint --out FILE`: publish a signed tree head of the ledger as it stands and
+/// write it for a witness (the county, an auditor) to keep.
+pub fn checkpoint(settings: &Settings, out: &Path) -> Result<()> {
+    let db = connect(settings)?;
+    let key = settings.ledger_key()?;
+    let mut conn = db.get()?;
+    let cp = fieldsurvey_db::ledger::publish_checkpoint(&mut conn, &key, &TreeCache::default())?;
+    let text = serde_json::to_string_pretty(&cp)?;
+    std::fs::write(out, format!("{text}\n"))
+        .with_context(|| format!("writing {}", out.display()))?;
+    println!(
+        "checkpoint: {} entries, root {} -> {}",
+        cp.size,
+        cp.root_hash,
+        out.display()
+    );
+    Ok(())
+}
+
+/// `ledger public-key`: the key a witness or auditor verifies with (base64url).
+pub fn public_key(settings: &Settings) -> Result<()> {
+    println!("{}", settings.ledger_key()?.public_key_b64url());
+    Ok(())
 }

@@ -121,7 +121,9 @@ pub fn api(settings: Settings) -> Result<()> {
             relay_wake: wake,
             broker_ready: Arc::new(move || probe_sup.is_connected()),
             ledger_key,
+            ledger_tree: Default::default(),
         };
+        state.spawn_checkpointer(settings.checkpoint_interval());
         let bound = listener
             .local_addr()
             .map(|a| a.to_string())

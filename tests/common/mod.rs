@@ -115,6 +115,17 @@ impl Service {
 
     pub fn start_dev(&mut self) {
         let data = self.dir.path().join("data");
+        if self.env.is_empty() {
+            // The command line reaches the same embedded database and ledger key.
+            self.env.push((
+                "DATABASE_URL".into(),
+                format!("sqlite://{}", data.join("fieldsurvey.db").display()),
+            ));
+            self.env.push((
+                "LEDGER_KEY_FILE".into(),
+                data.join("ledger.key").display().to_string(),
+            ));
+        }
         let data = data.to_str().unwrap().to_owned();
         let (proc_, addr) = self.spawn_listening(
             "dev",
@@ -209,6 +220,7 @@ impl Service {
             ("township1", "reviewer", "522732101000"),
             ("township2", "reviewer", "522732102000"),
             ("county1", "reviewer", "522732000000"),
+            ("auditor1", "auditor", "522700000000"),
         ] {
             svc.cli(
                 &[

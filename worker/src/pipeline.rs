@@ -252,6 +252,7 @@ impl Pipeline {
             at: fieldsurvey_db::now(),
             entry,
             ledger_key: self.ledger_key.clone(),
+            supersedes: sub.supersedes.clone().filter(|_| status == "signed_off"),
         };
         match fieldsurvey_db::submissions::record_stage(&mut conn, &record) {
             Ok(true) => Ok(Processed::Done {
@@ -331,12 +332,19 @@ impl Pipeline {
         };
         let earlier = fieldsurvey_db::submissions::get(conn, prev)?;
         Ok(match earlier {
-            Some(e) if e.household_code == sub.household_code && e.id != sub.id => None,
-            Some(_) => Some(reject(
+            Some(e) if e.household_code != sub.household_code || e.id == sub.id => Some(reject(
                 RejectionCode::SupersedesMismatch,
                 "supersedes names a submission of another household",
                 Some("supersedes".into()),
             )),
+            Some(e) => match e.superseded_by {
+                Some(other) if other != sub.id => Some(reject(
+                    RejectionCode::SupersedesMismatch,
+                    format!("the version it corrects was already corrected by submission {other}"),
+                    Some("supersedes".into()),
+                )),
+                _ => None,
+            },
             None => Some(reject(
                 RejectionCode::SupersedesMismatch,
                 "supersedes names no known submission",

@@ -1,9 +1,12 @@
 //! One action per file; the route table is in `app.rs`.
 
+pub mod accountability;
 pub mod auth_login;
 pub mod auth_refresh;
 pub mod health;
 pub mod keys_create;
+pub mod ledger;
+pub mod review;
 pub mod submissions_create;
 pub mod submissions_get;
 mod upload;

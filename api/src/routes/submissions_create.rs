@@ -226,6 +226,7 @@ async fn accept(
         outcome: None,
         rejections: "[]".into(),
         flags: "[]".into(),
+        superseded_by: None,
     };
     let photos: Vec<SubmissionPhoto> = upload
         .photos

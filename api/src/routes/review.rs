@@ -1,0 +1,185 @@
+//! `POST /api/v1/submissions/{id}/review`: a township reviewer approves a signed-off version or
+//! returns it with what to do (留、纠、删、补). The decision names the content digest the
+//! reviewer saw (R4); it is refused when a newer version exists (409), when the reviewer
+//! verified the version themselves (R3, 403), and outside the reviewer's jurisdiction (404).
+
+use actix_web::{post, web};
+use fieldsurvey_db::reviews::{Decision, Refusal};
+use serde::{Deserialize, Serialize};
+
+use crate::auth::Caller;
+use crate::authz::{self, ReviewAccess};
+use crate::error::{ApiError, ProblemItem};
+use crate::state::AppState;
+use crate::view::{self, SubmissionView};
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct ReviewRequest {
+    /// `approve` or `return`.
+    pub decision: String,
+    /// The content digest of the version the reviewer saw.
+    pub digest: String,
+    #[serde(default)]
+    pub reasons: Vec<Reason>,
+}
+
+#[derive(Deserialize, Serialize, Clone, utoipa::ToSchema)]
+pub struct Reason {
+    /// `keep` (留), `correct` (纠), `delete` (删) or `supplement` (补).
+    pub action: String,
+    /// The field of the survey the reason is about (e.g. `members[1].id_number`).
+    #[serde(default)]
+    pub field: Option<String>,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+const ACTIONS: [&str; 4] = ["keep", "correct", "delete", "supplement"];
+const MAX_REASONS: usize = 50;
+const MAX_NOTE_CHARS: usize = 500;
+
+/// Every fault in the request at once.
+fn validate(req: &ReviewRequest) -> Result<&'static str, ApiError> {
+    let mut errors = Vec::new();
+    let action = match req.decision.as_str() {
+        "approve" => "approved",
+        "return" => "returned",
+        _ => {
+            errors.push(
+                ProblemItem::new("invalid_decision", "decision must be approve or return")
+                    .at("decision"),
+            );
+            ""
+        }
+    };
+    if fieldsurvey_core::ids::ContentDigest::parse(&req.digest).is_err() {
+        errors.push(
+            ProblemItem::new(
+                "invalid_digest",
+                "digest must be the version's content digest",
+            )
+            .at("digest"),
+        );
+    }
+    if action == "returned" && req.reasons.is_empty() {
+        errors.push(
+            ProblemItem::new("reason_required", "a return names at least one reason").at("reasons"),
+        );
+    }
+    if req.reasons.len() > MAX_REASONS {
+        errors.push(
+            ProblemItem::new("too_many_reasons", format!("at most {MAX_REASONS} reasons"))
+                .at("reasons"),
+        );
+    }
+    for (i, r) in req.reasons.iter().enumerate() {
+        if !ACTIONS.contains(&r.action.as_str()) {
+            errors.push(
+                ProblemItem::new(
+                    "invalid_reason",
+                    "action must be keep, correct, delete or supplement",
+                )
+                .at(format!("reasons[{i}].action")),
+            );
+        }
+        if r.note
+            .as_deref()
+            .is_some_and(|n| n.chars().count() > MAX_NOTE_CHARS)
+        {
+            errors.push(
+                ProblemItem::new(
+                    "invalid_reason",
+                    format!("a note has at most {MAX_NOTE_CHARS} characters"),
+                )
+                .at(format!("reasons[{i}].note")),
+            );
+        }
+    }
+    if errors.is_empty() {
+        Ok(action)
+    } else {
+        Err(ApiError::BadRequest(errors))
+    }
+}
+
+#[utoipa::path(
+    tag = "review",
+    params(("id" = String, Path, description = "submission id (UUID)")),
+    request_body = ReviewRequest,
+    responses((status = 200, body = SubmissionView), (status = 400, body = crate::error::Problem),
+              (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem),
+              (status = 409, body = crate::error::Problem)),
+    security(("bearer" = []))
+)]
+#[post("/api/v1/submissions/{id}/review")]
+pub async fn review_submission(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+    body: web::Json<ReviewRequest>,
+) -> Result<web::Json<SubmissionView>, ApiError> {
+    let id = fieldsurvey_core::ids::SubmissionId::parse(&id)
+        .map_err(|_| ApiError::NotFound)?
+        .to_string();
+    let req = body.into_inner();
+    let action = validate(&req)?;
+    let key = state.ledger_key.clone();
+    let view = state
+        .db
+        .run(move |c| {
+            let Some(sub) = fieldsurvey_db::submissions::get(c, &id)? else {
+                return Ok(Err(ApiError::NotFound));
+            };
+            let level = match authz::may_review(c, &caller, &sub)? {
+                ReviewAccess::Hidden => return Ok(Err(ApiError::NotFound)),
+                ReviewAccess::WrongLevel(level) => {
+                    return Ok(Err(ApiError::Forbidden(format!(
+                        "signed-off versions are decided by township reviewers, not at {level} level"
+                    ))));
+                }
+                ReviewAccess::Allowed(level) => level,
+            };
+            let reasons = serde_json::to_value(&req.reasons).unwrap_or_default();
+            let decision = Decision {
+                submission_id: &id,
+                reviewer_id: &caller.user_id,
+                reviewer_username: &caller.username,
+                org_level: &level,
+                action,
+                digest: &req.digest,
+                reasons,
+                key: &key,
+            };
+            match fieldsurvey_db::reviews::decide(c, &decision)? {
+                Ok(_) => {}
+                Err(refusal) => return Ok(Err(refused(refusal))),
+            }
+            let sub = fieldsurvey_db::submissions::get(c, &id)?
+                .ok_or(fieldsurvey_db::DbError::NotFound)?;
+            view::load(c, sub).map(Ok)
+        })
+        .await??;
+    Ok(web::Json(view))
+}
+
+fn refused(r: Refusal) -> ApiError {
+    match r {
+        Refusal::OwnVerification => ApiError::Forbidden(
+            "separation of duties: nobody approves or returns a version they verified".into(),
+        ),
+        Refusal::Stale {
+            current: Some(newer),
+        } => ApiError::Conflict(
+            "stale_digest",
+            format!("a newer version exists: submission {newer}"),
+        ),
+        Refusal::Stale { current: None } => ApiError::Conflict(
+            "stale_digest",
+            "the digest is not the current version's".into(),
+        ),
+        Refusal::NotReviewable(status) => ApiError::Conflict(
+            "not_reviewable",
+            format!("the version is {status}, not awaiting review"),
+        ),
+    }
+}

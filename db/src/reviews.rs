@@ -1,0 +1,114 @@
+//! Reviewers' decisions on a signed-off version (rule R3 and R4): the guards, the status change,
+//! the review row and its ledger entry commit together, so a decision exists only with its entry
+//! and only on the exact version the reviewer saw.
+
+use diesel::prelude::*;
+use fieldsurvey_core::ledger::{Actor, Entry, LedgerKey};
+
+use crate::schema::{reviews as r, submissions as s};
+use crate::{Conn, DbError, DbResult, transaction};
+
+pub struct Decision<'a> {
+    pub submission_id: &'a str,
+    pub reviewer_id: &'a str,
+    pub reviewer_username: &'a str,
+    /// The level of the reviewer's org unit (township, county, …).
+    pub org_level: &'a str,
+    /// `approved` or `returned`.
+    pub action: &'a str,
+    /// The content digest the reviewer saw.
+    pub digest: &'a str,
+    /// JSON array of `{action, field, note}`.
+    pub reasons: serde_json::Value,
+    pub key: &'a LedgerKey,
+}
+
+/// Why a decision was not taken; nothing changed.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// R3: the reviewer verified this version.
+    OwnVerification,
+    /// R4: the digest is not the current version's; `current` names the newer version if any.
+    Stale { current: Option<String> },
+    /// The version is not awaiting review (its status is given).
+    NotReviewable(String),
+}
+
+/// Take the decision, or say why not. Returns the ledger sequence number of its entry.
+pub fn decide(conn: &mut Conn, d: &Decision<'_>) -> DbResult<Result<i64, Refusal>> {
+    let at = crate::now();
+    let review_id = uuid::Uuid::now_v7().to_string();
+    transaction!(conn, |c| {
+        let (surveyor, status, digest, superseded_by, household): (
+            String,
+            String,
+            String,
+            Option<String>,
+            String,
+        ) = s::table
+            .filter(s::id.eq(d.submission_id))
+            .select((
+                s::surveyor_id,
+                s::status,
+                s::content_digest,
+                s::superseded_by,
+                s::household_code,
+            ))
+            .first(c)?;
+        if surveyor == d.reviewer_id {
+            return Ok::<_, DbError>(Err(Refusal::OwnVerification));
+        }
+        if superseded_by.is_some() || digest != d.digest {
+            return Ok(Err(Refusal::Stale {
+                current: superseded_by,
+            }));
+        }
+        if status != "signed_off" {
+            return Ok(Err(Refusal::NotReviewable(status)));
+        }
+        let changed = diesel::update(
+            s::table
+                .filter(s::id.eq(d.submission_id))
+                .filter(s::status.eq("signed_off"))
+                .filter(s::content_digest.eq(d.digest))
+                .filter(s::superseded_by.is_null()),
+        )
+        .set(s::status.eq(d.action))
+        .execute(c)?;
+        if changed != 1 {
+            return Ok(Err(Refusal::Stale { current: None }));
+        }
+        let mut entry = Entry::new(
+            d.action,
+            Actor::Person {
+                user_id: d.reviewer_id.to_owned(),
+                username: d.reviewer_username.to_owned(),
+            },
+        );
+        entry.submission_id = Some(d.submission_id.to_owned());
+        entry.household_code = Some(household);
+        entry.content_digest = Some(d.digest.to_owned());
+        entry.detail = serde_json::json!({
+            "level": d.org_level,
+            "reasons": d.reasons,
+            "review_id": review_id,
+        });
+        let (seq, _) = crate::append_entry!(c, entry, d.key, Some(d.submission_id), at)?;
+        let reasons =
+            serde_json::to_string(&d.reasons).map_err(|e| DbError::Invalid(e.to_string()))?;
+        diesel::insert_into(r::table)
+            .values((
+                r::id.eq(&review_id),
+                r::submission_id.eq(d.submission_id),
+                r::reviewer_id.eq(d.reviewer_id),
+                r::org_level.eq(d.org_level),
+                r::decision.eq(d.action),
+                r::content_digest.eq(d.digest),
+                r::reasons.eq(&reasons),
+                r::decided_at.eq(at),
+                r::ledger_seq.eq(seq),
+            ))
+            .execute(c)?;
+        Ok(Ok(seq))
+    })
+}

@@ -1,0 +1,3 @@
+ALTER TABLE submissions DROP COLUMN superseded_by;
+DROP TABLE reviews;
+DROP TABLE ledger_checkpoints;
