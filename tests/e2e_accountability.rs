@@ -234,6 +234,18 @@ fn review_corrections_and_accountability_hold_to_the_signing_rule() {
         &json!({"public_key": dual_key.public_b64()}),
     );
     assert_eq!(r.status, 201);
+    // 代签: surveyor1 uploads a survey signed with dual1's key; rejected, on record.
+    let proxy = Upload::household_h1();
+    assert_eq!(
+        app.upload(&surveyor, &proxy.signed_by(&dual_key), &proxy.parts)
+            .status,
+        202
+    );
+    let p = app.wait_final(&surveyor, &proxy.id());
+    assert_eq!(p["status"], "rejected");
+    assert_eq!(p["rejections"][0]["code"], "signer_not_verifier", "{p}");
+    assert_eq!(p["ledger"][0]["action"], "rejected");
+
     let own = Upload::household_h1();
     let own_signed = own.signed_by(&dual_key);
     assert_eq!(app.upload(&dual, &own_signed, &own.parts).status, 202);
@@ -422,6 +434,32 @@ fn review_corrections_and_accountability_hold_to_the_signing_rule() {
 
     let (ok, out) = svc.cli_status(&["ledger", "verify"]);
     assert!(ok, "every attack left the ledger verifiable: {out}");
+
+    // Verifying a busy ledger: uploads keep arriving while `verify` runs.
+    let busy = {
+        let app = svc.client();
+        let token = surveyor.clone();
+        std::thread::spawn(move || {
+            let mut ids = Vec::new();
+            for _ in 0..12 {
+                let u = Upload::household_h1();
+                assert_eq!(
+                    app.upload(&token, &u.signed_by(&Key::demo()), &u.parts)
+                        .status,
+                    202
+                );
+                ids.push(u.id());
+            }
+            for id in &ids {
+                app.wait_final(&token, id);
+            }
+        })
+    };
+    for _ in 0..3 {
+        let (ok, out) = svc.cli_status(&["ledger", "verify"]);
+        assert!(ok, "a busy ledger verifies: {out}");
+    }
+    busy.join().unwrap();
 
     // Export, verified offline with the public key alone; a tampered export is refused.
     let export = dir.path().join("ledger.jsonl");

@@ -189,7 +189,7 @@ impl Tree {
     /// The head of leaves `start..end` (non-empty, inside the tree).
     fn mth(&self, start: usize, end: usize) -> Hash {
         let n = end - start;
-        if n.is_power_of_two() && start % n == 0 {
+        if n.is_power_of_two() && start.is_multiple_of(n) {
             let k = n.trailing_zeros() as usize;
             return self.levels[k][start >> k];
         }

@@ -156,11 +156,7 @@ pub fn export(settings: &Settings, file: &Path) -> Result<()> {
     let out =
         std::fs::File::create(file).with_context(|| format!("creating {}", file.display()))?;
     let mut out = BufWriter::new(out);
-    let mut write = |line: &Line| -> Result<()> {
-        serde_json::to_writer(&mut out, line)?;
-        out.write_all(b"\n")?;
-        Ok(())
-    };
+    let mut write = |line: &Line| write_line(&mut out, line);
     write(&Line::Header {
         format: EXPORT_FORMAT.into(),
         public_key: key.public_key_b64url(),
@@ -206,13 +202,18 @@ pub fn export(settings: &Settings, file: &Path) -> Result<()> {
             })?;
         }
     }
-    drop(write);
     out.flush()?;
     println!(
         "exported {size} entries to {} (public key {})",
         file.display(),
         key.public_key_b64url()
     );
+    Ok(())
+}
+
+fn write_line(out: &mut impl Write, line: &Line) -> Result<()> {
+    serde_json::to_writer(&mut *out, line)?;
+    out.write_all(b"\n")?;
     Ok(())
 }
 
