@@ -25,9 +25,10 @@ pub struct Settings {
     pub db_pool_size: Option<u32>,
     pub income_line: Option<f64>,
     pub checkpoint_interval_secs: Option<u64>,
+    pub review_deadline_days: Option<u32>,
 }
 
-const KEYS: [&str; 16] = [
+const KEYS: [&str; 17] = [
     "LEDGER_KEY_FILE",
     "DATABASE_URL",
     "AMQP_URL",
@@ -44,6 +45,7 @@ const KEYS: [&str; 16] = [
     "DB_POOL_SIZE",
     "INCOME_LINE",
     "CHECKPOINT_INTERVAL_SECS",
+    "REVIEW_DEADLINE_DAYS",
 ];
 
 impl Settings {
@@ -82,6 +84,7 @@ impl Settings {
             "RETRY_DELAY_MS" => self.retry_delay_ms = Some(num(key, &v)?),
             "MAX_ATTEMPTS" => self.max_attempts = Some(num(key, &v)?),
             "CHECKPOINT_INTERVAL_SECS" => self.checkpoint_interval_secs = Some(num(key, &v)?),
+            "REVIEW_DEADLINE_DAYS" => self.review_deadline_days = Some(num(key, &v)?),
             "METRICS_LISTEN" => self.metrics_listen = Some(v),
             "LOG_FORMAT" => self.log_format = Some(v),
             "DB_POOL_SIZE" => self.db_pool_size = Some(num(key, &v)?),
@@ -139,6 +142,11 @@ impl Settings {
     /// How often the API publishes a signed tree head when the ledger has grown.
     pub fn checkpoint_interval(&self) -> std::time::Duration {
         std::time::Duration::from_secs(self.checkpoint_interval_secs.unwrap_or(300).max(1))
+    }
+
+    /// Working days a level has to decide a signed-off version (default 5).
+    pub fn review_deadline_days(&self) -> u32 {
+        self.review_deadline_days.unwrap_or(5)
     }
 
     pub fn max_attempts(&self) -> u32 {

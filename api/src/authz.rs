@@ -77,3 +77,14 @@ pub fn may_review(conn: &mut Conn, caller: &Caller, sub: &Submission) -> DbResul
         ReviewAccess::WrongLevel(level)
     })
 }
+
+/// May `caller` read a review queue? Reviewers (their own level's work), auditors and admins
+/// (read-only); always limited to the caller's subtree by the query itself.
+pub fn may_read_review_queue(caller: &Caller) -> bool {
+    matches!(caller.role, Role::Reviewer | Role::Auditor | Role::Admin)
+}
+
+/// May `caller` list their own submissions? Surveyors: the list is their own work.
+pub fn may_list_own_submissions(caller: &Caller) -> bool {
+    caller.role == Role::Surveyor
+}

@@ -19,6 +19,7 @@ pub mod storage;
 pub mod submissions;
 pub mod tokens;
 pub mod users;
+pub mod worklists;
 
 pub use error::{DbError, DbResult};
 pub use pool::{Conn, Db, PoolOptions};

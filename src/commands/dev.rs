@@ -73,7 +73,10 @@ pub fn run(mut settings: Settings, listen: String, data_dir: PathBuf, demo: bool
         let state = AppState {
             db,
             store,
-            config: ApiConfig::new(jwt),
+            config: ApiConfig {
+                review_deadline_days: settings.review_deadline_days(),
+                ..ApiConfig::new(jwt)
+            },
             metrics: api_metrics,
             registry: Arc::new(registry),
             relay_wake: wake,

@@ -115,7 +115,10 @@ pub fn api(settings: Settings) -> Result<()> {
         let state = AppState {
             db,
             store,
-            config: ApiConfig::new(jwt),
+            config: ApiConfig {
+                review_deadline_days: settings.review_deadline_days(),
+                ..ApiConfig::new(jwt)
+            },
             metrics: api_metrics,
             registry: Arc::new(registry),
             relay_wake: wake,

@@ -10,3 +10,4 @@ pub mod review;
 pub mod submissions_create;
 pub mod submissions_get;
 mod upload;
+pub mod worklists;

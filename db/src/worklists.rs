@@ -1,0 +1,94 @@
+//! The lists people work from: a reviewer's queue (submissions of a status inside an org
+//! subtree, oldest first) and a surveyor's own submissions by status, with the reasons of the
+//! decision that sent each back.
+
+use diesel::prelude::*;
+
+use crate::models::Submission;
+use crate::schema::org_units::dsl as o;
+use crate::schema::{reviews as r, submissions as s};
+use crate::{Conn, DbResult, with_conn};
+
+pub struct QueueFilter<'a> {
+    /// The root of the caller's jurisdiction.
+    pub org_code: &'a str,
+    pub status: &'a str,
+    /// Only this village (must lie inside the subtree to match anything).
+    pub village: Option<&'a str>,
+    /// Only submissions carrying this flag code.
+    pub flag: Option<&'a str>,
+    pub offset: i64,
+    pub limit: i64,
+}
+
+/// Submissions of `status` whose village lies in the subtree of `org_code`, in the order they
+/// entered that status's stage (processed first, oldest first). The subtree is a prefix match
+/// on the org units' materialized path (indexed), fed to the submissions' (village, status)
+/// index.
+pub fn review_queue(conn: &mut Conn, f: &QueueFilter<'_>) -> DbResult<Vec<Submission>> {
+    let Some(root) = crate::org::get(conn, f.org_code)? else {
+        return Ok(vec![]);
+    };
+    let prefix = format!("{}%", root.path);
+    let flag = f.flag.map(|code| format!("%\"code\":\"{code}\"%"));
+    with_conn!(conn, |c| {
+        let mut q = s::table
+            .filter(s::status.eq(f.status))
+            .filter(
+                s::village_code.eq_any(
+                    o::org_units
+                        .filter(o::path.like(prefix.clone()))
+                        .select(o::code),
+                ),
+            )
+            .into_boxed();
+        if let Some(v) = f.village {
+            q = q.filter(s::village_code.eq(v.to_owned()));
+        }
+        if let Some(flag) = &flag {
+            q = q.filter(s::flags.like(flag.clone()));
+        }
+        Ok(
+            q.order((s::processed_at.asc(), s::received_at.asc(), s::id.asc()))
+                .offset(f.offset)
+                .limit(f.limit)
+                .select(Submission::as_select())
+                .load(c)?,
+        )
+    })
+}
+
+/// The caller's own submissions of `status`, newest first.
+pub fn own(
+    conn: &mut Conn,
+    surveyor_id: &str,
+    status: &str,
+    offset: i64,
+    limit: i64,
+) -> DbResult<Vec<Submission>> {
+    with_conn!(conn, |c| Ok(s::table
+        .filter(s::surveyor_id.eq(surveyor_id))
+        .filter(s::status.eq(status))
+        .order((s::received_at.desc(), s::id.desc()))
+        .offset(offset)
+        .limit(limit)
+        .select(Submission::as_select())
+        .load(c)?))
+}
+
+/// The latest review decision on each of `ids`: `(submission_id, decision, reasons JSON,
+/// decided_at)`.
+pub fn latest_reviews(
+    conn: &mut Conn,
+    ids: &[String],
+) -> DbResult<Vec<(String, String, String, chrono::NaiveDateTime)>> {
+    let mut rows: Vec<(String, String, String, chrono::NaiveDateTime)> =
+        with_conn!(conn, |c| r::table
+            .filter(r::submission_id.eq_any(ids))
+            .order(r::decided_at.desc())
+            .select((r::submission_id, r::decision, r::reasons, r::decided_at))
+            .load(c))?;
+    let mut seen = std::collections::HashSet::new();
+    rows.retain(|(id, ..)| seen.insert(id.clone()));
+    Ok(rows)
+}

@@ -1,0 +1,101 @@
+//! The lists people work from: a township reviewer's queue (own jurisdiction only, oldest
+//! first, with deadlines) and a surveyor's worklist of what came back, with the reasons.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::Service;
+use common::survey::{Key, Upload};
+use serde_json::json;
+
+#[test]
+fn reviewers_see_their_queue_and_surveyors_what_came_back() {
+    let svc = Service::dev();
+    let app = svc.client();
+    let surveyor = app.token("surveyor1");
+    let township = app.token("township1");
+    let other_township = app.token("township2");
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let u = Upload::household_h1();
+        assert_eq!(
+            app.upload(&surveyor, &u.signed_by(&Key::demo()), &u.parts)
+                .status,
+            202
+        );
+        ids.push(u.id());
+    }
+    let mut digests = Vec::new();
+    for id in &ids {
+        let s = app.wait_final(&surveyor, id);
+        assert_eq!(s["status"], "signed_off", "{s}");
+        digests.push(s["content_digest"].as_str().unwrap().to_owned());
+    }
+
+    let q = app.get(Some(&township), "/api/v1/review/queue");
+    assert_eq!(q.status, 200, "{}", q.text);
+    let listed: Vec<&str> = q.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, ids, "oldest first");
+    let first = &q.body["items"][0];
+    assert_eq!(first["overdue"], false);
+    assert!(first["due_at"].as_str().is_some(), "{first}");
+    assert_eq!(first["household_code"], "522732101201-0001");
+    assert!(
+        !q.text.contains("head_name") && !q.text.contains("id_number"),
+        "the queue carries no personal data"
+    );
+    assert_eq!(q.body["has_more"], false);
+
+    let other = app.get(Some(&other_township), "/api/v1/review/queue");
+    assert_eq!(other.status, 200);
+    assert_eq!(
+        other.body["items"].as_array().unwrap().len(),
+        0,
+        "another township's queue does not hold them"
+    );
+    let filtered = app.get(Some(&township), "/api/v1/review/queue?village=522732102201");
+    assert_eq!(filtered.body["items"].as_array().unwrap().len(), 0);
+    assert_eq!(app.get(Some(&surveyor), "/api/v1/review/queue").status, 403);
+    let bad = app.get(Some(&township), "/api/v1/review/queue?status=lost&page=0");
+    assert_eq!(bad.status, 400);
+    assert_eq!(
+        bad.body["errors"].as_array().unwrap().len(),
+        2,
+        "{}",
+        bad.text
+    );
+
+    // The township returns the oldest with reasons; it leaves the queue and reaches the
+    // surveyor's worklist with them.
+    let r = app.post_json(
+        Some(&township),
+        &format!("/api/v1/submissions/{}/review", ids[0]),
+        &json!({"decision": "return", "digest": digests[0],
+                "reasons": [{"action": "supplement", "field": "photos", "note": "补拍饮水照片"}]}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    let q = app.get(Some(&township), "/api/v1/review/queue");
+    assert_eq!(q.body["items"].as_array().unwrap().len(), 2);
+    assert_eq!(q.body["items"][0]["id"], ids[1].as_str());
+
+    let back = app.get(Some(&surveyor), "/api/v1/submissions?status=returned");
+    assert_eq!(back.status, 200, "{}", back.text);
+    let items = back.body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["id"], ids[0].as_str());
+    assert_eq!(items[0]["reasons"][0]["action"], "supplement");
+    assert_eq!(items[0]["reasons"][0]["note"], "补拍饮水照片");
+    assert_eq!(
+        app.get(Some(&township), "/api/v1/submissions?status=returned")
+            .status,
+        403
+    );
+    let other_surveyor = app.token("surveyor2");
+    let theirs = app.get(Some(&other_surveyor), "/api/v1/submissions?status=returned");
+    assert_eq!(theirs.body["items"].as_array().unwrap().len(), 0);
+}
