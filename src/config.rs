@@ -16,6 +16,7 @@ pub struct Settings {
     pub listen: Option<String>,
     pub jwt_key_file: Option<String>,
     pub ledger_key_file: Option<String>,
+    pub pii_key_file: Option<String>,
     pub http_workers: Option<usize>,
     pub worker_prefetch: Option<u16>,
     pub retry_delay_ms: Option<u64>,
@@ -28,8 +29,9 @@ pub struct Settings {
     pub review_deadline_days: Option<u32>,
 }
 
-const KEYS: [&str; 17] = [
+const KEYS: [&str; 18] = [
     "LEDGER_KEY_FILE",
+    "PII_KEY_FILE",
     "DATABASE_URL",
     "AMQP_URL",
     "AMQP_PREFIX",
@@ -79,6 +81,7 @@ impl Settings {
             "LISTEN" => self.listen = Some(v),
             "JWT_KEY_FILE" => self.jwt_key_file = Some(v),
             "LEDGER_KEY_FILE" => self.ledger_key_file = Some(v),
+            "PII_KEY_FILE" => self.pii_key_file = Some(v),
             "HTTP_WORKERS" => self.http_workers = Some(num(key, &v)?),
             "WORKER_PREFETCH" => self.worker_prefetch = Some(num(key, &v)?),
             "RETRY_DELAY_MS" => self.retry_delay_ms = Some(num(key, &v)?),
@@ -133,6 +136,17 @@ impl Settings {
             .context("LEDGER_KEY_FILE is not set")?;
         let seed = fieldsurvey_db::keyfile::load_or_create_seed(std::path::Path::new(path))?;
         Ok(fieldsurvey_core::ledger::LedgerKey::from_seed(&seed))
+    }
+
+    /// The key of the ID-number look-ups (and, later, of personal data at rest): the same file
+    /// for every API and worker process.
+    pub fn pii_key(&self) -> Result<fieldsurvey_core::pii::PiiKey> {
+        let path = self
+            .pii_key_file
+            .as_deref()
+            .context("PII_KEY_FILE is not set")?;
+        let seed = fieldsurvey_db::keyfile::load_or_create_seed(std::path::Path::new(path))?;
+        Ok(fieldsurvey_core::pii::PiiKey::from_seed(&seed))
     }
 
     pub fn retry_delay(&self) -> std::time::Duration {

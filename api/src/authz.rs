@@ -88,3 +88,32 @@ pub fn may_read_review_queue(caller: &Caller) -> bool {
 pub fn may_list_own_submissions(caller: &Caller) -> bool {
     caller.role == Role::Surveyor
 }
+
+/// May `caller` read clues? Reviewers, auditors and admins, of their subtree (the query is
+/// limited to it).
+pub fn may_read_clues(caller: &Caller) -> bool {
+    matches!(caller.role, Role::Reviewer | Role::Auditor | Role::Admin)
+}
+
+/// May `caller` close this clue by hand? A reviewer of its township or above (the clue's
+/// village in their subtree). Anyone else is told it does not exist.
+pub fn may_close_clue(
+    conn: &mut Conn,
+    caller: &Caller,
+    clue: &fieldsurvey_db::models::Clue,
+) -> DbResult<bool> {
+    Ok(
+        caller.role == Role::Reviewer
+            && org::is_within(conn, &clue.village_code, &caller.org_code)?,
+    )
+}
+
+/// May `caller` read progress figures?
+pub fn may_read_stats(caller: &Caller) -> bool {
+    matches!(caller.role, Role::Reviewer | Role::Auditor | Role::Admin)
+}
+
+/// Does `unit` lie in the caller's subtree?
+pub fn may_view_org_unit(conn: &mut Conn, caller: &Caller, unit: &str) -> DbResult<bool> {
+    org::is_within(conn, unit, &caller.org_code)
+}

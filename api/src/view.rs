@@ -114,6 +114,7 @@ pub fn load(
     let photos = fieldsurvey_db::submissions::photos(conn, &sub.id)?;
     let surveyor = fieldsurvey_db::users::by_id(conn, &sub.surveyor_id)?;
     let entries = fieldsurvey_db::ledger::for_submission(conn, &sub.id)?;
+    let clues = fieldsurvey_db::clues::for_submission(conn, &sub.id)?;
     let mut view = SubmissionView::build(sub, photos, surveyor);
     view.ledger = entries
         .into_iter()
@@ -128,6 +129,10 @@ pub fn load(
                 "detail": parsed.detail,
             }))
         })
+        .collect();
+    view.clues = clues
+        .into_iter()
+        .map(|c| serde_json::json!({"id": c.id, "kind": c.kind, "status": c.status}))
         .collect();
     Ok(view)
 }

@@ -8,11 +8,14 @@
 pub mod audit;
 pub mod canonical;
 pub mod checks;
+pub mod deadline;
+pub mod flags;
 pub mod form;
 pub mod ids;
 pub mod indicators;
 pub mod ledger;
 pub mod merkle;
 pub mod photos;
+pub mod pii;
 pub mod rejection;
 pub mod signing;

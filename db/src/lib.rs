@@ -4,6 +4,7 @@
 //!
 //! Owns: SQL, migrations, files on disk. Must not know HTTP or AMQP.
 
+pub mod clues;
 pub mod error;
 pub mod households;
 pub mod keyfile;

@@ -107,3 +107,21 @@ pub struct NewOutbox {
     pub request_id: Option<String>,
     pub created_at: NaiveDateTime,
 }
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = crate::schema::clues)]
+pub struct Clue {
+    pub id: String,
+    pub household_code: String,
+    pub village_code: String,
+    pub township_code: String,
+    pub submission_id: String,
+    pub kind: String,
+    pub detail: String,
+    pub status: String,
+    pub opened_at: NaiveDateTime,
+    pub closed_at: Option<NaiveDateTime>,
+    pub closed_by: Option<String>,
+    pub closed_by_submission: Option<String>,
+    pub close_reason: Option<String>,
+}

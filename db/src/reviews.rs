@@ -5,7 +5,7 @@
 use diesel::prelude::*;
 use fieldsurvey_core::ledger::{Actor, Entry, LedgerKey};
 
-use crate::schema::{reviews as r, submissions as s};
+use crate::schema::{clues as cl, reviews as r, submissions as s};
 use crate::{Conn, DbError, DbResult, transaction};
 
 pub struct Decision<'a> {
@@ -109,6 +109,44 @@ pub fn decide(conn: &mut Conn, d: &Decision<'_>) -> DbResult<Result<i64, Refusal
                 r::ledger_seq.eq(seq),
             ))
             .execute(c)?;
+        if d.action == "approved" {
+            // 销号: the household's open clues this approved version clears close with it.
+            let (outcome, flags): (Option<String>, String) = s::table
+                .filter(s::id.eq(d.submission_id))
+                .select((s::outcome, s::flags))
+                .first(c)?;
+            let outcome: Option<fieldsurvey_core::indicators::Outcome> = outcome
+                .as_deref()
+                .and_then(|o| serde_json::from_str(o).ok());
+            let flags: Vec<fieldsurvey_core::flags::Flag> =
+                serde_json::from_str(&flags).unwrap_or_default();
+            if let Some(outcome) = outcome {
+                let cleared = fieldsurvey_core::flags::cleared_kinds(&outcome, &flags);
+                let household: String = s::table
+                    .filter(s::id.eq(d.submission_id))
+                    .select(s::household_code)
+                    .first(c)?;
+                let ids: Vec<String> = cl::table
+                    .filter(cl::household_code.eq(&household))
+                    .filter(cl::status.eq("open"))
+                    .filter(cl::kind.eq_any(&cleared))
+                    .select(cl::id)
+                    .load(c)?;
+                let actor = Actor::Person {
+                    user_id: d.reviewer_id.to_owned(),
+                    username: d.reviewer_username.to_owned(),
+                };
+                crate::close_clues!(
+                    c,
+                    ids,
+                    actor.clone(),
+                    d.key,
+                    at,
+                    Some(d.submission_id),
+                    "a later approved version passes"
+                )?;
+            }
+        }
         Ok(Ok(seq))
     })
 }

@@ -80,6 +80,41 @@ diesel::table! {
 }
 
 diesel::table! {
+    submission_outcomes (submission_id) {
+        submission_id -> Text,
+        meets_standard -> Bool,
+        review_due_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    person_index (household_code, member_index) {
+        id_hmac -> Text,
+        household_code -> Text,
+        submission_id -> Text,
+        member_index -> Integer,
+    }
+}
+
+diesel::table! {
+    clues (id) {
+        id -> Text,
+        household_code -> Text,
+        village_code -> Text,
+        township_code -> Text,
+        submission_id -> Text,
+        kind -> Text,
+        detail -> Text,
+        status -> Text,
+        opened_at -> Timestamp,
+        closed_at -> Nullable<Timestamp>,
+        closed_by -> Nullable<Text>,
+        closed_by_submission -> Nullable<Text>,
+        close_reason -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
     submission_photos (submission_id, part) {
         submission_id -> Text,
         part -> Text,
@@ -176,4 +211,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     ledger_head,
     ledger_checkpoints,
     reviews,
+    person_index,
+    clues,
+    submission_outcomes,
 );

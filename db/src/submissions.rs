@@ -95,6 +95,23 @@ pub struct StageOutcome<'a> {
     /// For a signed-off correction: the version it replaces, which becomes `superseded` in the
     /// same transaction, with its own entry (its earlier entries stay).
     pub supersedes: Option<String>,
+    /// For a sign-off: what the queue, the stats and the data comparison keep.
+    pub signed_off: Option<SignedOff>,
+}
+
+/// What a sign-off records beside the status.
+pub struct SignedOff {
+    pub household_code: String,
+    pub village_code: String,
+    pub township_code: String,
+    pub meets_standard: bool,
+    pub review_due_at: NaiveDateTime,
+    /// `(HMAC of the ID number, member index)` of this version's members: the household's
+    /// entries in the person index are replaced by these.
+    pub people: Vec<(String, i32)>,
+    /// `(kind, detail JSON)` of the clues this version raises (failing indicators and
+    /// clue-opening flags); a kind already open for the household is not opened twice.
+    pub clues: Vec<(String, String)>,
 }
 
 pub struct PhotoMeta {
@@ -162,6 +179,9 @@ pub fn record_stage(conn: &mut Conn, o: &StageOutcome<'_>) -> DbResult<bool> {
             Some(o.submission_id),
             o.at
         )?;
+        if let Some(so) = &o.signed_off {
+            crate::record_sign_off!(c, o.submission_id, so, o.at)?;
+        }
         if let Some(old) = &o.supersedes {
             let replaced = diesel::update(
                 s::table

@@ -283,6 +283,7 @@ fn a_stage_commits_once_however_often_it_runs() {
             },
             ledger_key: fieldsurvey_core::ledger::LedgerKey::from_seed(&[1; 32]),
             supersedes: None,
+            signed_off: None,
         };
         assert!(fieldsurvey_db::submissions::record_stage(&mut c, &outcome("signed_off")).unwrap());
         assert!(!fieldsurvey_db::submissions::record_stage(&mut c, &outcome("rejected")).unwrap());

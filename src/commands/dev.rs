@@ -33,6 +33,9 @@ pub fn run(mut settings: Settings, listen: String, data_dir: PathBuf, demo: bool
     tracing::info!(migrations = ran, backend = db.backend(), "database ready");
     let store = LocalStore::open(data_dir.join("photos"))?;
     let jwt = JwtKeys::load_or_create(&data_dir.join("jwt.key"))?;
+    if settings.pii_key_file.is_none() {
+        settings.pii_key_file = Some(data_dir.join("pii.key").display().to_string());
+    }
     if settings.ledger_key_file.is_none() {
         settings.ledger_key_file = Some(data_dir.join("ledger.key").display().to_string());
     }

@@ -65,6 +65,8 @@ pub fn pipeline(settings: &Settings, db: Db, store: LocalStore) -> Result<Pipeli
         photo_limits: Default::default(),
         worker_id: format!("worker:{}:{}", hostname(), std::process::id()),
         ledger_key: settings.ledger_key()?,
+        pii: settings.pii_key()?,
+        review_deadline_days: settings.review_deadline_days(),
     })
 }
 

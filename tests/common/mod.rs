@@ -189,6 +189,10 @@ impl Service {
                 "LEDGER_KEY_FILE".to_owned(),
                 dir.path().join("ledger.key").display().to_string(),
             ),
+            (
+                "PII_KEY_FILE".to_owned(),
+                dir.path().join("pii.key").display().to_string(),
+            ),
             ("LISTEN".to_owned(), "127.0.0.1:0".to_owned()),
             ("DB_POOL_SIZE".to_owned(), "8".to_owned()),
         ];

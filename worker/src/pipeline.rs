@@ -7,14 +7,16 @@
 //! then the seven indicators. The outcome is `rejected` with every reason, or `signed_off`.
 
 use chrono::{TimeZone, Utc};
-use fieldsurvey_core::checks::{CheckContext, check_document};
+use fieldsurvey_core::checks::{CheckContext, CheckedSurvey, check_document};
+use fieldsurvey_core::deadline::add_working_days;
+use fieldsurvey_core::flags::{Flag, document_flags, duplicate_person};
 use fieldsurvey_core::ids::ContentDigest;
-use fieldsurvey_core::indicators::{IndicatorConfig, assess};
+use fieldsurvey_core::indicators::{IndicatorConfig, Outcome, assess};
 use fieldsurvey_core::photos::{UploadedPhoto, check_photo_parts};
 use fieldsurvey_core::rejection::{Rejection, RejectionCode};
 use fieldsurvey_db::models::{Submission, SubmissionPhoto};
 use fieldsurvey_db::storage::LocalStore;
-use fieldsurvey_db::submissions::{PhotoMeta, StageOutcome};
+use fieldsurvey_db::submissions::{PhotoMeta, SignedOff, StageOutcome};
 use fieldsurvey_db::{Conn, Db, DbError};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -54,6 +56,10 @@ pub struct Pipeline {
     pub worker_id: String,
     /// The service's key that signs every ledger entry.
     pub ledger_key: fieldsurvey_core::ledger::LedgerKey,
+    /// Keys the ID-number look-ups of the data comparison.
+    pub pii: fieldsurvey_core::pii::PiiKey,
+    /// Working days the reviewing level has to decide a sign-off.
+    pub review_deadline_days: u32,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -206,9 +212,23 @@ impl Pipeline {
         } else {
             None
         };
+        // A sign-off's flags, its clues, and its people for the data comparison.
+        let signed_off = match (&checked, &outcome) {
+            (Ok(doc), Some(outcome)) if rejections.is_empty() => {
+                Some(self.sign_off_extras(&mut conn, &sub, doc, outcome)?)
+            }
+            _ => None,
+        };
+        let flags: Vec<Flag> = signed_off
+            .as_ref()
+            .map(|(f, _)| f.clone())
+            .unwrap_or_default();
         let detail = match &outcome_json {
             Some(_) => {
-                serde_json::json!({"meets_standard": outcome.as_ref().map(|o| o.meets_standard)})
+                serde_json::json!({
+                    "meets_standard": outcome.as_ref().map(|o| o.meets_standard),
+                    "flags": flags.iter().map(|f| f.code.as_str()).collect::<Vec<_>>(),
+                })
             }
             None => {
                 serde_json::json!({"rejections": rejections.iter().map(|r| r.code.as_str()).collect::<Vec<_>>()})
@@ -242,7 +262,8 @@ impl Pipeline {
             outcome: outcome_json,
             rejections: serde_json::to_string(&rejections)
                 .map_err(|e| StageError::Permanent(e.to_string()))?,
-            flags: "[]".into(),
+            flags: serde_json::to_string(&flags)
+                .map_err(|e| StageError::Permanent(e.to_string()))?,
             signer_key_id: value
                 .as_ref()
                 .and_then(|v| v.pointer("/signature/key_id"))
@@ -253,6 +274,7 @@ impl Pipeline {
             entry,
             ledger_key: self.ledger_key.clone(),
             supersedes: sub.supersedes.clone().filter(|_| status == "signed_off"),
+            signed_off: signed_off.map(|(_, extras)| extras),
         };
         match fieldsurvey_db::submissions::record_stage(&mut conn, &record) {
             Ok(true) => Ok(Processed::Done {
@@ -263,6 +285,66 @@ impl Pipeline {
             Err(DbError::Conflict(_)) => Ok(Processed::AlreadyDone),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// The flags of a version about to be signed off (FORM.md: registry, ID regions, distance
+    /// from the village, people in other households' latest surveys), the clues it opens, and
+    /// what the queue and the stats keep.
+    fn sign_off_extras(
+        &self,
+        conn: &mut Conn,
+        sub: &Submission,
+        doc: &CheckedSurvey,
+        outcome: &Outcome,
+    ) -> Result<(Vec<Flag>, SignedOff), StageError> {
+        let registered = fieldsurvey_db::households::exists(conn, &sub.household_code)?;
+        let village = fieldsurvey_db::org::get(conn, &sub.village_code)?;
+        let centroid = village.as_ref().and_then(|v| Some((v.lat?, v.lon?)));
+        let township = village
+            .and_then(|v| v.parent_code)
+            .unwrap_or_else(|| sub.village_code.clone());
+        let mut flags = document_flags(doc, registered, centroid);
+        let people: Vec<(String, i32)> = doc
+            .id_numbers
+            .iter()
+            .enumerate()
+            .map(|(i, id)| (self.pii.id_hmac(id.as_str()), i as i32))
+            .collect();
+        let hmacs: Vec<String> = people.iter().map(|(h, _)| h.clone()).collect();
+        let elsewhere = fieldsurvey_db::clues::duplicates(conn, &hmacs, &sub.household_code)?;
+        for (hmac, member) in &people {
+            if let Some((_, household, submission)) = elsewhere.iter().find(|(h, ..)| h == hmac) {
+                flags.push(duplicate_person(*member as usize, household, submission));
+            }
+        }
+        let mut clues: Vec<(String, String)> = outcome
+            .failing()
+            .into_iter()
+            .map(|i| {
+                (
+                    i.as_str().to_owned(),
+                    serde_json::json!({"indicator": i.as_str()}).to_string(),
+                )
+            })
+            .collect();
+        for f in flags.iter().filter(|f| f.opens_clue()) {
+            if !clues.iter().any(|(k, _)| *k == f.code) {
+                clues.push((
+                    f.code.clone(),
+                    serde_json::to_string(f).map_err(|e| StageError::Permanent(e.to_string()))?,
+                ));
+            }
+        }
+        let extras = SignedOff {
+            household_code: sub.household_code.clone(),
+            village_code: sub.village_code.clone(),
+            township_code: township,
+            meets_standard: outcome.meets_standard,
+            review_due_at: add_working_days(fieldsurvey_db::now(), self.review_deadline_days),
+            people,
+            clues,
+        };
+        Ok((flags, extras))
     }
 
     /// R1: signed with a key enrolled by the surveyor who uploaded, unrevoked at upload time.

@@ -3,6 +3,7 @@
 pub mod accountability;
 pub mod auth_login;
 pub mod auth_refresh;
+pub mod clues;
 pub mod health;
 pub mod keys_create;
 pub mod ledger;

@@ -1,0 +1,242 @@
+//! Problem clues (问题线索) and progress: `GET /api/v1/clues` (the caller's jurisdiction),
+//! `POST /api/v1/clues/{id}/close` (by hand, with a reason: a signed ledger entry), and
+//! `GET /api/v1/stats?org=CODE` (per child unit over its subtree: households, surveyed, meeting
+//! the standard, clues raised and closed, the closure rate 整改销号率).
+
+use actix_web::{get, post, web};
+use fieldsurvey_db::clues::UnitStats;
+use fieldsurvey_db::models::Clue;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::auth::Caller;
+use crate::authz;
+use crate::error::{ApiError, ProblemItem};
+use crate::state::AppState;
+use crate::view::rfc3339;
+
+pub const PAGE_SIZE: i64 = 50;
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct CluesQuery {
+    /// `open` (default) or `closed`.
+    pub status: Option<String>,
+    /// From 1.
+    pub page: Option<i64>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ClueView {
+    pub id: String,
+    pub household_code: String,
+    pub village_code: String,
+    /// The org unit responsible: the household's township.
+    pub township_code: String,
+    /// The submission that raised it.
+    pub submission_id: String,
+    /// A failing indicator or a flag code.
+    pub kind: String,
+    #[schema(value_type = Object)]
+    pub detail: Value,
+    pub status: String,
+    pub opened_at: String,
+    pub closed_at: Option<String>,
+    pub closed_by: Option<String>,
+    pub closed_by_submission: Option<String>,
+    pub close_reason: Option<String>,
+}
+
+impl From<Clue> for ClueView {
+    fn from(c: Clue) -> Self {
+        ClueView {
+            detail: serde_json::from_str(&c.detail).unwrap_or(Value::Null),
+            opened_at: rfc3339(c.opened_at),
+            closed_at: c.closed_at.map(rfc3339),
+            id: c.id,
+            household_code: c.household_code,
+            village_code: c.village_code,
+            township_code: c.township_code,
+            submission_id: c.submission_id,
+            kind: c.kind,
+            status: c.status,
+            closed_by: c.closed_by,
+            closed_by_submission: c.closed_by_submission,
+            close_reason: c.close_reason,
+        }
+    }
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct CluesPage {
+    pub items: Vec<ClueView>,
+    pub page: i64,
+    pub page_size: i64,
+    pub has_more: bool,
+}
+
+#[utoipa::path(
+    tag = "clues",
+    params(CluesQuery),
+    responses((status = 200, body = CluesPage), (status = 400, body = crate::error::Problem),
+              (status = 403, body = crate::error::Problem)),
+    security(("bearer" = []))
+)]
+#[get("/api/v1/clues")]
+pub async fn list_clues(
+    state: web::Data<AppState>,
+    caller: Caller,
+    query: web::Query<CluesQuery>,
+) -> Result<web::Json<CluesPage>, ApiError> {
+    if !authz::may_read_clues(&caller) {
+        return Err(ApiError::Forbidden(
+            "clues are read by reviewers, auditors and admins".into(),
+        ));
+    }
+    let q = query.into_inner();
+    let mut errors = Vec::new();
+    let status = q.status.unwrap_or_else(|| "open".into());
+    if status != "open" && status != "closed" {
+        errors.push(ProblemItem::new("invalid_status", "status is open or closed").at("status"));
+    }
+    let page = q.page.unwrap_or(1);
+    if !(1..=100_000).contains(&page) {
+        errors.push(ProblemItem::new("invalid_page", "page counts from 1").at("page"));
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::BadRequest(errors));
+    }
+    let mut rows = state
+        .db
+        .run(move |c| {
+            fieldsurvey_db::clues::list(
+                c,
+                &caller.org_code,
+                &status,
+                (page - 1) * PAGE_SIZE,
+                PAGE_SIZE + 1,
+            )
+        })
+        .await?;
+    let has_more = rows.len() as i64 > PAGE_SIZE;
+    rows.truncate(PAGE_SIZE as usize);
+    Ok(web::Json(CluesPage {
+        items: rows.into_iter().map(ClueView::from).collect(),
+        page,
+        page_size: PAGE_SIZE,
+        has_more,
+    }))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct CloseClue {
+    /// Why the clue is closed (required, at most 500 characters).
+    pub reason: String,
+}
+
+#[utoipa::path(
+    tag = "clues",
+    params(("id" = String, Path, description = "clue id")),
+    request_body = CloseClue,
+    responses((status = 200, body = ClueView), (status = 400, body = crate::error::Problem),
+              (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem)),
+    security(("bearer" = []))
+)]
+#[post("/api/v1/clues/{id}/close")]
+pub async fn close_clue(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+    body: web::Json<CloseClue>,
+) -> Result<web::Json<ClueView>, ApiError> {
+    let reason = body.into_inner().reason.trim().to_owned();
+    if reason.is_empty() || reason.chars().count() > 500 {
+        return Err(ApiError::BadRequest(vec![
+            ProblemItem::new(
+                "reason_required",
+                "closing a clue by hand needs a reason of 1 to 500 characters",
+            )
+            .at("reason"),
+        ]));
+    }
+    let id = id.into_inner();
+    let key = state.ledger_key.clone();
+    let closed = state
+        .db
+        .run(move |c| {
+            let Some(clue) = fieldsurvey_db::clues::get(c, &id)? else {
+                return Ok(Err(ApiError::NotFound));
+            };
+            if !authz::may_close_clue(c, &caller, &clue)? {
+                return Ok(Err(ApiError::NotFound));
+            }
+            match fieldsurvey_db::clues::close_by_hand(
+                c,
+                &id,
+                &caller.user_id,
+                &caller.username,
+                &reason,
+                &key,
+            )? {
+                Some(clue) => Ok(Ok(clue)),
+                None => Ok(Err(ApiError::Conflict(
+                    "not_open",
+                    "the clue is already closed".into(),
+                ))),
+            }
+        })
+        .await??;
+    Ok(web::Json(closed.into()))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct StatsQuery {
+    /// The org unit (default: the caller's own).
+    pub org: Option<String>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Stats {
+    /// The unit asked about, over its whole subtree.
+    #[schema(value_type = Object)]
+    pub total: UnitStats,
+    /// Each child unit, over its subtree.
+    #[schema(value_type = Vec<Object>)]
+    pub units: Vec<UnitStats>,
+}
+
+#[utoipa::path(
+    tag = "clues",
+    params(StatsQuery),
+    responses((status = 200, body = Stats), (status = 403, body = crate::error::Problem),
+              (status = 404, body = crate::error::Problem)),
+    security(("bearer" = []))
+)]
+#[get("/api/v1/stats")]
+pub async fn stats(
+    state: web::Data<AppState>,
+    caller: Caller,
+    query: web::Query<StatsQuery>,
+) -> Result<web::Json<Stats>, ApiError> {
+    if !authz::may_read_stats(&caller) {
+        return Err(ApiError::Forbidden(
+            "progress figures are read by reviewers, auditors and admins".into(),
+        ));
+    }
+    let org = query.into_inner().org;
+    let answer = state
+        .db
+        .run(move |c| {
+            let code = org.unwrap_or_else(|| caller.org_code.clone());
+            let Some(unit) = fieldsurvey_db::org::get(c, &code)? else {
+                return Ok(None);
+            };
+            if !authz::may_view_org_unit(c, &caller, &unit.code)? {
+                return Ok(None);
+            }
+            let (total, units) = fieldsurvey_db::clues::stats(c, &unit)?;
+            Ok(Some(Stats { total, units }))
+        })
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(web::Json(answer))
+}

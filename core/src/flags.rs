@@ -1,0 +1,137 @@
+//! Flags raised on a signed-off version (FORM.md, "What is flagged") that need no photo
+//! analysis, and which flags open clues. The look-ups that need stored data (the registry, the
+//! person index) are done by the caller and passed in.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::checks::CheckedSurvey;
+
+/// Flags that open a clue for the household's township (besides every failing indicator).
+pub const CLUE_FLAGS: [&str; 3] = ["photo_reused", "duplicate_person", "suspected_missed"];
+
+/// How far a survey's location may be from the village's centroid before it is flagged.
+pub const FAR_FROM_VILLAGE_KM: f64 = 10.0;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Flag {
+    pub code: String,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    #[serde(default, skip_serializing_if = "Value::is_null")]
+    pub detail: Value,
+}
+
+impl Flag {
+    pub fn new(code: &str, message: impl Into<String>) -> Flag {
+        Flag {
+            code: code.to_owned(),
+            message: message.into(),
+            field: None,
+            detail: Value::Null,
+        }
+    }
+
+    pub fn opens_clue(&self) -> bool {
+        CLUE_FLAGS.contains(&self.code.as_str())
+    }
+}
+
+/// Great-circle distance in kilometres (haversine, mean Earth radius).
+pub fn distance_km(a: (f64, f64), b: (f64, f64)) -> f64 {
+    let (lat1, lon1) = (a.0.to_radians(), a.1.to_radians());
+    let (lat2, lon2) = (b.0.to_radians(), b.1.to_radians());
+    let h = ((lat2 - lat1) / 2.0).sin().powi(2)
+        + lat1.cos() * lat2.cos() * ((lon2 - lon1) / 2.0).sin().powi(2);
+    2.0 * 6371.0088 * h.sqrt().asin()
+}
+
+/// The document's own flags: `suspected_missed` (not `registered`), `id_region_mismatch` per
+/// member, `far_from_village` (when the village's centroid is known).
+pub fn document_flags(
+    checked: &CheckedSurvey,
+    registered: bool,
+    village_centroid: Option<(f64, f64)>,
+) -> Vec<Flag> {
+    let s = &checked.survey;
+    let mut flags = Vec::new();
+    if !registered {
+        flags.push(Flag::new(
+            "suspected_missed",
+            "the household code is not in the household registry (疑似漏评)",
+        ));
+    }
+    let county = s.household_code.county_prefix();
+    for (i, id) in checked.id_numbers.iter().enumerate() {
+        if id.region() != county {
+            let mut f = Flag::new(
+                "id_region_mismatch",
+                format!("member {i}'s ID number is registered outside the household's county"),
+            );
+            f.field = Some(format!("members[{i}].id_number"));
+            f.detail = serde_json::json!({"member": i, "id_region": id.region(), "county": county});
+            flags.push(f);
+        }
+    }
+    if let Some(centre) = village_centroid {
+        let km = distance_km((s.location.lat, s.location.lon), centre);
+        if km > FAR_FROM_VILLAGE_KM {
+            let mut f = Flag::new(
+                "far_from_village",
+                format!("the survey was taken {km:.1} km from the village's centre"),
+            );
+            f.field = Some("location".into());
+            f.detail = serde_json::json!({"distance_km": (km * 10.0).round() / 10.0});
+            flags.push(f);
+        }
+    }
+    flags
+}
+
+/// `duplicate_person`: member `member` also appears in the latest survey of `other_household`.
+pub fn duplicate_person(member: usize, other_household: &str, other_submission: &str) -> Flag {
+    let mut f = Flag::new(
+        "duplicate_person",
+        format!("member {member} also appears in the latest survey of household {other_household}"),
+    );
+    f.field = Some(format!("members[{member}].id_number"));
+    f.detail = serde_json::json!({
+        "member": member,
+        "other_household": other_household,
+        "other_submission": other_submission,
+    });
+    f
+}
+
+/// The clue kinds a version clears: every indicator it passes, and every clue-opening flag it
+/// does not carry. An approved version closes the household's open clues of these kinds.
+pub fn cleared_kinds(outcome: &crate::indicators::Outcome, flags: &[Flag]) -> Vec<String> {
+    let failing = outcome.failing();
+    let mut kinds: Vec<String> = crate::indicators::Indicator::ALL
+        .into_iter()
+        .filter(|i| !failing.contains(i))
+        .map(|i| i.as_str().to_owned())
+        .collect();
+    kinds.extend(
+        CLUE_FLAGS
+            .iter()
+            .filter(|code| !flags.iter().any(|f| f.code == **code))
+            .map(|c| (*c).to_owned()),
+    );
+    kinds
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn distances_are_great_circle_kilometres() {
+        let guiyang = (26.647, 106.630);
+        let kaili = (26.583, 107.978);
+        let d = distance_km(guiyang, kaili);
+        assert!((d - 134.3).abs() < 1.0, "{d}");
+        assert!(distance_km(kaili, kaili) < 1e-9);
+    }
+}

@@ -1,0 +1,221 @@
+//! Problem clues end to end, on PostgreSQL + RabbitMQ and on the embedded backend: a failing
+//! indicator opens a clue for the household's township; the return, the corrected version and
+//! its approval close it (销号) and the closure rate moves at village, township and county level;
+//! the data comparison raises `duplicate_person` and `suspected_missed`; closing by hand needs a
+//! reason and a reviewer of that jurisdiction.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::Service;
+use common::client::Client;
+use common::real_services;
+use common::survey::{Key, Upload};
+use serde_json::{Value, json};
+
+fn upload(app: &Client, token: &str, u: &Upload) -> Value {
+    assert_eq!(
+        app.upload(token, &u.signed_by(&Key::demo()), &u.parts)
+            .status,
+        202
+    );
+    let s = app.wait_final(token, &u.id());
+    assert_eq!(s["status"], "signed_off", "{s}");
+    s
+}
+
+fn decide(app: &Client, token: &str, s: &Value, decision: &str) -> Value {
+    let r = app.post_json(
+        Some(token),
+        &format!("/api/v1/submissions/{}/review", s["id"].as_str().unwrap()),
+        &json!({"decision": decision, "digest": s["content_digest"],
+                "reasons": [{"action": "correct", "field": "water.safe", "note": "饮水不安全"}]}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    r.body
+}
+
+fn unit<'a>(stats: &'a Value, code: &str) -> &'a Value {
+    stats["units"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["code"] == code)
+        .unwrap_or_else(|| panic!("no unit {code} in {stats}"))
+}
+
+fn clue_kinds(s: &Value) -> Vec<String> {
+    s["clues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["kind"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn flag_codes(s: &Value) -> Vec<String> {
+    s["flags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["code"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn workflow(svc: &Service) {
+    let app = svc.client();
+    let surveyor = app.token("surveyor1");
+    let township = app.token("township1");
+    let other_township = app.token("township2");
+    let county = app.token("county1");
+
+    // Unsafe water: the version is signed off, the indicator fails, a clue opens.
+    let mut v1 = Upload::household_h1();
+    v1.doc["water"]["safe"] = json!(false);
+    let s1 = upload(&app, &surveyor, &v1);
+    assert_eq!(s1["outcome"]["meets_standard"], false);
+    assert_eq!(clue_kinds(&s1), ["water"]);
+    assert!(
+        flag_codes(&s1).is_empty(),
+        "a clean fixture raises no flag: {s1}"
+    );
+
+    let stats = app.get(Some(&township), "/api/v1/stats");
+    assert_eq!(stats.status, 200, "{}", stats.text);
+    let village = unit(&stats.body, "522732101201");
+    assert_eq!(village["surveyed"], 1);
+    assert_eq!(village["meets_standard"], 0);
+    assert_eq!(village["clues_raised"], 1);
+    assert_eq!(village["clues_closed"], 0);
+    assert_eq!(village["closure_rate"], 0.0);
+    assert!(village["households"].as_i64().unwrap() >= 1);
+    let county_stats = app.get(Some(&county), "/api/v1/stats");
+    assert_eq!(unit(&county_stats.body, "522732101000")["clues_raised"], 1);
+    assert_eq!(unit(&county_stats.body, "522732102000")["clues_raised"], 0);
+    assert_eq!(
+        app.get(Some(&township), "/api/v1/stats?org=522732102000")
+            .status,
+        404,
+        "another township's figures are not this reviewer's"
+    );
+    assert_eq!(app.get(Some(&surveyor), "/api/v1/stats").status, 403);
+
+    let open = app.get(Some(&township), "/api/v1/clues?status=open");
+    assert_eq!(open.status, 200, "{}", open.text);
+    assert_eq!(open.body["items"].as_array().unwrap().len(), 1);
+    assert_eq!(open.body["items"][0]["township_code"], "522732101000");
+    let none = app.get(Some(&other_township), "/api/v1/clues?status=open");
+    assert_eq!(none.body["items"].as_array().unwrap().len(), 0);
+
+    // Returned, corrected, approved: the clue closes with the version that passes.
+    decide(&app, &township, &s1, "return");
+    let mut v2 = Upload::household_h1();
+    v2.doc["supersedes"] = json!(v1.id());
+    let s2 = upload(&app, &surveyor, &v2);
+    assert_eq!(s2["outcome"]["meets_standard"], true);
+    assert!(clue_kinds(&s2).is_empty());
+    let approved = decide(&app, &township, &s2, "approve");
+    assert_eq!(approved["status"], "approved");
+    let closed = app.get(Some(&township), "/api/v1/clues?status=closed");
+    let item = &closed.body["items"][0];
+    assert_eq!(item["kind"], "water");
+    assert_eq!(item["closed_by_submission"], v2.id().as_str());
+    let last = approved["ledger"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(last["action"], "clue_closed", "{approved}");
+    let stats = app.get(Some(&township), "/api/v1/stats");
+    let village = unit(&stats.body, "522732101201");
+    assert_eq!(village["meets_standard"], 1);
+    assert_eq!(village["clues_closed"], 1);
+    assert_eq!(village["closure_rate"], 1.0);
+    let county_stats = app.get(Some(&county), "/api/v1/stats");
+    assert_eq!(
+        unit(&county_stats.body, "522732101000")["closure_rate"],
+        1.0
+    );
+
+    // Data comparison: the same people filed under another household; an unregistered code.
+    let mut dup = Upload::household_h1();
+    dup.doc["household_code"] = json!("522732101201-0002");
+    let sd = upload(&app, &surveyor, &dup);
+    assert!(
+        flag_codes(&sd).contains(&"duplicate_person".to_owned()),
+        "{sd}"
+    );
+    assert!(clue_kinds(&sd).contains(&"duplicate_person".to_owned()));
+    let flag = sd["flags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "duplicate_person")
+        .unwrap()
+        .clone();
+    assert_eq!(flag["detail"]["other_household"], "522732101201-0001");
+    assert!(
+        !flag.to_string().contains("522732198711145257"),
+        "the flag names members by index, not by ID number"
+    );
+
+    let mut missed = Upload::household_h1();
+    missed.doc["household_code"] = json!("522732101201-0999");
+    missed.doc["members"] = json!([missed.doc["members"][0].clone()]);
+    missed.doc["members"][0]["id_number"] = json!("522732199001010010");
+    let sm = upload(&app, &surveyor, &missed);
+    assert!(
+        flag_codes(&sm).contains(&"suspected_missed".to_owned()),
+        "{sm}"
+    );
+    assert!(clue_kinds(&sm).contains(&"suspected_missed".to_owned()));
+
+    // Closing by hand: a reason, a reviewer of the jurisdiction, once.
+    let clue = sm["clues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["kind"] == "suspected_missed")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let path = format!("/api/v1/clues/{clue}/close");
+    let r = app.post_json(Some(&township), &path, &json!({"reason": "  "}));
+    assert_eq!(r.status, 400, "{}", r.text);
+    let r = app.post_json(
+        Some(&other_township),
+        &path,
+        &json!({"reason": "不是我们的"}),
+    );
+    assert_eq!(r.status, 404);
+    let r = app.post_json(Some(&surveyor), &path, &json!({"reason": "自己销号"}));
+    assert_eq!(r.status, 404);
+    let r = app.post_json(
+        Some(&township),
+        &path,
+        &json!({"reason": "已补录底图，户码有效"}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["status"], "closed");
+    assert_eq!(r.body["close_reason"], "已补录底图，户码有效");
+    let r = app.post_json(Some(&township), &path, &json!({"reason": "again"}));
+    assert_eq!(r.status, 409);
+
+    let (ok, out) = svc.cli_status(&["ledger", "verify"]);
+    assert!(ok, "{out}");
+}
+
+#[test]
+fn clues_open_and_close_on_the_embedded_backend() {
+    workflow(&Service::dev());
+}
+
+#[test]
+fn clues_open_and_close_on_postgres_and_rabbitmq() {
+    let Some((pg, amqp)) = real_services("clues_open_and_close_on_postgres_and_rabbitmq") else {
+        return;
+    };
+    workflow(&Service::production(&pg, &amqp, 2));
+}
