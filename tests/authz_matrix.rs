@@ -1,0 +1,438 @@
+//! The authorisation matrix, generated from one table: every endpoint of the OpenAPI document ×
+//! every role × inside / outside the jurisdiction × own / another's object, with the status
+//! each cell must answer. An endpoint that appears in the OpenAPI document without a row here
+//! fails the test, so a new endpoint cannot ship without its authorisation decided.
+//!
+//! Objects: a submission of surveyor1 (township 522732101000) with an open clue; surveyor3 of
+//! the same township is "another's" surveyor, surveyor2 and township2 are outside.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use common::Service;
+use common::client::multipart;
+use common::survey::{Key, Upload};
+use serde_json::{Value, json};
+
+/// Who asks.
+const CALLERS: [&str; 9] = [
+    "anonymous",
+    "surveyor1", // the object's own surveyor
+    "surveyor3", // another surveyor of the same township
+    "surveyor2", // a surveyor of another township
+    "township1", // the township's reviewer
+    "township2", // another township's reviewer
+    "county1",   // the county's reviewer (above the township)
+    "auditor1",  // the prefecture's auditor
+    "admin1",    // the prefecture's admin
+];
+
+struct Row {
+    method: &'static str,
+    /// As in the OpenAPI document.
+    template: &'static str,
+    /// Expected statuses per caller (any one of them); callers not named expect `default`.
+    cells: &'static [(&'static str, &'static [u16])],
+    default: &'static [u16],
+}
+
+const SIGNED_IN_OK: &[(&str, &[u16])] = &[("anonymous", &[401])];
+const REVIEWERS_AUDITORS_ADMINS: &[(&str, &[u16])] = &[
+    ("anonymous", &[401]),
+    ("township1", &[200]),
+    ("township2", &[200]),
+    ("county1", &[200]),
+    ("auditor1", &[200]),
+    ("admin1", &[200]),
+];
+
+fn table() -> Vec<Row> {
+    vec![
+        // Sign-in answers anyone with their own credentials (checked separately below).
+        Row {
+            method: "post",
+            template: "/api/v1/auth/login",
+            cells: &[],
+            default: &[200],
+        },
+        Row {
+            method: "post",
+            template: "/api/v1/auth/refresh",
+            cells: &[],
+            default: &[200],
+        },
+        Row {
+            method: "post",
+            template: "/api/v1/keys",
+            cells: &[
+                ("anonymous", &[401]),
+                ("surveyor1", &[201, 409]),
+                ("surveyor3", &[201, 409]),
+                ("surveyor2", &[201, 409]),
+            ],
+            default: &[403],
+        },
+        Row {
+            method: "post",
+            template: "/api/v1/submissions",
+            cells: &[
+                ("anonymous", &[401]),
+                ("surveyor1", &[202]),
+                ("surveyor3", &[202]),
+            ],
+            default: &[403],
+        },
+        Row {
+            method: "get",
+            template: "/api/v1/submissions",
+            cells: &[
+                ("anonymous", &[401]),
+                ("surveyor1", &[200]),
+                ("surveyor3", &[200]),
+                ("surveyor2", &[200]),
+            ],
+            default: &[403],
+        },
+        Row {
+            method: "get",
+            template: "/api/v1/submissions/{id}",
+            cells: &[
+                ("anonymous", &[401]),
+                ("surveyor1", &[200]),
+                ("township1", &[200]),
+                ("county1", &[200]),
+                ("auditor1", &[200]),
+                ("admin1", &[200]),
+            ],
+            default: &[404],
+        },
+        Row {
+            method: "post",
+            template: "/api/v1/submissions/{id}/review",
+            // The matrix sends a digest that is not the current version's: a caller who passes
+            // authorisation gets 409, one at the wrong level 403, everyone else 404.
+            cells: &[
+                ("anonymous", &[401]),
+                ("township1", &[409]),
+                ("county1", &[403]),
+            ],
+            default: &[404],
+        },
+        Row {
+            method: "get",
+            template: "/api/v1/review/queue",
+            cells: REVIEWERS_AUDITORS_ADMINS,
+            default: &[403],
+        },
+        Row {
+            method: "get",
+            template: "/api/v1/households/{code}/accountability",
+            cells: &[
+                ("anonymous", &[401]),
+                ("township1", &[200]),
+                ("county1", &[200]),
+                ("auditor1", &[200]),
+                ("admin1", &[200]),
+            ],
+            default: &[404],
+        },
+        Row {
+            method: "get",
+            template: "/api/v1/clues",
+            cells: REVIEWERS_AUDITORS_ADMINS,
+            default: &[403],
+        },
+        Row {
+            method: "post",
+            template: "/api/v1/clues/{id}/close",
+            // The first reviewer allowed closes it, the next finds it closed.
+            cells: &[
+                ("anonymous", &[401]),
+                ("township1", &[200, 409]),
+                ("county1", &[200, 409]),
+            ],
+            default: &[404],
+        },
+        Row {
+            method: "get",
+            template: "/api/v1/stats",
+            cells: REVIEWERS_AUDITORS_ADMINS,
+            default: &[403],
+        },
+        Row {
+            method: "get",
+            template: "/api/v1/ledger/checkpoint",
+            cells: &[],
+            default: &[200],
+        },
+        Row {
+            method: "post",
+            template: "/api/v1/ledger/checkpoint",
+            cells: &[
+                ("anonymous", &[401]),
+                ("auditor1", &[200]),
+                ("admin1", &[200]),
+            ],
+            default: &[403],
+        },
+        Row {
+            method: "get",
+            template: "/api/v1/ledger/entries",
+            cells: &[
+                ("anonymous", &[401]),
+                ("auditor1", &[200]),
+                ("admin1", &[200]),
+            ],
+            default: &[403],
+        },
+        Row {
+            method: "get",
+            template: "/api/v1/ledger/proof/inclusion",
+            cells: SIGNED_IN_OK,
+            default: &[200],
+        },
+        Row {
+            method: "get",
+            template: "/api/v1/ledger/proof/consistency",
+            cells: SIGNED_IN_OK,
+            default: &[200],
+        },
+        Row {
+            method: "get",
+            template: "/healthz",
+            cells: &[],
+            default: &[200],
+        },
+        Row {
+            method: "get",
+            template: "/readyz",
+            cells: &[],
+            default: &[200],
+        },
+        Row {
+            method: "get",
+            template: "/metrics",
+            cells: &[],
+            default: &[200],
+        },
+    ]
+}
+
+#[test]
+fn every_endpoint_answers_every_role_as_the_table_says() {
+    let svc = Service::dev();
+    let app = svc.client();
+    svc.cli(
+        &[
+            "user",
+            "add",
+            "surveyor3",
+            "--role",
+            "surveyor",
+            "--org",
+            "522732101000",
+            "--password-stdin",
+        ],
+        Some("demo-surveyor3\n"),
+    );
+
+    // The objects: surveyor1's signed-off submission with an open clue (unsafe water).
+    let surveyor = app.token("surveyor1");
+    let mut u = Upload::household_h1();
+    u.doc["water"]["safe"] = json!(false);
+    assert_eq!(
+        app.upload(&surveyor, &u.signed_by(&Key::demo()), &u.parts)
+            .status,
+        202
+    );
+    let sub = app.wait_final(&surveyor, &u.id());
+    assert_eq!(sub["status"], "signed_off", "{sub}");
+    let clue = sub["clues"][0]["id"].as_str().unwrap().to_owned();
+
+    // Every operation in the OpenAPI document has a row, and every row an operation.
+    let doc = app.get(None, "/api/v1/openapi.json").body;
+    let documented: BTreeSet<(String, String)> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .flat_map(|(path, ops)| {
+            ops.as_object()
+                .unwrap()
+                .keys()
+                .map(move |m| (m.clone(), path.clone()))
+        })
+        .collect();
+    let rows = table();
+    let tabled: BTreeSet<(String, String)> = rows
+        .iter()
+        .map(|r| (r.method.to_owned(), r.template.to_owned()))
+        .collect();
+    assert_eq!(
+        documented.difference(&tabled).collect::<Vec<_>>(),
+        Vec::<&(String, String)>::new(),
+        "endpoints without a row in the authorisation matrix"
+    );
+    assert_eq!(
+        tabled.difference(&documented).collect::<Vec<_>>(),
+        Vec::<&(String, String)>::new(),
+        "rows for endpoints that do not exist"
+    );
+
+    let tokens: BTreeMap<&str, Option<String>> = CALLERS
+        .iter()
+        .map(|c| (*c, (*c != "anonymous").then(|| app.token(c))))
+        .collect();
+
+    let mut failures = Vec::new();
+    for row in &rows {
+        if row.template.starts_with("/api/v1/auth/") {
+            continue;
+        }
+        for (caller, token) in &tokens {
+            let expected = row
+                .cells
+                .iter()
+                .find(|(c, _)| c == caller)
+                .map(|(_, s)| *s)
+                .unwrap_or(row.default);
+            let token = token.as_deref();
+            let status = call(&app, row, token, &u, &sub, &clue);
+            if !expected.contains(&status) {
+                failures.push(format!(
+                    "{} {} as {caller}: {status}, expected {expected:?}",
+                    row.method.to_uppercase(),
+                    row.template
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+
+    // Inside / outside for lists: the queue and the clues hold only the caller's jurisdiction.
+    for (caller, sees) in [("township1", 1), ("township2", 0)] {
+        let t = tokens[caller].clone().unwrap();
+        let q = app.get(Some(&t), "/api/v1/review/queue");
+        let items = q.body["items"].as_array().unwrap();
+        assert_eq!(items.is_empty(), sees == 0, "{caller}'s queue");
+        assert!(
+            items
+                .iter()
+                .all(|i| i["village_code"].as_str().unwrap().starts_with("522732101")),
+            "only township 1's villages"
+        );
+        let s = app.get(Some(&t), "/api/v1/stats?org=522732101000");
+        assert_eq!(
+            s.status,
+            if sees == 1 { 200 } else { 404 },
+            "{caller}'s stats"
+        );
+    }
+    // Sign-in: one's own credentials only.
+    let r = app.post_json(
+        None,
+        "/api/v1/auth/login",
+        &json!({"username": "township1", "password": "wrong"}),
+    );
+    assert_eq!(r.status, 401);
+    let refresh = app.login("township1", "demo-township1")["refresh_token"].clone();
+    assert_eq!(
+        app.post_json(
+            None,
+            "/api/v1/auth/refresh",
+            &json!({"refresh_token": refresh})
+        )
+        .status,
+        200
+    );
+    assert_eq!(
+        app.post_json(
+            None,
+            "/api/v1/auth/refresh",
+            &json!({"refresh_token": "forged"})
+        )
+        .status,
+        401
+    );
+}
+
+/// One request of a row, for one caller.
+fn call(
+    app: &common::client::Client,
+    row: &Row,
+    token: Option<&str>,
+    _u: &Upload,
+    sub: &Value,
+    clue: &str,
+) -> u16 {
+    let id = sub["id"].as_str().unwrap();
+    let stale = "0".repeat(64);
+    match (row.method, row.template) {
+        ("post", "/api/v1/keys") => {
+            app.post_json(
+                token,
+                "/api/v1/keys",
+                &json!({"public_key": Key::generate().public_b64()}),
+            )
+            .status
+        }
+        ("post", "/api/v1/submissions") => {
+            // A fresh survey of a household of township 1 (for surveyor3 signed with another's
+            // key: accepted here, rejected by the worker as 代签 — not an authorisation matter).
+            let fresh = Upload::household_h1();
+            let survey = fresh.signed_by(&Key::demo()).to_string();
+            let (body, ctype) = multipart(survey.as_bytes(), "application/json", &fresh.parts);
+            app.post_raw(token, "/api/v1/submissions", &ctype, &body)
+                .status
+        }
+        ("get", "/api/v1/submissions") => {
+            app.get(token, "/api/v1/submissions?status=signed_off")
+                .status
+        }
+        ("get", "/api/v1/submissions/{id}") => {
+            app.get(token, &format!("/api/v1/submissions/{id}")).status
+        }
+        ("post", "/api/v1/submissions/{id}/review") => {
+            app.post_json(
+                token,
+                &format!("/api/v1/submissions/{id}/review"),
+                &json!({"decision": "approve", "digest": stale, "reasons": []}),
+            )
+            .status
+        }
+        ("get", "/api/v1/review/queue") => app.get(token, "/api/v1/review/queue").status,
+        ("get", "/api/v1/households/{code}/accountability") => {
+            app.get(token, "/api/v1/households/522732101201-0001/accountability")
+                .status
+        }
+        ("get", "/api/v1/clues") => app.get(token, "/api/v1/clues").status,
+        ("post", "/api/v1/clues/{id}/close") => {
+            app.post_json(
+                token,
+                &format!("/api/v1/clues/{clue}/close"),
+                &json!({"reason": "matrix"}),
+            )
+            .status
+        }
+        ("get", "/api/v1/stats") => app.get(token, "/api/v1/stats").status,
+        ("get", "/api/v1/ledger/checkpoint") => app.get(token, "/api/v1/ledger/checkpoint").status,
+        ("post", "/api/v1/ledger/checkpoint") => {
+            app.post_json(token, "/api/v1/ledger/checkpoint", &json!({}))
+                .status
+        }
+        ("get", "/api/v1/ledger/entries") => {
+            app.get(token, "/api/v1/ledger/entries?from=1&to=2").status
+        }
+        ("get", "/api/v1/ledger/proof/inclusion") => {
+            app.get(token, "/api/v1/ledger/proof/inclusion?seq=1&size=1")
+                .status
+        }
+        ("get", "/api/v1/ledger/proof/consistency") => {
+            app.get(token, "/api/v1/ledger/proof/consistency?from=1&to=1")
+                .status
+        }
+        ("get", path) => app.get(token, path).status,
+        (m, p) => panic!("no request for {m} {p}"),
+    }
+}
