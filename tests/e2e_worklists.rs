@@ -83,6 +83,45 @@ fn reviewers_see_their_queue_and_surveyors_what_came_back() {
     assert_eq!(q.body["items"].as_array().unwrap().len(), 2);
     assert_eq!(q.body["items"][0]["id"], ids[1].as_str());
 
+    // Escalation: nothing is the county's until the township's deadline passes; then the
+    // county sees it in its queue, marked overdue, and may decide it.
+    let county = app.token("county1");
+    let cq = app.get(Some(&county), "/api/v1/review/queue");
+    assert_eq!(cq.status, 200);
+    assert_eq!(cq.body["items"].as_array().unwrap().len(), 0, "{}", cq.text);
+    let early = app.post_json(
+        Some(&county),
+        &format!("/api/v1/submissions/{}/review", ids[1]),
+        &json!({"decision": "approve", "digest": digests[1]}),
+    );
+    assert_eq!(early.status, 403, "{}", early.text);
+    svc.sql(&format!(
+        "UPDATE submission_outcomes SET review_due_at = '2026-01-05 00:00:00' WHERE submission_id = '{}'",
+        ids[1]
+    ));
+    let q = app.get(Some(&township), "/api/v1/review/queue");
+    assert_eq!(q.body["items"][0]["overdue"], true, "{}", q.text);
+    assert_eq!(q.body["items"][1]["overdue"], false);
+    let cq = app.get(Some(&county), "/api/v1/review/queue");
+    let escalated = cq.body["items"].as_array().unwrap();
+    assert_eq!(escalated.len(), 1, "{}", cq.text);
+    assert_eq!(escalated[0]["id"], ids[1].as_str());
+    assert_eq!(escalated[0]["overdue"], true);
+    let late = app.post_json(
+        Some(&county),
+        &format!("/api/v1/submissions/{}/review", ids[1]),
+        &json!({"decision": "approve", "digest": digests[1]}),
+    );
+    assert_eq!(late.status, 200, "{}", late.text);
+    let last = late.body["ledger"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(last["actor"]["username"], "county1");
+    assert_eq!(last["detail"]["level"], "county");
+
     let back = app.get(Some(&surveyor), "/api/v1/submissions?status=returned");
     assert_eq!(back.status, 200, "{}", back.text);
     let items = back.body["items"].as_array().unwrap();

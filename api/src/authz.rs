@@ -62,7 +62,8 @@ pub enum ReviewAccess {
 }
 
 /// R3: reviewers act only inside their jurisdiction and at their level. A `signed_off` version
-/// is decided by the township reviewers over its village (the county spot-checks later).
+/// is decided by the township reviewers over its village; once its deadline has passed it is
+/// escalated, and the county (or prefecture) above may decide it too.
 pub fn may_review(conn: &mut Conn, caller: &Caller, sub: &Submission) -> DbResult<ReviewAccess> {
     if caller.role != Role::Reviewer || !org::is_within(conn, &sub.village_code, &caller.org_code)?
     {
@@ -71,10 +72,18 @@ pub fn may_review(conn: &mut Conn, caller: &Caller, sub: &Submission) -> DbResul
     let level = org::get(conn, &caller.org_code)?
         .map(|u| u.level)
         .unwrap_or_default();
-    Ok(if level == "township" {
-        ReviewAccess::Allowed(level)
-    } else {
-        ReviewAccess::WrongLevel(level)
+    if level == "township" {
+        return Ok(ReviewAccess::Allowed(level));
+    }
+    // Escalation: once the township's deadline has passed, the levels above may decide.
+    let due = fieldsurvey_db::worklists::review_due_at(conn, &sub.id)?;
+    Ok(match due {
+        Some(due)
+            if due < fieldsurvey_db::now() && matches!(level.as_str(), "county" | "prefecture") =>
+        {
+            ReviewAccess::Allowed(level)
+        }
+        _ => ReviewAccess::WrongLevel(level),
     })
 }
 
@@ -116,4 +125,11 @@ pub fn may_read_stats(caller: &Caller) -> bool {
 /// Does `unit` lie in the caller's subtree?
 pub fn may_view_org_unit(conn: &mut Conn, caller: &Caller, unit: &str) -> DbResult<bool> {
     org::is_within(conn, unit, &caller.org_code)
+}
+
+/// The org level of the caller's unit (`township`, `county`, …).
+pub fn level_of(conn: &mut Conn, caller: &Caller) -> DbResult<String> {
+    Ok(org::get(conn, &caller.org_code)?
+        .map(|u| u.level)
+        .unwrap_or_default())
 }

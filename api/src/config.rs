@@ -29,8 +29,6 @@ pub struct ApiConfig {
     pub access_ttl: Duration,
     pub refresh_ttl: Duration,
     pub limits: UploadLimits,
-    /// Working days (Monday to Friday) a level has to decide a signed-off version.
-    pub review_deadline_days: u32,
 }
 
 impl ApiConfig {
@@ -40,9 +38,6 @@ impl ApiConfig {
             access_ttl: Duration::from_secs(15 * 60),
             refresh_ttl: Duration::from_secs(30 * 24 * 3600),
             limits: UploadLimits::default(),
-            review_deadline_days: 5,
         }
     }
 }
-
-pub use fieldsurvey_core::deadline::add_working_days;

@@ -6,7 +6,7 @@ use diesel::prelude::*;
 
 use crate::models::Submission;
 use crate::schema::org_units::dsl as o;
-use crate::schema::{reviews as r, submissions as s};
+use crate::schema::{reviews as r, submission_outcomes as so, submissions as s};
 use crate::{Conn, DbResult, with_conn};
 
 pub struct QueueFilter<'a> {
@@ -19,6 +19,8 @@ pub struct QueueFilter<'a> {
     pub flag: Option<&'a str>,
     pub offset: i64,
     pub limit: i64,
+    /// Only versions whose review deadline has passed (escalated to the level above).
+    pub overdue_only: bool,
 }
 
 /// Submissions of `status` whose village lies in the subtree of `org_code`, in the order they
@@ -44,6 +46,16 @@ pub fn review_queue(conn: &mut Conn, f: &QueueFilter<'_>) -> DbResult<Vec<Submis
             .into_boxed();
         if let Some(v) = f.village {
             q = q.filter(s::village_code.eq(v.to_owned()));
+        }
+        if f.overdue_only {
+            let now = crate::now();
+            q = q.filter(
+                s::id.eq_any(
+                    so::table
+                        .filter(so::review_due_at.lt(now))
+                        .select(so::submission_id),
+                ),
+            );
         }
         if let Some(flag) = &flag {
             q = q.filter(s::flags.like(flag.clone()));
@@ -91,4 +103,27 @@ pub fn latest_reviews(
     let mut seen = std::collections::HashSet::new();
     rows.retain(|(id, ..)| seen.insert(id.clone()));
     Ok(rows)
+}
+
+/// When the review of this version is due, if it was signed off.
+pub fn review_due_at(
+    conn: &mut Conn,
+    submission_id: &str,
+) -> DbResult<Option<chrono::NaiveDateTime>> {
+    with_conn!(conn, |c| Ok(so::table
+        .filter(so::submission_id.eq(submission_id))
+        .select(so::review_due_at)
+        .first(c)
+        .optional()?))
+}
+
+/// `(submission_id, review_due_at)` of the signed-off versions among `ids`.
+pub fn due_dates(
+    conn: &mut Conn,
+    ids: &[String],
+) -> DbResult<Vec<(String, chrono::NaiveDateTime)>> {
+    with_conn!(conn, |c| Ok(so::table
+        .filter(so::submission_id.eq_any(ids))
+        .select((so::submission_id, so::review_due_at))
+        .load(c)?))
 }

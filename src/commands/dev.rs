@@ -76,10 +76,7 @@ pub fn run(mut settings: Settings, listen: String, data_dir: PathBuf, demo: bool
         let state = AppState {
             db,
             store,
-            config: ApiConfig {
-                review_deadline_days: settings.review_deadline_days(),
-                ..ApiConfig::new(jwt)
-            },
+            config: ApiConfig::new(jwt),
             metrics: api_metrics,
             registry: Arc::new(registry),
             relay_wake: wake,

@@ -117,10 +117,7 @@ pub fn api(settings: Settings) -> Result<()> {
         let state = AppState {
             db,
             store,
-            config: ApiConfig {
-                review_deadline_days: settings.review_deadline_days(),
-                ..ApiConfig::new(jwt)
-            },
+            config: ApiConfig::new(jwt),
             metrics: api_metrics,
             registry: Arc::new(registry),
             relay_wake: wake,

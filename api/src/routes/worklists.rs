@@ -12,7 +12,6 @@ use serde_json::Value;
 
 use crate::auth::Caller;
 use crate::authz;
-use crate::config::add_working_days;
 use crate::error::{ApiError, ProblemItem};
 use crate::state::AppState;
 use crate::view::rfc3339;
@@ -91,13 +90,11 @@ fn check_page(page: Option<i64>) -> Result<i64, ProblemItem> {
 
 fn item(
     sub: Submission,
-    deadline_days: u32,
+    due: Option<chrono::NaiveDateTime>,
     now: chrono::NaiveDateTime,
     reasons: Value,
 ) -> QueueItem {
-    let due = (sub.status == "signed_off")
-        .then(|| sub.processed_at.map(|t| add_working_days(t, deadline_days)))
-        .flatten();
+    let due = due.filter(|_| sub.status == "signed_off");
     QueueItem {
         meets_standard: sub
             .outcome
@@ -122,7 +119,7 @@ fn item(
 fn page_of(
     mut subs: Vec<Submission>,
     page: i64,
-    days: u32,
+    dues: &[(String, chrono::NaiveDateTime)],
     reasons: &[(String, String, String, chrono::NaiveDateTime)],
 ) -> Page {
     let has_more = subs.len() as i64 > PAGE_SIZE;
@@ -137,7 +134,8 @@ fn page_of(
                     .find(|(id, ..)| *id == s.id)
                     .and_then(|(_, _, text, _)| serde_json::from_str(text).ok())
                     .unwrap_or(Value::Array(vec![]));
-                item(s, days, now, r)
+                let due = dues.iter().find(|(id, _)| *id == s.id).map(|(_, d)| *d);
+                item(s, due, now, r)
             })
             .collect(),
         page,
@@ -181,13 +179,18 @@ pub async fn review_queue(
     let (Some(status), Some(page), true) = (status, page, errors.is_empty()) else {
         return Err(ApiError::BadRequest(errors));
     };
-    let days = state.config.review_deadline_days;
     let result = state
         .db
         .run(move |c| {
+            // Above the township, a reviewer's queue holds what was escalated to them: the
+            // signed-off versions whose township deadline has passed.
+            let escalated = caller.role == crate::auth::caller::Role::Reviewer
+                && status == "signed_off"
+                && authz::level_of(c, &caller)? != "township";
             let subs = fieldsurvey_db::worklists::review_queue(
                 c,
                 &QueueFilter {
+                    overdue_only: escalated,
                     org_code: &caller.org_code,
                     status: &status,
                     village: q.village.as_deref(),
@@ -198,7 +201,8 @@ pub async fn review_queue(
             )?;
             let ids: Vec<String> = subs.iter().map(|s| s.id.clone()).collect();
             let reasons = fieldsurvey_db::worklists::latest_reviews(c, &ids)?;
-            Ok(page_of(subs, page, days, &reasons))
+            let dues = fieldsurvey_db::worklists::due_dates(c, &ids)?;
+            Ok(page_of(subs, page, &dues, &reasons))
         })
         .await?;
     Ok(web::Json(result))
@@ -238,7 +242,6 @@ pub async fn own_submissions(
     let (Some(status), Some(page)) = (status, page) else {
         return Err(ApiError::BadRequest(errors));
     };
-    let days = state.config.review_deadline_days;
     let result = state
         .db
         .run(move |c| {
@@ -251,7 +254,8 @@ pub async fn own_submissions(
             )?;
             let ids: Vec<String> = subs.iter().map(|s| s.id.clone()).collect();
             let reasons = fieldsurvey_db::worklists::latest_reviews(c, &ids)?;
-            Ok(page_of(subs, page, days, &reasons))
+            let dues = fieldsurvey_db::worklists::due_dates(c, &ids)?;
+            Ok(page_of(subs, page, &dues, &reasons))
         })
         .await?;
     Ok(web::Json(result))
