@@ -121,6 +121,27 @@ fn table() -> Vec<Row> {
             default: &[404],
         },
         Row {
+            method: "post",
+            template: "/api/v1/spot-checks",
+            cells: &[
+                ("anonymous", &[401]),
+                ("county1", &[201]),
+                ("township2", &[404]),
+            ],
+            default: &[403],
+        },
+        Row {
+            method: "post",
+            template: "/api/v1/submissions/{id}/spot-check",
+            // Not drawn: a reviewer of the jurisdiction gets 409, anyone else 404.
+            cells: &[
+                ("anonymous", &[401]),
+                ("township1", &[409]),
+                ("county1", &[409]),
+            ],
+            default: &[404],
+        },
+        Row {
             method: "get",
             template: "/api/v1/review/queue",
             cells: REVIEWERS_AUDITORS_ADMINS,
@@ -398,6 +419,22 @@ fn call(
                 token,
                 &format!("/api/v1/submissions/{id}/review"),
                 &json!({"decision": "approve", "digest": stale, "reasons": []}),
+            )
+            .status
+        }
+        ("post", "/api/v1/spot-checks") => {
+            app.post_json(
+                token,
+                "/api/v1/spot-checks",
+                &json!({"org": "522732101000"}),
+            )
+            .status
+        }
+        ("post", "/api/v1/submissions/{id}/spot-check") => {
+            app.post_json(
+                token,
+                &format!("/api/v1/submissions/{id}/spot-check"),
+                &json!({"decision": "confirm", "digest": stale}),
             )
             .status
         }

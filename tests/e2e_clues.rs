@@ -138,6 +138,76 @@ fn workflow(svc: &Service) {
         1.0
     );
 
+    // The county spot-checks the township: a reproducible draw, then an overturn reopens the
+    // record and opens a clue, which moves the closure rate.
+    let spot = json!({"org": "522732101000", "rate": 1.0, "seed": "2026-11-县级抽查"});
+    let drawn = app.post_json(Some(&county), "/api/v1/spot-checks", &spot);
+    assert_eq!(drawn.status, 201, "{}", drawn.text);
+    assert_eq!(drawn.body["seed"], "2026-11-县级抽查");
+    let ids = |b: &Value| -> Vec<String> {
+        b["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["submission_id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(
+        ids(&drawn.body),
+        [v2.id()],
+        "the approved record, and only it"
+    );
+    let again = app.post_json(Some(&county), "/api/v1/spot-checks", &spot);
+    assert_eq!(
+        ids(&again.body),
+        ids(&drawn.body),
+        "the same seed draws the same records"
+    );
+    assert_eq!(
+        app.post_json(Some(&township), "/api/v1/spot-checks", &spot)
+            .status,
+        403,
+        "a township does not spot-check itself"
+    );
+    let check = format!("/api/v1/submissions/{}/spot-check", v2.id());
+    let r = app.post_json(
+        Some(&township),
+        &check,
+        &json!({"decision": "confirm", "digest": s2["content_digest"]}),
+    );
+    assert_eq!(
+        r.status, 409,
+        "not drawn at the township's level: {}",
+        r.text
+    );
+    let r = app.post_json(
+        Some(&county),
+        &check,
+        &json!({"decision": "overturn", "digest": s2["content_digest"]}),
+    );
+    assert_eq!(r.status, 400, "an overturn says why");
+    let r = app.post_json(
+        Some(&county),
+        &check,
+        &json!({"decision": "overturn", "digest": s2["content_digest"],
+                "reason": "实地核查：饮水设施已损坏"}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["status"], "returned");
+    assert!(
+        clue_kinds(&r.body).contains(&"spot_check".to_owned()),
+        "{}",
+        r.text
+    );
+    let last = r.body["ledger"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["action"], "spot_checked");
+    assert_eq!(last["detail"]["decision"], "overturned");
+    let stats = app.get(Some(&county), "/api/v1/stats?org=522732101000");
+    let village = unit(&stats.body, "522732101201");
+    assert_eq!(village["clues_raised"], 2);
+    assert_eq!(village["clues_closed"], 1);
+    assert_eq!(village["closure_rate"], 0.5);
+
     // Data comparison: the same people filed under another household; an unregistered code.
     let mut dup = Upload::household_h1();
     dup.doc["household_code"] = json!("522732101201-0002");

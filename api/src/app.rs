@@ -54,6 +54,8 @@ pub fn build_app_config(cfg: &mut ServiceConfig) {
         .service(worklists::review_queue)
         .service(worklists::own_submissions)
         .service(review::review_submission)
+        .service(spot_checks::draw_spot_check)
+        .service(spot_checks::decide_spot_check)
         .service(clues::list_clues)
         .service(clues::close_clue)
         .service(clues::stats)

@@ -133,3 +133,45 @@ pub fn level_of(conn: &mut Conn, caller: &Caller) -> DbResult<String> {
         .map(|u| u.level)
         .unwrap_or_default())
 }
+
+/// May `caller` draw a spot-check of `unit`? A reviewer one level above it (county over a
+/// township, prefecture over a county), inside their subtree. `Err` says why not (403);
+/// `Ok(None)`: the unit is outside the caller's jurisdiction (404).
+pub fn may_draw_spot_check(
+    conn: &mut Conn,
+    caller: &Caller,
+    unit: &fieldsurvey_db::models::OrgUnit,
+) -> DbResult<Result<Option<String>, String>> {
+    if caller.role != Role::Reviewer {
+        return Ok(Err("spot-checks are drawn by reviewers".into()));
+    }
+    if !org::is_within(conn, &unit.code, &caller.org_code)? {
+        return Ok(Ok(None));
+    }
+    let level = level_of(conn, caller)?;
+    let (Some(mine), Some(theirs)) = (org::level_rank(&level), org::level_rank(&unit.level)) else {
+        return Ok(Err("unknown org level".into()));
+    };
+    if theirs != mine + 1 || !matches!(level.as_str(), "county" | "prefecture") {
+        return Ok(Err(format!(
+            "a {level} reviewer spot-checks the units one level down, not a {}",
+            unit.level
+        )));
+    }
+    Ok(Ok(Some(level)))
+}
+
+/// May `caller` decide a spot-check item of this submission? A reviewer of its jurisdiction;
+/// the item must have been drawn at the caller's level (checked with the decision). Returns
+/// the caller's level, or `None` (404).
+pub fn may_spot_check(
+    conn: &mut Conn,
+    caller: &Caller,
+    sub: &Submission,
+) -> DbResult<Option<String>> {
+    if caller.role != Role::Reviewer || !org::is_within(conn, &sub.village_code, &caller.org_code)?
+    {
+        return Ok(None);
+    }
+    level_of(conn, caller).map(Some)
+}

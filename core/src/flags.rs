@@ -119,6 +119,8 @@ pub fn cleared_kinds(outcome: &crate::indicators::Outcome, flags: &[Flag]) -> Ve
             .filter(|code| !flags.iter().any(|f| f.code == **code))
             .map(|c| (*c).to_owned()),
     );
+    // A record a spot-check overturned is answered by its next approved version.
+    kinds.push("spot_check".to_owned());
     kinds
 }
 

@@ -18,4 +18,5 @@ pub mod merkle;
 pub mod photos;
 pub mod pii;
 pub mod rejection;
+pub mod sampling;
 pub mod signing;

@@ -155,6 +155,7 @@ diesel::joinable!(households -> org_units (village_code));
 diesel::joinable!(users -> org_units (org_code));
 diesel::joinable!(signing_keys -> users (user_id));
 diesel::joinable!(submission_photos -> submissions (submission_id));
+diesel::joinable!(spot_check_items -> spot_checks (spot_check_id));
 
 diesel::table! {
     ledger_entries (seq) {
@@ -190,6 +191,31 @@ diesel::table! {
 }
 
 diesel::table! {
+    spot_checks (id) {
+        id -> Text,
+        unit_code -> Text,
+        level -> Text,
+        drawn_by -> Text,
+        rate -> Double,
+        seed -> Text,
+        population -> BigInt,
+        drawn_at -> Timestamp,
+        ledger_seq -> BigInt,
+    }
+}
+
+diesel::table! {
+    spot_check_items (spot_check_id, submission_id) {
+        spot_check_id -> Text,
+        submission_id -> Text,
+        decision -> Nullable<Text>,
+        decided_by -> Nullable<Text>,
+        decided_at -> Nullable<Timestamp>,
+        reason -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
     ledger_head (id) {
         id -> Integer,
         seq -> BigInt,
@@ -214,4 +240,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     person_index,
     clues,
     submission_outcomes,
+    spot_checks,
+    spot_check_items,
 );

@@ -8,6 +8,7 @@ pub mod health;
 pub mod keys_create;
 pub mod ledger;
 pub mod review;
+pub mod spot_checks;
 pub mod submissions_create;
 pub mod submissions_get;
 mod upload;

@@ -1,0 +1,215 @@
+//! County spot-checks (抽查): `POST /api/v1/spot-checks` draws a reproducible sample of a
+//! township's approved records (default rate 10%, the seed recorded and returned, so anyone
+//! can recompute the draw); `POST /api/v1/submissions/{id}/spot-check` confirms or overturns
+//! one. An overturn reopens the record (`returned`) and opens a `spot_check` clue. Prefecture
+//! reviewers do the same one level down.
+
+use actix_web::{HttpResponse, post, web};
+use fieldsurvey_db::spot_checks::{Refusal, SpotDecision};
+use serde::{Deserialize, Serialize};
+
+use crate::auth::Caller;
+use crate::authz;
+use crate::error::{ApiError, ProblemItem};
+use crate::state::AppState;
+use crate::view::{self, SubmissionView};
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct DrawRequest {
+    /// The unit one level below the caller's (a township for a county reviewer).
+    pub org: String,
+    /// Share of approved records to draw, in (0, 1]; default 0.1.
+    pub rate: Option<f64>,
+    /// Default: a fresh random seed. Recorded either way.
+    pub seed: Option<String>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct DrawnItem {
+    pub submission_id: String,
+    pub household_code: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct SpotCheck {
+    pub id: String,
+    pub org: String,
+    pub rate: f64,
+    pub seed: String,
+    /// Approved records the sample was drawn from.
+    pub population: i64,
+    pub items: Vec<DrawnItem>,
+}
+
+#[utoipa::path(
+    tag = "review",
+    request_body = DrawRequest,
+    responses((status = 201, body = SpotCheck), (status = 400, body = crate::error::Problem),
+              (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)),
+    security(("bearer" = []))
+)]
+#[post("/api/v1/spot-checks")]
+pub async fn draw_spot_check(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: web::Json<DrawRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let req = body.into_inner();
+    let rate = req.rate.unwrap_or(0.1);
+    let mut errors = Vec::new();
+    if !(rate > 0.0 && rate <= 1.0) {
+        errors.push(ProblemItem::new("invalid_rate", "rate is in (0, 1]").at("rate"));
+    }
+    if req
+        .seed
+        .as_deref()
+        .is_some_and(|s| s.is_empty() || s.len() > 128)
+    {
+        errors.push(ProblemItem::new("invalid_seed", "a seed has 1 to 128 characters").at("seed"));
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::BadRequest(errors));
+    }
+    let seed = req
+        .seed
+        .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
+    let key = state.ledger_key.clone();
+    let drawn = state
+        .db
+        .run(move |c| {
+            let Some(unit) = fieldsurvey_db::org::get(c, &req.org)? else {
+                return Ok(Err(ApiError::NotFound));
+            };
+            let level = match authz::may_draw_spot_check(c, &caller, &unit)? {
+                Ok(Some(level)) => level,
+                Ok(None) => return Ok(Err(ApiError::NotFound)),
+                Err(why) => return Ok(Err(ApiError::Forbidden(why))),
+            };
+            let d = fieldsurvey_db::spot_checks::draw(
+                c,
+                &unit,
+                &level,
+                &caller.user_id,
+                &caller.username,
+                rate,
+                &seed,
+                &key,
+            )?;
+            Ok(Ok(SpotCheck {
+                id: d.id,
+                org: unit.code,
+                rate,
+                seed,
+                population: d.population,
+                items: d
+                    .items
+                    .into_iter()
+                    .map(|(submission_id, household_code)| DrawnItem {
+                        submission_id,
+                        household_code,
+                    })
+                    .collect(),
+            }))
+        })
+        .await??;
+    Ok(HttpResponse::Created().json(drawn))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct SpotCheckDecision {
+    /// `confirm` or `overturn`.
+    pub decision: String,
+    /// The content digest of the record the reviewer checked.
+    pub digest: String,
+    /// Required for an overturn.
+    #[serde(default)]
+    pub reason: String,
+}
+
+#[utoipa::path(
+    tag = "review",
+    params(("id" = String, Path, description = "submission id (UUID)")),
+    request_body = SpotCheckDecision,
+    responses((status = 200, body = SubmissionView), (status = 400, body = crate::error::Problem),
+              (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem)),
+    security(("bearer" = []))
+)]
+#[post("/api/v1/submissions/{id}/spot-check")]
+pub async fn decide_spot_check(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+    body: web::Json<SpotCheckDecision>,
+) -> Result<web::Json<SubmissionView>, ApiError> {
+    let id = fieldsurvey_core::ids::SubmissionId::parse(&id)
+        .map_err(|_| ApiError::NotFound)?
+        .to_string();
+    let req = body.into_inner();
+    let mut errors = Vec::new();
+    let decision = match req.decision.as_str() {
+        "confirm" => "confirmed",
+        "overturn" => "overturned",
+        _ => {
+            errors.push(
+                ProblemItem::new("invalid_decision", "decision is confirm or overturn")
+                    .at("decision"),
+            );
+            ""
+        }
+    };
+    let reason = req.reason.trim().to_owned();
+    if decision == "overturned" && reason.is_empty() {
+        errors.push(ProblemItem::new("reason_required", "an overturn says why").at("reason"));
+    }
+    if reason.chars().count() > 500 {
+        errors.push(ProblemItem::new("invalid_reason", "at most 500 characters").at("reason"));
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::BadRequest(errors));
+    }
+    let key = state.ledger_key.clone();
+    let view = state
+        .db
+        .run(move |c| {
+            let Some(sub) = fieldsurvey_db::submissions::get(c, &id)? else {
+                return Ok(Err(ApiError::NotFound));
+            };
+            let Some(level) = authz::may_spot_check(c, &caller, &sub)? else {
+                return Ok(Err(ApiError::NotFound));
+            };
+            let outcome = fieldsurvey_db::spot_checks::decide(
+                c,
+                &SpotDecision {
+                    submission_id: &id,
+                    user_id: &caller.user_id,
+                    username: &caller.username,
+                    level: &level,
+                    decision,
+                    digest: &req.digest,
+                    reason: &reason,
+                    key: &key,
+                },
+            )?;
+            if let Err(r) = outcome {
+                return Ok(Err(match r {
+                    Refusal::NotSampled => ApiError::Conflict(
+                        "not_sampled",
+                        "the record is not in an open sample drawn at your level".into(),
+                    ),
+                    Refusal::Stale => ApiError::Conflict(
+                        "stale_digest",
+                        "the digest is not the record's current one".into(),
+                    ),
+                    Refusal::NotApproved(status) => ApiError::Conflict(
+                        "not_reviewable",
+                        format!("the record is {status}, not approved"),
+                    ),
+                }));
+            }
+            let sub = fieldsurvey_db::submissions::get(c, &id)?
+                .ok_or(fieldsurvey_db::DbError::NotFound)?;
+            view::load(c, sub).map(Ok)
+        })
+        .await??;
+    Ok(web::Json(view))
+}

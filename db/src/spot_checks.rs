@@ -1,0 +1,226 @@
+//! Spot-checks (抽查): a county reviewer draws a reproducible sample of a township's approved
+//! records (a prefecture reviewer, of a county's), then confirms or overturns each. An overturn
+//! reopens the record (`returned`) and opens a clue. The draw and every decision are ledger
+//! entries written with them.
+
+use diesel::prelude::*;
+use fieldsurvey_core::ledger::{Actor, Entry, LedgerKey};
+
+use crate::models::OrgUnit;
+use crate::schema::org_units::dsl as o;
+use crate::schema::{clues as cl, spot_check_items as it, spot_checks as sc, submissions as s};
+use crate::{Conn, DbError, DbResult, transaction};
+
+pub struct Drawn {
+    pub id: String,
+    pub population: i64,
+    /// `(submission_id, household_code)` of the records drawn.
+    pub items: Vec<(String, String)>,
+}
+
+/// Draw and record a sample of the approved, current records of `unit`'s subtree.
+#[allow(clippy::too_many_arguments)]
+pub fn draw(
+    conn: &mut Conn,
+    unit: &OrgUnit,
+    level: &str,
+    user_id: &str,
+    username: &str,
+    rate: f64,
+    seed: &str,
+    key: &LedgerKey,
+) -> DbResult<Drawn> {
+    let at = crate::now();
+    let id = uuid::Uuid::now_v7().to_string();
+    let prefix = format!("{}%", unit.path);
+    transaction!(conn, |c| {
+        let population: Vec<(String, String)> = s::table
+            .filter(s::status.eq("approved"))
+            .filter(s::superseded_by.is_null())
+            .filter(
+                s::village_code.eq_any(
+                    o::org_units
+                        .filter(o::path.like(prefix.clone()))
+                        .select(o::code),
+                ),
+            )
+            .order(s::id.asc())
+            .select((s::id, s::household_code))
+            .load(c)?;
+        let ids: Vec<String> = population.iter().map(|(i, _)| i.clone()).collect();
+        let drawn: Vec<(String, String)> = fieldsurvey_core::sampling::draw(seed, rate, &ids)
+            .into_iter()
+            .filter_map(|d| population.iter().find(|(i, _)| i == d).cloned())
+            .collect();
+        let mut entry = Entry::new(
+            "spot_check_drawn",
+            Actor::Person {
+                user_id: user_id.to_owned(),
+                username: username.to_owned(),
+            },
+        );
+        entry.detail = serde_json::json!({
+            "spot_check_id": id,
+            "unit": unit.code,
+            "level": level,
+            "rate": rate,
+            "seed": seed,
+            "population": population.len(),
+            "drawn": drawn.iter().map(|(i, _)| i.as_str()).collect::<Vec<_>>(),
+        });
+        let (seq, _) = crate::append_entry!(c, entry, key, None::<&str>, at)?;
+        diesel::insert_into(sc::table)
+            .values((
+                sc::id.eq(&id),
+                sc::unit_code.eq(&unit.code),
+                sc::level.eq(level),
+                sc::drawn_by.eq(user_id),
+                sc::rate.eq(rate),
+                sc::seed.eq(seed),
+                sc::population.eq(population.len() as i64),
+                sc::drawn_at.eq(at),
+                sc::ledger_seq.eq(seq),
+            ))
+            .execute(c)?;
+        let rows: Vec<_> = drawn
+            .iter()
+            .map(|(sub, _)| (it::spot_check_id.eq(&id), it::submission_id.eq(sub)))
+            .collect();
+        if !rows.is_empty() {
+            diesel::insert_into(it::table).values(&rows).execute(c)?;
+        }
+        Ok::<_, DbError>(Drawn {
+            id: id.clone(),
+            population: population.len() as i64,
+            items: drawn,
+        })
+    })
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// The record is not in an undecided sample drawn at the caller's level.
+    NotSampled,
+    /// The digest is not the record's current one.
+    Stale,
+    /// The record is no longer approved (its status is given).
+    NotApproved(String),
+}
+
+pub struct SpotDecision<'a> {
+    pub submission_id: &'a str,
+    pub user_id: &'a str,
+    pub username: &'a str,
+    pub level: &'a str,
+    /// `confirmed` or `overturned`.
+    pub decision: &'a str,
+    pub digest: &'a str,
+    pub reason: &'a str,
+    pub key: &'a LedgerKey,
+}
+
+/// Confirm or overturn one sampled record. Returns the ledger sequence number.
+pub fn decide(conn: &mut Conn, d: &SpotDecision<'_>) -> DbResult<Result<i64, Refusal>> {
+    let at = crate::now();
+    transaction!(conn, |c| {
+        let item: Option<String> = it::table
+            .inner_join(sc::table.on(sc::id.eq(it::spot_check_id)))
+            .filter(it::submission_id.eq(d.submission_id))
+            .filter(it::decision.is_null())
+            .filter(sc::level.eq(d.level))
+            .select(it::spot_check_id)
+            .first(c)
+            .optional()?;
+        let Some(spot_check_id) = item else {
+            return Ok::<_, DbError>(Err(Refusal::NotSampled));
+        };
+        let (status, digest, superseded, household, village): (
+            String,
+            String,
+            Option<String>,
+            String,
+            String,
+        ) = s::table
+            .filter(s::id.eq(d.submission_id))
+            .select((
+                s::status,
+                s::content_digest,
+                s::superseded_by,
+                s::household_code,
+                s::village_code,
+            ))
+            .first(c)?;
+        if digest != d.digest || superseded.is_some() {
+            return Ok(Err(Refusal::Stale));
+        }
+        if status != "approved" {
+            return Ok(Err(Refusal::NotApproved(status)));
+        }
+        diesel::update(
+            it::table
+                .filter(it::spot_check_id.eq(&spot_check_id))
+                .filter(it::submission_id.eq(d.submission_id)),
+        )
+        .set((
+            it::decision.eq(Some(d.decision)),
+            it::decided_by.eq(Some(d.user_id)),
+            it::decided_at.eq(Some(at)),
+            it::reason.eq(Some(d.reason)),
+        ))
+        .execute(c)?;
+        let mut entry = Entry::new(
+            "spot_checked",
+            Actor::Person {
+                user_id: d.user_id.to_owned(),
+                username: d.username.to_owned(),
+            },
+        );
+        entry.submission_id = Some(d.submission_id.to_owned());
+        entry.household_code = Some(household.clone());
+        entry.content_digest = Some(d.digest.to_owned());
+        entry.detail = serde_json::json!({
+            "spot_check_id": spot_check_id,
+            "decision": d.decision,
+            "level": d.level,
+            "reason": d.reason,
+        });
+        let (seq, _) = crate::append_entry!(c, entry, d.key, Some(d.submission_id), at)?;
+        if d.decision == "overturned" {
+            // The record is reopened for its surveyor, and the township answers for a clue.
+            diesel::update(
+                s::table
+                    .filter(s::id.eq(d.submission_id))
+                    .filter(s::status.eq("approved")),
+            )
+            .set(s::status.eq("returned"))
+            .execute(c)?;
+            let township: Option<String> = o::org_units
+                .filter(o::code.eq(&village))
+                .select(o::parent_code)
+                .first(c)?;
+            diesel::insert_into(cl::table)
+                .values(&crate::models::Clue {
+                    id: uuid::Uuid::now_v7().to_string(),
+                    household_code: household,
+                    village_code: village.clone(),
+                    township_code: township.unwrap_or(village),
+                    submission_id: d.submission_id.to_owned(),
+                    kind: "spot_check".into(),
+                    detail: serde_json::json!({
+                        "spot_check_id": spot_check_id,
+                        "reason": d.reason,
+                        "level": d.level,
+                    })
+                    .to_string(),
+                    status: "open".into(),
+                    opened_at: at,
+                    closed_at: None,
+                    closed_by: None,
+                    closed_by_submission: None,
+                    close_reason: None,
+                })
+                .execute(c)?;
+        }
+        Ok(Ok(seq))
+    })
+}
