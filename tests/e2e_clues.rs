@@ -208,6 +208,34 @@ fn workflow(svc: &Service) {
     assert_eq!(village["clues_closed"], 1);
     assert_eq!(village["closure_rate"], 0.5);
 
+    // The correction re-enters review at the level that sent it back: the county.
+    let mut v3 = Upload::household_h1();
+    v3.doc["supersedes"] = json!(v2.id());
+    let s3 = upload(&app, &surveyor, &v3);
+    let r = app.post_json(
+        Some(&township),
+        &format!("/api/v1/submissions/{}/review", v3.id()),
+        &json!({"decision": "approve", "digest": s3["content_digest"]}),
+    );
+    assert_eq!(r.status, 403, "the township does not decide it: {}", r.text);
+    let cq = app.get(Some(&county), "/api/v1/review/queue");
+    assert_eq!(cq.body["items"][0]["id"], v3.id().as_str(), "{}", cq.text);
+    let tq = app.get(Some(&township), "/api/v1/review/queue");
+    assert!(
+        !tq.text.contains(&v3.id()),
+        "not in the township's queue: {}",
+        tq.text
+    );
+    let approved = decide(&app, &county, &s3, "approve");
+    assert_eq!(approved["status"], "approved");
+    let stats = app.get(Some(&county), "/api/v1/stats?org=522732101000");
+    let village = unit(&stats.body, "522732101201");
+    assert_eq!(
+        village["clues_closed"], 2,
+        "the spot-check clue closed with it"
+    );
+    assert_eq!(village["closure_rate"], 1.0);
+
     // Data comparison: the same people filed under another household; an unregistered code.
     let mut dup = Upload::household_h1();
     dup.doc["household_code"] = json!("522732101201-0002");

@@ -62,8 +62,8 @@ pub enum ReviewAccess {
 }
 
 /// R3: reviewers act only inside their jurisdiction and at their level. A `signed_off` version
-/// is decided by the township reviewers over its village; once its deadline has passed it is
-/// escalated, and the county (or prefecture) above may decide it too.
+/// is decided at its review level (the township over its village, or the level that returned
+/// the version it corrects); once its deadline has passed it is escalated one level up.
 pub fn may_review(conn: &mut Conn, caller: &Caller, sub: &Submission) -> DbResult<ReviewAccess> {
     if caller.role != Role::Reviewer || !org::is_within(conn, &sub.village_code, &caller.org_code)?
     {
@@ -72,18 +72,21 @@ pub fn may_review(conn: &mut Conn, caller: &Caller, sub: &Submission) -> DbResul
     let level = org::get(conn, &caller.org_code)?
         .map(|u| u.level)
         .unwrap_or_default();
-    if level == "township" {
+    // The version is decided at its review level (the township, or the level that returned
+    // the version it corrects); once that level's deadline has passed, by the level above too.
+    // (Not signed off: the township answers, and the decision itself says why not.)
+    let (due, review_level) = fieldsurvey_db::worklists::review_state(conn, &sub.id)?
+        .unwrap_or((chrono::NaiveDateTime::MAX, "township".into()));
+    if level == review_level {
         return Ok(ReviewAccess::Allowed(level));
     }
-    // Escalation: once the township's deadline has passed, the levels above may decide.
-    let due = fieldsurvey_db::worklists::review_due_at(conn, &sub.id)?;
-    Ok(match due {
-        Some(due)
-            if due < fieldsurvey_db::now() && matches!(level.as_str(), "county" | "prefecture") =>
-        {
-            ReviewAccess::Allowed(level)
-        }
-        _ => ReviewAccess::WrongLevel(level),
+    let one_above = org::level_rank(&level)
+        .zip(org::level_rank(&review_level))
+        .is_some_and(|(mine, theirs)| mine + 1 == theirs);
+    Ok(if one_above && due < fieldsurvey_db::now() {
+        ReviewAccess::Allowed(level)
+    } else {
+        ReviewAccess::WrongLevel(level)
     })
 }
 

@@ -39,6 +39,7 @@ macro_rules! record_sign_off {
                     so::submission_id.eq($id),
                     so::meets_standard.eq($s.meets_standard),
                     so::review_due_at.eq($s.review_due_at),
+                    so::review_level.eq(&$s.review_level),
                 ))
                 .execute($c)?;
             ::diesel::delete(pi::table.filter(pi::household_code.eq(&$s.household_code)))

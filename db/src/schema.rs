@@ -84,6 +84,7 @@ diesel::table! {
         submission_id -> Text,
         meets_standard -> Bool,
         review_due_at -> Timestamp,
+        review_level -> Text,
     }
 }
 

@@ -106,6 +106,9 @@ pub struct SignedOff {
     pub township_code: String,
     pub meets_standard: bool,
     pub review_due_at: NaiveDateTime,
+    /// The level that decides this version (`township`, or the level that returned the
+    /// version it corrects).
+    pub review_level: String,
     /// `(HMAC of the ID number, member index)` of this version's members: the household's
     /// entries in the person index are replaced by these.
     pub people: Vec<(String, i32)>,
@@ -233,4 +236,31 @@ pub fn documents(conn: &mut Conn, ids: &[String]) -> DbResult<Vec<(String, Strin
         .filter(s::id.eq_any(ids))
         .select((s::id, s::content_digest, s::document))
         .load(c)?))
+}
+
+/// The level that last sent this version back (a township's return, or a county's or
+/// prefecture's overturn in a spot-check), if any.
+pub fn returned_at_level(conn: &mut Conn, id: &str) -> DbResult<Option<String>> {
+    use crate::schema::{reviews as r, spot_check_items as it, spot_checks as sc};
+    let review: Option<(String, NaiveDateTime)> = with_conn!(conn, |c| r::table
+        .filter(r::submission_id.eq(id))
+        .filter(r::decision.eq("returned"))
+        .order(r::decided_at.desc())
+        .select((r::org_level, r::decided_at))
+        .first(c)
+        .optional())?;
+    let spot: Option<(String, Option<NaiveDateTime>)> = with_conn!(conn, |c| it::table
+        .inner_join(sc::table.on(sc::id.eq(it::spot_check_id)))
+        .filter(it::submission_id.eq(id))
+        .filter(it::decision.eq("overturned"))
+        .order(it::decided_at.desc())
+        .select((sc::level, it::decided_at))
+        .first(c)
+        .optional())?;
+    Ok(match (review, spot) {
+        (Some((l, a)), Some((m, b))) => Some(if b.is_some_and(|b| b > a) { m } else { l }),
+        (Some((l, _)), None) => Some(l),
+        (None, Some((m, _))) => Some(m),
+        (None, None) => None,
+    })
 }

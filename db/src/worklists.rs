@@ -19,8 +19,10 @@ pub struct QueueFilter<'a> {
     pub flag: Option<&'a str>,
     pub offset: i64,
     pub limit: i64,
-    /// Only versions whose review deadline has passed (escalated to the level above).
-    pub overdue_only: bool,
+    /// For a reviewer's queue of signed-off versions: the reviewer's level. The queue then holds
+    /// the versions decided at that level, and those of the level below whose deadline has
+    /// passed (escalated). `None`: every version of the status (auditors, admins).
+    pub level: Option<&'a str>,
 }
 
 /// Submissions of `status` whose village lies in the subtree of `org_code`, in the order they
@@ -47,14 +49,25 @@ pub fn review_queue(conn: &mut Conn, f: &QueueFilter<'_>) -> DbResult<Vec<Submis
         if let Some(v) = f.village {
             q = q.filter(s::village_code.eq(v.to_owned()));
         }
-        if f.overdue_only {
+        if let Some(level) = f.level {
+            let below = crate::org::level_rank(level)
+                .and_then(|r| crate::org::LEVELS.get(r + 1))
+                .copied()
+                .unwrap_or("");
             let now = crate::now();
             q = q.filter(
-                s::id.eq_any(
-                    so::table
-                        .filter(so::review_due_at.lt(now))
-                        .select(so::submission_id),
-                ),
+                s::id
+                    .eq_any(
+                        so::table
+                            .filter(so::review_level.eq(level.to_owned()))
+                            .select(so::submission_id),
+                    )
+                    .or(s::id.eq_any(
+                        so::table
+                            .filter(so::review_level.eq(below))
+                            .filter(so::review_due_at.lt(now))
+                            .select(so::submission_id),
+                    )),
             );
         }
         if let Some(flag) = &flag {
@@ -105,14 +118,14 @@ pub fn latest_reviews(
     Ok(rows)
 }
 
-/// When the review of this version is due, if it was signed off.
-pub fn review_due_at(
+/// When the review of this version is due and which level decides it, if it was signed off.
+pub fn review_state(
     conn: &mut Conn,
     submission_id: &str,
-) -> DbResult<Option<chrono::NaiveDateTime>> {
+) -> DbResult<Option<(chrono::NaiveDateTime, String)>> {
     with_conn!(conn, |c| Ok(so::table
         .filter(so::submission_id.eq(submission_id))
-        .select(so::review_due_at)
+        .select((so::review_due_at, so::review_level))
         .first(c)
         .optional()?))
 }

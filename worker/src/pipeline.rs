@@ -341,6 +341,11 @@ impl Pipeline {
             township_code: township,
             meets_standard: outcome.meets_standard,
             review_due_at: add_working_days(fieldsurvey_db::now(), self.review_deadline_days),
+            review_level: match &sub.supersedes {
+                Some(prev) => fieldsurvey_db::submissions::returned_at_level(conn, prev)?
+                    .unwrap_or_else(|| "township".into()),
+                None => "township".into(),
+            },
             people,
             clues,
         };

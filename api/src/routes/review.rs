@@ -134,7 +134,7 @@ pub async fn review_submission(
                 ReviewAccess::Hidden => return Ok(Err(ApiError::NotFound)),
                 ReviewAccess::WrongLevel(level) => {
                     return Ok(Err(ApiError::Forbidden(format!(
-                        "signed-off versions are decided by township reviewers, not at {level} level"
+                        "this version is decided at another level than {level} (until its deadline passes)"
                     ))));
                 }
                 ReviewAccess::Allowed(level) => level,

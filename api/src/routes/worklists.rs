@@ -182,15 +182,18 @@ pub async fn review_queue(
     let result = state
         .db
         .run(move |c| {
-            // Above the township, a reviewer's queue holds what was escalated to them: the
-            // signed-off versions whose township deadline has passed.
-            let escalated = caller.role == crate::auth::caller::Role::Reviewer
-                && status == "signed_off"
-                && authz::level_of(c, &caller)? != "township";
+            // A reviewer's queue of signed-off versions holds those decided at their level,
+            // and the level below's that are overdue (escalated).
+            let level =
+                if caller.role == crate::auth::caller::Role::Reviewer && status == "signed_off" {
+                    Some(authz::level_of(c, &caller)?)
+                } else {
+                    None
+                };
             let subs = fieldsurvey_db::worklists::review_queue(
                 c,
                 &QueueFilter {
-                    overdue_only: escalated,
+                    level: level.as_deref(),
                     org_code: &caller.org_code,
                     status: &status,
                     village: q.village.as_deref(),

@@ -1,10 +1,13 @@
 -- What the review queue and the stats read without parsing documents, for each signed-off
--- version: whether it meets the standard, and when its review is due (working days after
--- sign-off). Beside `submissions` rather than in it, to keep that table's width.
+-- version: whether it meets the standard, when its review is due (working days after
+-- sign-off), and at which level. Beside `submissions` rather than in it, to keep that table's width.
 CREATE TABLE submission_outcomes (
     submission_id  TEXT PRIMARY KEY REFERENCES submissions (id),
     meets_standard BOOLEAN NOT NULL,
-    review_due_at  TIMESTAMP NOT NULL
+    review_due_at  TIMESTAMP NOT NULL,
+    -- The level that decides it: the township, or the level that returned the version it
+    -- corrects (a correction re-enters review where it was sent back).
+    review_level   TEXT NOT NULL DEFAULT 'township'
 );
 CREATE INDEX submission_outcomes_due ON submission_outcomes (review_due_at);
 
