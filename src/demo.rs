@@ -75,9 +75,14 @@ pub const USERS: [DemoUser; 7] = [
     },
 ];
 
-pub fn load(db: &Db, ledger_key: &fieldsurvey_core::ledger::LedgerKey, listen: &str) -> Result<()> {
+pub fn load(
+    db: &Db,
+    ledger_key: &fieldsurvey_core::ledger::LedgerKey,
+    pii: &fieldsurvey_core::pii::PiiKey,
+    listen: &str,
+) -> Result<()> {
     let orgs = import_org_units(db, ORG_UNITS)?;
-    let households = import_households(db, HOUSEHOLDS)?;
+    let households = import_households(db, pii, HOUSEHOLDS)?;
     for u in &USERS {
         create_user(
             db,

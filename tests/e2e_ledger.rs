@@ -64,13 +64,25 @@ fn ledger_verify_names_each_tampering_done_in_the_database() {
         "the surveyor's own enrolment names the surveyor"
     );
 
-    // An edited survey no longer matches the digest its verifier signed.
+    // An edited survey (sealed at rest: any change breaks the seal) no longer matches what its
+    // verifier signed; verify names the entry.
     let seq_of_first = svc.sql_count(&format!(
         "SELECT seq AS n FROM ledger_entries WHERE submission_id = '{}'",
         ids[0]
     ));
+    let original = svc.sql_text(&format!(
+        "SELECT document AS t FROM submissions WHERE id = '{}'",
+        ids[0]
+    ));
+    assert!(original.starts_with("enc:v1:"), "sealed at rest");
+    assert!(!original.contains("45000"));
+    let flipped = if original.as_bytes()[30] == b'A' {
+        "B"
+    } else {
+        "A"
+    };
     svc.sql(&format!(
-        "UPDATE submissions SET document = replace(document, '45000', '95000') WHERE id = '{}'",
+        "UPDATE submissions SET document = substr(document, 1, 30) || '{flipped}' || substr(document, 32) WHERE id = '{}'",
         ids[0]
     ));
     let (ok, out) = svc.cli_status(&["ledger", "verify"]);
@@ -80,7 +92,7 @@ fn ledger_verify_names_each_tampering_done_in_the_database() {
         "{out}"
     );
     svc.sql(&format!(
-        "UPDATE submissions SET document = replace(document, '95000', '45000') WHERE id = '{}'",
+        "UPDATE submissions SET document = '{original}' WHERE id = '{}'",
         ids[0]
     ));
     assert!(
@@ -120,6 +132,7 @@ fn the_embedded_ledger_verifies_with_the_printed_public_key_too() {
             format!("sqlite://{}", data.join("fieldsurvey.db").display()),
         )
         .env("LEDGER_KEY_FILE", data.join("ledger.key"))
+        .env("PII_KEY_FILE", data.join("pii.key"))
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);

@@ -40,7 +40,31 @@ fn reviewers_see_their_queue_and_surveyors_what_came_back() {
         .iter()
         .map(|i| i["id"].as_str().unwrap())
         .collect();
-    assert_eq!(listed, ids, "oldest first");
+    let mut sorted_listed: Vec<&str> = listed.clone();
+    sorted_listed.sort_unstable();
+    let mut sorted_ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+    sorted_ids.sort_unstable();
+    assert_eq!(sorted_listed, sorted_ids, "all three, and only them");
+    let entered: Vec<&str> = q.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["processed_at"].as_str().unwrap())
+        .collect();
+    assert!(
+        entered.windows(2).all(|w| w[0] <= w[1]),
+        "oldest first: {entered:?}"
+    );
+    // From here on, "the oldest" is the queue's first.
+    let order: Vec<String> = listed.iter().map(|s| s.to_string()).collect();
+    let digests: Vec<String> = order
+        .iter()
+        .map(|id| {
+            let i = ids.iter().position(|x| x == id).unwrap();
+            digests[i].clone()
+        })
+        .collect();
+    let ids = order;
     let first = &q.body["items"][0];
     assert_eq!(first["overdue"], false);
     assert!(first["due_at"].as_str().is_some(), "{first}");

@@ -24,6 +24,8 @@ pub struct AppState {
     pub broker_ready: BrokerProbe,
     /// Signs the ledger entries the API writes (key enrolment).
     pub ledger_key: fieldsurvey_core::ledger::LedgerKey,
+    /// Seals and opens personal data at rest.
+    pub pii: fieldsurvey_core::pii::PiiKey,
     /// The ledger's Merkle tree, caught up on use: tree heads and proofs.
     pub ledger_tree: Arc<fieldsurvey_db::ledger::TreeCache>,
 }

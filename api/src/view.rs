@@ -28,6 +28,22 @@ pub struct PhotoView {
     pub flags: Vec<Value>,
 }
 
+/// A member as a reviewer sees them. The ID number is masked (first 6 and last 4 characters)
+/// everywhere but the single-submission read, which shows it whole and is recorded.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct MemberView {
+    pub name: String,
+    pub id_number: String,
+    pub relation: String,
+}
+
+/// How ID numbers appear in a view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ids {
+    Masked,
+    Full,
+}
+
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SubmissionView {
     pub id: String,
@@ -51,6 +67,7 @@ pub struct SubmissionView {
     pub photos: Vec<PhotoView>,
     #[schema(value_type = Vec<Object>)]
     pub ledger: Vec<Value>,
+    pub members: Vec<MemberView>,
 }
 
 pub fn rfc3339(t: NaiveDateTime) -> String {
@@ -96,6 +113,7 @@ impl SubmissionView {
                 })
                 .collect(),
             ledger: vec![],
+            members: vec![],
             id: sub.id,
             household_code: sub.household_code,
             status: sub.status,
@@ -110,7 +128,10 @@ impl SubmissionView {
 pub fn load(
     conn: &mut fieldsurvey_db::Conn,
     sub: Submission,
+    pii: &fieldsurvey_core::pii::PiiKey,
+    ids: Ids,
 ) -> fieldsurvey_db::DbResult<SubmissionView> {
+    let members = members_of(&sub.document, pii, ids);
     let photos = fieldsurvey_db::submissions::photos(conn, &sub.id)?;
     let surveyor = fieldsurvey_db::users::by_id(conn, &sub.surveyor_id)?;
     let entries = fieldsurvey_db::ledger::for_submission(conn, &sub.id)?;
@@ -130,9 +151,53 @@ pub fn load(
             }))
         })
         .collect();
+    view.members = members;
     view.clues = clues
         .into_iter()
         .map(|c| serde_json::json!({"id": c.id, "kind": c.kind, "status": c.status}))
         .collect();
     Ok(view)
+}
+
+/// The members of a stored (sealed) survey, with their ID numbers as `ids` says.
+fn members_of(sealed: &str, pii: &fieldsurvey_core::pii::PiiKey, ids: Ids) -> Vec<MemberView> {
+    let Some(doc) = pii
+        .open(sealed)
+        .ok()
+        .and_then(|d| serde_json::from_str::<Value>(&d).ok())
+    else {
+        return vec![];
+    };
+    let text = |m: &Value, k: &str| {
+        m.get(k)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    doc.get("members")
+        .and_then(Value::as_array)
+        .map(|members| {
+            members
+                .iter()
+                .map(|m| {
+                    let id = text(m, "id_number");
+                    MemberView {
+                        name: text(m, "name"),
+                        id_number: match ids {
+                            Ids::Full => id,
+                            Ids::Masked => mask(&id),
+                        },
+                        relation: text(m, "relation"),
+                    }
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// First 6 and last 4 characters shown (any malformed number is hidden entirely).
+pub fn mask(id: &str) -> String {
+    fieldsurvey_core::ids::IdNumber::parse(id)
+        .map(|i| i.masked())
+        .unwrap_or_else(|_| "*".repeat(id.chars().count().min(18)))
 }

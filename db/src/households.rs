@@ -18,6 +18,7 @@ pub fn upsert_batch(conn: &mut Conn, rows: &[Household]) -> DbResult<usize> {
                     h::village_code.eq(&r.village_code),
                     h::head_name.eq(&r.head_name),
                     h::head_id_number.eq(&r.head_id_number),
+                    h::head_id_hmac.eq(&r.head_id_hmac),
                     h::member_count.eq(r.member_count),
                 ))
                 .execute(c)?;

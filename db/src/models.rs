@@ -26,6 +26,8 @@ pub struct Household {
     pub head_id_number: String,
     pub member_count: i32,
     pub imported_at: NaiveDateTime,
+    /// Keyed HMAC of the head's ID number (the number itself is sealed).
+    pub head_id_hmac: Option<String>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]

@@ -21,6 +21,7 @@ diesel::table! {
         head_id_number -> Text,
         member_count -> Integer,
         imported_at -> Timestamp,
+        head_id_hmac -> Nullable<Text>,
     }
 }
 
@@ -217,6 +218,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    pii_reads (id) {
+        id -> Text,
+        user_id -> Text,
+        submission_id -> Text,
+        read_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     ledger_head (id) {
         id -> Integer,
         seq -> BigInt,
@@ -243,4 +253,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     submission_outcomes,
     spot_checks,
     spot_check_items,
+    pii_reads,
 );

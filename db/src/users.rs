@@ -62,3 +62,18 @@ pub fn set_active(conn: &mut Conn, username: &str, active: bool) -> DbResult<boo
     .execute(c)?
         == 1))
 }
+
+/// Record that `user_id` read the full ID numbers of a submission.
+pub fn record_pii_read(conn: &mut Conn, user_id: &str, submission_id: &str) -> DbResult<()> {
+    use crate::schema::pii_reads as pr;
+    let at = crate::now();
+    with_conn!(conn, |c| diesel::insert_into(pr::table)
+        .values((
+            pr::id.eq(uuid::Uuid::now_v7().to_string()),
+            pr::user_id.eq(user_id),
+            pr::submission_id.eq(submission_id),
+            pr::read_at.eq(at),
+        ))
+        .execute(c))?;
+    Ok(())
+}

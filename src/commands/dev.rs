@@ -41,7 +41,7 @@ pub fn run(mut settings: Settings, listen: String, data_dir: PathBuf, demo: bool
     }
     let ledger_key = settings.ledger_key()?;
     if demo {
-        crate::demo::load(&db, &ledger_key, &listen)?;
+        crate::demo::load(&db, &ledger_key, &settings.pii_key()?, &listen)?;
     }
     settings.storage_url = Some(format!("file://{}", store.root().display()));
     let handler = Arc::new(pipeline(&settings, db.clone(), store.clone())?);
@@ -83,6 +83,7 @@ pub fn run(mut settings: Settings, listen: String, data_dir: PathBuf, demo: bool
             broker_ready: Arc::new(|| true),
             ledger_key,
             ledger_tree: Default::default(),
+            pii: settings.pii_key()?,
         };
         state.spawn_checkpointer(settings.checkpoint_interval());
         let bound = listener

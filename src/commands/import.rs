@@ -107,13 +107,33 @@ pub fn import_org_units(db: &fieldsurvey_db::Db, csv_bytes: &[u8]) -> Result<Sum
 
 pub fn households(settings: &Settings, file: &Path) -> Result<()> {
     let db = connect(settings)?;
+    let pii = settings.pii_key()?;
     let f = std::fs::File::open(file).with_context(|| format!("opening {}", file.display()))?;
-    let summary = import_households(&db, f)?;
+    let total = f.metadata().map(|m| m.len()).unwrap_or(0);
+    // A progress bar on a terminal (by bytes read); nothing when output is redirected.
+    let bar = indicatif::ProgressBar::with_draw_target(
+        Some(total),
+        indicatif::ProgressDrawTarget::stderr(),
+    );
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let summary = import_households(&db, &pii, bar.wrap_read(f))?;
+    bar.finish_and_clear();
     summary.print("households");
     Ok(())
 }
 
-pub fn import_households(db: &fieldsurvey_db::Db, reader: impl std::io::Read) -> Result<Summary> {
+/// Import registry rows; names and ID numbers are sealed before they are stored, with the
+/// keyed HMAC of the ID number beside them.
+pub fn import_households(
+    db: &fieldsurvey_db::Db,
+    pii: &fieldsurvey_core::pii::PiiKey,
+    reader: impl std::io::Read,
+) -> Result<Summary> {
     const BATCH: usize = 1000;
     let mut rdr = csv::Reader::from_reader(reader);
     let mut conn = db.get()?;
@@ -163,8 +183,9 @@ pub fn import_households(db: &fieldsurvey_db::Db, reader: impl std::io::Read) ->
         batch.push(Household {
             household_code: code.as_str().to_owned(),
             village_code: village,
-            head_name: row.head_name,
-            head_id_number: row.head_id_number,
+            head_name: pii.seal(&row.head_name)?,
+            head_id_hmac: Some(pii.id_hmac(&row.head_id_number)),
+            head_id_number: pii.seal(&row.head_id_number)?,
             member_count: row.member_count,
             imported_at: now,
         });

@@ -54,7 +54,7 @@ pub fn verify(settings: &Settings, args: VerifyArgs) -> Result<()> {
     let started = std::time::Instant::now();
     let outcome = match &args.export {
         Some(file) => verify_export(file, key, witnesses)?,
-        None => verify_database(&connect(settings)?, key, witnesses)?,
+        None => verify_database(&connect(settings)?, key, &settings.pii_key()?, witnesses)?,
     };
     match outcome {
         Ok(s) => {
@@ -86,6 +86,7 @@ fn read_checkpoint(path: &Path) -> Result<Checkpoint> {
 pub fn verify_database(
     db: &Db,
     key: [u8; 32],
+    pii: &fieldsurvey_core::pii::PiiKey,
     mut witnesses: Vec<Witnessed>,
 ) -> Result<Result<Summary, Broken>> {
     let mut conn = db.get()?;
@@ -109,7 +110,15 @@ pub fn verify_database(
         }
         let wanted = auditor.wanted_documents();
         if !wanted.is_empty() {
-            let docs = fieldsurvey_db::submissions::documents(&mut conn, &wanted)?;
+            // A survey that does not open is passed on as it is stored: its entry is then
+            // reported as broken, by number, like any other edited survey.
+            let docs = fieldsurvey_db::submissions::documents(&mut conn, &wanted)?
+                .into_iter()
+                .map(|(id, digest, sealed)| {
+                    let plain = pii.open(&sealed).unwrap_or(sealed);
+                    (id, digest, plain)
+                })
+                .collect();
             if let Err(b) = auditor.documents(docs) {
                 return Ok(Err(b));
             }
@@ -151,6 +160,7 @@ enum Line {
 pub fn export(settings: &Settings, file: &Path) -> Result<()> {
     let db = connect(settings)?;
     let key = settings.ledger_key()?;
+    let pii = settings.pii_key()?;
     let mut conn = db.get()?;
     let size = fieldsurvey_db::ledger::size(&mut conn)? as u64;
     let out =
@@ -194,7 +204,11 @@ pub fn export(settings: &Settings, file: &Path) -> Result<()> {
         }
         named.sort_unstable();
         named.dedup();
-        for (id, digest, document) in fieldsurvey_db::submissions::documents(&mut conn, &named)? {
+        let docs = open_documents(
+            &pii,
+            fieldsurvey_db::submissions::documents(&mut conn, &named)?,
+        )?;
+        for (id, digest, document) in docs {
             write(&Line::Document {
                 submission_id: id,
                 content_digest: digest,
@@ -209,6 +223,21 @@ pub fn export(settings: &Settings, file: &Path) -> Result<()> {
         key.public_key_b64url()
     );
     Ok(())
+}
+
+/// The stored surveys opened with the PII key (they are sealed at rest).
+fn open_documents(
+    pii: &fieldsurvey_core::pii::PiiKey,
+    docs: Vec<(String, String, String)>,
+) -> Result<Vec<(String, String, String)>> {
+    docs.into_iter()
+        .map(|(id, digest, sealed)| {
+            let plain = pii
+                .open(&sealed)
+                .with_context(|| format!("the survey of submission {id}"))?;
+            Ok((id, digest, plain))
+        })
+        .collect()
 }
 
 fn write_line(out: &mut impl Write, line: &Line) -> Result<()> {

@@ -124,6 +124,7 @@ pub fn api(settings: Settings) -> Result<()> {
             broker_ready: Arc::new(move || probe_sup.is_connected()),
             ledger_key,
             ledger_tree: Default::default(),
+            pii: settings.pii_key()?,
         };
         state.spawn_checkpointer(settings.checkpoint_interval());
         let bound = listener

@@ -125,6 +125,10 @@ impl Service {
                 "LEDGER_KEY_FILE".into(),
                 data.join("ledger.key").display().to_string(),
             ));
+            self.env.push((
+                "PII_KEY_FILE".into(),
+                data.join("pii.key").display().to_string(),
+            ));
         }
         let data = data.to_str().unwrap().to_owned();
         let (proc_, addr) = self.spawn_listening(

@@ -110,8 +110,12 @@ impl Pipeline {
     ) -> Result<Processed, StageError> {
         let mut rejections: Vec<Rejection> = Vec::new();
         let received = Utc.from_utc_datetime(&sub.received_at);
-        let checked = check_document(sub.document.as_bytes(), &CheckContext { now: received });
-        let value: Option<Value> = serde_json::from_str(&sub.document).ok();
+        let document = self
+            .pii
+            .open(&sub.document)
+            .map_err(|e| StageError::Permanent(e.to_string()))?;
+        let checked = check_document(document.as_bytes(), &CheckContext { now: received });
+        let value: Option<Value> = serde_json::from_str(&document).ok();
 
         // Photo bytes: present, hashing to their name, decodable, within the pixel limit.
         let mut meta = Vec::new();

@@ -84,6 +84,7 @@ pub async fn household_accountability(
     let code =
         fieldsurvey_core::ids::HouseholdCode::parse(&code).map_err(|_| ApiError::NotFound)?;
     let (key, tree) = (state.ledger_key.clone(), state.ledger_tree.clone());
+    let pii = state.pii.clone();
     let answer = state
         .db
         .run(move |c| {
@@ -105,8 +106,10 @@ pub async fn household_accountability(
                     Some(k) => fieldsurvey_db::keys::get(c, k)?,
                     None => None,
                 };
-                let signature = serde_json::from_str::<Value>(&sub.document)
+                let signature = pii
+                    .open(&sub.document)
                     .ok()
+                    .and_then(|d| serde_json::from_str::<Value>(&d).ok())
                     .and_then(|d| d.get("signature").cloned())
                     .unwrap_or(Value::Null);
                 versions.push(Version {

@@ -124,6 +124,7 @@ pub async fn review_submission(
     let req = body.into_inner();
     let action = validate(&req)?;
     let key = state.ledger_key.clone();
+    let pii = state.pii.clone();
     let view = state
         .db
         .run(move |c| {
@@ -156,7 +157,7 @@ pub async fn review_submission(
             }
             let sub = fieldsurvey_db::submissions::get(c, &id)?
                 .ok_or(fieldsurvey_db::DbError::NotFound)?;
-            view::load(c, sub).map(Ok)
+            view::load(c, sub, &pii, view::Ids::Masked).map(Ok)
         })
         .await??;
     Ok(web::Json(view))

@@ -168,6 +168,7 @@ pub async fn decide_spot_check(
         return Err(ApiError::BadRequest(errors));
     }
     let key = state.ledger_key.clone();
+    let pii = state.pii.clone();
     let view = state
         .db
         .run(move |c| {
@@ -208,7 +209,7 @@ pub async fn decide_spot_check(
             }
             let sub = fieldsurvey_db::submissions::get(c, &id)?
                 .ok_or(fieldsurvey_db::DbError::NotFound)?;
-            view::load(c, sub).map(Ok)
+            view::load(c, sub, &pii, view::Ids::Masked).map(Ok)
         })
         .await??;
     Ok(web::Json(view))

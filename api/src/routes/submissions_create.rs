@@ -216,7 +216,11 @@ async fn accept(
         village_code: village.clone(),
         surveyor_id: caller.user_id.clone(),
         content_digest: env.digest.clone(),
-        document: survey_text,
+        // Sealed at rest (PIPL): it holds names and ID numbers.
+        document: state
+            .pii
+            .seal(&survey_text)
+            .map_err(|e| ApiError::Internal(e.to_string()))?,
         status: "queued".into(),
         received_at: now,
         processed_at: None,
@@ -256,6 +260,7 @@ async fn accept(
         created_at: now,
     };
 
+    let pii = state.pii.clone();
     let outcome = state
         .db
         .run(
@@ -270,7 +275,7 @@ async fn accept(
                             "a different submission already has this id".into(),
                         )));
                     }
-                    view::load(c, *existing).map(|v| Ok(Some(v)))
+                    view::load(c, *existing, &pii, view::Ids::Masked).map(|v| Ok(Some(v)))
                 }
             },
         )

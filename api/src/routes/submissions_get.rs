@@ -22,6 +22,7 @@ pub async fn get_submission(
     id: web::Path<String>,
 ) -> Result<web::Json<SubmissionView>, ApiError> {
     let id = fieldsurvey_core::ids::SubmissionId::parse(&id).map_err(|_| ApiError::NotFound)?;
+    let pii = state.pii.clone();
     let view = state
         .db
         .run(move |c| {
@@ -31,7 +32,12 @@ pub async fn get_submission(
             if !authz::may_view_submission(c, &caller, &sub)? {
                 return Ok(None);
             }
-            view::load(c, sub).map(Some)
+            // The one place ID numbers are shown whole; a read by anyone but the verifier is
+            // recorded (PIPL).
+            if sub.surveyor_id != caller.user_id {
+                fieldsurvey_db::users::record_pii_read(c, &caller.user_id, &sub.id)?;
+            }
+            view::load(c, sub, &pii, view::Ids::Full).map(Some)
         })
         .await?
         .ok_or(ApiError::NotFound)?;
