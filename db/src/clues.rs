@@ -238,74 +238,27 @@ pub struct UnitStats {
     pub closure_rate: f64,
 }
 
-/// The figures of one unit's subtree: registry households, surveyed, meeting the standard,
-/// clues raised and closed. Each is one query over the subtree's villages.
-pub fn unit_stats(conn: &mut Conn, unit: &crate::models::OrgUnit) -> DbResult<UnitStats> {
-    use crate::schema::households as h;
-    use crate::schema::submission_outcomes as so;
-    use crate::schema::submissions as s;
-    let prefix = format!("{}%", unit.path);
-    let current = ["signed_off", "approved", "returned"];
-    let (households, surveyed, meets, raised, closed) = with_conn!(conn, |c| {
-        let villages = || {
-            o::org_units
-                .filter(o::path.like(prefix.clone()))
-                .select(o::code)
-        };
-        let households: i64 = h::table
-            .filter(h::village_code.eq_any(villages()))
-            .count()
-            .get_result(c)?;
-        let surveyed: i64 = s::table
-            .filter(s::village_code.eq_any(villages()))
-            .filter(s::status.eq_any(current))
-            .select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
-                "COUNT(DISTINCT household_code)",
-            ))
-            .first(c)?;
-        let meets: i64 = s::table
-            .filter(s::village_code.eq_any(villages()))
-            .filter(s::status.eq_any(current))
-            .filter(
-                s::id.eq_any(
-                    so::table
-                        .filter(so::meets_standard.eq(true))
-                        .select(so::submission_id),
-                ),
-            )
-            .select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
-                "COUNT(DISTINCT household_code)",
-            ))
-            .first(c)?;
-        let raised: i64 = cl::table
-            .filter(cl::village_code.eq_any(villages()))
-            .count()
-            .get_result(c)?;
-        let closed: i64 = cl::table
-            .filter(cl::village_code.eq_any(villages()))
-            .filter(cl::status.eq("closed"))
-            .count()
-            .get_result(c)?;
-        Ok::<_, DbError>((households, surveyed, meets, raised, closed))
-    })?;
-    Ok(UnitStats {
-        code: unit.code.clone(),
-        name: unit.name.clone(),
-        level: unit.level.clone(),
-        households,
-        surveyed,
-        meets_standard: meets,
-        clues_raised: raised,
-        clues_closed: closed,
-        closure_rate: if raised == 0 {
-            1.0
-        } else {
-            closed as f64 / raised as f64
-        },
-    })
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    child: String,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
 }
 
-/// The unit's own figures and each child unit's.
+#[derive(QueryableByName)]
+struct ClueCount {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    child: String,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    raised: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    closed: i64,
+}
+
+/// The unit's own figures and each child unit's, over their subtrees. Four grouped queries
+/// whatever the number of children: each row's child is read off the village's materialized
+/// path (codes are 12 digits, so child `k` levels down starts at a fixed offset).
 pub fn stats(
     conn: &mut Conn,
     unit: &crate::models::OrgUnit,
@@ -317,11 +270,79 @@ pub fn stats(
             .select(crate::models::OrgUnit::as_select())
             .load(c)?
     ))?;
-    let total = unit_stats(conn, unit)?;
+    // The path goes into the SQL text (identical for both backends); it is digits and slashes.
+    if !unit.path.bytes().all(|b| b == b'/' || b.is_ascii_digit()) {
+        return Err(DbError::Invalid(format!(
+            "unit {} has a malformed path",
+            unit.code
+        )));
+    }
+    let depth = unit.path.matches('/').count().saturating_sub(1);
+    let pos = 2 + 13 * depth;
+    let like = format!("{}%", unit.path);
+    let child = format!("substr(o.path, {pos}, 12)");
+    let households_sql = format!(
+        "SELECT {child} AS child, COUNT(*) AS n FROM households h \
+         JOIN org_units o ON o.code = h.village_code WHERE o.path LIKE '{like}' GROUP BY 1"
+    );
+    let current = "s.status IN ('signed_off', 'approved', 'returned')";
+    let surveyed_sql = format!(
+        "SELECT {child} AS child, COUNT(DISTINCT s.household_code) AS n FROM submissions s \
+         JOIN org_units o ON o.code = s.village_code WHERE o.path LIKE '{like}' AND {current} \
+         GROUP BY 1"
+    );
+    let meets_sql = format!(
+        "SELECT {child} AS child, COUNT(DISTINCT s.household_code) AS n FROM submissions s \
+         JOIN org_units o ON o.code = s.village_code \
+         JOIN submission_outcomes so ON so.submission_id = s.id \
+         WHERE o.path LIKE '{like}' AND {current} AND so.meets_standard = TRUE GROUP BY 1"
+    );
+    let clues_sql = format!(
+        "SELECT {child} AS child, COUNT(*) AS raised, \
+         CAST(SUM(CASE WHEN c.status = 'closed' THEN 1 ELSE 0 END) AS BIGINT) AS closed \
+         FROM clues c JOIN org_units o ON o.code = c.village_code \
+         WHERE o.path LIKE '{like}' GROUP BY 1"
+    );
+    let (households, surveyed, meets, clues) = with_conn!(conn, |c| {
+        Ok::<_, DbError>((
+            diesel::sql_query(&households_sql).load::<Count>(c)?,
+            diesel::sql_query(&surveyed_sql).load::<Count>(c)?,
+            diesel::sql_query(&meets_sql).load::<Count>(c)?,
+            diesel::sql_query(&clues_sql).load::<ClueCount>(c)?,
+        ))
+    })?;
+    let figures = |code: Option<&str>, u: &crate::models::OrgUnit| {
+        let pick = |rows: &[Count]| -> i64 {
+            rows.iter()
+                .filter(|r| code.is_none_or(|c| r.child == c))
+                .map(|r| r.n)
+                .sum()
+        };
+        let (raised, closed) = clues
+            .iter()
+            .filter(|r| code.is_none_or(|c| r.child == c))
+            .fold((0, 0), |(a, b), r| (a + r.raised, b + r.closed));
+        UnitStats {
+            code: u.code.clone(),
+            name: u.name.clone(),
+            level: u.level.clone(),
+            households: pick(&households),
+            surveyed: pick(&surveyed),
+            meets_standard: pick(&meets),
+            clues_raised: raised,
+            clues_closed: closed,
+            closure_rate: if raised == 0 {
+                1.0
+            } else {
+                closed as f64 / raised as f64
+            },
+        }
+    };
+    let total = figures(None, unit);
     let rows = children
         .iter()
-        .map(|child| unit_stats(conn, child))
-        .collect::<DbResult<Vec<_>>>()?;
+        .map(|ch| figures(Some(ch.code.as_str()), ch))
+        .collect();
     Ok((total, rows))
 }
 

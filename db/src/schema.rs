@@ -158,6 +158,7 @@ diesel::joinable!(users -> org_units (org_code));
 diesel::joinable!(signing_keys -> users (user_id));
 diesel::joinable!(submission_photos -> submissions (submission_id));
 diesel::joinable!(spot_check_items -> spot_checks (spot_check_id));
+diesel::joinable!(submission_outcomes -> submissions (submission_id));
 
 diesel::table! {
     ledger_entries (seq) {

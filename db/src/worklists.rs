@@ -36,7 +36,11 @@ pub fn review_queue(conn: &mut Conn, f: &QueueFilter<'_>) -> DbResult<Vec<Submis
     let prefix = format!("{}%", root.path);
     let flag = f.flag.map(|code| format!("%\"code\":\"{code}\"%"));
     with_conn!(conn, |c| {
+        // A join (not `id IN (…)` sub-selects, which PostgreSQL hashes whole): the subtree's
+        // villages drive the submissions' (village, status) index, each joined to its outcome
+        // row by primary key.
         let mut q = s::table
+            .left_join(so::table)
             .filter(s::status.eq(f.status))
             .filter(
                 s::village_code.eq_any(
@@ -56,18 +60,9 @@ pub fn review_queue(conn: &mut Conn, f: &QueueFilter<'_>) -> DbResult<Vec<Submis
                 .unwrap_or("");
             let now = crate::now();
             q = q.filter(
-                s::id
-                    .eq_any(
-                        so::table
-                            .filter(so::review_level.eq(level.to_owned()))
-                            .select(so::submission_id),
-                    )
-                    .or(s::id.eq_any(
-                        so::table
-                            .filter(so::review_level.eq(below))
-                            .filter(so::review_due_at.lt(now))
-                            .select(so::submission_id),
-                    )),
+                so::review_level
+                    .eq(level.to_owned())
+                    .or(so::review_level.eq(below).and(so::review_due_at.lt(now))),
             );
         }
         if let Some(flag) = &flag {
