@@ -158,7 +158,7 @@ fn generate(conn: &mut Conn) {
                         h::imported_at.eq(now),
                         h::head_id_hmac.eq(Some(format!("{:064x}", n))),
                     ));
-                    let status = if n % 3 == 0 { "approved" } else { "signed_off" };
+                    let status = if n.is_multiple_of(3) { "approved" } else { "signed_off" };
                     subs.push((
                         s::id.eq(id.clone()),
                         s::household_code.eq(code.clone()),
@@ -172,7 +172,7 @@ fn generate(conn: &mut Conn) {
                     ));
                     outcomes.push((
                         so::submission_id.eq(id.clone()),
-                        so::meets_standard.eq(n % 10 != 0),
+                        so::meets_standard.eq(!n.is_multiple_of(10)),
                         so::review_due_at.eq(at + chrono::TimeDelta::days(7)),
                         so::review_level.eq("township"),
                     ));
@@ -182,7 +182,7 @@ fn generate(conn: &mut Conn) {
                         pi::submission_id.eq(id.clone()),
                         pi::member_index.eq(0),
                     ));
-                    if n % 10 == 0 {
+                    if n.is_multiple_of(10) {
                         clues.push((
                             cl::id.eq(uuid::Uuid::now_v7().to_string()),
                             cl::household_code.eq(code.clone()),
@@ -190,7 +190,7 @@ fn generate(conn: &mut Conn) {
                             cl::township_code.eq(township(c, t)),
                             cl::submission_id.eq(id.clone()),
                             cl::kind.eq("water"),
-                            cl::status.eq(if n % 20 == 0 { "closed" } else { "open" }),
+                            cl::status.eq(if n.is_multiple_of(20) { "closed" } else { "open" }),
                             cl::opened_at.eq(at),
                         ));
                     }
