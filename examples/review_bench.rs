@@ -158,7 +158,11 @@ fn generate(conn: &mut Conn) {
                         h::imported_at.eq(now),
                         h::head_id_hmac.eq(Some(format!("{:064x}", n))),
                     ));
-                    let status = if n.is_multiple_of(3) { "approved" } else { "signed_off" };
+                    let status = if n.is_multiple_of(3) {
+                        "approved"
+                    } else {
+                        "signed_off"
+                    };
                     subs.push((
                         s::id.eq(id.clone()),
                         s::household_code.eq(code.clone()),
@@ -190,7 +194,11 @@ fn generate(conn: &mut Conn) {
                             cl::township_code.eq(township(c, t)),
                             cl::submission_id.eq(id.clone()),
                             cl::kind.eq("water"),
-                            cl::status.eq(if n.is_multiple_of(20) { "closed" } else { "open" }),
+                            cl::status.eq(if n.is_multiple_of(20) {
+                                "closed"
+                            } else {
+                                "open"
+                            }),
                             cl::opened_at.eq(at),
                         ));
                     }

@@ -175,12 +175,12 @@ pub fn close_by_hand(
         if n == 0 {
             return Ok::<_, DbError>(None);
         }
-        Ok(Some(
-            cl::table
-                .filter(cl::id.eq(clue_id))
-                .select(Clue::as_select())
-                .first(c)?,
-        ))
+        let clue: Clue = cl::table
+            .filter(cl::id.eq(clue_id))
+            .select(Clue::as_select())
+            .first(c)?;
+        crate::refresh_village_stats!(c, &clue.village_code)?;
+        Ok(Some(clue))
     })
 }
 
@@ -239,26 +239,25 @@ pub struct UnitStats {
 }
 
 #[derive(QueryableByName)]
-struct Count {
+struct Figures {
     #[diesel(sql_type = diesel::sql_types::Text)]
     child: String,
     #[diesel(sql_type = diesel::sql_types::BigInt)]
-    n: i64,
+    households: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    surveyed: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    meets_standard: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    clues_raised: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    clues_closed: i64,
 }
 
-#[derive(QueryableByName)]
-struct ClueCount {
-    #[diesel(sql_type = diesel::sql_types::Text)]
-    child: String,
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    raised: i64,
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    closed: i64,
-}
-
-/// The unit's own figures and each child unit's, over their subtrees. Four grouped queries
-/// whatever the number of children: each row's child is read off the village's materialized
-/// path (codes are 12 digits, so child `k` levels down starts at a fixed offset).
+/// The unit's own figures and each child unit's, over their subtrees: one grouped sum over the
+/// subtree's `village_stats` rows, whatever the number of children; each row's child is read
+/// off the village's materialized path (codes are 12 digits, so the child `k` levels down
+/// starts at a fixed offset).
 pub fn stats(
     conn: &mut Conn,
     unit: &crate::models::OrgUnit,
@@ -281,54 +280,40 @@ pub fn stats(
     let pos = 2 + 13 * depth;
     let like = format!("{}%", unit.path);
     let child = format!("substr(o.path, {pos}, 12)");
-    let households_sql = format!(
-        "SELECT {child} AS child, COUNT(*) AS n FROM households h \
-         JOIN org_units o ON o.code = h.village_code WHERE o.path LIKE '{like}' GROUP BY 1"
-    );
-    let current = "s.status IN ('signed_off', 'approved', 'returned')";
-    let surveyed_sql = format!(
-        "SELECT {child} AS child, COUNT(DISTINCT s.household_code) AS n FROM submissions s \
-         JOIN org_units o ON o.code = s.village_code WHERE o.path LIKE '{like}' AND {current} \
-         GROUP BY 1"
-    );
-    let meets_sql = format!(
-        "SELECT {child} AS child, COUNT(DISTINCT s.household_code) AS n FROM submissions s \
-         JOIN org_units o ON o.code = s.village_code \
-         JOIN submission_outcomes so ON so.submission_id = s.id \
-         WHERE o.path LIKE '{like}' AND {current} AND so.meets_standard = TRUE GROUP BY 1"
-    );
-    let clues_sql = format!(
-        "SELECT {child} AS child, COUNT(*) AS raised, \
-         CAST(SUM(CASE WHEN c.status = 'closed' THEN 1 ELSE 0 END) AS BIGINT) AS closed \
-         FROM clues c JOIN org_units o ON o.code = c.village_code \
+    let sql = format!(
+        "SELECT {child} AS child, \
+         CAST(SUM(v.households) AS BIGINT) AS households, \
+         CAST(SUM(v.surveyed) AS BIGINT) AS surveyed, \
+         CAST(SUM(v.meets_standard) AS BIGINT) AS meets_standard, \
+         CAST(SUM(v.clues_raised) AS BIGINT) AS clues_raised, \
+         CAST(SUM(v.clues_closed) AS BIGINT) AS clues_closed \
+         FROM village_stats v JOIN org_units o ON o.code = v.village_code \
          WHERE o.path LIKE '{like}' GROUP BY 1"
     );
-    let (households, surveyed, meets, clues) = with_conn!(conn, |c| {
-        Ok::<_, DbError>((
-            diesel::sql_query(&households_sql).load::<Count>(c)?,
-            diesel::sql_query(&surveyed_sql).load::<Count>(c)?,
-            diesel::sql_query(&meets_sql).load::<Count>(c)?,
-            diesel::sql_query(&clues_sql).load::<ClueCount>(c)?,
-        ))
-    })?;
+    let rows: Vec<Figures> = with_conn!(conn, |c| Ok::<_, DbError>(
+        diesel::sql_query(&sql).load::<Figures>(c)?
+    ))?;
     let figures = |code: Option<&str>, u: &crate::models::OrgUnit| {
-        let pick = |rows: &[Count]| -> i64 {
-            rows.iter()
-                .filter(|r| code.is_none_or(|c| r.child == c))
-                .map(|r| r.n)
-                .sum()
-        };
-        let (raised, closed) = clues
-            .iter()
-            .filter(|r| code.is_none_or(|c| r.child == c))
-            .fold((0, 0), |(a, b), r| (a + r.raised, b + r.closed));
+        let mut sum = [0i64; 5];
+        for r in rows.iter().filter(|r| code.is_none_or(|c| r.child == c)) {
+            for (acc, n) in sum.iter_mut().zip([
+                r.households,
+                r.surveyed,
+                r.meets_standard,
+                r.clues_raised,
+                r.clues_closed,
+            ]) {
+                *acc += n;
+            }
+        }
+        let [households, surveyed, meets_standard, raised, closed] = sum;
         UnitStats {
             code: u.code.clone(),
             name: u.name.clone(),
             level: u.level.clone(),
-            households: pick(&households),
-            surveyed: pick(&surveyed),
-            meets_standard: pick(&meets),
+            households,
+            surveyed,
+            meets_standard,
             clues_raised: raised,
             clues_closed: closed,
             closure_rate: if raised == 0 {
@@ -353,4 +338,66 @@ pub fn for_submission(conn: &mut Conn, submission_id: &str) -> DbResult<Vec<Clue
         .order(cl::opened_at.asc())
         .select(Clue::as_select())
         .load(c)?))
+}
+
+/// Recount one village's progress figures on the transaction's connection `$c` (either
+/// backend) and store them: called by every transaction that changes one of them. A handful of
+/// indexed counts over one village's rows. Evaluates to `DbResult<()>`.
+#[macro_export]
+macro_rules! refresh_village_stats {
+    ($c:expr, $village:expr) => {{
+        use ::diesel::prelude::*;
+        use $crate::schema::{
+            clues as cl, households as h, submission_outcomes as so, submissions as s,
+            village_stats as vs,
+        };
+        (|| -> $crate::DbResult<()> {
+            let village: &str = $village;
+            let current = ["signed_off", "approved", "returned"];
+            let distinct = || {
+                ::diesel::dsl::sql::<::diesel::sql_types::BigInt>(
+                    "COUNT(DISTINCT submissions.household_code)",
+                )
+            };
+            let households: i64 = h::table
+                .filter(h::village_code.eq(village))
+                .count()
+                .get_result($c)?;
+            let surveyed: i64 = s::table
+                .filter(s::village_code.eq(village))
+                .filter(s::status.eq_any(current))
+                .select(distinct())
+                .first($c)?;
+            let meets: i64 = s::table
+                .inner_join(so::table)
+                .filter(s::village_code.eq(village))
+                .filter(s::status.eq_any(current))
+                .filter(so::meets_standard.eq(true))
+                .select(distinct())
+                .first($c)?;
+            let raised: i64 = cl::table
+                .filter(cl::village_code.eq(village))
+                .count()
+                .get_result($c)?;
+            let closed: i64 = cl::table
+                .filter(cl::village_code.eq(village))
+                .filter(cl::status.eq("closed"))
+                .count()
+                .get_result($c)?;
+            let row = (
+                vs::households.eq(households),
+                vs::surveyed.eq(surveyed),
+                vs::meets_standard.eq(meets),
+                vs::clues_raised.eq(raised),
+                vs::clues_closed.eq(closed),
+            );
+            ::diesel::insert_into(vs::table)
+                .values((vs::village_code.eq(village), row))
+                .on_conflict(vs::village_code)
+                .do_update()
+                .set(row)
+                .execute($c)?;
+            Ok(())
+        })()
+    }};
 }

@@ -8,6 +8,9 @@ use crate::{Conn, DbError, DbResult, transaction, with_conn};
 
 /// Insert or update a batch of registry rows in one transaction.
 pub fn upsert_batch(conn: &mut Conn, rows: &[Household]) -> DbResult<usize> {
+    let mut villages: Vec<&str> = rows.iter().map(|r| r.village_code.as_str()).collect();
+    villages.sort_unstable();
+    villages.dedup();
     transaction!(conn, |c| {
         for r in rows {
             diesel::insert_into(h::households)
@@ -22,6 +25,9 @@ pub fn upsert_batch(conn: &mut Conn, rows: &[Household]) -> DbResult<usize> {
                     h::member_count.eq(r.member_count),
                 ))
                 .execute(c)?;
+        }
+        for v in &villages {
+            crate::refresh_village_stats!(c, v)?;
         }
         Ok::<_, DbError>(rows.len())
     })

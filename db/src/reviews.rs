@@ -39,11 +39,12 @@ pub fn decide(conn: &mut Conn, d: &Decision<'_>) -> DbResult<Result<i64, Refusal
     let at = crate::now();
     let review_id = uuid::Uuid::now_v7().to_string();
     transaction!(conn, |c| {
-        let (surveyor, status, digest, superseded_by, household): (
+        let (surveyor, status, digest, superseded_by, household, village): (
             String,
             String,
             String,
             Option<String>,
+            String,
             String,
         ) = s::table
             .filter(s::id.eq(d.submission_id))
@@ -53,6 +54,7 @@ pub fn decide(conn: &mut Conn, d: &Decision<'_>) -> DbResult<Result<i64, Refusal
                 s::content_digest,
                 s::superseded_by,
                 s::household_code,
+                s::village_code,
             ))
             .first(c)?;
         if surveyor == d.reviewer_id {
@@ -147,6 +149,7 @@ pub fn decide(conn: &mut Conn, d: &Decision<'_>) -> DbResult<Result<i64, Refusal
                 )?;
             }
         }
+        crate::refresh_village_stats!(c, &village)?;
         Ok(Ok(seq))
     })
 }

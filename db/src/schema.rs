@@ -228,6 +228,17 @@ diesel::table! {
 }
 
 diesel::table! {
+    village_stats (village_code) {
+        village_code -> Text,
+        households -> BigInt,
+        surveyed -> BigInt,
+        meets_standard -> BigInt,
+        clues_raised -> BigInt,
+        clues_closed -> BigInt,
+    }
+}
+
+diesel::table! {
     ledger_head (id) {
         id -> Integer,
         seq -> BigInt,
@@ -255,4 +266,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     spot_checks,
     spot_check_items,
     pii_reads,
+    village_stats,
 );

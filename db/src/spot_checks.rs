@@ -203,7 +203,7 @@ pub fn decide(conn: &mut Conn, d: &SpotDecision<'_>) -> DbResult<Result<i64, Ref
                     id: uuid::Uuid::now_v7().to_string(),
                     household_code: household,
                     village_code: village.clone(),
-                    township_code: township.unwrap_or(village),
+                    township_code: township.unwrap_or_else(|| village.clone()),
                     submission_id: d.submission_id.to_owned(),
                     kind: "spot_check".into(),
                     detail: serde_json::json!({
@@ -220,6 +220,7 @@ pub fn decide(conn: &mut Conn, d: &SpotDecision<'_>) -> DbResult<Result<i64, Ref
                     close_reason: None,
                 })
                 .execute(c)?;
+            crate::refresh_village_stats!(c, &village)?;
         }
         Ok(Ok(seq))
     })

@@ -216,6 +216,9 @@ pub fn record_stage(conn: &mut Conn, o: &StageOutcome<'_>) -> DbResult<bool> {
             entry.detail = serde_json::json!({ "superseded_by": o.submission_id });
             crate::append_entry!(c, entry, o.ledger_key, Some(old.as_str()), o.at)?;
         }
+        if let Some(so) = &o.signed_off {
+            crate::refresh_village_stats!(c, &so.village_code)?;
+        }
         Ok(true)
     })
 }

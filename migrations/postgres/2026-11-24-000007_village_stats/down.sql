@@ -1,0 +1,1 @@
+DROP TABLE village_stats;
