@@ -164,6 +164,7 @@ pub async fn serve(state: AppState, listener: TcpListener, workers: usize) -> st
             .into_app()
             .app_data(openapi.clone())
             .route("/api/v1/openapi.json", web::get().to(openapi_json))
+            .configure(crate::console::configure)
             .default_service(web::to(not_found))
     })
     .workers(workers)

@@ -16,6 +16,7 @@ pub mod outbox;
 pub mod pool;
 pub mod reviews;
 pub mod schema;
+pub mod sessions;
 pub mod spot_checks;
 pub mod storage;
 pub mod submissions;

@@ -239,6 +239,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    console_sessions (token_hash) {
+        token_hash -> Text,
+        user_id -> Text,
+        csrf -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     ledger_head (id) {
         id -> Integer,
         seq -> BigInt,
@@ -267,4 +277,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     spot_check_items,
     pii_reads,
     village_stats,
+    console_sessions,
 );

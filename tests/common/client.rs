@@ -69,6 +69,27 @@ impl Client {
         Self::reply(req.call())
     }
 
+    /// A browser-like GET with a `Cookie` header (the console).
+    pub fn get_cookie(&self, cookie: &str, path: &str) -> Reply {
+        Self::reply(
+            self.agent
+                .get(format!("{}{path}", self.base))
+                .header("Cookie", cookie)
+                .call(),
+        )
+    }
+
+    /// A browser-like form POST with a `Cookie` header (the console).
+    pub fn post_form(&self, cookie: &str, path: &str, form: &str) -> Reply {
+        Self::reply(
+            self.agent
+                .post(format!("{}{path}", self.base))
+                .header("Cookie", cookie)
+                .content_type("application/x-www-form-urlencoded")
+                .send(form.as_bytes()),
+        )
+    }
+
     pub fn post_json(&self, token: Option<&str>, path: &str, body: &Value) -> Reply {
         let mut req = self.agent.post(format!("{}{path}", self.base));
         if let Some(t) = token {

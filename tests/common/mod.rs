@@ -7,6 +7,7 @@
 pub mod client;
 pub mod proxy;
 pub mod survey;
+pub mod webdriver;
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};

@@ -118,10 +118,20 @@ pub async fn review_submission(
     id: web::Path<String>,
     body: web::Json<ReviewRequest>,
 ) -> Result<web::Json<SubmissionView>, ApiError> {
-    let id = fieldsurvey_core::ids::SubmissionId::parse(&id)
+    let view = take_decision(&state, caller, &id, body.into_inner()).await?;
+    Ok(web::Json(view))
+}
+
+/// Validate and take a review decision as `caller` (the API and the console both come here).
+pub async fn take_decision(
+    state: &AppState,
+    caller: Caller,
+    id: &str,
+    req: ReviewRequest,
+) -> Result<SubmissionView, ApiError> {
+    let id = fieldsurvey_core::ids::SubmissionId::parse(id)
         .map_err(|_| ApiError::NotFound)?
         .to_string();
-    let req = body.into_inner();
     let action = validate(&req)?;
     let key = state.ledger_key.clone();
     let pii = state.pii.clone();
@@ -160,7 +170,7 @@ pub async fn review_submission(
             view::load(c, sub, &pii, view::Ids::Masked).map(Ok)
         })
         .await??;
-    Ok(web::Json(view))
+    Ok(view)
 }
 
 fn refused(r: Refusal) -> ApiError {

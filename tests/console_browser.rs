@@ -1,0 +1,166 @@
+//! The reviewers' console in a real headless Chromium (chromedriver): a township reviewer signs
+//! in, opens the oldest household in the queue, sees its photos, returns it with a reason; the
+//! surveyor's app resubmits; the reviewer approves the new version and sees the dashboard's
+//! closure rate change. Another township's reviewer cannot open the page or the photos, and a
+//! form posted without its CSRF token is refused. Screenshots of each page are saved to
+//! `target/console-screenshots/`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::Service;
+use common::survey::{Key, Upload};
+use common::webdriver::{Browser, available};
+use serde_json::json;
+
+fn sign_in(b: &Browser, base: &str, user: &str) {
+    b.goto(&format!("{base}/console/login"));
+    b.type_into("input[name=username]", user);
+    b.type_into("input[name=password]", &format!("demo-{user}"));
+    b.click("#sign-in");
+    b.wait_url("/console/queue");
+}
+
+#[test]
+fn a_township_reviewer_works_the_queue_in_a_browser() {
+    if !available("a_township_reviewer_works_the_queue_in_a_browser") {
+        return;
+    }
+    let svc = Service::dev();
+    let app = svc.client();
+    let base = svc.base.clone();
+    let surveyor = app.token("surveyor1");
+
+    // The field app's upload: unsafe water, so a clue opens.
+    let mut v1 = Upload::household_h1();
+    v1.doc["water"]["safe"] = json!(false);
+    assert_eq!(
+        app.upload(&surveyor, &v1.signed_by(&Key::demo()), &v1.parts)
+            .status,
+        202
+    );
+    assert_eq!(app.wait_final(&surveyor, &v1.id())["status"], "signed_off");
+
+    let b = Browser::start();
+    b.goto(&format!("{base}/console/queue"));
+    b.wait_url("/console/login");
+    b.screenshot("01-login");
+    sign_in(&b, &base, "township1");
+    b.screenshot("02-queue");
+    assert_eq!(b.count("table.queue tbody tr"), 1);
+
+    b.goto(&format!("{base}/console/dashboard"));
+    assert_eq!(b.text("#closure-rate"), "0.0%");
+    b.screenshot("03-dashboard-before");
+
+    // The oldest household: its photos, its failing indicator, the review form.
+    b.goto(&format!("{base}/console/queue"));
+    b.click("table.queue a.open");
+    b.wait_url(&v1.id());
+    let photos = b.elements(".photos img");
+    assert_eq!(photos.len(), 3, "three photos");
+    for img in &photos {
+        let w = b.property(img, "naturalWidth").as_u64().unwrap_or(0);
+        assert!(w > 0, "the photo loaded");
+    }
+    let page = b.source();
+    assert!(
+        page.contains("饮水安全有保障") && page.contains("未达标"),
+        "the failing indicator"
+    );
+    assert!(
+        page.contains("522732198711145257"),
+        "the full ID number on the single page"
+    );
+    b.screenshot("04-submission");
+
+    // Return it: 纠 water.safe.
+    b.click("select[name=action0] option[value=correct]");
+    b.type_into("input[name=field0]", "water.safe");
+    b.type_into("input[name=note0]", "饮水不安全，请核实水源");
+    b.click("#return");
+    b.wait_url("/console/queue?done=returned");
+    assert!(b.source().contains("已退回"));
+    b.screenshot("05-returned");
+
+    // The surveyor's app sees why and resubmits a corrected version.
+    let back = app.get(Some(&surveyor), "/api/v1/submissions?status=returned");
+    assert_eq!(
+        back.body["items"][0]["reasons"][0]["note"],
+        "饮水不安全，请核实水源"
+    );
+    let mut v2 = Upload::household_h1();
+    v2.doc["supersedes"] = json!(v1.id());
+    assert_eq!(
+        app.upload(&surveyor, &v2.signed_by(&Key::demo()), &v2.parts)
+            .status,
+        202
+    );
+    assert_eq!(app.wait_final(&surveyor, &v2.id())["status"], "signed_off");
+
+    // Approve the new version; the clue closes and the closure rate moves.
+    b.goto(&format!("{base}/console/queue"));
+    b.click("table.queue a.open");
+    b.wait_url(&v2.id());
+    b.click("#approve");
+    b.wait_url("/console/queue?done=approved");
+    b.goto(&format!("{base}/console/dashboard"));
+    assert_eq!(b.text("#closure-rate"), "100.0%");
+    b.screenshot("06-dashboard-after");
+    b.goto(&format!("{base}/console/households/522732101201-0001"));
+    let record = b.source();
+    assert!(record.contains("第 2 版") && record.contains("审核通过") && record.contains("退回"));
+    b.screenshot("07-accountability");
+
+    // A form without its CSRF token is refused, and changes nothing.
+    let cookie = format!("fs_session={}", b.cookie("fs_session"));
+    let v3 = app.get(Some(&surveyor), &format!("/api/v1/submissions/{}", v2.id()));
+    let forged = app.post_form(
+        &cookie,
+        &format!("/console/submissions/{}/review", v2.id()),
+        &format!(
+            "digest={}&decision=return&action0=delete",
+            v3.body["content_digest"].as_str().unwrap()
+        ),
+    );
+    assert_eq!(forged.status, 403, "{}", forged.text);
+    assert!(forged.text.contains("CSRF"));
+    let logout = app.post_form(&cookie, "/console/logout", "");
+    assert_eq!(logout.status, 403, "logging out needs the token too");
+
+    // Another township's reviewer: neither the page nor the photos.
+    sign_in(&b, &base, "township2");
+    b.goto(&format!("{base}/console/submissions/{}", v2.id()));
+    assert!(
+        b.source().contains("未找到"),
+        "another township's reviewer sees nothing"
+    );
+    b.screenshot("08-other-township");
+    let other = format!("fs_session={}", b.cookie("fs_session"));
+    for part in ["p1", "p2", "p3"] {
+        let r = app.get_cookie(&other, &format!("/console/photos/{}/{part}", v2.id()));
+        assert_eq!(r.status, 404, "photo {part}");
+    }
+    let mine = app.get_cookie(&cookie, &format!("/console/photos/{}/p1", v2.id()));
+    assert_eq!(
+        mine.status, 200,
+        "the township's own reviewer gets the photo"
+    );
+    assert_eq!(mine.content_type, "image/jpeg");
+
+    b.goto(&format!("{base}/console/queue"));
+    b.click("form.logout button");
+    b.wait_url("/console/login");
+    b.goto(&format!("{base}/console/queue"));
+    b.wait_url("/console/login");
+
+    // Pages stay light for a slow line.
+    for path in ["/console/queue", "/console/dashboard", "/console/clues"] {
+        let r = app.get_cookie(&cookie, path);
+        assert!(
+            r.text.len() < 200 * 1024,
+            "{path} is {} bytes",
+            r.text.len()
+        );
+    }
+}
