@@ -148,6 +148,28 @@ fn a_township_reviewer_works_the_queue_in_a_browser() {
     );
     assert_eq!(mine.content_type, "image/jpeg");
 
+    // The county draws a spot-check of the township and overturns the approved record.
+    sign_in(&b, &base, "county1");
+    b.goto(&format!("{base}/console/spot-checks"));
+    b.click("select[name=org] option[value='522732101000']");
+    b.type_into("input[name=rate]", "0");
+    b.type_into("input[name=seed]", "2026-11-抽查");
+    b.click("#draw");
+    b.wait_url("/console/spot-checks?id=");
+    assert!(b.source().contains("2026-11-抽查"), "the seed is on record");
+    assert_eq!(
+        b.count("button.overturn"),
+        1,
+        "the one approved record was drawn"
+    );
+    b.type_into("input[name=reason]", "实地抽查：饮水设施已损坏");
+    b.click("button.overturn");
+    b.wait_url("done=overturned");
+    assert!(b.source().contains("推翻：实地抽查"));
+    b.screenshot("09-spot-check");
+    let reopened = app.get(Some(&surveyor), &format!("/api/v1/submissions/{}", v2.id()));
+    assert_eq!(reopened.body["status"], "returned");
+
     b.goto(&format!("{base}/console/queue"));
     b.click("form.logout button");
     b.wait_url("/console/login");

@@ -49,7 +49,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/console/dashboard.csv", web::get().to(dashboard_csv))
         .route("/console/clues", web::get().to(clues))
         .route("/console/clues/{id}/close", web::post().to(close_clue))
-        .route("/console/households/{code}", web::get().to(household));
+        .route("/console/households/{code}", web::get().to(household))
+        .route("/console/spot-checks", web::get().to(spot_checks))
+        .route("/console/spot-checks", web::post().to(draw_spot_check))
+        .route(
+            "/console/spot-checks/{sc}/items/{id}",
+            web::post().to(decide_spot_check),
+        );
 }
 
 /// The signed-in reviewer, as the pages need them.
@@ -1280,4 +1286,193 @@ async fn household(state: web::Data<AppState>, req: HttpRequest, code: web::Path
 
 fn code_string(req: &HttpRequest) -> String {
     req.match_info().get("code").unwrap_or_default().to_owned()
+}
+
+struct DrawnItem {
+    id: String,
+    household_code: String,
+    status: &'static str,
+    digest: String,
+    decision: Option<String>,
+}
+
+struct Drawn {
+    id: String,
+    unit: String,
+    rate: String,
+    seed: String,
+    population: i64,
+    items: Vec<DrawnItem>,
+}
+
+#[derive(Template)]
+#[template(path = "spot_checks.html")]
+struct SpotChecksPage<'a> {
+    me: Option<&'a Me>,
+    notice: Option<String>,
+    csrf: &'a str,
+    units: Vec<(String, String)>,
+    drawn: Option<Drawn>,
+}
+
+#[derive(Deserialize)]
+struct SpotQuery {
+    id: Option<String>,
+    done: Option<String>,
+}
+
+/// County (prefecture) reviewers: draw a sample of a child unit's approved records, then
+/// confirm or overturn each.
+async fn spot_checks(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    q: web::Query<SpotQuery>,
+) -> Page {
+    let me = me(&state, &req).await?;
+    let caller = me.caller.clone();
+    let q = q.into_inner();
+    let (units, drawn) = state
+        .db
+        .run(move |c| {
+            let level = authz::level_of(c, &caller)?;
+            if caller.role != Role::Reviewer || !matches!(level.as_str(), "county" | "prefecture") {
+                return Ok(None);
+            }
+            let units = fieldsurvey_db::org::children(c, &caller.org_code)?
+                .into_iter()
+                .map(|u| (u.code, u.name))
+                .collect::<Vec<_>>();
+            let drawn = match q.id {
+                Some(id) => match fieldsurvey_db::spot_checks::get(c, &id)? {
+                    Some((unit, _, rate, seed, population))
+                        if fieldsurvey_db::org::is_within(c, &unit, &caller.org_code)? =>
+                    {
+                        let items = fieldsurvey_db::spot_checks::items(c, &id)?
+                            .into_iter()
+                            .map(
+                                |(sid, household, status, digest, decision, reason)| DrawnItem {
+                                    id: sid,
+                                    household_code: household,
+                                    status: status_name(&status),
+                                    digest,
+                                    decision: decision.map(|d| {
+                                        let d = if d == "confirmed" { "确认" } else { "推翻" };
+                                        match reason.filter(|r| !r.is_empty()) {
+                                            Some(r) => format!("{d}：{r}"),
+                                            None => d.to_owned(),
+                                        }
+                                    }),
+                                },
+                            )
+                            .collect();
+                        Some(Drawn {
+                            id,
+                            unit,
+                            rate: percent(rate),
+                            seed,
+                            population,
+                            items,
+                        })
+                    }
+                    _ => None,
+                },
+                None => None,
+            };
+            Ok(Some((units, drawn)))
+        })
+        .await?
+        .ok_or(ConsoleError::from(ApiError::Forbidden(
+            "抽查由县级和州级审核人员进行".into(),
+        )))?;
+    let body = SpotChecksPage {
+        me: Some(&me),
+        notice: q.done.map(|d| match d.as_str() {
+            "overturned" => "已推翻：记录重新打开，并开立问题线索。".to_owned(),
+            _ => "已确认。".to_owned(),
+        }),
+        csrf: &me.csrf,
+        units,
+        drawn,
+    }
+    .render()?;
+    Ok(page(StatusCode::OK, body))
+}
+
+#[derive(Deserialize)]
+struct DrawForm {
+    #[serde(default)]
+    csrf: String,
+    org: String,
+    #[serde(default)]
+    rate: String,
+    #[serde(default)]
+    seed: String,
+}
+
+async fn draw_spot_check(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    form: web::Form<DrawForm>,
+) -> Page {
+    let me = me(&state, &req).await?;
+    check_csrf(&me, &form.csrf)?;
+    let f = form.into_inner();
+    let rate = match f.rate.trim() {
+        "" => None,
+        r => Some(r.parse::<f64>().map(|p| p / 100.0).map_err(|_| {
+            ConsoleError::Page(StatusCode::BAD_REQUEST, "比例须为 0 到 100 之间的数".into())
+        })?),
+    };
+    let drawn = crate::routes::spot_checks::draw(
+        &state,
+        me.caller.clone(),
+        crate::routes::spot_checks::DrawRequest {
+            org: f.org,
+            rate,
+            seed: Some(f.seed.trim().to_owned()).filter(|s| !s.is_empty()),
+        },
+    )
+    .await?;
+    Ok(redirect(&format!("/console/spot-checks?id={}", drawn.id)))
+}
+
+#[derive(Deserialize)]
+struct SpotForm {
+    #[serde(default)]
+    csrf: String,
+    digest: String,
+    decision: String,
+    #[serde(default)]
+    reason: String,
+}
+
+async fn decide_spot_check(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    form: web::Form<SpotForm>,
+) -> Page {
+    let me = me(&state, &req).await?;
+    check_csrf(&me, &form.csrf)?;
+    let (sc, id) = path.into_inner();
+    let f = form.into_inner();
+    let view = crate::routes::spot_checks::take_spot_decision(
+        &state,
+        me.caller.clone(),
+        &id,
+        crate::routes::spot_checks::SpotCheckDecision {
+            decision: f.decision,
+            digest: f.digest,
+            reason: f.reason,
+        },
+    )
+    .await?;
+    let done = if view.status == "returned" {
+        "overturned"
+    } else {
+        "confirmed"
+    };
+    Ok(redirect(&format!(
+        "/console/spot-checks?id={sc}&done={done}"
+    )))
 }

@@ -98,3 +98,12 @@ pub fn is_within(conn: &mut Conn, unit: &str, root: &str) -> DbResult<bool> {
 pub fn count(conn: &mut Conn) -> DbResult<i64> {
     with_conn!(conn, |c| Ok(o::org_units.count().get_result(c)?))
 }
+
+/// The units directly below `code`, by code.
+pub fn children(conn: &mut Conn, code: &str) -> DbResult<Vec<OrgUnit>> {
+    with_conn!(conn, |c| Ok(o::org_units
+        .filter(o::parent_code.eq(code))
+        .order(o::code.asc())
+        .select(OrgUnit::as_select())
+        .load(c)?))
+}

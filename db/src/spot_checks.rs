@@ -225,3 +225,55 @@ pub fn decide(conn: &mut Conn, d: &SpotDecision<'_>) -> DbResult<Result<i64, Ref
         Ok(Ok(seq))
     })
 }
+
+/// A drawn spot-check: `(unit_code, level, rate, seed, population)`.
+pub type SpotCheckRow = (String, String, f64, String, i64);
+
+/// An item: `(submission_id, household_code, status, content_digest, decision, reason)`.
+pub type SpotItem = (
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+);
+
+pub fn get(conn: &mut Conn, id: &str) -> DbResult<Option<SpotCheckRow>> {
+    crate::with_conn!(conn, |c| Ok(sc::table
+        .filter(sc::id.eq(id))
+        .select((sc::unit_code, sc::level, sc::rate, sc::seed, sc::population))
+        .first(c)
+        .optional()?))
+}
+
+/// The items of a spot-check: `(submission_id, household_code, status, content_digest,
+/// decision, reason)`.
+#[allow(clippy::type_complexity)]
+pub fn items(
+    conn: &mut Conn,
+    id: &str,
+) -> DbResult<
+    Vec<(
+        String,
+        String,
+        String,
+        String,
+        Option<String>,
+        Option<String>,
+    )>,
+> {
+    crate::with_conn!(conn, |c| Ok(it::table
+        .inner_join(s::table.on(s::id.eq(it::submission_id)))
+        .filter(it::spot_check_id.eq(id))
+        .order(s::household_code.asc())
+        .select((
+            it::submission_id,
+            s::household_code,
+            s::status,
+            s::content_digest,
+            it::decision,
+            it::reason,
+        ))
+        .load(c)?))
+}

@@ -54,7 +54,16 @@ pub async fn draw_spot_check(
     caller: Caller,
     body: web::Json<DrawRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let req = body.into_inner();
+    let drawn = draw(&state, caller, body.into_inner()).await?;
+    Ok(HttpResponse::Created().json(drawn))
+}
+
+/// Validate and draw a spot-check as `caller` (the API and the console both come here).
+pub async fn draw(
+    state: &AppState,
+    caller: Caller,
+    req: DrawRequest,
+) -> Result<SpotCheck, ApiError> {
     let rate = req.rate.unwrap_or(0.1);
     let mut errors = Vec::new();
     if !(rate > 0.0 && rate <= 1.0) {
@@ -112,7 +121,7 @@ pub async fn draw_spot_check(
             }))
         })
         .await??;
-    Ok(HttpResponse::Created().json(drawn))
+    Ok(drawn)
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -141,10 +150,20 @@ pub async fn decide_spot_check(
     id: web::Path<String>,
     body: web::Json<SpotCheckDecision>,
 ) -> Result<web::Json<SubmissionView>, ApiError> {
-    let id = fieldsurvey_core::ids::SubmissionId::parse(&id)
+    let view = take_spot_decision(&state, caller, &id, body.into_inner()).await?;
+    Ok(web::Json(view))
+}
+
+/// Validate and take a spot-check decision as `caller` (the API and the console).
+pub async fn take_spot_decision(
+    state: &AppState,
+    caller: Caller,
+    id: &str,
+    req: SpotCheckDecision,
+) -> Result<SubmissionView, ApiError> {
+    let id = fieldsurvey_core::ids::SubmissionId::parse(id)
         .map_err(|_| ApiError::NotFound)?
         .to_string();
-    let req = body.into_inner();
     let mut errors = Vec::new();
     let decision = match req.decision.as_str() {
         "confirm" => "confirmed",
@@ -212,5 +231,5 @@ pub async fn decide_spot_check(
             view::load(c, sub, &pii, view::Ids::Masked).map(Ok)
         })
         .await??;
-    Ok(web::Json(view))
+    Ok(view)
 }
