@@ -60,8 +60,14 @@ fn a_township_reviewer_works_the_queue_in_a_browser() {
     let photos = b.elements(".photos img");
     assert_eq!(photos.len(), 3, "three photos");
     for img in &photos {
-        let w = b.property(img, "naturalWidth").as_u64().unwrap_or(0);
-        assert!(w > 0, "the photo loaded");
+        // Thumbnails are made on first view; give them a moment.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        let mut w = 0;
+        while w == 0 && std::time::Instant::now() < deadline {
+            w = b.property(img, "naturalWidth").as_u64().unwrap_or(0);
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        assert!(w > 0 && w <= 320, "a thumbnail loaded ({w} px wide)");
     }
     let page = b.source();
     assert!(
@@ -138,8 +144,10 @@ fn a_township_reviewer_works_the_queue_in_a_browser() {
     b.screenshot("08-other-township");
     let other = format!("fs_session={}", b.cookie("fs_session"));
     for part in ["p1", "p2", "p3"] {
-        let r = app.get_cookie(&other, &format!("/console/photos/{}/{part}", v2.id()));
-        assert_eq!(r.status, 404, "photo {part}");
+        for size in ["", "?size=thumb"] {
+            let r = app.get_cookie(&other, &format!("/console/photos/{}/{part}{size}", v2.id()));
+            assert_eq!(r.status, 404, "photo {part}{size}");
+        }
     }
     let mine = app.get_cookie(&cookie, &format!("/console/photos/{}/p1", v2.id()));
     assert_eq!(
@@ -147,6 +155,14 @@ fn a_township_reviewer_works_the_queue_in_a_browser() {
         "the township's own reviewer gets the photo"
     );
     assert_eq!(mine.content_type, "image/jpeg");
+    let thumb = app.get_cookie(
+        &cookie,
+        &format!("/console/photos/{}/p1?size=thumb", v2.id()),
+    );
+    assert_eq!(
+        (thumb.status, thumb.content_type.as_str()),
+        (200, "image/jpeg")
+    );
 
     // The county draws a spot-check of the township and overturns the approved record.
     sign_in(&b, &base, "county1");

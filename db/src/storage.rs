@@ -55,6 +55,37 @@ impl LocalStore {
         self.root.join("sha256").join(a).join(b).join(sha256_hex)
     }
 
+    /// Where a file derived from an object (a thumbnail) is kept: beside the originals, named
+    /// by the original's hash and what it is, so it never changes the evidence hash.
+    pub fn derived_path(&self, sha256_hex: &str, what: &str) -> PathBuf {
+        let a = &sha256_hex[..2.min(sha256_hex.len())];
+        self.root
+            .join("derived")
+            .join(a)
+            .join(format!("{sha256_hex}.{what}"))
+    }
+
+    pub fn read_derived(&self, sha256_hex: &str, what: &str) -> Option<Vec<u8>> {
+        std::fs::read(self.derived_path(sha256_hex, what)).ok()
+    }
+
+    /// Keep a derived file (written to a temporary name, then renamed into place).
+    pub fn write_derived(
+        &self,
+        sha256_hex: &str,
+        what: &str,
+        bytes: &[u8],
+    ) -> Result<(), StorageError> {
+        let path = self.derived_path(sha256_hex, what);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let mut tmp = tempfile::NamedTempFile::new_in(self.root.join("tmp"))?;
+        tmp.write_all(bytes)?;
+        tmp.persist(&path).map_err(|e| StorageError::Io(e.error))?;
+        Ok(())
+    }
+
     /// Start writing one object. Synchronous: call from a blocking context.
     pub fn writer(&self) -> Result<ObjectWriter, StorageError> {
         let tmp = tempfile::Builder::new()
