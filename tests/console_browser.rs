@@ -52,6 +52,12 @@ fn a_township_reviewer_works_the_queue_in_a_browser() {
     b.goto(&format!("{base}/console/dashboard"));
     assert_eq!(b.text("#closure-rate"), "0.0%");
     b.screenshot("03-dashboard-before");
+    b.goto(&format!("{base}/console/clues"));
+    assert!(
+        b.source().contains("饮水安全有保障"),
+        "the open clue is listed"
+    );
+    b.screenshot("03b-clues");
 
     // The oldest household: its photos, its failing indicator, the review form.
     b.goto(&format!("{base}/console/queue"));
