@@ -78,6 +78,7 @@ pub fn rfc3339(t: NaiveDateTime) -> String {
 impl SubmissionView {
     pub fn build(sub: Submission, photos: Vec<SubmissionPhoto>, surveyor: Option<User>) -> Self {
         let parse = |s: &str| serde_json::from_str::<Value>(s).unwrap_or(Value::Array(vec![]));
+        let flags = parse(&sub.flags);
         SubmissionView {
             verifier: Verifier {
                 user_id: sub.surveyor_id.clone(),
@@ -95,25 +96,31 @@ impl SubmissionView {
                 .as_deref()
                 .and_then(|o| serde_json::from_str(o).ok()),
             rejections: parse(&sub.rejections),
-            flags: parse(&sub.flags),
             clues: vec![],
             photos: photos
                 .into_iter()
-                .map(|p| PhotoView {
-                    part: p.part,
-                    kind: p.kind,
-                    sha256: p.sha256,
-                    size_bytes: p.size_bytes,
-                    width: p.width,
-                    height: p.height,
-                    exif_time: None,
-                    exif_gps: None,
-                    thumbnail_url: None,
-                    flags: vec![],
+                .map(|p| {
+                    let photo_flags = photo_flags(&flags, &p.part);
+                    PhotoView {
+                        part: p.part,
+                        kind: p.kind,
+                        sha256: p.sha256,
+                        size_bytes: p.size_bytes,
+                        width: p.width,
+                        height: p.height,
+                        exif_time: p.exif_time,
+                        exif_gps: p
+                            .exif_lat
+                            .zip(p.exif_lon)
+                            .map(|(lat, lon)| serde_json::json!({"lat": lat, "lon": lon})),
+                        thumbnail_url: None,
+                        flags: photo_flags,
+                    }
                 })
                 .collect(),
             ledger: vec![],
             members: vec![],
+            flags,
             id: sub.id,
             household_code: sub.household_code,
             status: sub.status,
@@ -200,4 +207,17 @@ pub fn mask(id: &str) -> String {
     fieldsurvey_core::ids::IdNumber::parse(id)
         .map(|i| i.masked())
         .unwrap_or_else(|_| "*".repeat(id.chars().count().min(18)))
+}
+
+/// The submission's flags about one photo.
+fn photo_flags(flags: &Value, part: &str) -> Vec<Value> {
+    flags
+        .as_array()
+        .map(|all| {
+            all.iter()
+                .filter(|f| f["detail"]["part"] == part)
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default()
 }

@@ -86,6 +86,10 @@ pub struct SubmissionPhoto {
     pub kind: Option<String>,
     pub width: Option<i32>,
     pub height: Option<i32>,
+    /// EXIF capture time (RFC 3339), when the photo says.
+    pub exif_time: Option<String>,
+    pub exif_lat: Option<f64>,
+    pub exif_lon: Option<f64>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]

@@ -126,6 +126,9 @@ diesel::table! {
         kind -> Nullable<Text>,
         width -> Nullable<Integer>,
         height -> Nullable<Integer>,
+        exif_time -> Nullable<Text>,
+        exif_lat -> Nullable<Double>,
+        exif_lon -> Nullable<Double>,
     }
 }
 

@@ -122,6 +122,8 @@ pub struct PhotoMeta {
     pub kind: Option<String>,
     pub width: Option<i32>,
     pub height: Option<i32>,
+    pub exif_time: Option<String>,
+    pub exif_gps: Option<(f64, f64)>,
 }
 
 /// Commit a stage's effects exactly once: the (submission, stage) row is the idempotency key and
@@ -172,6 +174,9 @@ pub fn record_stage(conn: &mut Conn, o: &StageOutcome<'_>) -> DbResult<bool> {
                 p::kind.eq(&m.kind),
                 p::width.eq(m.width),
                 p::height.eq(m.height),
+                p::exif_time.eq(&m.exif_time),
+                p::exif_lat.eq(m.exif_gps.map(|g| g.0)),
+                p::exif_lon.eq(m.exif_gps.map(|g| g.1)),
             ))
             .execute(c)?;
         }

@@ -179,6 +179,9 @@ fn ingest_is_atomic_and_a_resend_stores_nothing() {
             kind: None,
             width: None,
             height: None,
+            exif_time: None,
+            exif_lat: None,
+            exif_lon: None,
         };
         let sub = submission(&id, &surveyor, &"0".repeat(64));
         assert!(matches!(

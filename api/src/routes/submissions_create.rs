@@ -244,6 +244,9 @@ async fn accept(
             kind: None,
             width: None,
             height: None,
+            exif_time: None,
+            exif_lat: None,
+            exif_lon: None,
         })
         .collect();
     let payload = serde_json::to_string(&ProcessMessage {
