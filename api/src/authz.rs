@@ -69,9 +69,7 @@ pub fn may_review(conn: &mut Conn, caller: &Caller, sub: &Submission) -> DbResul
     {
         return Ok(ReviewAccess::Hidden);
     }
-    let level = org::get(conn, &caller.org_code)?
-        .map(|u| u.level)
-        .unwrap_or_default();
+    let level = level_of(conn, caller)?;
     // The version is decided at its review level (the township, or the level that returned
     // the version it corrects); once that level's deadline has passed, by the level above too.
     // (Not signed off: the township answers, and the decision itself says why not.)

@@ -13,13 +13,12 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use askama::Template;
 use fieldsurvey_core::ids::SubmissionId;
 use fieldsurvey_db::clues::UnitStats;
-use fieldsurvey_db::worklists::QueueFilter;
 use serde::Deserialize;
 use serde_json::Value;
 
 use crate::auth::Caller;
 use crate::auth::caller::Role;
-use crate::auth::{password, refresh};
+use crate::auth::refresh;
 use crate::authz::{self, ReviewAccess};
 use crate::error::ApiError;
 use crate::routes::review::{Reason, ReviewRequest, take_decision};
@@ -90,10 +89,14 @@ impl From<ApiError> for ConsoleError {
         let text = match &e {
             ApiError::NotFound => "没有这条记录，或不在您的辖区内。".to_owned(),
             ApiError::Forbidden(d) => format!("无权执行此操作：{d}"),
+            ApiError::Conflict("not_open", _) => "这条线索已经销号。".to_owned(),
             ApiError::Conflict(_, d) => format!("操作未执行：{d}"),
             ApiError::BadRequest(items) => items
                 .iter()
-                .map(|i| i.message.clone())
+                .map(|i| match (i.code.as_str(), i.field.as_deref()) {
+                    ("reason_required", Some("reason")) => "须填写 1 至 500 字的原因。".to_owned(),
+                    _ => i.message.clone(),
+                })
                 .collect::<Vec<_>>()
                 .join("；"),
             ApiError::Unavailable(_) => "服务繁忙，请稍后再试。".to_owned(),
@@ -401,21 +404,11 @@ async fn login(state: web::Data<AppState>, req: HttpRequest, form: web::Form<Log
             "登录表单已过期（CSRF 校验失败），请重新打开登录页。".into(),
         ));
     }
-    let username = form.username.clone();
-    let user = state
-        .db
-        .run(move |c| fieldsurvey_db::users::by_username(c, &username))
-        .await?;
-    let phc = user
-        .as_ref()
-        .map(|u| u.password_hash.clone())
-        .unwrap_or_else(|| password::DUMMY_HASH.to_owned());
-    let pw = form.password;
-    let ok = web::block(move || password::verify(&pw, &phc))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
-    let user = match user {
-        Some(u) if ok && u.active && u.role != "surveyor" => u,
+    // Surveyors work in the field app, not the console.
+    let user = match crate::routes::auth_login::authenticate(&state, form.username, form.password)
+        .await?
+    {
+        Some(u) if u.role != "surveyor" => u,
         _ => return login_form(&req, true),
     };
     let token = refresh::new_token().map_err(ApiError::Internal)?;
@@ -497,8 +490,6 @@ struct QueuePage<'a> {
     next_link: String,
 }
 
-const PAGE_SIZE: i64 = 50;
-
 /// A ledger entry as the pages show it: number, action, who, when, hash (abbreviated).
 type LedgerRow = (u64, String, String, String, String);
 
@@ -527,67 +518,53 @@ async fn queue(state: web::Data<AppState>, req: HttpRequest, q: web::Query<Queue
     let page_no = q.page.unwrap_or(1).clamp(1, 100_000);
     let caller = me.caller.clone();
     let (st, fl, vi) = (status.clone(), flag.clone(), village.clone());
-    let (subs, dues) = state
+    let result = state
         .db
         .run(move |c| {
-            let level = if caller.role == Role::Reviewer && st == "signed_off" {
-                Some(authz::level_of(c, &caller)?)
-            } else {
-                None
-            };
-            let subs = fieldsurvey_db::worklists::review_queue(
+            crate::routes::worklists::queue_page(
                 c,
-                &QueueFilter {
-                    org_code: &caller.org_code,
-                    status: &st,
-                    village: (!vi.is_empty()).then_some(vi.as_str()),
-                    flag: (!fl.is_empty()).then_some(fl.as_str()),
-                    offset: (page_no - 1) * PAGE_SIZE,
-                    limit: PAGE_SIZE + 1,
-                    level: level.as_deref(),
-                },
-            )?;
-            let ids: Vec<String> = subs.iter().map(|s| s.id.clone()).collect();
-            let dues = fieldsurvey_db::worklists::due_dates(c, &ids)?;
-            Ok((subs, dues))
+                &caller,
+                &st,
+                (!vi.is_empty()).then_some(vi.as_str()),
+                (!fl.is_empty()).then_some(fl.as_str()),
+                page_no,
+            )
         })
         .await?;
-    let has_more = subs.len() as i64 > PAGE_SIZE;
-    let now = fieldsurvey_db::now();
-    let items = subs
+    let has_more = result.has_more;
+    let items = result
+        .items
         .into_iter()
-        .take(PAGE_SIZE as usize)
-        .map(|s| {
-            let due = dues
-                .iter()
-                .find(|(id, _)| *id == s.id)
-                .map(|(_, d)| *d)
-                .filter(|_| s.status == "signed_off");
-            let outcome: Option<Value> = s
-                .outcome
-                .as_deref()
-                .and_then(|o| serde_json::from_str(o).ok());
-            let flags: Vec<Value> = serde_json::from_str(&s.flags).unwrap_or_default();
-            QueueRow {
-                meets: match outcome.and_then(|o| o["meets_standard"].as_bool()) {
-                    Some(true) => "达标",
-                    Some(false) => "未达标",
-                    None => "—",
-                },
-                flags: flags
-                    .iter()
-                    .map(|f| kind_name(f["code"].as_str().unwrap_or_default()))
-                    .collect::<Vec<_>>()
-                    .join("、"),
-                due: due
-                    .map(|d| d.format("%Y-%m-%d").to_string())
-                    .unwrap_or_default(),
-                overdue: due.is_some_and(|d| d < now),
-                received_at: s.received_at.format("%Y-%m-%d %H:%M").to_string(),
-                id: s.id,
-                household_code: s.household_code,
-                village_code: s.village_code,
-            }
+        .map(|i| QueueRow {
+            meets: match i.meets_standard {
+                Some(true) => "达标",
+                Some(false) => "未达标",
+                None => "—",
+            },
+            flags: i
+                .flags
+                .as_array()
+                .map(|fs| {
+                    fs.iter()
+                        .map(|f| kind_name(f["code"].as_str().unwrap_or_default()))
+                        .collect::<Vec<_>>()
+                        .join("、")
+                })
+                .unwrap_or_default(),
+            due: i
+                .due_at
+                .map(|d| d.chars().take(10).collect())
+                .unwrap_or_default(),
+            overdue: i.overdue,
+            received_at: i
+                .received_at
+                .chars()
+                .take(16)
+                .collect::<String>()
+                .replace('T', " "),
+            id: i.id,
+            household_code: i.household_code,
+            village_code: i.village_code,
         })
         .collect();
     let link =
@@ -696,18 +673,15 @@ async fn submission(state: web::Data<AppState>, req: HttpRequest, id: web::Path<
             let Some(sub) = fieldsurvey_db::submissions::get(c, &id)? else {
                 return Ok(None);
             };
-            if !authz::may_view_submission(c, &caller, &sub)? {
-                return Ok(None);
-            }
             let reviewable = sub.status == "signed_off"
                 && matches!(
                     authz::may_review(c, &caller, &sub)?,
                     ReviewAccess::Allowed(_)
                 );
-            if sub.surveyor_id != caller.user_id {
-                fieldsurvey_db::users::record_pii_read(c, &caller.user_id, &sub.id)?;
-            }
-            view::load(c, sub, &pii, view::Ids::Full).map(|v| Some((v, reviewable)))
+            Ok(
+                crate::routes::submissions_get::read_in_full(c, &caller, sub, &pii)?
+                    .map(|v| (v, reviewable)),
+            )
         })
         .await?
         .ok_or(ConsoleError::from(ApiError::NotFound))?;
@@ -1008,18 +982,9 @@ async fn load_stats(
     let caller = me.caller.clone();
     state
         .db
-        .run(move |c| {
-            let code = org.unwrap_or_else(|| caller.org_code.clone());
-            let Some(unit) = fieldsurvey_db::org::get(c, &code)? else {
-                return Ok(None);
-            };
-            if !authz::may_view_org_unit(c, &caller, &unit.code)? {
-                return Ok(None);
-            }
-            let (total, rows) = fieldsurvey_db::clues::stats(c, &unit)?;
-            Ok(Some((unit.code, unit.name, total, rows)))
-        })
+        .run(move |c| crate::routes::clues::stats_for(c, &caller, org))
         .await?
+        .map(|(total, rows)| (total.code.clone(), total.name.clone(), total, rows))
         .ok_or(ApiError::NotFound.into())
 }
 
@@ -1231,40 +1196,7 @@ async fn close_clue(
 ) -> Page {
     let me = me(&state, &req).await?;
     check_csrf(&me, &form.csrf)?;
-    let reason = form.reason.trim().to_owned();
-    if reason.is_empty() || reason.chars().count() > 500 {
-        return Err(ConsoleError::Page(
-            StatusCode::BAD_REQUEST,
-            "销号需要填写 1 至 500 字的原因。".into(),
-        ));
-    }
-    let id = id.into_inner();
-    let caller = me.caller.clone();
-    let key = state.ledger_key.clone();
-    state
-        .db
-        .run(move |c| {
-            let Some(clue) = fieldsurvey_db::clues::get(c, &id)? else {
-                return Ok(Err(ApiError::NotFound));
-            };
-            if !authz::may_close_clue(c, &caller, &clue)? {
-                return Ok(Err(ApiError::NotFound));
-            }
-            Ok(
-                match fieldsurvey_db::clues::close_by_hand(
-                    c,
-                    &id,
-                    &caller.user_id,
-                    &caller.username,
-                    &reason,
-                    &key,
-                )? {
-                    Some(_) => Ok(()),
-                    None => Err(ApiError::Conflict("not_open", "这条线索已经销号".into())),
-                },
-            )
-        })
-        .await??;
+    crate::routes::clues::close(&state, me.caller.clone(), id.into_inner(), &form.reason).await?;
     Ok(redirect("/console/clues?done=closed"))
 }
 
@@ -1322,7 +1254,12 @@ async fn household(state: web::Data<AppState>, req: HttpRequest, code: web::Path
                     .collect();
                 versions.push((i + 1, status_name(&sub.status), surveyor, entries));
             }
-            let cp = fieldsurvey_db::ledger::publish_checkpoint(c, &key, &tree)?;
+            let last = versions
+                .iter()
+                .flat_map(|v: &VersionRow| v.3.iter().map(|e| e.0))
+                .max()
+                .unwrap_or(0);
+            let cp = fieldsurvey_db::ledger::checkpoint_covering(c, &key, &tree, last)?;
             Ok(Some((versions, cp)))
         })
         .await?

@@ -244,3 +244,18 @@ pub fn publish_checkpoint(
     checkpoint(conn, Some(size as i64))?
         .ok_or_else(|| DbError::Invalid(format!("checkpoint {size} vanished")))
 }
+
+/// A checkpoint that covers entry `seq`: the latest stored one when it does, else a new one.
+/// Readers showing entries with proofs call this, so reading does not publish a checkpoint
+/// per request.
+pub fn checkpoint_covering(
+    conn: &mut Conn,
+    key: &LedgerKey,
+    cache: &TreeCache,
+    seq: u64,
+) -> DbResult<Checkpoint> {
+    match checkpoint(conn, None)? {
+        Some(cp) if cp.size >= seq => Ok(cp),
+        _ => publish_checkpoint(conn, key, cache),
+    }
+}

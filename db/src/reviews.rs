@@ -39,12 +39,15 @@ pub fn decide(conn: &mut Conn, d: &Decision<'_>) -> DbResult<Result<i64, Refusal
     let at = crate::now();
     let review_id = uuid::Uuid::now_v7().to_string();
     transaction!(conn, |c| {
-        let (surveyor, status, digest, superseded_by, household, village): (
+        #[allow(clippy::type_complexity)]
+        let (surveyor, status, digest, superseded_by, household, village, outcome, flags): (
             String,
             String,
             String,
             Option<String>,
             String,
+            String,
+            Option<String>,
             String,
         ) = s::table
             .filter(s::id.eq(d.submission_id))
@@ -55,6 +58,8 @@ pub fn decide(conn: &mut Conn, d: &Decision<'_>) -> DbResult<Result<i64, Refusal
                 s::superseded_by,
                 s::household_code,
                 s::village_code,
+                s::outcome,
+                s::flags,
             ))
             .first(c)?;
         if surveyor == d.reviewer_id {
@@ -88,7 +93,7 @@ pub fn decide(conn: &mut Conn, d: &Decision<'_>) -> DbResult<Result<i64, Refusal
             },
         );
         entry.submission_id = Some(d.submission_id.to_owned());
-        entry.household_code = Some(household);
+        entry.household_code = Some(household.clone());
         entry.content_digest = Some(d.digest.to_owned());
         entry.detail = serde_json::json!({
             "level": d.org_level,
@@ -113,10 +118,6 @@ pub fn decide(conn: &mut Conn, d: &Decision<'_>) -> DbResult<Result<i64, Refusal
             .execute(c)?;
         if d.action == "approved" {
             // 销号: the household's open clues this approved version clears close with it.
-            let (outcome, flags): (Option<String>, String) = s::table
-                .filter(s::id.eq(d.submission_id))
-                .select((s::outcome, s::flags))
-                .first(c)?;
             let outcome: Option<fieldsurvey_core::indicators::Outcome> = outcome
                 .as_deref()
                 .and_then(|o| serde_json::from_str(o).ok());
@@ -124,10 +125,6 @@ pub fn decide(conn: &mut Conn, d: &Decision<'_>) -> DbResult<Result<i64, Refusal
                 serde_json::from_str(&flags).unwrap_or_default();
             if let Some(outcome) = outcome {
                 let cleared = fieldsurvey_core::flags::cleared_kinds(&outcome, &flags);
-                let household: String = s::table
-                    .filter(s::id.eq(d.submission_id))
-                    .select(s::household_code)
-                    .first(c)?;
                 let ids: Vec<String> = cl::table
                     .filter(cl::household_code.eq(&household))
                     .filter(cl::status.eq("open"))

@@ -155,10 +155,7 @@ pub async fn household_accountability(
                 });
             }
             // A checkpoint that covers every step shown: the latest, or a new one.
-            let checkpoint = match fieldsurvey_db::ledger::checkpoint(c, None)? {
-                Some(cp) if cp.size >= last_seq => cp,
-                _ => fieldsurvey_db::ledger::publish_checkpoint(c, &key, &tree)?,
-            };
+            let checkpoint = fieldsurvey_db::ledger::checkpoint_covering(c, &key, &tree, last_seq)?;
             let size = checkpoint.size;
             tree.with(c, |t, _| {
                 for step in versions.iter_mut().flat_map(|v| v.steps.iter_mut()) {

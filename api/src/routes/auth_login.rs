@@ -55,20 +55,13 @@ pub(crate) async fn issue_pair(
     })
 }
 
-#[utoipa::path(
-    tag = "auth",
-    request_body = LoginRequest,
-    responses((status = 200, body = TokenPair), (status = 401, body = crate::error::Problem))
-)]
-#[post("/api/v1/auth/login")]
-pub async fn login(
-    state: web::Data<AppState>,
-    body: web::Json<LoginRequest>,
-) -> Result<web::Json<TokenPair>, ApiError> {
-    let LoginRequest {
-        username,
-        password: pw,
-    } = body.into_inner();
+/// The active user with these credentials (the API's and the console's sign-in). An unknown
+/// name costs the same hashing as a wrong password, so the answer time does not tell them apart.
+pub(crate) async fn authenticate(
+    state: &AppState,
+    username: String,
+    pw: String,
+) -> Result<Option<fieldsurvey_db::models::User>, ApiError> {
     let user = state
         .db
         .run(move |c| fieldsurvey_db::users::by_username(c, &username))
@@ -80,10 +73,23 @@ pub async fn login(
     let ok = web::block(move || password::verify(&pw, &phc))
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?;
-    let user = match user {
-        Some(u) if ok && u.active => u,
-        _ => return Err(ApiError::Unauthorized("wrong username or password".into())),
-    };
+    Ok(user.filter(|u| ok && u.active))
+}
+
+#[utoipa::path(
+    tag = "auth",
+    request_body = LoginRequest,
+    responses((status = 200, body = TokenPair), (status = 401, body = crate::error::Problem))
+)]
+#[post("/api/v1/auth/login")]
+pub async fn login(
+    state: web::Data<AppState>,
+    body: web::Json<LoginRequest>,
+) -> Result<web::Json<TokenPair>, ApiError> {
+    let LoginRequest { username, password } = body.into_inner();
+    let user = authenticate(&state, username, password)
+        .await?
+        .ok_or_else(|| ApiError::Unauthorized("wrong username or password".into()))?;
     let token = refresh::new_token().map_err(ApiError::Internal)?;
     let family = uuid::Uuid::new_v4().to_string();
     let pair = issue_pair(&state, user.id, &user.role, token, true, family).await?;

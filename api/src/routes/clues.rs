@@ -148,7 +148,18 @@ pub async fn close_clue(
     id: web::Path<String>,
     body: web::Json<CloseClue>,
 ) -> Result<web::Json<ClueView>, ApiError> {
-    let reason = body.into_inner().reason.trim().to_owned();
+    let closed = close(&state, caller, id.into_inner(), &body.into_inner().reason).await?;
+    Ok(web::Json(closed.into()))
+}
+
+/// Close a clue by hand as `caller`, with a reason (the API and the console).
+pub async fn close(
+    state: &AppState,
+    caller: Caller,
+    id: String,
+    reason: &str,
+) -> Result<Clue, ApiError> {
+    let reason = reason.trim().to_owned();
     if reason.is_empty() || reason.chars().count() > 500 {
         return Err(ApiError::BadRequest(vec![
             ProblemItem::new(
@@ -158,9 +169,8 @@ pub async fn close_clue(
             .at("reason"),
         ]));
     }
-    let id = id.into_inner();
     let key = state.ledger_key.clone();
-    let closed = state
+    state
         .db
         .run(move |c| {
             let Some(clue) = fieldsurvey_db::clues::get(c, &id)? else {
@@ -184,8 +194,7 @@ pub async fn close_clue(
                 ))),
             }
         })
-        .await??;
-    Ok(web::Json(closed.into()))
+        .await?
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -225,18 +234,26 @@ pub async fn stats(
     let org = query.into_inner().org;
     let answer = state
         .db
-        .run(move |c| {
-            let code = org.unwrap_or_else(|| caller.org_code.clone());
-            let Some(unit) = fieldsurvey_db::org::get(c, &code)? else {
-                return Ok(None);
-            };
-            if !authz::may_view_org_unit(c, &caller, &unit.code)? {
-                return Ok(None);
-            }
-            let (total, units) = fieldsurvey_db::clues::stats(c, &unit)?;
-            Ok(Some(Stats { total, units }))
-        })
+        .run(move |c| stats_for(c, &caller, org))
         .await?
+        .map(|(total, units)| Stats { total, units })
         .ok_or(ApiError::NotFound)?;
     Ok(web::Json(answer))
+}
+
+/// The figures of `org` (default: the caller's unit) and its children, when it lies in the
+/// caller's jurisdiction (the API and the console).
+pub fn stats_for(
+    c: &mut fieldsurvey_db::Conn,
+    caller: &Caller,
+    org: Option<String>,
+) -> fieldsurvey_db::DbResult<Option<(UnitStats, Vec<UnitStats>)>> {
+    let code = org.unwrap_or_else(|| caller.org_code.clone());
+    let Some(unit) = fieldsurvey_db::org::get(c, &code)? else {
+        return Ok(None);
+    };
+    if !authz::may_view_org_unit(c, caller, &unit.code)? {
+        return Ok(None);
+    }
+    fieldsurvey_db::clues::stats(c, &unit).map(Some)
 }

@@ -44,10 +44,7 @@ pub async fn get_checkpoint(
         .db
         .run(move |c| match size {
             Some(n) => fieldsurvey_db::ledger::checkpoint(c, Some(n)),
-            None => match fieldsurvey_db::ledger::checkpoint(c, None)? {
-                Some(cp) => Ok(Some(cp)),
-                None => fieldsurvey_db::ledger::publish_checkpoint(c, &key, &tree).map(Some),
-            },
+            None => fieldsurvey_db::ledger::checkpoint_covering(c, &key, &tree, 0).map(Some),
         })
         .await?
         .ok_or(ApiError::NotFound)?;

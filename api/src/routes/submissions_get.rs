@@ -29,17 +29,27 @@ pub async fn get_submission(
             let Some(sub) = fieldsurvey_db::submissions::get(c, &id.to_string())? else {
                 return Ok(None);
             };
-            if !authz::may_view_submission(c, &caller, &sub)? {
-                return Ok(None);
-            }
-            // The one place ID numbers are shown whole; a read by anyone but the verifier is
-            // recorded (PIPL).
-            if sub.surveyor_id != caller.user_id {
-                fieldsurvey_db::users::record_pii_read(c, &caller.user_id, &sub.id)?;
-            }
-            view::load(c, sub, &pii, view::Ids::Full).map(Some)
+            read_in_full(c, &caller, sub, &pii)
         })
         .await?
         .ok_or(ApiError::NotFound)?;
     Ok(web::Json(view))
+}
+
+/// The single-submission read (the API and the console): `None` when the caller may not see
+/// it. The one place ID numbers are shown whole; a read by anyone but the verifier is
+/// recorded (PIPL).
+pub fn read_in_full(
+    c: &mut fieldsurvey_db::Conn,
+    caller: &Caller,
+    sub: fieldsurvey_db::models::Submission,
+    pii: &fieldsurvey_core::pii::PiiKey,
+) -> fieldsurvey_db::DbResult<Option<SubmissionView>> {
+    if !authz::may_view_submission(c, caller, &sub)? {
+        return Ok(None);
+    }
+    if sub.surveyor_id != caller.user_id {
+        fieldsurvey_db::users::record_pii_read(c, &caller.user_id, &sub.id)?;
+    }
+    view::load(c, sub, pii, view::Ids::Full).map(Some)
 }

@@ -144,6 +144,40 @@ fn page_of(
     }
 }
 
+/// One page of `caller`'s review queue (the API and the console): the versions of `status` in
+/// their subtree, oldest first. For a reviewer's signed-off queue, those decided at their level
+/// and the level below's that are overdue (escalated).
+pub fn queue_page(
+    c: &mut fieldsurvey_db::Conn,
+    caller: &Caller,
+    status: &str,
+    village: Option<&str>,
+    flag: Option<&str>,
+    page: i64,
+) -> fieldsurvey_db::DbResult<Page> {
+    let level = if caller.role == crate::auth::caller::Role::Reviewer && status == "signed_off" {
+        Some(authz::level_of(c, caller)?)
+    } else {
+        None
+    };
+    let subs = fieldsurvey_db::worklists::review_queue(
+        c,
+        &QueueFilter {
+            level: level.as_deref(),
+            org_code: &caller.org_code,
+            status,
+            village,
+            flag,
+            offset: (page - 1) * PAGE_SIZE,
+            limit: PAGE_SIZE + 1,
+        },
+    )?;
+    let ids: Vec<String> = subs.iter().map(|s| s.id.clone()).collect();
+    let reasons = fieldsurvey_db::worklists::latest_reviews(c, &ids)?;
+    let dues = fieldsurvey_db::worklists::due_dates(c, &ids)?;
+    Ok(page_of(subs, page, &dues, &reasons))
+}
+
 #[utoipa::path(
     tag = "review",
     params(QueueQuery),
@@ -182,30 +216,14 @@ pub async fn review_queue(
     let result = state
         .db
         .run(move |c| {
-            // A reviewer's queue of signed-off versions holds those decided at their level,
-            // and the level below's that are overdue (escalated).
-            let level =
-                if caller.role == crate::auth::caller::Role::Reviewer && status == "signed_off" {
-                    Some(authz::level_of(c, &caller)?)
-                } else {
-                    None
-                };
-            let subs = fieldsurvey_db::worklists::review_queue(
+            queue_page(
                 c,
-                &QueueFilter {
-                    level: level.as_deref(),
-                    org_code: &caller.org_code,
-                    status: &status,
-                    village: q.village.as_deref(),
-                    flag: q.flag.as_deref(),
-                    offset: (page - 1) * PAGE_SIZE,
-                    limit: PAGE_SIZE + 1,
-                },
-            )?;
-            let ids: Vec<String> = subs.iter().map(|s| s.id.clone()).collect();
-            let reasons = fieldsurvey_db::worklists::latest_reviews(c, &ids)?;
-            let dues = fieldsurvey_db::worklists::due_dates(c, &ids)?;
-            Ok(page_of(subs, page, &dues, &reasons))
+                &caller,
+                &status,
+                q.village.as_deref(),
+                q.flag.as_deref(),
+                page,
+            )
         })
         .await?;
     Ok(web::Json(result))
