@@ -156,3 +156,78 @@ mod tests {
         );
     }
 }
+
+/// Photos whose 64-bit perceptual hashes differ in at most this many bits show the same scene
+/// (FORM.md: `photo_reused`).
+pub const REUSE_DISTANCE: u32 = 6;
+
+/// Bits that differ between two perceptual hashes.
+pub fn hamming(a: u64, b: u64) -> u32 {
+    (a ^ b).count_ones()
+}
+
+/// The hash cut into four 16-bit bands, most significant first: the columns the look-up is
+/// indexed on (multi-index hashing). Two hashes within [`REUSE_DISTANCE`] = 6 bits differ in
+/// at most one bit in some band (four bands with two or more would make eight), so every such
+/// pair shares a band value within one bit — see [`probes`].
+pub fn bands(hash: u64) -> [u16; 4] {
+    [
+        (hash >> 48) as u16,
+        (hash >> 32) as u16,
+        (hash >> 16) as u16,
+        hash as u16,
+    ]
+}
+
+/// A band value and its 16 one-bit neighbours: the 17 indexed equality probes per band.
+pub fn probes(band: u16) -> [u16; 17] {
+    let mut out = [band; 17];
+    for (bit, slot) in out.iter_mut().skip(1).enumerate() {
+        *slot = band ^ (1 << bit);
+    }
+    out
+}
+
+#[cfg(test)]
+mod reuse_tests {
+    use super::*;
+
+    #[test]
+    fn every_pair_within_the_distance_meets_in_some_probed_band() {
+        // Deterministic pseudo-random hashes and flips: xorshift.
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for _ in 0..20_000 {
+            let a = next();
+            let mut b = a;
+            let flips = (next() % 7) as u32; // 0..=6 bits
+            let mut flipped = 0;
+            while hamming(a, b) < flips {
+                b ^= 1 << (next() % 64);
+                flipped += 1;
+                assert!(flipped < 1000);
+            }
+            assert!(hamming(a, b) <= REUSE_DISTANCE);
+            let found = bands(a)
+                .iter()
+                .zip(bands(b))
+                .any(|(pa, bb)| probes(*pa).contains(&bb));
+            assert!(
+                found,
+                "{a:016x} / {b:016x} ({} bits) not found",
+                hamming(a, b)
+            );
+        }
+        // And the probes are exactly the values within one bit.
+        let p = probes(0b1010);
+        assert_eq!(p.len(), 17);
+        assert!(p.iter().all(|v| (v ^ 0b1010).count_ones() <= 1));
+        let distinct: std::collections::HashSet<_> = p.iter().collect();
+        assert_eq!(distinct.len(), 17);
+    }
+}

@@ -4,9 +4,7 @@
 //! Owns: message handling and the order of stages. Domain rules live in `fieldsurvey-core`,
 //! SQL in `fieldsurvey-db`.
 
-pub mod exif;
 pub mod handler;
 pub mod outbox_store;
-pub mod photo_check;
 pub mod pipeline;
 pub mod queue;

@@ -21,7 +21,8 @@ use fieldsurvey_db::{Conn, Db, DbError};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::photo_check::{PhotoLimits, PhotoVerdict, judge};
+use fieldsurvey_db::photos::{Fingerprint, find_reuse, reuse_flag};
+use fieldsurvey_evidence::{Limits as PhotoLimits, Refusal, THUMB_NAME, examine};
 
 pub const STAGE_VALIDATE: &str = "validate";
 
@@ -121,6 +122,7 @@ impl Pipeline {
         let mut meta = Vec::new();
         let mut uploaded = Vec::new();
         let mut exifs = Vec::new();
+        let mut fingerprints = Vec::new();
         // A phone records local time; without an offset in the EXIF, read it in the visit's.
         let visit_offset = checked
             .as_ref()
@@ -144,35 +146,46 @@ impl Pipeline {
                     p.sha256
                 )));
             }
-            let (width, height) = match judge(&bytes, &self.photo_limits) {
-                PhotoVerdict::Ok { width, height, .. } => (Some(width as i32), Some(height as i32)),
-                PhotoVerdict::Undecodable(why) => {
-                    rejections.push(reject(
-                        RejectionCode::PhotoUndecodable,
-                        format!("photo part {}: {why}", p.part),
-                        Some(p.part.clone()),
-                    ));
-                    (None, None)
+            // The evidence stage proper: bounded scaled decoding, orientation, perceptual hash
+            // and thumbnail. The thumbnail is kept beside the original (a derived file: the
+            // evidence hash stays the original's); writing it twice writes the same bytes.
+            let examined = match examine(&bytes, &self.photo_limits) {
+                Ok(e) => {
+                    self.store
+                        .write_derived(&p.sha256, THUMB_NAME, &e.thumbnail)
+                        .map_err(|e| StageError::Transient(e.to_string()))?;
+                    fingerprints.push(Fingerprint {
+                        part: p.part.clone(),
+                        sha256: p.sha256.clone(),
+                        phash: e.phash,
+                    });
+                    Some(e)
                 }
-                PhotoVerdict::TooLarge(why) => {
+                Err(refusal) => {
+                    let (code, why) = match refusal {
+                        Refusal::Undecodable(why) => (RejectionCode::PhotoUndecodable, why),
+                        Refusal::TooLarge(why) => (RejectionCode::PhotoTooLarge, why),
+                    };
                     rejections.push(reject(
-                        RejectionCode::PhotoTooLarge,
+                        code,
                         format!("photo part {}: {why}", p.part),
                         Some(p.part.clone()),
                     ));
-                    (None, None)
+                    None
                 }
             };
-            let said = crate::exif::read(&bytes, visit_offset);
+            let said = fieldsurvey_evidence::exif::read(&bytes, visit_offset);
             meta.push(PhotoMeta {
                 part: p.part.clone(),
                 kind: None,
-                width,
-                height,
+                width: examined.as_ref().map(|e| e.width as i32),
+                height: examined.as_ref().map(|e| e.height as i32),
                 exif_time: said
                     .taken_at
                     .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
                 exif_gps: said.gps,
+                orientation: examined.as_ref().map(|e| i32::from(e.orientation)),
+                phash: examined.as_ref().map(|e| e.phash),
             });
             exifs.push((p.part.clone(), said));
             if let Ok(sha256) = ContentDigest::parse(&p.sha256) {
@@ -231,7 +244,7 @@ impl Pipeline {
         // A sign-off's flags, its clues, and its people for the data comparison.
         let signed_off = match (&checked, &outcome) {
             (Ok(doc), Some(outcome)) if rejections.is_empty() => {
-                Some(self.sign_off_extras(&mut conn, &sub, doc, outcome)?)
+                Some(self.sign_off_extras(&mut conn, &sub, doc, outcome, fingerprints)?)
             }
             _ => None,
         };
@@ -315,6 +328,7 @@ impl Pipeline {
         sub: &Submission,
         doc: &CheckedSurvey,
         outcome: &Outcome,
+        fingerprints: Vec<Fingerprint>,
     ) -> Result<(Vec<Flag>, SignedOff), StageError> {
         let registered = fieldsurvey_db::households::exists(conn, &sub.household_code)?;
         let village = fieldsurvey_db::org::get(conn, &sub.village_code)?;
@@ -336,6 +350,14 @@ impl Pipeline {
                 flags.push(duplicate_person(*member as usize, household, submission));
             }
         }
+        // The same photo (or scene) filed for another household: flagged here, and on the
+        // other side inside the sign-off's transaction.
+        let reused = find_reuse(conn, &sub.household_code, &fingerprints)?;
+        flags.extend(reused.iter().map(reuse_flag));
+        let mut reuse_known: Vec<String> =
+            reused.iter().map(|r| r.other_submission.clone()).collect();
+        reuse_known.sort_unstable();
+        reuse_known.dedup();
         let mut clues: Vec<(String, String)> = outcome
             .failing()
             .into_iter()
@@ -367,6 +389,8 @@ impl Pipeline {
             },
             people,
             clues,
+            fingerprints,
+            reuse_known,
         };
         Ok((flags, extras))
     }
@@ -465,7 +489,7 @@ impl Pipeline {
 /// (`photo_location_mismatch`). Neither opens a clue; both are shown to the reviewer.
 fn photo_flags(
     survey: &fieldsurvey_core::form::Survey,
-    exifs: &[(String, crate::exif::Exif)],
+    exifs: &[(String, fieldsurvey_evidence::exif::Exif)],
 ) -> Vec<Flag> {
     let mut flags = Vec::new();
     for (part, said) in exifs {

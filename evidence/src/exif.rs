@@ -11,6 +11,8 @@ pub struct Exif {
     pub taken_at: Option<DateTime<FixedOffset>>,
     /// Decimal degrees (north and east positive).
     pub gps: Option<(f64, f64)>,
+    /// EXIF `Orientation` (1..=8) when it says something other than "as stored".
+    pub orientation: Option<u8>,
 }
 
 pub fn read(bytes: &[u8], default_offset: FixedOffset) -> Exif {
@@ -68,7 +70,21 @@ pub fn read(bytes: &[u8], default_offset: FixedOffset) -> Exif {
         exif::Tag::GPSLongitudeRef,
         "W",
     ));
-    Exif { taken_at, gps }
+    let orientation = data
+        .get_field(exif::Tag::Orientation, exif::In::PRIMARY)
+        .and_then(|f| f.value.get_uint(0))
+        .and_then(|o| u8::try_from(o).ok())
+        .filter(|o| (2..=8).contains(o));
+    Exif {
+        taken_at,
+        gps,
+        orientation,
+    }
+}
+
+/// Only the orientation (for decoding without a visit to compare with).
+pub fn orientation(bytes: &[u8]) -> Option<u8> {
+    read(bytes, chrono::FixedOffset::east_opt(0)?).orientation
 }
 
 #[cfg(test)]
