@@ -109,6 +109,34 @@ fn table() -> Vec<Row> {
             default: &[404],
         },
         Row {
+            method: "get",
+            template: "/api/v1/submissions/{id}/photos/{part}",
+            // Like the submission itself: its jurisdiction sees it, everyone else gets 404.
+            cells: &[
+                ("anonymous", &[401]),
+                ("surveyor1", &[200]),
+                ("township1", &[200]),
+                ("county1", &[200]),
+                ("auditor1", &[200]),
+                ("admin1", &[200]),
+            ],
+            default: &[404],
+        },
+        Row {
+            method: "get",
+            template: "/api/v1/submissions/{id}/photos/{part}/thumbnail",
+            // Like the submission itself: its jurisdiction sees it, everyone else gets 404.
+            cells: &[
+                ("anonymous", &[401]),
+                ("surveyor1", &[200]),
+                ("township1", &[200]),
+                ("county1", &[200]),
+                ("auditor1", &[200]),
+                ("admin1", &[200]),
+            ],
+            default: &[404],
+        },
+        Row {
             method: "post",
             template: "/api/v1/submissions/{id}/review",
             // The matrix sends a digest that is not the current version's: a caller who passes
@@ -413,6 +441,19 @@ fn call(
         }
         ("get", "/api/v1/submissions/{id}") => {
             app.get(token, &format!("/api/v1/submissions/{id}")).status
+        }
+        ("get", "/api/v1/submissions/{id}/photos/{part}") => {
+            let part = sub["photos"][0]["part"].as_str().unwrap();
+            app.get(token, &format!("/api/v1/submissions/{id}/photos/{part}"))
+                .status
+        }
+        ("get", "/api/v1/submissions/{id}/photos/{part}/thumbnail") => {
+            let part = sub["photos"][0]["part"].as_str().unwrap();
+            app.get(
+                token,
+                &format!("/api/v1/submissions/{id}/photos/{part}/thumbnail"),
+            )
+            .status
         }
         ("post", "/api/v1/submissions/{id}/review") => {
             app.post_json(

@@ -51,6 +51,8 @@ pub fn build_app_config(cfg: &mut ServiceConfig) {
         .service(keys_create::enrol_key)
         .service(submissions_create::create_submission)
         .service(submissions_get::get_submission)
+        .service(photos::get_photo)
+        .service(photos::get_thumbnail)
         .service(worklists::review_queue)
         .service(worklists::own_submissions)
         .service(review::review_submission)

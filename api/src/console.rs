@@ -21,6 +21,7 @@ use crate::auth::caller::Role;
 use crate::auth::refresh;
 use crate::authz::{self, ReviewAccess};
 use crate::error::ApiError;
+use crate::routes::photos;
 use crate::routes::review::{Reason, ReviewRequest, take_decision};
 use crate::state::AppState;
 use crate::view::{self, rfc3339};
@@ -854,116 +855,39 @@ async fn review(
     Ok(redirect(&format!("/console/queue?done={}", view.status)))
 }
 
-/// A photo of a submission the caller may see: the original bytes, named by their hash, so a
-/// strong ETag and a year's private caching are safe.
-/// Longest side of a console thumbnail, in pixels.
-const THUMB_SIDE: u32 = 320;
-
-/// A thumbnail: EXIF orientation applied, metadata dropped (re-encoded), decoding bounded.
-fn thumbnail(bytes: &[u8]) -> Result<Vec<u8>, String> {
-    use image::ImageDecoder;
-    let mut reader = image::ImageReader::new(std::io::Cursor::new(bytes))
-        .with_guessed_format()
-        .map_err(|e| e.to_string())?;
-    let mut limits = image::Limits::default();
-    limits.max_image_width = Some(12_000);
-    limits.max_image_height = Some(12_000);
-    limits.max_alloc = Some(256 * 1024 * 1024);
-    reader.limits(limits);
-    let mut decoder = reader.into_decoder().map_err(|e| e.to_string())?;
-    let orientation = decoder.orientation().map_err(|e| e.to_string())?;
-    let mut img = image::DynamicImage::from_decoder(decoder).map_err(|e| e.to_string())?;
-    img.apply_orientation(orientation);
-    let small = img.thumbnail(THUMB_SIDE, THUMB_SIDE).to_rgb8();
-    let mut out = Vec::new();
-    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 80)
-        .encode_image(&small)
-        .map_err(|e| e.to_string())?;
-    Ok(out)
-}
-
 #[derive(Deserialize)]
 struct PhotoQuery {
     size: Option<String>,
 }
 
+/// A photo of a submission the caller may see (`?size=thumb`: its 320 px thumbnail), served by
+/// the API's photo code: same authorisation, strong ETag, a year's private caching.
 async fn photo(
     state: web::Data<AppState>,
     req: HttpRequest,
     path: web::Path<(String, String)>,
     q: web::Query<PhotoQuery>,
 ) -> Page {
-    let thumb = q.size.as_deref() == Some("thumb");
+    let variant = if q.size.as_deref() == Some("thumb") {
+        photos::Variant::Thumbnail
+    } else {
+        photos::Variant::Original
+    };
     let me = me(&state, &req).await?;
     let (id, part) = path.into_inner();
-    let id = parse_id(&id)?;
-    let caller = me.caller.clone();
-    let found = state
-        .db
-        .run(move |c| {
-            let Some(sub) = fieldsurvey_db::submissions::get(c, &id)? else {
-                return Ok(None);
-            };
-            if !authz::may_view_submission(c, &caller, &sub)? {
-                return Ok(None);
-            }
-            let photos = fieldsurvey_db::submissions::photos(c, &id)?;
-            Ok(photos.into_iter().find(|p| p.part == part))
-        })
-        .await?
-        .ok_or(ConsoleError::from(ApiError::NotFound))?;
-    let etag = if thumb {
-        format!("\"{}-t{THUMB_SIDE}\"", found.sha256)
-    } else {
-        format!("\"{}\"", found.sha256)
-    };
-    if req
+    let if_none_match = req
         .headers()
         .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v == etag)
-    {
-        return Ok(secured(HttpResponse::NotModified())
-            .insert_header((header::ETAG, etag))
-            .finish());
-    }
-    let store = state.store.clone();
-    let sha = found.sha256.clone();
-    let bytes = web::block(move || -> Result<Vec<u8>, ApiError> {
-        if !thumb {
-            return store.read(&sha).map_err(ApiError::from);
-        }
-        let what = format!("t{THUMB_SIDE}.jpg");
-        if let Some(done) = store.read_derived(&sha, &what) {
-            return Ok(done);
-        }
-        let original = store.read(&sha).map_err(ApiError::from)?;
-        let small = thumbnail(&original).map_err(|e| {
-            ApiError::Conflict(
-                "no_thumbnail",
-                format!("the photo cannot be shown small: {e}"),
-            )
-        })?;
-        store
-            .write_derived(&sha, &what, &small)
-            .map_err(ApiError::from)?;
-        Ok(small)
-    })
-    .await
-    .map_err(|e| ApiError::Internal(e.to_string()))??;
-    let ctype = if bytes.starts_with(b"\x89PNG") {
-        "image/png"
+        .and_then(|v| v.to_str().ok());
+    let file = photos::load(&state, &me.caller, &id, &part, variant, if_none_match)
+        .await?
+        .ok_or(ConsoleError::from(ApiError::NotFound))?;
+    let status = if file.content_type.is_empty() {
+        HttpResponse::NotModified()
     } else {
-        "image/jpeg"
+        HttpResponse::Ok()
     };
-    Ok(secured(HttpResponse::Ok())
-        .insert_header((header::ETAG, etag))
-        .insert_header((
-            header::CACHE_CONTROL,
-            "private, max-age=31536000, immutable",
-        ))
-        .content_type(ctype)
-        .body(bytes))
+    Ok(photos::respond(secured(status), file))
 }
 
 #[derive(Deserialize)]

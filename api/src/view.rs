@@ -24,7 +24,12 @@ pub struct PhotoView {
     pub height: Option<i32>,
     pub exif_time: Option<String>,
     pub exif_gps: Option<Value>,
+    /// The 320 px thumbnail (JPEG, upright, no metadata).
     pub thumbnail_url: Option<String>,
+    /// The original bytes.
+    pub url: String,
+    /// EXIF orientation (1 = as stored … 8), once the evidence stage has run.
+    pub orientation: Option<i32>,
     pub flags: Vec<Value>,
 }
 
@@ -101,6 +106,7 @@ impl SubmissionView {
                 .into_iter()
                 .map(|p| {
                     let photo_flags = photo_flags(&flags, &p.part);
+                    let url = format!("/api/v1/submissions/{}/photos/{}", sub.id, p.part);
                     PhotoView {
                         part: p.part,
                         kind: p.kind,
@@ -113,7 +119,9 @@ impl SubmissionView {
                             .exif_lat
                             .zip(p.exif_lon)
                             .map(|(lat, lon)| serde_json::json!({"lat": lat, "lon": lon})),
-                        thumbnail_url: None,
+                        thumbnail_url: Some(format!("{url}/thumbnail")),
+                        url,
+                        orientation: p.orientation,
                         flags: photo_flags,
                     }
                 })

@@ -13,6 +13,7 @@ pub mod ledger;
 pub mod models;
 pub mod org;
 pub mod outbox;
+pub mod photos;
 pub mod pool;
 pub mod reviews;
 pub mod schema;

@@ -90,6 +90,10 @@ pub struct SubmissionPhoto {
     pub exif_time: Option<String>,
     pub exif_lat: Option<f64>,
     pub exif_lon: Option<f64>,
+    /// EXIF orientation (1..=8) as found by the evidence stage.
+    pub orientation: Option<i32>,
+    /// The 64-bit perceptual hash (dHash), its bits as a signed integer.
+    pub phash: Option<i64>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]

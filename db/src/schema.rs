@@ -129,6 +129,22 @@ diesel::table! {
         exif_time -> Nullable<Text>,
         exif_lat -> Nullable<Double>,
         exif_lon -> Nullable<Double>,
+        orientation -> Nullable<Integer>,
+        phash -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    photo_fingerprints (submission_id, part) {
+        submission_id -> Text,
+        part -> Text,
+        household_code -> Text,
+        sha256 -> Text,
+        phash -> BigInt,
+        band0 -> Integer,
+        band1 -> Integer,
+        band2 -> Integer,
+        band3 -> Integer,
     }
 }
 
@@ -160,6 +176,7 @@ diesel::joinable!(households -> org_units (village_code));
 diesel::joinable!(users -> org_units (org_code));
 diesel::joinable!(signing_keys -> users (user_id));
 diesel::joinable!(submission_photos -> submissions (submission_id));
+diesel::joinable!(photo_fingerprints -> submissions (submission_id));
 diesel::joinable!(spot_check_items -> spot_checks (spot_check_id));
 diesel::joinable!(submission_outcomes -> submissions (submission_id));
 
@@ -281,4 +298,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     pii_reads,
     village_stats,
     console_sessions,
+    photo_fingerprints,
 );

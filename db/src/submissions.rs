@@ -115,6 +115,10 @@ pub struct SignedOff {
     /// `(kind, detail JSON)` of the clues this version raises (failing indicators and
     /// clue-opening flags); a kind already open for the household is not opened twice.
     pub clues: Vec<(String, String)>,
+    /// This version's photos for the reuse look-up, and the other submissions its own
+    /// `photo_reused` flags already name (see `photos::record_fingerprints!`).
+    pub fingerprints: Vec<crate::photos::Fingerprint>,
+    pub reuse_known: Vec<String>,
 }
 
 pub struct PhotoMeta {
@@ -124,6 +128,8 @@ pub struct PhotoMeta {
     pub height: Option<i32>,
     pub exif_time: Option<String>,
     pub exif_gps: Option<(f64, f64)>,
+    pub orientation: Option<i32>,
+    pub phash: Option<u64>,
 }
 
 /// Commit a stage's effects exactly once: the (submission, stage) row is the idempotency key and
@@ -177,6 +183,8 @@ pub fn record_stage(conn: &mut Conn, o: &StageOutcome<'_>) -> DbResult<bool> {
                 p::exif_time.eq(&m.exif_time),
                 p::exif_lat.eq(m.exif_gps.map(|g| g.0)),
                 p::exif_lon.eq(m.exif_gps.map(|g| g.1)),
+                p::orientation.eq(m.orientation),
+                p::phash.eq(m.phash.map(|h| h as i64)),
             ))
             .execute(c)?;
         }
@@ -189,6 +197,16 @@ pub fn record_stage(conn: &mut Conn, o: &StageOutcome<'_>) -> DbResult<bool> {
         )?;
         if let Some(so) = &o.signed_off {
             crate::record_sign_off!(c, o.submission_id, so, o.at)?;
+            crate::record_fingerprints!(
+                c,
+                o.submission_id,
+                &so.household_code,
+                &so.fingerprints,
+                &so.reuse_known,
+                o.entry.actor,
+                o.ledger_key,
+                o.at
+            )?;
         }
         if let Some(old) = &o.supersedes {
             let replaced = diesel::update(

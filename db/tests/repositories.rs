@@ -182,6 +182,8 @@ fn ingest_is_atomic_and_a_resend_stores_nothing() {
             exif_time: None,
             exif_lat: None,
             exif_lon: None,
+            orientation: None,
+            phash: None,
         };
         let sub = submission(&id, &surveyor, &"0".repeat(64));
         assert!(matches!(

@@ -17,6 +17,15 @@ pub struct Reply {
     pub text: String,
 }
 
+/// A binary answer with the headers that matter for caching.
+pub struct Bytes {
+    pub status: u16,
+    pub etag: String,
+    pub content_type: String,
+    pub cache_control: String,
+    pub bytes: Vec<u8>,
+}
+
 /// One photo part of an upload.
 pub struct Part {
     pub name: String,
@@ -67,6 +76,42 @@ impl Client {
             req = req.header("Authorization", format!("Bearer {t}"));
         }
         Self::reply(req.call())
+    }
+
+    /// A GET whose answer is bytes (a photo), optionally conditional on `If-None-Match`.
+    pub fn get_bytes(&self, token: Option<&str>, path: &str, if_none_match: Option<&str>) -> Bytes {
+        let mut req = self.agent.get(format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.header("Authorization", format!("Bearer {t}"));
+        }
+        if let Some(tag) = if_none_match {
+            req = req.header("If-None-Match", tag);
+        }
+        let mut resp = req.call().expect("request failed at the transport level");
+        let header = |name: &str| {
+            resp.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let (etag, content_type, cache_control) = (
+            header("etag"),
+            header("content-type"),
+            header("cache-control"),
+        );
+        Bytes {
+            status: resp.status().as_u16(),
+            etag,
+            content_type,
+            cache_control,
+            bytes: resp
+                .body_mut()
+                .with_config()
+                .limit(50 * 1024 * 1024)
+                .read_to_vec()
+                .unwrap_or_default(),
+        }
     }
 
     /// A browser-like GET with a `Cookie` header (the console).

@@ -90,6 +90,39 @@ impl Upload {
         u
     }
 
+    /// A survey of another fixture household (members and place from households-full.json),
+    /// with the three photos given (house, household with verifier, water source).
+    pub fn household(code: &str, photos: [&str; 3]) -> Upload {
+        let all: Value = serde_json::from_str(
+            &std::fs::read_to_string(fixture("households-full.json")).unwrap(),
+        )
+        .unwrap();
+        let h = all
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|h| h["household_code"] == code)
+            .unwrap_or_else(|| panic!("no fixture household {code}"));
+        let mut u = Upload::household_h1();
+        u.doc["household_code"] = json!(code);
+        u.doc["members"] = h["members"].clone();
+        for m in u.doc["members"].as_array_mut().unwrap() {
+            // School-age children (6 to 15 in 2026, by the birth year in the ID number) in school.
+            let born: i32 = m["id_number"].as_str().unwrap()[6..10].parse().unwrap();
+            if (6..=15).contains(&(2026 - born)) && m["schooling"].is_null() {
+                m["schooling"] = json!("enrolled");
+            }
+        }
+        u.doc["location"]["lat"] = h["lat"].clone();
+        u.doc["location"]["lon"] = h["lon"].clone();
+        u.doc["photos"] = json!([]);
+        u.parts.clear();
+        u.add_photo("p1", "house", photos[0]);
+        u.add_photo("p2", "household_with_verifier", photos[1]);
+        u.add_photo("p3", "water_source", photos[2]);
+        u
+    }
+
     pub fn id(&self) -> String {
         self.doc["id"].as_str().unwrap().to_owned()
     }

@@ -7,6 +7,7 @@ pub mod clues;
 pub mod health;
 pub mod keys_create;
 pub mod ledger;
+pub mod photos;
 pub mod review;
 pub mod spot_checks;
 pub mod submissions_create;

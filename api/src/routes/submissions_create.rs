@@ -247,6 +247,8 @@ async fn accept(
             exif_time: None,
             exif_lat: None,
             exif_lon: None,
+            orientation: None,
+            phash: None,
         })
         .collect();
     let payload = serde_json::to_string(&ProcessMessage {

@@ -1,0 +1,3 @@
+DROP TABLE photo_fingerprints;
+ALTER TABLE submission_photos DROP COLUMN phash;
+ALTER TABLE submission_photos DROP COLUMN orientation;

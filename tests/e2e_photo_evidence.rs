@@ -1,0 +1,231 @@
+//! The evidence stage end to end, on both deployment modes: the same house photographed once
+//! and filed for another household is flagged `photo_reused` on both sides, each naming the
+//! other (re-encoded: by perceptual hash; the same file: by SHA-256), with a clue and a
+//! `flagged` ledger entry on the earlier side; three households' own photos raise nothing.
+//! Photos are served to their jurisdiction only (another township's reviewer gets 404), with
+//! strong ETags; the thumbnail was made at sign-off: 320 px, upright, no metadata.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::survey::{Key, Upload, photo, sha256_hex};
+use common::{Service, real_services};
+use serde_json::Value;
+
+fn reuse_flags(s: &Value) -> Vec<Value> {
+    s["flags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["code"] == "photo_reused")
+        .cloned()
+        .collect()
+}
+
+fn evidence(svc: &Service) {
+    let app = svc.client();
+    let token = app.token("surveyor1");
+    let upload = |u: &Upload| {
+        let r = app.upload(&token, &u.signed_by(&Key::demo()), &u.parts);
+        assert_eq!(r.status, 202, "{}", r.text);
+        let s = app.wait_final(&token, &u.id());
+        assert_eq!(s["status"], "signed_off", "{s}");
+        s
+    };
+
+    // Three households, each with its own photos: no reuse anywhere.
+    let h1 = upload(&Upload::household_h1());
+    let h2 = upload(&Upload::household(
+        "522732101201-0002",
+        [
+            "h2_house.jpg",
+            "h2_household_with_verifier.jpg",
+            "h2_water_source.jpg",
+        ],
+    ));
+    let h3 = upload(&Upload::household(
+        "522732101201-0003",
+        [
+            "h3_house.jpg",
+            "h3_household_with_verifier.jpg",
+            "h3_water_source.jpg",
+        ],
+    ));
+    for s in [&h1, &h2, &h3] {
+        assert!(reuse_flags(s).is_empty(), "{}", s["flags"]);
+        let codes: Vec<&str> = s["flags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|f| f["code"].as_str())
+            .filter(|c| c.starts_with("photo_"))
+            .collect();
+        assert!(
+            codes.is_empty(),
+            "clean photos raise no photo flag: {codes:?}"
+        );
+    }
+
+    // The h1 house re-encoded (other bytes, same scene) filed for household 0004.
+    let again = upload(&Upload::household(
+        "522732101201-0004",
+        [
+            "h1_house_reencoded.jpg",
+            "large_4000x3000.jpg",
+            "no_exif.jpg",
+        ],
+    ));
+    let flags = reuse_flags(&again);
+    assert_eq!(flags.len(), 1, "{}", again["flags"]);
+    let f = &flags[0];
+    assert_eq!(f["detail"]["part"], "p1");
+    assert_eq!(f["detail"]["other_submission"], h1["id"]);
+    assert_eq!(f["detail"]["other_household"], "522732101201-0001");
+    assert_eq!(f["detail"]["other_part"], "p1");
+    assert_eq!(f["detail"]["match"], "perceptual_hash");
+    assert!(f["detail"]["distance"].as_u64().unwrap() <= 6, "{f}");
+    assert!(
+        again["clues"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["kind"] == "photo_reused"),
+        "{}",
+        again["clues"]
+    );
+    let p1 = &again["photos"].as_array().unwrap()[0];
+    assert_eq!(p1["flags"].as_array().unwrap().len(), 1, "{p1}");
+
+    // The other side: h1 now carries the mirror flag, a clue and a `flagged` ledger entry.
+    let h1_now = app.wait_final(&token, h1["id"].as_str().unwrap());
+    let mirror = reuse_flags(&h1_now);
+    assert_eq!(mirror.len(), 1, "{}", h1_now["flags"]);
+    assert_eq!(mirror[0]["detail"]["other_submission"], again["id"]);
+    assert_eq!(mirror[0]["detail"]["other_household"], "522732101201-0004");
+    assert_eq!(mirror[0]["detail"]["part"], "p1");
+    assert!(
+        h1_now["clues"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["kind"] == "photo_reused"),
+        "{}",
+        h1_now["clues"]
+    );
+    assert!(
+        h1_now["ledger"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["action"] == "flagged"),
+        "{}",
+        h1_now["ledger"]
+    );
+    // h2 and h3 were not touched.
+    for s in [&h2, &h3] {
+        let now = app.wait_final(&token, s["id"].as_str().unwrap());
+        assert!(reuse_flags(&now).is_empty(), "{}", now["flags"]);
+    }
+
+    // The very same file as h2's house, filed for household 0005: SHA-256, distance 0.
+    let copy = upload(&Upload::household(
+        "522732101201-0005",
+        ["h2_house.jpg", "far_and_old.jpg", "house.png"],
+    ));
+    let flags = reuse_flags(&copy);
+    assert!(
+        flags
+            .iter()
+            .any(|f| f["detail"]["other_submission"] == h2["id"]
+                && f["detail"]["match"] == "sha256"
+                && f["detail"]["distance"] == 0),
+        "{}",
+        copy["flags"]
+    );
+    assert!(
+        flags
+            .iter()
+            .all(|f| f["detail"]["other_submission"] != h3["id"]),
+        "{flags:?}"
+    );
+    let h2_now = app.wait_final(&token, h2["id"].as_str().unwrap());
+    assert_eq!(
+        reuse_flags(&h2_now)[0]["detail"]["other_submission"],
+        copy["id"]
+    );
+
+    // Photos: the jurisdiction gets them, another township gets 404.
+    let township = app.token("township1");
+    let other = app.token("township2");
+    let id = h1["id"].as_str().unwrap();
+    let original = app.get_bytes(
+        Some(&township),
+        &format!("/api/v1/submissions/{id}/photos/p1"),
+        None,
+    );
+    assert_eq!(original.status, 200);
+    let bytes = photo("h1_house.jpg");
+    assert_eq!(original.bytes, bytes, "the evidence byte for byte");
+    assert_eq!(original.etag, format!("\"{}\"", sha256_hex(&bytes)));
+    assert_eq!(original.content_type, "image/jpeg");
+    assert!(
+        original.cache_control.contains("immutable"),
+        "{}",
+        original.cache_control
+    );
+    let again_304 = app.get_bytes(
+        Some(&township),
+        &format!("/api/v1/submissions/{id}/photos/p1"),
+        Some(&original.etag),
+    );
+    assert_eq!(again_304.status, 304);
+    assert!(again_304.bytes.is_empty());
+    let thumb = app.get_bytes(
+        Some(&township),
+        h1["photos"][0]["thumbnail_url"].as_str().unwrap(),
+        None,
+    );
+    assert_eq!(thumb.status, 200);
+    assert_eq!(thumb.content_type, "image/jpeg");
+    assert!(
+        thumb.bytes.len() < bytes.len() / 4,
+        "{} bytes",
+        thumb.bytes.len()
+    );
+    assert!(!thumb.bytes.windows(4).any(|w| w == b"Exif"), "no metadata");
+    assert_ne!(thumb.etag, original.etag);
+    for path in [
+        format!("/api/v1/submissions/{id}/photos/p1"),
+        format!("/api/v1/submissions/{id}/photos/p1/thumbnail"),
+        format!("/api/v1/submissions/{id}/photos/p9"),
+    ] {
+        let r = app.get_bytes(Some(&other), &path, None);
+        assert_eq!(r.status, 404, "{path}");
+        assert!(
+            r.bytes.len() < 2000 && !r.bytes.starts_with(&[0xFF, 0xD8]),
+            "{path}"
+        );
+    }
+    assert_eq!(
+        app.get_bytes(None, &format!("/api/v1/submissions/{id}/photos/p1"), None)
+            .status,
+        401
+    );
+    // Width, height and orientation as the evidence stage found them.
+    assert_eq!(h1["photos"][0]["width"], 1600);
+    assert_eq!(h1["photos"][0]["height"], 1200);
+    assert_eq!(h1["photos"][0]["orientation"], 1);
+}
+
+#[test]
+fn photo_evidence_on_the_embedded_backend() {
+    evidence(&Service::dev());
+}
+
+#[test]
+fn photo_evidence_on_postgres_and_rabbitmq() {
+    let Some((pg, amqp)) = real_services("photo_evidence_on_postgres_and_rabbitmq") else {
+        return;
+    };
+    evidence(&Service::production(&pg, &amqp, 2));
+}
