@@ -154,6 +154,32 @@ fn evidence(svc: &Service) {
         copy["id"]
     );
 
+    // The surveyor corrects 0005 with its own house photo: the superseded version's photos no
+    // longer stand for the household, so a third filing of h2's house names h2 alone.
+    let mut fixed = Upload::household(
+        "522732101201-0005",
+        ["h3_water_source.jpg", "far_and_old.jpg", "house.png"],
+    );
+    fixed.doc["supersedes"] = copy["id"].clone();
+    let fixed = upload(&fixed);
+    assert!(
+        reuse_flags(&fixed)
+            .iter()
+            .all(|f| f["detail"]["other_submission"] != copy["id"]),
+        "{}",
+        fixed["flags"]
+    );
+    let third = upload(&Upload::household(
+        "522732101201-0006",
+        ["h2_house.jpg", "h1_water_source.jpg", "large_4000x3000.jpg"],
+    ));
+    let named: Vec<Value> = reuse_flags(&third)
+        .into_iter()
+        .filter(|f| f["detail"]["part"] == "p1")
+        .map(|f| f["detail"]["other_submission"].clone())
+        .collect();
+    assert_eq!(named, [h2["id"].clone()], "{}", third["flags"]);
+
     // Photos: the jurisdiction gets them, another township gets 404.
     let township = app.token("township1");
     let other = app.token("township2");

@@ -227,6 +227,12 @@ pub fn record_stage(conn: &mut Conn, o: &StageOutcome<'_>) -> DbResult<bool> {
                     "submission {old} cannot be superseded now"
                 )));
             }
+            // The replaced version's photos no longer stand for the household: only current
+            // versions are compared for reuse.
+            {
+                use crate::schema::photo_fingerprints as f;
+                diesel::delete(f::table.filter(f::submission_id.eq(old))).execute(c)?;
+            }
             let (household, digest): (String, String) = s::table
                 .filter(s::id.eq(old))
                 .select((s::household_code, s::content_digest))

@@ -3,9 +3,11 @@
 ALTER TABLE submission_photos ADD COLUMN orientation INTEGER;
 ALTER TABLE submission_photos ADD COLUMN phash BIGINT;
 
--- The photos of signed-off versions, indexed for the reuse look-up: the same SHA-256, or a
--- perceptual hash within 6 bits, found by equality probes on four 16-bit bands (multi-index
--- hashing: some band is within one bit), never by a scan.
+-- The photos of current signed-off versions (a superseded version's rows are deleted with the
+-- change), indexed for the reuse look-up: the same SHA-256, or a perceptual hash within 6 bits,
+-- found by equality probes on four 16-bit bands (multi-index hashing: some band is within one
+-- bit), never by a scan. Each band index carries the hash, so the probes are index-only: only
+-- the few hashes that really are near are fetched whole.
 CREATE TABLE photo_fingerprints (
     submission_id TEXT NOT NULL REFERENCES submissions (id),
     part TEXT NOT NULL,
@@ -19,7 +21,7 @@ CREATE TABLE photo_fingerprints (
     PRIMARY KEY (submission_id, part)
 );
 CREATE INDEX photo_fingerprints_sha256 ON photo_fingerprints (sha256);
-CREATE INDEX photo_fingerprints_band0 ON photo_fingerprints (band0);
-CREATE INDEX photo_fingerprints_band1 ON photo_fingerprints (band1);
-CREATE INDEX photo_fingerprints_band2 ON photo_fingerprints (band2);
-CREATE INDEX photo_fingerprints_band3 ON photo_fingerprints (band3);
+CREATE INDEX photo_fingerprints_band0 ON photo_fingerprints (band0, phash);
+CREATE INDEX photo_fingerprints_band1 ON photo_fingerprints (band1, phash);
+CREATE INDEX photo_fingerprints_band2 ON photo_fingerprints (band2, phash);
+CREATE INDEX photo_fingerprints_band3 ON photo_fingerprints (band3, phash);

@@ -1,0 +1,180 @@
+//! The photo-reuse look-up against millions of stored photos (docs/performance.md).
+//!
+//! ```text
+//! createdb -h 127.0.0.1 -U postgres fs_reuse_bench
+//! export DATABASE_URL=postgres://postgres@127.0.0.1:5432/fs_reuse_bench
+//! cargo run --release -p fieldsurvey-db --example reuse_bench -- generate 1000000  # households
+//! cargo run --release -p fieldsurvey-db --example reuse_bench -- measure
+//! ```
+//!
+//! `generate N` stores N signed-off versions of N households with 3 photos each (3N
+//! fingerprints, uniformly random 64-bit perceptual hashes). `measure` runs the sign-off's
+//! look-up (`photos::find_reuse`, the production query) for 500 new versions of 3 photos each:
+//! 300 unrelated, 200 with one photo a planted near-copy (1 to 6 bits flipped) of a stored one,
+//! every one of which must be found. Prints p50/p99/max latency and candidates per look-up.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::{Duration, Instant};
+
+use diesel::pg::PgConnection;
+use diesel::prelude::*;
+use fieldsurvey_db::photos::{Fingerprint, find_reuse};
+use fieldsurvey_db::{Conn, Db, PoolOptions};
+
+/// The bench is PostgreSQL's: the production backend at production scale.
+fn pg(conn: &mut Conn) -> &mut PgConnection {
+    match conn {
+        Conn::Pg(c) => c,
+        Conn::Sqlite(_) => panic!("reuse_bench measures PostgreSQL: DATABASE_URL=postgres://..."),
+    }
+}
+
+fn main() {
+    let url = std::env::var("DATABASE_URL").expect("DATABASE_URL");
+    let db = Db::connect(&url, &PoolOptions::default()).unwrap();
+    db.migrate().unwrap();
+    let mut conn = db.get().unwrap();
+    let mut args = std::env::args().skip(1);
+    match args.next().as_deref() {
+        Some("generate") => {
+            let n: i64 = args
+                .next()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(1_000_000);
+            let started = Instant::now();
+            {
+                let c = pg(&mut conn);
+                for sql in [
+                    "INSERT INTO org_units (code, name, level, path) VALUES ('B', 'bench', 'village', '/B/') ON CONFLICT DO NOTHING".to_owned(),
+                    "INSERT INTO users (id, username, role, org_code, password_hash, created_at) VALUES ('bench', 'bench', 'surveyor', 'B', '-', now()) ON CONFLICT DO NOTHING".to_owned(),
+                    format!(
+                        "INSERT INTO submissions (id, household_code, village_code, surveyor_id, content_digest, document, status, received_at) \
+                         SELECT 'bench-' || g, 'H' || g, 'B', 'bench', md5(g::text), '{{}}', 'signed_off', now() \
+                         FROM generate_series(1, {n}) g ON CONFLICT DO NOTHING"
+                    ),
+                    // Two random 32-bit halves make a 64-bit hash; bands are its 16-bit quarters.
+                    format!(
+                        "INSERT INTO photo_fingerprints (submission_id, part, household_code, sha256, phash, band0, band1, band2, band3) \
+                         SELECT id, part, household_code, sha, h, ((h >> 48) & 65535)::int, ((h >> 32) & 65535)::int, ((h >> 16) & 65535)::int, (h & 65535)::int \
+                         FROM (SELECT 'bench-' || g AS id, 'p' || k AS part, 'H' || g AS household_code, \
+                                      md5(g || '/' || k) || md5(k || '/' || g) AS sha, \
+                                      ((floor(random() * 4294967296)::bigint) << 32) # floor(random() * 4294967296)::bigint AS h \
+                               FROM generate_series(1, {n}) g, generate_series(1, 3) k) x \
+                         ON CONFLICT DO NOTHING"
+                    ),
+                    "VACUUM ANALYZE photo_fingerprints".to_owned(),
+                    "ANALYZE submissions".to_owned(),
+                ] {
+                    diesel::sql_query(sql).execute(c).unwrap();
+                }
+            }
+            println!("generated in {:.0?}", started.elapsed());
+        }
+        Some("measure") => {
+            use fieldsurvey_db::schema::photo_fingerprints as f;
+            let total: i64 = f::table.count().get_result(pg(&mut conn)).unwrap();
+            // Stored hashes to plant near-copies of: a random sample.
+            let planted: Vec<(String, i64)> = diesel::sql_query(
+                "SELECT submission_id, phash FROM photo_fingerprints TABLESAMPLE SYSTEM (1) LIMIT 200",
+            )
+            .load::<Sample>(pg(&mut conn))
+            .unwrap()
+            .into_iter()
+            .map(|s| (s.submission_id, s.phash))
+            .collect();
+            let mut seed = 0x2545_F491_4F6C_DD1Du64;
+            let mut next = move || {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                seed
+            };
+            let mut times = Vec::new();
+            let mut candidates_seen = Vec::new();
+            let mut missed = 0;
+            for i in 0..500 {
+                let mut fps: Vec<Fingerprint> = (0..3)
+                    .map(|k| Fingerprint {
+                        part: format!("p{k}"),
+                        sha256: format!("{:064x}", next()),
+                        phash: next(),
+                    })
+                    .collect();
+                let target = planted.get(i).cloned();
+                if let Some((_, phash)) = &target {
+                    let mut h = *phash as u64;
+                    let flips = 1 + next() % 6;
+                    while (h ^ *phash as u64).count_ones() < flips as u32 {
+                        h ^= 1 << (next() % 64);
+                    }
+                    fps[0].phash = h;
+                }
+                let started = Instant::now();
+                let found = find_reuse(&mut conn, "new-household", &fps).unwrap();
+                times.push(started.elapsed());
+                candidates_seen.push(found.len());
+                if let Some((submission, _)) = target {
+                    if !found.iter().any(|r| r.other_submission == submission) {
+                        missed += 1;
+                    }
+                }
+            }
+            let (candidates, _) = count_candidates(&mut conn, &planted);
+            times.sort();
+            let at = |q: f64| times[((times.len() as f64 - 1.0) * q) as usize];
+            let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+            println!(
+                "{total} stored photos; 500 look-ups of 3 photos: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; \
+                 planted near-copies found {}/{}; band-index entries read per look-up (3 photos) ~{candidates}",
+                ms(at(0.5)),
+                ms(at(0.99)),
+                ms(at(1.0)),
+                planted.len().min(500) - missed,
+                planted.len().min(500)
+            );
+        }
+        _ => eprintln!("usage: reuse_bench generate [HOUSEHOLDS] | measure"),
+    }
+}
+
+#[derive(QueryableByName)]
+struct Sample {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    submission_id: String,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    phash: i64,
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+/// How many rows the band probes fetch for 3 random photos (before exact measuring).
+fn count_candidates(conn: &mut Conn, planted: &[(String, i64)]) -> (i64, usize) {
+    let fps: Vec<Fingerprint> = planted
+        .iter()
+        .take(3)
+        .enumerate()
+        .map(|(k, (_, h))| Fingerprint {
+            part: format!("p{k}"),
+            sha256: "0".repeat(64),
+            phash: (*h as u64).rotate_left(17),
+        })
+        .collect();
+    let (_, bands) = fieldsurvey_db::photos::probe_values(&fps);
+    let list = |v: &Vec<i32>| v.iter().map(i32::to_string).collect::<Vec<_>>().join(",");
+    let sql = format!(
+        "SELECT count(*) AS n FROM photo_fingerprints WHERE band0 IN ({}) OR band1 IN ({}) OR band2 IN ({}) OR band3 IN ({})",
+        list(&bands[0]),
+        list(&bands[1]),
+        list(&bands[2]),
+        list(&bands[3])
+    );
+    let n = diesel::sql_query(&sql)
+        .get_result::<Count>(pg(conn))
+        .unwrap()
+        .n;
+    (n, fps.len())
+}
