@@ -113,10 +113,10 @@ fn main() {
                 let found = find_reuse(&mut conn, "new-household", &fps).unwrap();
                 times.push(started.elapsed());
                 candidates_seen.push(found.len());
-                if let Some((submission, _)) = target {
-                    if !found.iter().any(|r| r.other_submission == submission) {
-                        missed += 1;
-                    }
+                if let Some((submission, _)) = target
+                    && !found.iter().any(|r| r.other_submission == submission)
+                {
+                    missed += 1;
                 }
             }
             let (candidates, _) = count_candidates(&mut conn, &planted);
