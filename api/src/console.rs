@@ -324,7 +324,23 @@ fn explain_flag(f: &Value) -> String {
             "入户位置距村中心 {:.1} 公里",
             d["distance_km"].as_f64().unwrap_or_default()
         ),
-        "photo_reused" => "照片与其他户的照片相同或几乎相同".into(),
+        "photo_reused" => {
+            let how = if d["match"] == "sha256" {
+                "是同一文件".to_owned()
+            } else {
+                format!(
+                    "几乎相同（感知哈希相差 {} 位）",
+                    d["distance"].as_u64().unwrap_or_default()
+                )
+            };
+            format!(
+                "照片 {} 与户 {} 的照片 {} {how}（调查 {}）",
+                d["part"].as_str().unwrap_or("?"),
+                d["other_household"].as_str().unwrap_or("?"),
+                d["other_part"].as_str().unwrap_or("?"),
+                d["other_submission"].as_str().unwrap_or("?"),
+            )
+        }
         "duplicate_person" => format!(
             "第 {} 位成员的身份证号也出现在户 {} 的最新调查中",
             member("member"),
