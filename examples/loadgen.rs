@@ -38,6 +38,10 @@ struct Args {
     /// Report the peak RSS (VmHWM) of these processes at the end.
     #[arg(long)]
     pid: Vec<u32>,
+    /// Use this photo (a file under photos/) for both parts instead of the h1 photos, e.g.
+    /// large_4000x3000.jpg to load the workers' evidence stage with 12 MP photos.
+    #[arg(long)]
+    photo: Option<String>,
 }
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -69,12 +73,21 @@ fn load(args: &Args) -> Result<Fixture, BoxError> {
         (
             "p1".to_owned(),
             "house".to_owned(),
-            std::fs::read(f.join("photos/h1_house.jpg"))?,
+            std::fs::read(
+                f.join("photos")
+                    .join(args.photo.as_deref().unwrap_or("h1_house.jpg")),
+            )?,
         ),
         (
             "p2".to_owned(),
             "household_with_verifier".to_owned(),
-            std::fs::read(f.join("photos/h1_household_with_verifier.jpg"))?,
+            std::fs::read(
+                f.join("photos").join(
+                    args.photo
+                        .as_deref()
+                        .unwrap_or("h1_household_with_verifier.jpg"),
+                ),
+            )?,
         ),
     ];
     survey["photos"] = Value::Array(

@@ -255,3 +255,71 @@ fn photo_evidence_on_postgres_and_rabbitmq() {
     };
     evidence(&Service::production(&pg, &amqp, 2));
 }
+
+/// Six households file the same photos at once, on as many concurrent sign-offs as the workers
+/// take: however the sign-offs interleave, every one of them ends flagged `photo_reused`. (The
+/// interleaving this cannot force — a sign-off committing between another's look-up and its
+/// commit — is tested step by step in db/tests/repositories.rs.)
+fn concurrent(svc: &Service) {
+    let app = svc.client();
+    let token = app.token("surveyor1");
+    let codes = [
+        "522732101201-0007",
+        "522732101201-0008",
+        "522732101201-0009",
+        "522732101201-0010",
+        "522732101202-0001",
+        "522732101202-0002",
+    ];
+    let uploads: Vec<Upload> = codes
+        .iter()
+        .map(|code| {
+            Upload::household(
+                code,
+                [
+                    "h1_house.jpg",
+                    "h1_household_with_verifier.jpg",
+                    "h1_water_source.jpg",
+                ],
+            )
+        })
+        .collect();
+    std::thread::scope(|s| {
+        for u in &uploads {
+            let (app, token) = (&app, &token);
+            s.spawn(move || {
+                let r = app.upload(token, &u.signed_by(&Key::demo()), &u.parts);
+                assert_eq!(r.status, 202, "{}", r.text);
+            });
+        }
+    });
+    for u in &uploads {
+        let s = app.wait_final(&token, &u.id());
+        assert_eq!(s["status"], "signed_off", "{s}");
+    }
+    // All signed off: each has been flagged by its own look-up or by a later sign-off's.
+    for u in &uploads {
+        let s = app.wait_final(&token, &u.id());
+        assert!(
+            !reuse_flags(&s).is_empty(),
+            "{}: {}",
+            u.doc["household_code"],
+            s["flags"]
+        );
+    }
+}
+
+#[test]
+fn concurrent_sign_offs_flag_each_other_on_the_embedded_backend() {
+    concurrent(&Service::dev());
+}
+
+#[test]
+fn concurrent_sign_offs_flag_each_other_on_postgres_and_rabbitmq() {
+    let Some((pg, amqp)) =
+        real_services("concurrent_sign_offs_flag_each_other_on_postgres_and_rabbitmq")
+    else {
+        return;
+    };
+    concurrent(&Service::production(&pg, &amqp, 2));
+}

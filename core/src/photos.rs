@@ -161,6 +161,14 @@ mod tests {
 /// (FORM.md: `photo_reused`).
 pub const REUSE_DISTANCE: u32 = 6;
 
+/// A perceptual hash says something about the scene only when it has gradients both ways: a
+/// blank or nearly uniform frame (lens cap, white wall, clear sky) hashes to almost all zeros
+/// or all ones, and such photos "match" each other without being the same scene. They are
+/// compared by SHA-256 only.
+pub fn informative(hash: u64) -> bool {
+    (8..=56).contains(&hash.count_ones())
+}
+
 /// Bits that differ between two perceptual hashes.
 pub fn hamming(a: u64, b: u64) -> u32 {
     (a ^ b).count_ones()

@@ -110,7 +110,7 @@ fn main() {
                     fps[0].phash = h;
                 }
                 let started = Instant::now();
-                let found = find_reuse(&mut conn, "new-household", &fps).unwrap();
+                let (_, found) = find_reuse(&mut conn, "new-household", &fps).unwrap();
                 times.push(started.elapsed());
                 candidates_seen.push(found.len());
                 if let Some((submission, _)) = target

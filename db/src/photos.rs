@@ -11,7 +11,7 @@
 //! none open, a clue ([`record_fingerprints!`], inside the sign-off's transaction, after the
 //! ledger head is locked, so concurrent sign-offs see each other's fingerprints).
 
-use fieldsurvey_core::photos::{REUSE_DISTANCE, bands, hamming, probes};
+use fieldsurvey_core::photos::{REUSE_DISTANCE, bands, hamming, informative, probes};
 
 use crate::{Conn, DbResult, with_conn};
 
@@ -48,7 +48,7 @@ pub struct Reuse {
 pub fn probe_values(fingerprints: &[Fingerprint]) -> (Vec<String>, [Vec<i32>; 4]) {
     let shas = fingerprints.iter().map(|f| f.sha256.clone()).collect();
     let mut per_band: [Vec<i32>; 4] = Default::default();
-    for f in fingerprints {
+    for f in fingerprints.iter().filter(|f| informative(f.phash)) {
         for (band, value) in bands(f.phash).into_iter().enumerate() {
             per_band[band].extend(probes(value).map(i32::from));
         }
@@ -60,21 +60,32 @@ pub fn probe_values(fingerprints: &[Fingerprint]) -> (Vec<String>, [Vec<i32>; 4]
     (shas, per_band)
 }
 
-/// Measure candidates `(submission, part, household, sha256, phash)` against `fingerprints`.
-pub fn measure(
-    fingerprints: &[Fingerprint],
-    candidates: &[(String, String, String, String, i64)],
-) -> Vec<Reuse> {
+/// Other versions named per photo at most: a photo found in more is flagged with the most
+/// recent few (the clue and the reviewer need examples, not every one).
+pub const MAX_NAMED: usize = 5;
+
+/// A stored photo found by a look-up: `(row id, submission, part, household, sha256, phash)`.
+pub type Candidate = (i64, String, String, String, String, i64);
+
+/// Measure candidates against `fingerprints`: the same SHA-256, or both hashes informative and
+/// within [`REUSE_DISTANCE`]; per photo the [`MAX_NAMED`] most recent matches.
+pub fn measure(fingerprints: &[Fingerprint], candidates: &[Candidate]) -> Vec<Reuse> {
+    let mut newest_first: Vec<&Candidate> = candidates.iter().collect();
+    newest_first.sort_by_key(|c| std::cmp::Reverse(c.0));
     let mut out = Vec::new();
     for f in fingerprints {
-        for (submission, part, household, sha256, phash) in candidates {
+        let mut named = 0;
+        for (_, submission, part, household, sha256, phash) in &newest_first {
             let exact = *sha256 == f.sha256;
             let distance = if exact {
                 0
             } else {
                 hamming(f.phash, *phash as u64)
             };
-            if exact || distance <= REUSE_DISTANCE {
+            let near =
+                informative(f.phash) && informative(*phash as u64) && distance <= REUSE_DISTANCE;
+            if (exact || near) && named < MAX_NAMED {
+                named += 1;
                 out.push(Reuse {
                     part: f.part.clone(),
                     other_submission: submission.clone(),
@@ -101,13 +112,13 @@ pub fn measure(
 /// Two steps: each band's probes read only `(band, phash)` from that band's index (on
 /// PostgreSQL an index-only scan: about 3 × 68 × N / 65,536 entries for N stored photos), the
 /// hashes within the distance are kept, and only those and the same SHA-256s are fetched
-/// whole. Evaluates to `DbResult<Vec<(submission, part, household, sha256, phash)>>`.
+/// whole. Evaluates to `DbResult<Vec<Candidate>>`.
 #[macro_export]
 macro_rules! reuse_candidates {
     ($c:expr, $household:expr, $fingerprints:expr) => {{
         use ::diesel::prelude::*;
         use $crate::schema::photo_fingerprints as f;
-        (|| -> $crate::DbResult<Vec<(String, String, String, String, i64)>> {
+        (|| -> $crate::DbResult<Vec<$crate::photos::Candidate>> {
             let fingerprints: &[$crate::photos::Fingerprint] = $fingerprints;
             let (shas, b) = $crate::photos::probe_values(fingerprints);
             if shas.is_empty() {
@@ -151,6 +162,7 @@ macro_rules! reuse_candidates {
                         .or(f::band0.eq_any(&near_band0).and(f::phash.eq_any(&near))),
                 )
                 .select((
+                    f::id,
                     f::submission_id,
                     f::part,
                     f::household_code,
@@ -179,13 +191,22 @@ pub fn near_hashes(fingerprints: &[Fingerprint], seen: Vec<i64>) -> Vec<i64> {
 }
 
 /// The reuse a version about to be signed off shows against what is stored.
+///
+/// Also returns the watermark: the highest fingerprint row id committed before the look-up.
+/// Fingerprints are only written inside sign-off transactions, after the ledger head's lock,
+/// so row ids follow commit order: inside its own transaction a sign-off re-checks only the
+/// rows above the watermark (those committed since), never the whole table.
 pub fn find_reuse(
     conn: &mut Conn,
     household_code: &str,
     fingerprints: &[Fingerprint],
-) -> DbResult<Vec<Reuse>> {
+) -> DbResult<(i64, Vec<Reuse>)> {
+    use crate::schema::photo_fingerprints as f;
+    use diesel::prelude::*;
+    let watermark: Option<i64> =
+        with_conn!(conn, |c| f::table.select(diesel::dsl::max(f::id)).first(c))?;
     let candidates = with_conn!(conn, |c| reuse_candidates!(c, household_code, fingerprints))?;
-    Ok(measure(fingerprints, &candidates))
+    Ok((watermark.unwrap_or(0), measure(fingerprints, &candidates)))
 }
 
 /// The `photo_reused` flag shown on a version, naming the other.
@@ -215,19 +236,20 @@ pub fn reuse_flag(r: &Reuse) -> fieldsurvey_core::flags::Flag {
 }
 
 /// Inside a sign-off's transaction on `$c`, after its ledger entry (the ledger head's lock
-/// orders concurrent sign-offs): store the version's fingerprints, look again, and flag every
-/// other version matched — its `flags`, a `flagged` ledger entry by `$actor`, a clue for its
-/// household if none is open, its village's figures. A match the version's own flags do not
-/// already name (`$known`: other submission ids) was signed off after they were computed:
-/// evaluates to `Err(DbError::Stale)` so the stage runs again and names it too.
+/// orders concurrent sign-offs): store the version's fingerprints, then look at the rows
+/// committed since its own look-up (`$watermark`, see [`find_reuse`]) — a handful, read by
+/// primary key. A match among them means the version's flags are out of date: evaluates to
+/// `Err(DbError::Stale)` so the stage runs again and names it. Otherwise every other version
+/// in `$reuse` (the look-up's answer) is flagged: its `flags`, a `flagged` ledger entry by
+/// `$actor`, a clue for its household if none is open, its village's figures.
 #[macro_export]
 macro_rules! record_fingerprints {
-    ($c:expr, $submission:expr, $household:expr, $fingerprints:expr, $known:expr, $actor:expr, $key:expr, $at:expr) => {{
+    ($c:expr, $submission:expr, $household:expr, $fingerprints:expr, $watermark:expr, $reuse:expr, $actor:expr, $key:expr, $at:expr) => {{
         use ::diesel::prelude::*;
         use $crate::schema::{clues as cl, org_units as o, photo_fingerprints as f, submissions as s};
         (|| -> $crate::DbResult<usize> {
             let fingerprints: &[$crate::photos::Fingerprint] = $fingerprints;
-            let known: &[String] = $known;
+            let found: &[$crate::photos::Reuse] = $reuse;
             let submission: &str = $submission;
             let household: &str = $household;
             let rows: Vec<_> = fingerprints
@@ -250,15 +272,18 @@ macro_rules! record_fingerprints {
             if rows.is_empty() {
                 return Ok(0);
             }
-            ::diesel::insert_into(f::table).values(&rows).execute($c)?;
-            let candidates = $crate::reuse_candidates!($c, household, fingerprints)?;
-            let found = $crate::photos::measure(fingerprints, &candidates);
-            if let Some(new) = found.iter().find(|r| !known.contains(&r.other_submission)) {
+            let since: Vec<$crate::photos::Candidate> = f::table
+                .filter(f::id.gt($watermark))
+                .filter(f::household_code.ne(household))
+                .select((f::id, f::submission_id, f::part, f::household_code, f::sha256, f::phash))
+                .load($c)?;
+            if let Some(new) = $crate::photos::measure(fingerprints, &since).first() {
                 return Err($crate::DbError::Stale(format!(
                     "submission {} with a matching photo was signed off meanwhile",
                     new.other_submission
                 )));
             }
+            ::diesel::insert_into(f::table).values(&rows).execute($c)?;
             let mut flagged = 0;
             let mut others: Vec<&str> = found.iter().map(|r| r.other_submission.as_str()).collect();
             others.sort_unstable();
@@ -345,6 +370,7 @@ macro_rules! record_fingerprints {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -361,9 +387,10 @@ mod tests {
         let mine = [fp("p1", "aa", 0xFFFF_0000_FFFF_0000)];
         let candidates = vec![
             // Same bytes, whatever the hash says.
-            ("s1".into(), "q1".into(), "H1".into(), "aa".into(), 0),
+            (1, "s1".into(), "q1".into(), "H1".into(), "aa".into(), 0),
             // Six bits away: the same scene.
             (
+                2,
                 "s2".into(),
                 "q1".into(),
                 "H2".into(),
@@ -372,6 +399,7 @@ mod tests {
             ),
             // Seven bits away: another photo that happened to share a band.
             (
+                3,
                 "s3".into(),
                 "q1".into(),
                 "H3".into(),
@@ -386,5 +414,42 @@ mod tests {
         let (shas, b) = probe_values(&mine);
         assert_eq!(shas, vec!["aa".to_owned()]);
         assert!(b.iter().all(|v| v.len() == 17));
+    }
+
+    #[test]
+    fn blank_frames_match_by_bytes_only_and_few_are_named() {
+        // Two different near-blank photos hash to nearly all zeros: not the same scene.
+        let blank = [fp("p1", "aa", 0b1)];
+        let other_blank = vec![(1, "s1".into(), "q1".into(), "H1".into(), "bb".into(), 0b11)];
+        assert!(measure(&blank, &other_blank).is_empty());
+        let same_file = vec![(1, "s1".into(), "q1".into(), "H1".into(), "aa".into(), 0b1)];
+        assert_eq!(measure(&blank, &same_file).len(), 1);
+        let (_, b) = probe_values(&blank);
+        assert!(
+            b.iter().all(Vec::is_empty),
+            "no band probes for a blank hash"
+        );
+        // The same file in twenty households: the five most recent are named.
+        let many: Vec<Candidate> = (0..20)
+            .map(|i| {
+                (
+                    i,
+                    format!("s{i}"),
+                    "q1".into(),
+                    format!("H{i}"),
+                    "aa".into(),
+                    0,
+                )
+            })
+            .collect();
+        let found = measure(&blank, &many);
+        assert_eq!(found.len(), MAX_NAMED);
+        assert!(found.iter().all(|r| {
+            r.other_submission
+                .trim_start_matches('s')
+                .parse::<i64>()
+                .unwrap()
+                >= 15
+        }));
     }
 }

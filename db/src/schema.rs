@@ -135,7 +135,8 @@ diesel::table! {
 }
 
 diesel::table! {
-    photo_fingerprints (submission_id, part) {
+    photo_fingerprints (id) {
+        id -> BigInt,
         submission_id -> Text,
         part -> Text,
         household_code -> Text,

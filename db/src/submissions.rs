@@ -115,10 +115,11 @@ pub struct SignedOff {
     /// `(kind, detail JSON)` of the clues this version raises (failing indicators and
     /// clue-opening flags); a kind already open for the household is not opened twice.
     pub clues: Vec<(String, String)>,
-    /// This version's photos for the reuse look-up, and the other submissions its own
-    /// `photo_reused` flags already name (see `photos::record_fingerprints!`).
+    /// This version's photos, what its reuse look-up found, and the look-up's watermark (see
+    /// `photos::find_reuse` and `photos::record_fingerprints!`).
     pub fingerprints: Vec<crate::photos::Fingerprint>,
-    pub reuse_known: Vec<String>,
+    pub reuse: Vec<crate::photos::Reuse>,
+    pub reuse_watermark: i64,
 }
 
 pub struct PhotoMeta {
@@ -202,7 +203,8 @@ pub fn record_stage(conn: &mut Conn, o: &StageOutcome<'_>) -> DbResult<bool> {
                 o.submission_id,
                 &so.household_code,
                 &so.fingerprints,
-                &so.reuse_known,
+                so.reuse_watermark,
+                &so.reuse,
                 o.entry.actor,
                 o.ledger_key,
                 o.at

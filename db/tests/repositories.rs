@@ -344,3 +344,109 @@ fn concurrent_appends_never_fork_the_chain_or_reuse_a_number() {
         assert_eq!(n, 200, "one unbroken chain, numbers 1..=200");
     });
 }
+
+/// The race the sign-off's re-check closes: A looks for reuse, B (another household, same
+/// photo) looks and commits, then A commits with its out-of-date look-up. A's transaction is
+/// refused as stale, writes nothing, and A's second run names B and flags B back.
+#[test]
+fn a_sign_off_that_missed_a_matching_photo_runs_again_and_flags_both_sides() {
+    use fieldsurvey_db::photos::{Fingerprint, find_reuse};
+    use fieldsurvey_db::{DbError, record_fingerprints, transaction};
+    each_backend(|db| {
+        let surveyor = seed(db);
+        let mut c = db.get().unwrap();
+        let mut a = submission(
+            &uuid::Uuid::new_v4().to_string(),
+            &surveyor,
+            &"a".repeat(64),
+        );
+        let mut b = submission(
+            &uuid::Uuid::new_v4().to_string(),
+            &surveyor,
+            &"b".repeat(64),
+        );
+        a.household_code = "522732101201-0001".into();
+        b.household_code = "522732101201-0002".into();
+        for s in [&a, &b] {
+            fieldsurvey_db::submissions::ingest(&mut c, s, &[], &message(&s.id)).unwrap();
+        }
+        let photo = |part: &str| {
+            vec![Fingerprint {
+                part: part.into(),
+                sha256: "cd".repeat(32),
+                phash: 0x0F0F_3C3C_5A5A_9696,
+            }]
+        };
+        let (fa, fb) = (photo("p1"), photo("p2"));
+        let key = fieldsurvey_core::ledger::LedgerKey::from_seed(&[7; 32]);
+        let actor = fieldsurvey_core::ledger::Actor::Worker {
+            id: "test".into(),
+            ruleset: "test".into(),
+        };
+        let at = fieldsurvey_db::now();
+        let count = |c: &mut fieldsurvey_db::Conn| {
+            use diesel::prelude::*;
+            use fieldsurvey_db::schema::photo_fingerprints as f;
+            with_conn!(c, |c| f::table.count().get_result::<i64>(c)).unwrap()
+        };
+
+        let (wa, found_a) = find_reuse(&mut c, &a.household_code, &fa).unwrap();
+        assert!(found_a.is_empty());
+        let (wb, found_b) = find_reuse(&mut c, &b.household_code, &fb).unwrap();
+        assert!(found_b.is_empty());
+        let flagged = transaction!(&mut c, |t| record_fingerprints!(
+            t,
+            &b.id,
+            &b.household_code,
+            &fb,
+            wb,
+            &found_b,
+            actor,
+            key,
+            at
+        ))
+        .unwrap();
+        assert_eq!(flagged, 0);
+        assert_eq!(count(&mut c), 1);
+
+        let late = transaction!(&mut c, |t| record_fingerprints!(
+            t,
+            &a.id,
+            &a.household_code,
+            &fa,
+            wa,
+            &found_a,
+            actor,
+            key,
+            at
+        ));
+        assert!(matches!(late, Err(DbError::Stale(_))), "{late:?}");
+        assert_eq!(count(&mut c), 1, "the refused transaction wrote nothing");
+
+        let (wa, found_a) = find_reuse(&mut c, &a.household_code, &fa).unwrap();
+        assert_eq!(found_a.len(), 1);
+        assert_eq!(found_a[0].other_submission, b.id);
+        assert!(found_a[0].exact);
+        let flagged = transaction!(&mut c, |t| record_fingerprints!(
+            t,
+            &a.id,
+            &a.household_code,
+            &fa,
+            wa,
+            &found_a,
+            actor,
+            key,
+            at
+        ))
+        .unwrap();
+        assert_eq!(flagged, 1);
+        let b_now = fieldsurvey_db::submissions::get(&mut c, &b.id)
+            .unwrap()
+            .unwrap();
+        let flags: serde_json::Value = serde_json::from_str(&b_now.flags).unwrap();
+        assert_eq!(flags[0]["code"], "photo_reused", "{flags}");
+        assert_eq!(flags[0]["detail"]["other_submission"], a.id.as_str());
+        assert_eq!(flags[0]["detail"]["part"], "p2");
+        assert_eq!(flags[0]["detail"]["other_part"], "p1");
+    });
+}

@@ -352,12 +352,8 @@ impl Pipeline {
         }
         // The same photo (or scene) filed for another household: flagged here, and on the
         // other side inside the sign-off's transaction.
-        let reused = find_reuse(conn, &sub.household_code, &fingerprints)?;
-        flags.extend(reused.iter().map(reuse_flag));
-        let mut reuse_known: Vec<String> =
-            reused.iter().map(|r| r.other_submission.clone()).collect();
-        reuse_known.sort_unstable();
-        reuse_known.dedup();
+        let (reuse_watermark, reuse) = find_reuse(conn, &sub.household_code, &fingerprints)?;
+        flags.extend(reuse.iter().map(reuse_flag));
         let mut clues: Vec<(String, String)> = outcome
             .failing()
             .into_iter()
@@ -390,7 +386,8 @@ impl Pipeline {
             people,
             clues,
             fingerprints,
-            reuse_known,
+            reuse,
+            reuse_watermark,
         };
         Ok((flags, extras))
     }

@@ -8,7 +8,10 @@ ALTER TABLE submission_photos ADD COLUMN phash BIGINT;
 -- found by equality probes on four 16-bit bands (multi-index hashing: some band is within one
 -- bit), never by a scan. Each band index carries the hash, so the probes are index-only: only
 -- the few hashes that really are near are fetched whole.
+-- Rows are written only inside sign-off transactions, after the ledger head's lock, so `id`
+-- follows commit order: a sign-off re-checks just the rows committed since its look-up.
 CREATE TABLE photo_fingerprints (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
     submission_id TEXT NOT NULL REFERENCES submissions (id),
     part TEXT NOT NULL,
     household_code TEXT NOT NULL,
@@ -18,7 +21,7 @@ CREATE TABLE photo_fingerprints (
     band1 INTEGER NOT NULL,
     band2 INTEGER NOT NULL,
     band3 INTEGER NOT NULL,
-    PRIMARY KEY (submission_id, part)
+    UNIQUE (submission_id, part)
 );
 CREATE INDEX photo_fingerprints_sha256 ON photo_fingerprints (sha256);
 CREATE INDEX photo_fingerprints_band0 ON photo_fingerprints (band0, phash);
