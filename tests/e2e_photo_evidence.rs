@@ -323,3 +323,60 @@ fn concurrent_sign_offs_flag_each_other_on_postgres_and_rabbitmq() {
     };
     concurrent(&Service::production(&pg, &amqp, 2));
 }
+
+/// The whole evidence path with the photos in an S3-compatible bucket (the test server
+/// `.ci/run` starts): upload, evidence stage, reuse, thumbnails and the photo endpoints, and
+/// nothing written to the local data directory's photo store.
+#[test]
+fn photo_evidence_with_photos_in_an_s3_bucket() {
+    let Ok(endpoint) = std::env::var("FIELDSURVEY_TEST_S3") else {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true needs FIELDSURVEY_TEST_S3 (the S3-compatible test server)"
+        );
+        println!("SKIPPED photo_evidence_with_photos_in_an_s3_bucket: set FIELDSURVEY_TEST_S3");
+        return;
+    };
+    let bucket = format!(
+        "fs-e2e-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    );
+    let made = ureq::put(&format!("{endpoint}/{bucket}"))
+        .send_empty()
+        .unwrap();
+    assert_eq!(made.status(), 200);
+    let url = format!("s3://{bucket}/photos");
+    let svc = Service::dev_with(&[
+        ("STORAGE_URL", &url),
+        ("AWS_ENDPOINT", &endpoint),
+        ("AWS_ALLOW_HTTP", "true"),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+    ]);
+    evidence(&svc);
+    assert!(
+        !svc.dir.path().join("data/photos").exists(),
+        "photos went to the bucket, not the data directory"
+    );
+    // The bucket holds the originals and the thumbnails under the prefix.
+    let listing = ureq::get(&format!("{endpoint}/{bucket}?prefix=photos/"))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    let h1_house = sha256_hex(&photo("h1_house.jpg"));
+    assert!(
+        listing.contains(&format!(
+            "photos/sha256/{}/{}/{h1_house}",
+            &h1_house[..2],
+            &h1_house[2..4]
+        )),
+        "{listing}"
+    );
+    assert!(
+        listing.contains(&format!("{h1_house}.t320.jpg")),
+        "{listing}"
+    );
+}

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use fieldsurvey_db::Db;
-use fieldsurvey_db::storage::LocalStore;
+use fieldsurvey_db::storage::PhotoStore;
 use tokio::sync::Notify;
 
 use crate::config::ApiConfig;
@@ -16,7 +16,7 @@ pub type BrokerProbe = Arc<dyn Fn() -> bool + Send + Sync>;
 #[derive(Clone)]
 pub struct AppState {
     pub db: Db,
-    pub store: LocalStore,
+    pub store: PhotoStore,
     pub config: ApiConfig,
     pub metrics: Arc<ApiMetrics>,
     pub registry: Arc<prometheus_client::registry::Registry>,

@@ -1,9 +1,17 @@
-//! The content-addressed photo store on a local directory: `<root>/sha256/ab/cd/<hex>`.
+//! The content-addressed photo store: [`PhotoStore`], one interface over two backends chosen
+//! by `STORAGE_URL` — a local directory (`file:///dir` or a plain path; the default) or an
+//! S3-compatible bucket (`s3://bucket[/prefix]`).
 //!
-//! A photo is streamed into a temporary file beside its final place while its SHA-256 is
-//! computed, synced, then renamed into place and the directory synced, so a name in the store
-//! always means complete, durable bytes whose hash is the name. The same bytes uploaded twice
-//! land on the same name; the rename makes concurrent writers harmless.
+//! Layout (both backends): originals at `sha256/ab/cd/<hex>`, derived files (thumbnails) at
+//! `derived/ab/<hex>.<what>`. A photo is streamed into a local temporary file while its SHA-256
+//! is computed; only complete bytes get their final name. Locally: synced, renamed into place,
+//! the directory synced. On S3: uploaded under the name once the hash is known (a single PUT,
+//! which S3 makes visible whole or not at all). The same bytes uploaded twice land on the same
+//! name, so concurrent writers are harmless.
+//!
+//! Every method is synchronous and may block: call it from a blocking thread (`web::block`,
+//! `spawn_blocking`), never from an async task. The S3 backend runs its requests on its own
+//! small runtime, so this holds whatever runtime the caller has.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -14,10 +22,224 @@ use sha2::{Digest, Sha256};
 pub enum StorageError {
     #[error("storage I/O failed: {0}")]
     Io(#[from] std::io::Error),
-    #[error("unsupported STORAGE_URL (use file:///dir): {0}")]
+    #[error("unsupported STORAGE_URL (use file:///dir or s3://bucket[/prefix]): {0}")]
     Url(String),
     #[error("no object {0}")]
     NotFound(String),
+    /// The object store could not be reached or refused the request: try again later.
+    #[error("object store unavailable: {0}")]
+    Remote(String),
+}
+
+/// The photo store, on a local directory or an S3-compatible bucket.
+#[derive(Debug, Clone)]
+pub enum PhotoStore {
+    Local(LocalStore),
+    S3(S3Store),
+}
+
+impl PhotoStore {
+    /// From `STORAGE_URL`: `file:///abs/dir` or a plain path (local), or `s3://bucket[/prefix]`
+    /// with the endpoint, region and credentials from the standard `AWS_*` variables.
+    pub fn from_url(url: &str) -> Result<Self, StorageError> {
+        if url.starts_with("s3://") {
+            return S3Store::from_url(url).map(PhotoStore::S3);
+        }
+        LocalStore::from_url(url).map(PhotoStore::Local)
+    }
+
+    /// Start writing one object.
+    pub fn writer(&self) -> Result<ObjectWriter, StorageError> {
+        let tmp = match self {
+            PhotoStore::Local(l) => l.tmp_file()?,
+            PhotoStore::S3(_) => tempfile::Builder::new()
+                .prefix("fieldsurvey-up-")
+                .tempfile()?,
+        };
+        Ok(ObjectWriter {
+            store: self.clone(),
+            tmp,
+            hasher: Sha256::new(),
+            size: 0,
+        })
+    }
+
+    pub fn read(&self, sha256_hex: &str) -> Result<Vec<u8>, StorageError> {
+        match self {
+            PhotoStore::Local(l) => l.read(sha256_hex),
+            PhotoStore::S3(s) => s.get(&original_key(sha256_hex)),
+        }
+    }
+
+    pub fn exists(&self, sha256_hex: &str) -> Result<bool, StorageError> {
+        match self {
+            PhotoStore::Local(l) => Ok(l.exists(sha256_hex)),
+            PhotoStore::S3(s) => s.exists(&original_key(sha256_hex)),
+        }
+    }
+
+    /// A derived file, if it has been made (a missing one is `None`, a failing store an error).
+    pub fn read_derived(
+        &self,
+        sha256_hex: &str,
+        what: &str,
+    ) -> Result<Option<Vec<u8>>, StorageError> {
+        match self {
+            PhotoStore::Local(l) => Ok(l.read_derived(sha256_hex, what)),
+            PhotoStore::S3(s) => match s.get(&derived_key(sha256_hex, what)) {
+                Ok(b) => Ok(Some(b)),
+                Err(StorageError::NotFound(_)) => Ok(None),
+                Err(e) => Err(e),
+            },
+        }
+    }
+
+    /// Keep a derived file (never the original: the evidence hash stays the original's).
+    pub fn write_derived(
+        &self,
+        sha256_hex: &str,
+        what: &str,
+        bytes: &[u8],
+    ) -> Result<(), StorageError> {
+        match self {
+            PhotoStore::Local(l) => l.write_derived(sha256_hex, what, bytes),
+            PhotoStore::S3(s) => s.put(&derived_key(sha256_hex, what), bytes.to_vec()),
+        }
+    }
+
+    /// What `STORAGE_URL` names this store.
+    pub fn url(&self) -> String {
+        match self {
+            PhotoStore::Local(l) => format!("file://{}", l.root().display()),
+            PhotoStore::S3(s) => s.url.clone(),
+        }
+    }
+}
+
+/// `sha256/ab/cd/<hex>`
+fn original_key(sha256_hex: &str) -> String {
+    let at = |n: usize| n.min(sha256_hex.len());
+    format!(
+        "sha256/{}/{}/{sha256_hex}",
+        &sha256_hex[..at(2)],
+        &sha256_hex[at(2)..at(4)]
+    )
+}
+
+/// `derived/ab/<hex>.<what>`
+fn derived_key(sha256_hex: &str, what: &str) -> String {
+    format!(
+        "derived/{}/{sha256_hex}.{what}",
+        &sha256_hex[..2.min(sha256_hex.len())]
+    )
+}
+
+/// An S3-compatible bucket (AWS S3, MinIO, Ceph RGW, moto…) through the `object_store` crate.
+#[derive(Clone)]
+pub struct S3Store {
+    bucket: std::sync::Arc<object_store::aws::AmazonS3>,
+    prefix: String,
+    url: String,
+    /// The store's own runtime (one worker thread): requests are driven here, whichever thread
+    /// (and runtime, if any) the caller is on.
+    runtime: std::sync::Arc<tokio::runtime::Runtime>,
+}
+
+impl std::fmt::Debug for S3Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3Store").field("url", &self.url).finish()
+    }
+}
+
+impl S3Store {
+    /// `s3://bucket[/prefix]`; `AWS_ENDPOINT` (or `AWS_ENDPOINT_URL`), `AWS_REGION`,
+    /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_ALLOW_HTTP` as object_store reads them.
+    pub fn from_url(url: &str) -> Result<Self, StorageError> {
+        Self::from_url_with(url, &[])
+    }
+
+    /// As [`S3Store::from_url`], with object_store configuration keys set explicitly
+    /// (`aws_endpoint`, `aws_access_key_id`, `aws_allow_http`, …) over the environment's.
+    pub fn from_url_with(url: &str, config: &[(&str, &str)]) -> Result<Self, StorageError> {
+        let rest = url
+            .strip_prefix("s3://")
+            .ok_or_else(|| StorageError::Url(url.to_owned()))?;
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        if bucket.is_empty() {
+            return Err(StorageError::Url(url.to_owned()));
+        }
+        let mut builder = object_store::aws::AmazonS3Builder::from_env().with_bucket_name(bucket);
+        // object_store reads AWS_ENDPOINT; the AWS CLI and SDKs use AWS_ENDPOINT_URL.
+        if std::env::var_os("AWS_ENDPOINT").is_none()
+            && let Ok(endpoint) = std::env::var("AWS_ENDPOINT_URL")
+        {
+            builder = builder.with_endpoint(endpoint);
+        }
+        for (key, value) in config {
+            let key: object_store::aws::AmazonS3ConfigKey = key
+                .parse()
+                .map_err(|e| StorageError::Url(format!("{key}: {e}")))?;
+            builder = builder.with_config(key, *value);
+        }
+        let bucket_store = builder
+            .build()
+            .map_err(|e| StorageError::Url(format!("{url}: {e}")))?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("photo-store")
+            .enable_all()
+            .build()?;
+        Ok(Self {
+            bucket: std::sync::Arc::new(bucket_store),
+            prefix: prefix.trim_matches('/').to_owned(),
+            url: url.to_owned(),
+            runtime: std::sync::Arc::new(runtime),
+        })
+    }
+
+    fn path(&self, key: &str) -> object_store::path::Path {
+        if self.prefix.is_empty() {
+            object_store::path::Path::from(key)
+        } else {
+            object_store::path::Path::from(format!("{}/{key}", self.prefix))
+        }
+    }
+
+    fn get(&self, key: &str) -> Result<Vec<u8>, StorageError> {
+        use object_store::ObjectStoreExt;
+        let path = self.path(key);
+        self.runtime.block_on(async {
+            let got = self.bucket.get(&path).await.map_err(|e| remote(key, e))?;
+            let bytes = got.bytes().await.map_err(|e| remote(key, e))?;
+            Ok(bytes.to_vec())
+        })
+    }
+
+    fn exists(&self, key: &str) -> Result<bool, StorageError> {
+        use object_store::ObjectStoreExt;
+        let path = self.path(key);
+        match self.runtime.block_on(self.bucket.head(&path)) {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(e) => Err(remote(key, e)),
+        }
+    }
+
+    fn put(&self, key: &str, bytes: Vec<u8>) -> Result<(), StorageError> {
+        use object_store::ObjectStoreExt;
+        let path = self.path(key);
+        self.runtime
+            .block_on(self.bucket.put(&path, bytes.into()))
+            .map(|_| ())
+            .map_err(|e| remote(key, e))
+    }
+}
+
+fn remote(key: &str, e: object_store::Error) -> StorageError {
+    match e {
+        object_store::Error::NotFound { .. } => StorageError::NotFound(key.to_owned()),
+        e => StorageError::Remote(e.to_string()),
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -86,17 +308,10 @@ impl LocalStore {
         Ok(())
     }
 
-    /// Start writing one object. Synchronous: call from a blocking context.
-    pub fn writer(&self) -> Result<ObjectWriter, StorageError> {
-        let tmp = tempfile::Builder::new()
+    fn tmp_file(&self) -> Result<tempfile::NamedTempFile, StorageError> {
+        Ok(tempfile::Builder::new()
             .prefix("up-")
-            .tempfile_in(self.root.join("tmp"))?;
-        Ok(ObjectWriter {
-            store: self.clone(),
-            tmp,
-            hasher: Sha256::new(),
-            size: 0,
-        })
+            .tempfile_in(self.root.join("tmp"))?)
     }
 
     pub fn read(&self, sha256_hex: &str) -> Result<Vec<u8>, StorageError> {
@@ -116,7 +331,7 @@ impl LocalStore {
 
 /// A photo being written: bytes go to a temporary file and into the hasher.
 pub struct ObjectWriter {
-    store: LocalStore,
+    store: PhotoStore,
     tmp: tempfile::NamedTempFile,
     hasher: Sha256,
     size: u64,
@@ -139,15 +354,29 @@ impl ObjectWriter {
         self.size
     }
 
-    /// Sync, name by hash, sync the directory. Dropping an unfinished writer removes its file.
+    /// Give the bytes their name: locally sync, rename, sync the directory; on S3 upload them
+    /// under it. Dropping an unfinished writer removes its file.
     pub fn finish(self) -> Result<StoredObject, StorageError> {
         let sha256 = hex::encode(self.hasher.finalize());
+        let store = match &self.store {
+            PhotoStore::Local(l) => l.clone(),
+            PhotoStore::S3(s3) => {
+                let key = original_key(&sha256);
+                if !s3.exists(&key)? {
+                    s3.put(&key, std::fs::read(self.tmp.path())?)?;
+                }
+                return Ok(StoredObject {
+                    sha256,
+                    size: self.size,
+                });
+            }
+        };
         self.tmp.as_file().sync_all()?;
-        let dest = self.store.path_of(&sha256);
+        let dest = store.path_of(&sha256);
         let dir = dest
             .parent()
             .map(Path::to_path_buf)
-            .unwrap_or_else(|| self.store.root.clone());
+            .unwrap_or_else(|| store.root.clone());
         std::fs::create_dir_all(&dir)?;
         self.tmp
             .persist(&dest)

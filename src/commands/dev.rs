@@ -10,7 +10,7 @@ use fieldsurvey_api::auth::jwt::JwtKeys;
 use fieldsurvey_api::metrics::ApiMetrics;
 use fieldsurvey_api::{ApiConfig, AppState};
 use fieldsurvey_db::Db;
-use fieldsurvey_db::storage::LocalStore;
+use fieldsurvey_db::storage::{LocalStore, PhotoStore};
 use fieldsurvey_worker::outbox_store::DbOutbox;
 use fieldsurvey_worker::queue::{self, LocalQueue, OutboxMessage, Publisher, QueueMetrics};
 use prometheus_client::registry::Registry;
@@ -31,7 +31,11 @@ pub fn run(mut settings: Settings, listen: String, data_dir: PathBuf, demo: bool
     let db = Db::connect(&db_url, &settings.pool_options())?;
     let ran = db.migrate()?;
     tracing::info!(migrations = ran, backend = db.backend(), "database ready");
-    let store = LocalStore::open(data_dir.join("photos"))?;
+    // Photos under DATA_DIR unless STORAGE_URL names another store (an S3 bucket, say).
+    let store = match &settings.storage_url {
+        Some(url) => PhotoStore::from_url(url)?,
+        None => PhotoStore::Local(LocalStore::open(data_dir.join("photos"))?),
+    };
     let jwt = JwtKeys::load_or_create(&data_dir.join("jwt.key"))?;
     if settings.pii_key_file.is_none() {
         settings.pii_key_file = Some(data_dir.join("pii.key").display().to_string());
@@ -43,7 +47,7 @@ pub fn run(mut settings: Settings, listen: String, data_dir: PathBuf, demo: bool
     if demo {
         crate::demo::load(&db, &ledger_key, &settings.pii_key()?, &listen)?;
     }
-    settings.storage_url = Some(format!("file://{}", store.root().display()));
+    settings.storage_url = Some(store.url());
     let handler = Arc::new(pipeline(&settings, db.clone(), store.clone())?);
     let listener = TcpListener::bind(&listen).with_context(|| format!("binding {listen}"))?;
     let rt = runtime()?;

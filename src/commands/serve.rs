@@ -8,7 +8,7 @@ use fieldsurvey_api::auth::jwt::JwtKeys;
 use fieldsurvey_api::metrics::ApiMetrics;
 use fieldsurvey_api::{ApiConfig, AppState};
 use fieldsurvey_db::Db;
-use fieldsurvey_db::storage::LocalStore;
+use fieldsurvey_db::storage::PhotoStore;
 use fieldsurvey_worker::outbox_store::DbOutbox;
 use fieldsurvey_worker::pipeline::Pipeline;
 use fieldsurvey_worker::queue::{self, AmqpPublisher, QueueMetrics, Supervisor, Topology};
@@ -57,7 +57,7 @@ pub fn cancel_on_signal(token: CancellationToken) {
     });
 }
 
-pub fn pipeline(settings: &Settings, db: Db, store: LocalStore) -> Result<Pipeline> {
+pub fn pipeline(settings: &Settings, db: Db, store: PhotoStore) -> Result<Pipeline> {
     Ok(Pipeline {
         db,
         store,
@@ -78,7 +78,7 @@ fn hostname() -> String {
 
 pub fn api(settings: Settings) -> Result<()> {
     let db = connect(&settings)?;
-    let store = LocalStore::from_url(&settings.storage_root()?)?;
+    let store = PhotoStore::from_url(&settings.storage_root()?)?;
     let jwt = JwtKeys::load_or_create(&settings.jwt_key_file()?)?;
     let ledger_key = settings.ledger_key()?;
     let amqp = settings.amqp_url()?.to_owned();
@@ -142,7 +142,7 @@ pub fn api(settings: Settings) -> Result<()> {
 
 pub fn worker(settings: Settings) -> Result<()> {
     let db = connect(&settings)?;
-    let store = LocalStore::from_url(&settings.storage_root()?)?;
+    let store = PhotoStore::from_url(&settings.storage_root()?)?;
     let amqp = settings.amqp_url()?.to_owned();
     let handler = Arc::new(pipeline(&settings, db, store)?);
     let rt = runtime()?;

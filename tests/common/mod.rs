@@ -114,9 +114,28 @@ impl Service {
         svc
     }
 
+    /// `fieldsurvey dev --demo` with extra environment (STORAGE_URL, say).
+    pub fn dev_with(env: &[(&str, &str)]) -> Service {
+        let dir = tempfile::tempdir().unwrap();
+        let mut svc = Service {
+            base: String::new(),
+            dir,
+            env: env
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            procs: vec![],
+            pg: None,
+            amqp_prefix: None,
+            amqp_url: None,
+        };
+        svc.start_dev();
+        svc
+    }
+
     pub fn start_dev(&mut self) {
         let data = self.dir.path().join("data");
-        if self.env.is_empty() {
+        if !self.env.iter().any(|(k, _)| k == "DATABASE_URL") {
             // The command line reaches the same embedded database and ledger key.
             self.env.push((
                 "DATABASE_URL".into(),

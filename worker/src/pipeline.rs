@@ -15,7 +15,7 @@ use fieldsurvey_core::indicators::{IndicatorConfig, Outcome, assess};
 use fieldsurvey_core::photos::{UploadedPhoto, check_photo_parts};
 use fieldsurvey_core::rejection::{Rejection, RejectionCode};
 use fieldsurvey_db::models::{Submission, SubmissionPhoto};
-use fieldsurvey_db::storage::LocalStore;
+use fieldsurvey_db::storage::PhotoStore;
 use fieldsurvey_db::submissions::{PhotoMeta, SignedOff, StageOutcome};
 use fieldsurvey_db::{Conn, Db, DbError};
 use serde_json::Value;
@@ -49,7 +49,7 @@ impl From<DbError> for StageError {
 #[derive(Clone)]
 pub struct Pipeline {
     pub db: Db,
-    pub store: LocalStore,
+    pub store: PhotoStore,
     pub indicators: IndicatorConfig,
     pub photo_limits: PhotoLimits,
     /// Names the worker in `stage_runs` and the ledger (host and pid): who did the automated

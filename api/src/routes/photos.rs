@@ -78,7 +78,10 @@ pub async fn load(
         if variant == Variant::Original {
             return store.read(&sha).map_err(ApiError::from);
         }
-        if let Some(done) = store.read_derived(&sha, THUMB_NAME) {
+        if let Some(done) = store
+            .read_derived(&sha, THUMB_NAME)
+            .map_err(ApiError::from)?
+        {
             return Ok(done);
         }
         let original = store.read(&sha).map_err(ApiError::from)?;

@@ -3,7 +3,7 @@
 //! while reading: past one, reading stops and the answer is 413 naming the limit.
 
 use actix_multipart::{Field, Multipart};
-use fieldsurvey_db::storage::{LocalStore, ObjectWriter, StoredObject};
+use fieldsurvey_db::storage::{ObjectWriter, PhotoStore, StoredObject};
 use futures_util::StreamExt;
 
 use crate::config::UploadLimits;
@@ -30,7 +30,7 @@ const FLUSH_AT: usize = 256 * 1024;
 /// stored.
 pub async fn read(
     mut multipart: Multipart,
-    store: &LocalStore,
+    store: &PhotoStore,
     limits: &UploadLimits,
     mut on_survey: impl AsyncFnMut(&[u8]) -> Result<(), ApiError>,
 ) -> Result<Upload, ApiError> {
@@ -129,7 +129,7 @@ async fn read_survey(
 
 async fn stream_photo(
     mut field: Field,
-    store: &LocalStore,
+    store: &PhotoStore,
     limits: &UploadLimits,
     total: &mut u64,
 ) -> Result<StoredObject, ApiError> {
