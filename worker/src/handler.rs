@@ -37,7 +37,7 @@ impl Handler for Pipeline {
                 tracing::info!("already processed; redelivery acknowledged");
                 HandleOutcome::Done
             }
-            Err(StageError::Transient(e)) => {
+            Err(StageError::Transient(e) | StageError::Stale(e)) => {
                 tracing::warn!(error = %e, "transient failure; will retry");
                 HandleOutcome::Retry(e)
             }

@@ -34,10 +34,21 @@ pub enum StageError {
     /// Will never succeed (the message names no known submission, …).
     #[error("permanent: {0}")]
     Permanent(String),
+    /// The data moved while the stage ran (a photo it matches was signed off meanwhile, the
+    /// version it corrects is not ready): its transaction was rolled back; run it afresh.
+    #[error("stale: {0}")]
+    Stale(String),
 }
+
+/// Times a stage that found its data moved is run again at once before the message goes to
+/// the queue's delayed retry.
+const STALE_RERUNS: usize = 2;
 
 impl From<DbError> for StageError {
     fn from(e: DbError) -> Self {
+        if let DbError::Stale(why) = e {
+            return StageError::Stale(why);
+        }
         if e.is_transient() {
             StageError::Transient(e.to_string())
         } else {
@@ -98,10 +109,22 @@ impl Pipeline {
         if sub.status != "queued" {
             return Ok(Processed::AlreadyDone);
         }
-        let this = self.clone();
-        tokio::task::spawn_blocking(move || this.validate(sub, photos))
-            .await
-            .map_err(|e| StageError::Transient(format!("validation task failed: {e}")))?
+        let mut reruns = 0;
+        loop {
+            let (this, sub, photos) = (self.clone(), sub.clone(), photos.clone());
+            let result = tokio::task::spawn_blocking(move || this.validate(sub, photos))
+                .await
+                .map_err(|e| StageError::Transient(format!("validation task failed: {e}")))?;
+            match result {
+                // A reuse match committed between the look-up and the commit is usually there
+                // to be seen a moment later: run again now rather than after the retry delay.
+                Err(StageError::Stale(why)) if reruns < STALE_RERUNS => {
+                    reruns += 1;
+                    tracing::info!(%why, reruns, "the data moved under the stage; running it again");
+                }
+                other => return other,
+            }
+        }
     }
 
     fn validate(
