@@ -6,6 +6,16 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 
+/// What a process does, for sizing its connection pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Api,
+    Worker,
+    Dev,
+    /// One-shot commands (`migrate`, imports, `ledger …`).
+    Admin,
+}
+
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
@@ -171,12 +181,25 @@ impl Settings {
         self.worker_prefetch.unwrap_or(8)
     }
 
-    pub fn pool_options(&self) -> fieldsurvey_db::PoolOptions {
-        let mut o = fieldsurvey_db::PoolOptions::default();
-        if let Some(n) = self.db_pool_size {
-            o.max_size = n;
+    /// The connection pool of a process in `role`. Defaults fit one API and four workers in
+    /// PostgreSQL's default 100 connections with half to spare (12 + 4 × 10 = 52): a worker
+    /// holds one connection per message in flight (`WORKER_PREFETCH`), plus two for the relay
+    /// and reads; `DB_POOL_SIZE` overrides.
+    pub fn pool_options(&self, role: Role) -> fieldsurvey_db::PoolOptions {
+        let max_size = self.db_pool_size.unwrap_or(match role {
+            Role::Api => 12,
+            Role::Worker => u32::from(self.prefetch()) + 2,
+            Role::Dev => 8,
+            Role::Admin => 2,
+        });
+        fieldsurvey_db::PoolOptions {
+            max_size,
+            // A one-shot command opens its few connections up front: a connection still being
+            // opened on r2d2's background thread while the process exits can crash libpq's
+            // teardown (seen as SIGSEGV after the command's output).
+            min_idle: if role == Role::Admin { max_size } else { 1 },
+            ..fieldsurvey_db::PoolOptions::default()
         }
-        o
     }
 
     pub fn indicator_config(&self) -> fieldsurvey_core::indicators::IndicatorConfig {

@@ -1,5 +1,6 @@
-//! Prometheus metrics of the HTTP side: request latency per route, uploads by result, and the
-//! outbox backlog (rows not yet confirmed by the broker).
+//! Prometheus metrics of the HTTP side: request latency per route, uploads by result, the
+//! outbox backlog (rows not yet confirmed by the broker), the ledger's size against its newest
+//! checkpoint; and the connection pool's figures, which every process reports.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -24,6 +25,11 @@ pub struct ApiMetrics {
     pub request_seconds: Family<RouteLabels, Histogram, fn() -> Histogram>,
     pub uploads: Family<UploadLabels, Counter>,
     pub outbox_backlog: Gauge,
+    /// Entries in the ledger, and the size and Unix time of its newest checkpoint (0 if none).
+    pub ledger_entries: Gauge,
+    pub checkpoint_entries: Gauge,
+    pub checkpoint_timestamp: Gauge,
+    pub pool: PoolMetrics,
 }
 
 fn latency_histogram() -> Histogram {
@@ -38,6 +44,10 @@ impl ApiMetrics {
             request_seconds: Family::new_with_constructor(latency_histogram as fn() -> Histogram),
             uploads: Family::default(),
             outbox_backlog: Gauge::default(),
+            ledger_entries: Gauge::default(),
+            checkpoint_entries: Gauge::default(),
+            checkpoint_timestamp: Gauge::default(),
+            pool: PoolMetrics::register(registry),
         };
         registry.register(
             "fieldsurvey_http_request_duration_seconds",
@@ -54,6 +64,21 @@ impl ApiMetrics {
             "Outbox rows not yet confirmed by the broker",
             m.outbox_backlog.clone(),
         );
+        registry.register(
+            "fieldsurvey_ledger_entries",
+            "Entries in the ledger",
+            m.ledger_entries.clone(),
+        );
+        registry.register(
+            "fieldsurvey_ledger_checkpoint_entries",
+            "Entries covered by the newest published checkpoint",
+            m.checkpoint_entries.clone(),
+        );
+        registry.register(
+            "fieldsurvey_ledger_checkpoint_timestamp_seconds",
+            "Unix time of the newest published checkpoint (0 if none)",
+            m.checkpoint_timestamp.clone(),
+        );
         m
     }
 
@@ -63,5 +88,56 @@ impl ApiMetrics {
                 result: result.to_owned(),
             })
             .inc();
+    }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PoolStateLabels {
+    pub state: &'static str,
+}
+
+/// This process's database pool: connections in use and idle, the most it may open, and
+/// checkouts that timed out (each one a 503 or a retried message).
+pub struct PoolMetrics {
+    pub connections: Family<PoolStateLabels, Gauge>,
+    pub max_connections: Gauge,
+    pub timeouts: Counter,
+}
+
+impl PoolMetrics {
+    pub fn register(registry: &mut Registry) -> Self {
+        let m = PoolMetrics {
+            connections: Family::default(),
+            max_connections: Gauge::default(),
+            timeouts: Counter::default(),
+        };
+        registry.register(
+            "fieldsurvey_db_pool_connections",
+            "Database connections of this process, by state (in_use, idle)",
+            m.connections.clone(),
+        );
+        registry.register(
+            "fieldsurvey_db_pool_max_connections",
+            "The most database connections this process may open (DB_POOL_SIZE)",
+            m.max_connections.clone(),
+        );
+        registry.register(
+            "fieldsurvey_db_pool_timeouts",
+            "Connection checkouts that timed out",
+            m.timeouts.clone(),
+        );
+        m
+    }
+
+    /// Read the pool's state (at scrape time).
+    pub fn refresh(&self, db: &fieldsurvey_db::Db) {
+        let (open, idle, max) = db.pool_state();
+        let gauge = |state| self.connections.get_or_create(&PoolStateLabels { state });
+        gauge("in_use").set(i64::from(open.saturating_sub(idle)));
+        gauge("idle").set(i64::from(idle));
+        self.max_connections.set(i64::from(max));
+        let timeouts = db.pool_timeouts();
+        self.timeouts
+            .inc_by(timeouts.saturating_sub(self.timeouts.get()));
     }
 }

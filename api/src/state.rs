@@ -52,4 +52,21 @@ impl AppState {
             }
         });
     }
+
+    /// Fold the progress deltas into the per-village figures every `interval` (readers add
+    /// what is not folded yet, so this only keeps their work small).
+    pub fn spawn_stats_folder(&self, interval: std::time::Duration) {
+        let db = self.db.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(interval);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                match db.run(fieldsurvey_db::progress::fold).await {
+                    Ok(n) => tracing::trace!(folded = n, "progress figures folded"),
+                    Err(e) => tracing::warn!(error = %e, "folding progress figures failed"),
+                }
+            }
+        });
+    }
 }

@@ -4,147 +4,206 @@
 //! reason; every closure is a ledger entry in the same transaction.
 
 use diesel::prelude::*;
-use fieldsurvey_core::ledger::{Actor, LedgerKey};
+use fieldsurvey_core::ledger::{Actor, Entry, LedgerKey};
 
 use crate::models::Clue;
 use crate::schema::org_units::dsl as o;
 use crate::schema::{clues as cl, person_index as pi};
-use crate::{Conn, DbError, DbResult, transaction, with_conn};
+use crate::{Conn, DbError, DbResult, Tx, progress, with_conn, with_tx};
 
-/// The members of other households' latest versions whose ID number has one of `hmacs`:
-/// `(id_hmac, household_code, submission_id)`. One indexed look-up per member.
+/// For each of `hmacs` (ID numbers as look-up values), one member of another household's
+/// latest version with that ID number: `(id_hmac, household_code, submission_id)`. One indexed
+/// probe per member that stops at the first row, however many households name the person.
 pub fn duplicates(
     conn: &mut Conn,
     hmacs: &[String],
     household_code: &str,
 ) -> DbResult<Vec<(String, String, String)>> {
-    with_conn!(conn, |c| Ok(pi::table
-        .filter(pi::id_hmac.eq_any(hmacs))
-        .filter(pi::household_code.ne(household_code))
-        .select((pi::id_hmac, pi::household_code, pi::submission_id))
-        .load(c)?))
+    let mut found = Vec::new();
+    for hmac in hmacs {
+        let row: Option<(String, String, String)> = with_conn!(conn, |c| pi::table
+            .filter(pi::id_hmac.eq(hmac))
+            .filter(pi::household_code.ne(household_code))
+            .select((pi::id_hmac, pi::household_code, pi::submission_id))
+            .first(c)
+            .optional())?;
+        found.extend(row);
+    }
+    Ok(found)
 }
 
-/// Inside the sign-off's transaction on connection `$c` (either backend): the outcome row, the
-/// household's entries in the person index, and the clues the sign-off opens. Evaluates to
-/// `DbResult<()>`.
-#[macro_export]
-macro_rules! record_sign_off {
-    ($c:expr, $id:expr, $s:expr, $at:expr) => {{
-        use ::diesel::prelude::*;
-        use $crate::schema::{clues as cl, person_index as pi, submission_outcomes as so};
-        (|| -> $crate::DbResult<()> {
-            ::diesel::insert_into(so::table)
-                .values((
-                    so::submission_id.eq($id),
-                    so::meets_standard.eq($s.meets_standard),
-                    so::review_due_at.eq($s.review_due_at),
-                    so::review_level.eq(&$s.review_level),
-                ))
-                .execute($c)?;
-            ::diesel::delete(pi::table.filter(pi::household_code.eq(&$s.household_code)))
-                .execute($c)?;
-            let rows: Vec<_> = $s
-                .people
-                .iter()
-                .map(|(hmac, i)| {
-                    (
-                        pi::id_hmac.eq(hmac),
-                        pi::household_code.eq(&$s.household_code),
-                        pi::submission_id.eq($id),
-                        pi::member_index.eq(*i),
-                    )
-                })
-                .collect();
-            if !rows.is_empty() {
-                ::diesel::insert_into(pi::table).values(&rows).execute($c)?;
-            }
-            for (kind, detail) in &$s.clues {
-                let open: i64 = cl::table
-                    .filter(cl::household_code.eq(&$s.household_code))
-                    .filter(cl::kind.eq(kind))
-                    .filter(cl::status.eq("open"))
-                    .count()
-                    .get_result($c)?;
-                if open > 0 {
-                    continue;
-                }
-                ::diesel::insert_into(cl::table)
-                    .values(&$crate::models::Clue {
-                        id: ::uuid::Uuid::now_v7().to_string(),
-                        household_code: $s.household_code.clone(),
-                        village_code: $s.village_code.clone(),
-                        township_code: $s.township_code.clone(),
-                        submission_id: $id.to_owned(),
-                        kind: kind.clone(),
-                        detail: detail.clone(),
-                        status: "open".into(),
-                        opened_at: $at,
-                        closed_at: None,
-                        closed_by: None,
-                        closed_by_submission: None,
-                        close_reason: None,
-                    })
-                    .execute($c)?;
-            }
-            Ok(())
-        })()
-    }};
+/// Open a clue inside the caller's transaction, counted in its village's figures.
+pub fn open(tx: &mut Tx<'_>, clue: &Clue) -> DbResult<()> {
+    with_tx!(tx, |c| diesel::insert_into(cl::table)
+        .values(clue)
+        .execute(c))?;
+    let mut d = progress::Delta::new(&clue.village_code);
+    d.clues_raised = 1;
+    progress::add(tx, &[d])
 }
 
-/// Close the open clues `ids` inside a transaction on `$c`, each with a `clue_closed` entry by
-/// `$actor`; `$by_submission` names the approved version that cleared them (automatic
-/// closure), `$reason` the written reason. Evaluates to `DbResult<usize>` (clues closed).
-#[macro_export]
-macro_rules! close_clues {
-    ($c:expr, $ids:expr, $actor:expr, $key:expr, $at:expr, $by_submission:expr, $reason:expr) => {{
-        use ::diesel::prelude::*;
-        use $crate::schema::clues as cl;
-        (|| -> $crate::DbResult<usize> {
-            let mut closed = 0;
-            for id in $ids {
-                let actor: ::fieldsurvey_core::ledger::Actor = $actor;
-                let by = match &actor {
-                    ::fieldsurvey_core::ledger::Actor::Person { user_id, .. } => user_id.clone(),
-                    ::fieldsurvey_core::ledger::Actor::Worker { id, .. } => id.clone(),
-                    ::fieldsurvey_core::ledger::Actor::Operator { name } => name.clone(),
-                };
-                let by_submission: Option<&str> = $by_submission;
-                let reason: &str = $reason;
-                let changed = ::diesel::update(
-                    cl::table.filter(cl::id.eq(&id)).filter(cl::status.eq("open")),
-                )
-                .set((
-                    cl::status.eq("closed"),
-                    cl::closed_at.eq(Some($at)),
-                    cl::closed_by.eq(Some(&by)),
-                    cl::closed_by_submission.eq(by_submission),
-                    cl::close_reason.eq(Some(reason)),
+/// Whether the household has an open clue of `kind`.
+pub fn is_open(tx: &mut Tx<'_>, household: &str, kind: &str) -> DbResult<bool> {
+    Ok(with_tx!(tx, |c| diesel::select(diesel::dsl::exists(
+        cl::table
+            .filter(cl::household_code.eq(household))
+            .filter(cl::kind.eq(kind))
+            .filter(cl::status.eq("open"))
+    ))
+    .get_result(c))?)
+}
+
+/// A new open clue raised by `submission_id`.
+pub fn new_clue(
+    household: &str,
+    village: &str,
+    township: &str,
+    submission_id: &str,
+    kind: &str,
+    detail: String,
+    at: chrono::NaiveDateTime,
+) -> Clue {
+    Clue {
+        id: uuid::Uuid::now_v7().to_string(),
+        household_code: household.to_owned(),
+        village_code: village.to_owned(),
+        township_code: township.to_owned(),
+        submission_id: submission_id.to_owned(),
+        kind: kind.to_owned(),
+        detail,
+        status: "open".into(),
+        opened_at: at,
+        closed_at: None,
+        closed_by: None,
+        closed_by_submission: None,
+        close_reason: None,
+    }
+}
+
+/// Inside the sign-off's transaction: the outcome row, the household's entries in the person
+/// index, and the clues the sign-off opens (a kind already open for the household is not
+/// opened twice).
+pub fn record_sign_off(
+    tx: &mut Tx<'_>,
+    id: &str,
+    s: &crate::submissions::SignedOff,
+    at: chrono::NaiveDateTime,
+) -> DbResult<()> {
+    use crate::schema::submission_outcomes as so;
+    with_tx!(tx, |c| diesel::insert_into(so::table)
+        .values((
+            so::submission_id.eq(id),
+            so::meets_standard.eq(s.meets_standard),
+            so::review_due_at.eq(s.review_due_at),
+            so::review_level.eq(&s.review_level),
+        ))
+        .execute(c))?;
+    with_tx!(tx, |c| diesel::delete(
+        pi::table.filter(pi::household_code.eq(&s.household_code))
+    )
+    .execute(c))?;
+    let rows: Vec<_> = s
+        .people
+        .iter()
+        .map(|(hmac, i)| {
+            (
+                pi::id_hmac.eq(hmac),
+                pi::household_code.eq(&s.household_code),
+                pi::submission_id.eq(id),
+                pi::member_index.eq(*i),
+            )
+        })
+        .collect();
+    if !rows.is_empty() {
+        with_tx!(tx, |c| diesel::insert_into(pi::table)
+            .values(&rows)
+            .execute(c))?;
+    }
+    for (kind, detail) in &s.clues {
+        if is_open(tx, &s.household_code, kind)? {
+            continue;
+        }
+        let clue = new_clue(
+            &s.household_code,
+            &s.village_code,
+            &s.township_code,
+            id,
+            kind,
+            detail.clone(),
+            at,
+        );
+        open(tx, &clue)?;
+    }
+    Ok(())
+}
+
+/// Close the open clues `ids` inside the caller's transaction, each with a `clue_closed` entry
+/// by `actor`; `by_submission` names the approved version that cleared them (automatic
+/// closure), `reason` the written reason. Returns the clues closed.
+pub fn close(
+    tx: &mut Tx<'_>,
+    ids: &[String],
+    actor: &Actor,
+    key: &LedgerKey,
+    at: chrono::NaiveDateTime,
+    by_submission: Option<&str>,
+    reason: &str,
+) -> DbResult<usize> {
+    let by = match actor {
+        Actor::Person { user_id, .. } => user_id.clone(),
+        Actor::Worker { id, .. } => id.clone(),
+        Actor::Operator { name } => name.clone(),
+    };
+    let mut closed = Vec::new();
+    for id in ids {
+        let changed = with_tx!(tx, |c| diesel::update(
+            cl::table
+                .filter(cl::id.eq(id))
+                .filter(cl::status.eq("open"))
+        )
+        .set((
+            cl::status.eq("closed"),
+            cl::closed_at.eq(Some(at)),
+            cl::closed_by.eq(Some(&by)),
+            cl::closed_by_submission.eq(by_submission),
+            cl::close_reason.eq(Some(reason)),
+        ))
+        .execute(c))?;
+        if changed != 1 {
+            continue;
+        }
+        let (household, village, submission, kind): (String, String, String, String) =
+            with_tx!(tx, |c| cl::table
+                .filter(cl::id.eq(id))
+                .select((
+                    cl::household_code,
+                    cl::village_code,
+                    cl::submission_id,
+                    cl::kind
                 ))
-                .execute($c)?;
-                if changed != 1 {
-                    continue;
-                }
-                let (household, submission, kind): (String, String, String) = cl::table
-                    .filter(cl::id.eq(&id))
-                    .select((cl::household_code, cl::submission_id, cl::kind))
-                    .first($c)?;
-                let mut entry = ::fieldsurvey_core::ledger::Entry::new("clue_closed", actor);
-                entry.submission_id = Some(by_submission.unwrap_or(&submission).to_owned());
-                entry.household_code = Some(household);
-                entry.detail = ::serde_json::json!({
-                    "clue_id": id,
-                    "kind": kind,
-                    "raised_by": submission,
-                    "closed_by_submission": by_submission,
-                    "reason": reason,
-                });
-                $crate::append_entry!($c, entry, $key, by_submission.or(Some(submission.as_str())), $at)?;
-                closed += 1;
-            }
-            Ok(closed)
-        })()
-    }};
+                .first(c))?;
+        let mut entry = Entry::new("clue_closed", actor.clone());
+        entry.submission_id = Some(by_submission.unwrap_or(&submission).to_owned());
+        entry.household_code = Some(household);
+        entry.detail = serde_json::json!({
+            "clue_id": id,
+            "kind": kind,
+            "raised_by": submission,
+            "closed_by_submission": by_submission,
+            "reason": reason,
+        });
+        let mut d = progress::Delta::new(&village);
+        d.clues_closed = 1;
+        progress::add(tx, &[d])?;
+        closed.push((entry, submission));
+    }
+    let n = closed.len();
+    let entries = closed
+        .iter()
+        .map(|(e, submission)| (e.clone(), by_submission.or(Some(submission.as_str()))))
+        .collect();
+    crate::ledger::append_in(tx, entries, key, at)?;
+    Ok(n)
 }
 
 /// Close one clue by hand, with a written reason (a signed `clue_closed` entry). Returns the
@@ -158,29 +217,19 @@ pub fn close_by_hand(
     key: &LedgerKey,
 ) -> DbResult<Option<Clue>> {
     let at = crate::now();
-    transaction!(conn, |c| {
-        let actor = Actor::Person {
-            user_id: user_id.to_owned(),
-            username: username.to_owned(),
-        };
-        let n = crate::close_clues!(
-            c,
-            [clue_id.to_owned()],
-            actor.clone(),
-            key,
-            at,
-            None,
-            reason
-        )?;
+    let actor = Actor::Person {
+        user_id: user_id.to_owned(),
+        username: username.to_owned(),
+    };
+    conn.transaction(|tx| {
+        let n = close(tx, &[clue_id.to_owned()], &actor, key, at, None, reason)?;
         if n == 0 {
-            return Ok::<_, DbError>(None);
+            return Ok(None);
         }
-        let clue: Clue = cl::table
+        Ok(Some(with_tx!(tx, |c| cl::table
             .filter(cl::id.eq(clue_id))
             .select(Clue::as_select())
-            .first(c)?;
-        crate::refresh_village_stats!(c, &clue.village_code)?;
-        Ok(Some(clue))
+            .first(c))?))
     })
 }
 
@@ -287,8 +336,9 @@ pub fn stats(
          CAST(SUM(v.meets_standard) AS BIGINT) AS meets_standard, \
          CAST(SUM(v.clues_raised) AS BIGINT) AS clues_raised, \
          CAST(SUM(v.clues_closed) AS BIGINT) AS clues_closed \
-         FROM village_stats v JOIN org_units o ON o.code = v.village_code \
-         WHERE o.path LIKE '{like}' GROUP BY 1"
+         FROM {figures} v JOIN org_units o ON o.code = v.village_code \
+         WHERE o.path LIKE '{like}' GROUP BY 1",
+        figures = progress::FIGURES_RELATION
     );
     let rows: Vec<Figures> = with_conn!(conn, |c| Ok::<_, DbError>(
         diesel::sql_query(&sql).load::<Figures>(c)?
@@ -338,66 +388,4 @@ pub fn for_submission(conn: &mut Conn, submission_id: &str) -> DbResult<Vec<Clue
         .order(cl::opened_at.asc())
         .select(Clue::as_select())
         .load(c)?))
-}
-
-/// Recount one village's progress figures on the transaction's connection `$c` (either
-/// backend) and store them: called by every transaction that changes one of them. A handful of
-/// indexed counts over one village's rows. Evaluates to `DbResult<()>`.
-#[macro_export]
-macro_rules! refresh_village_stats {
-    ($c:expr, $village:expr) => {{
-        use ::diesel::prelude::*;
-        use $crate::schema::{
-            clues as cl, households as h, submission_outcomes as so, submissions as s,
-            village_stats as vs,
-        };
-        (|| -> $crate::DbResult<()> {
-            let village: &str = $village;
-            let current = ["signed_off", "approved", "returned"];
-            let distinct = || {
-                ::diesel::dsl::sql::<::diesel::sql_types::BigInt>(
-                    "COUNT(DISTINCT submissions.household_code)",
-                )
-            };
-            let households: i64 = h::table
-                .filter(h::village_code.eq(village))
-                .count()
-                .get_result($c)?;
-            let surveyed: i64 = s::table
-                .filter(s::village_code.eq(village))
-                .filter(s::status.eq_any(current))
-                .select(distinct())
-                .first($c)?;
-            let meets: i64 = s::table
-                .inner_join(so::table)
-                .filter(s::village_code.eq(village))
-                .filter(s::status.eq_any(current))
-                .filter(so::meets_standard.eq(true))
-                .select(distinct())
-                .first($c)?;
-            let raised: i64 = cl::table
-                .filter(cl::village_code.eq(village))
-                .count()
-                .get_result($c)?;
-            let closed: i64 = cl::table
-                .filter(cl::village_code.eq(village))
-                .filter(cl::status.eq("closed"))
-                .count()
-                .get_result($c)?;
-            let row = (
-                vs::households.eq(households),
-                vs::surveyed.eq(surveyed),
-                vs::meets_standard.eq(meets),
-                vs::clues_raised.eq(raised),
-                vs::clues_closed.eq(closed),
-            );
-            ::diesel::insert_into(vs::table)
-                .values((vs::village_code.eq(village), row))
-                .on_conflict(vs::village_code)
-                .do_update()
-                .set(row)
-                .execute($c)?;
-            Ok(())
-        })()
-    }};
 }

@@ -4,16 +4,24 @@ use diesel::prelude::*;
 
 use crate::models::Household;
 use crate::schema::households::dsl as h;
-use crate::{Conn, DbError, DbResult, transaction, with_conn};
+use std::collections::{BTreeMap, HashMap};
 
-/// Insert or update a batch of registry rows in one transaction.
+use crate::{Conn, DbResult, progress, with_conn, with_tx};
+
+/// Insert or update a batch of registry rows in one transaction; each village's household
+/// count changes by the rows added to it and moved into or out of it.
 pub fn upsert_batch(conn: &mut Conn, rows: &[Household]) -> DbResult<usize> {
-    let mut villages: Vec<&str> = rows.iter().map(|r| r.village_code.as_str()).collect();
-    villages.sort_unstable();
-    villages.dedup();
-    transaction!(conn, |c| {
+    let codes: Vec<&str> = rows.iter().map(|r| r.household_code.as_str()).collect();
+    conn.transaction(|tx| {
+        let before: HashMap<String, String> = with_tx!(tx, |c| h::households
+            .filter(h::household_code.eq_any(&codes))
+            .select((h::household_code, h::village_code))
+            .load::<(String, String)>(c))?
+        .into_iter()
+        .collect();
+        let mut counts: BTreeMap<&str, i64> = BTreeMap::new();
         for r in rows {
-            diesel::insert_into(h::households)
+            with_tx!(tx, |c| diesel::insert_into(h::households)
                 .values(r)
                 .on_conflict(h::household_code)
                 .do_update()
@@ -24,12 +32,33 @@ pub fn upsert_batch(conn: &mut Conn, rows: &[Household]) -> DbResult<usize> {
                     h::head_id_hmac.eq(&r.head_id_hmac),
                     h::member_count.eq(r.member_count),
                 ))
-                .execute(c)?;
+                .execute(c))?;
         }
-        for v in &villages {
-            crate::refresh_village_stats!(c, v)?;
+        // The rows as they now stand (a code twice in the batch counts once, at its last
+        // village).
+        let mut after: HashMap<&str, &str> = HashMap::new();
+        for r in rows {
+            after.insert(r.household_code.as_str(), r.village_code.as_str());
         }
-        Ok::<_, DbError>(rows.len())
+        for (code, village) in &after {
+            match before.get(*code) {
+                Some(old) if old == village => {}
+                Some(old) => {
+                    *counts.entry(old.as_str()).or_default() -= 1;
+                    *counts.entry(village).or_default() += 1;
+                }
+                None => *counts.entry(village).or_default() += 1,
+            }
+        }
+        let deltas: Vec<progress::Delta> = counts
+            .into_iter()
+            .map(|(village, n)| progress::Delta {
+                households: n,
+                ..progress::Delta::new(village)
+            })
+            .collect();
+        progress::add(tx, &deltas)?;
+        Ok(rows.len())
     })
 }
 

@@ -1,60 +1,114 @@
-//! Appending to and reading the ledger. [`append_entry!`] runs inside the caller's transaction,
-//! so a state change and its entry commit together or not at all. The first statement of every
-//! append updates the single `ledger_head` row, which holds a row lock (PostgreSQL) or the write
-//! lock (SQLite) until the transaction ends: appends are serialised and the chain cannot fork.
+//! Appending to and reading the ledger. Appends run inside the caller's transaction, so a
+//! state change and its entries commit together or not at all. An append locks the single
+//! `ledger_head` row (a row lock on PostgreSQL, the write lock on SQLite) until the
+//! transaction ends: appends are serialised and the chain cannot fork. Callers therefore do
+//! their own work first and append last, so the lock is held for a few statements and the
+//! commit — never for the length of a stage.
 
 use std::sync::Mutex;
 
 use diesel::prelude::*;
-use fieldsurvey_core::ledger::{Checkpoint, GENESIS, LedgerKey, StoredEntry};
+use fieldsurvey_core::ledger::{Checkpoint, Entry, GENESIS, LedgerKey, StoredEntry};
 use fieldsurvey_core::merkle::{Tree, leaf_hash};
 
 use crate::schema::ledger_checkpoints::dsl as lc;
 use crate::schema::ledger_entries::dsl as le;
-use crate::{Conn, DbError, DbResult, with_conn};
+use crate::schema::ledger_head::dsl as lh;
+use crate::{Conn, DbError, DbResult, Tx, with_conn, with_tx};
 
-/// Append `$entry` (a `fieldsurvey_core::ledger::Entry` whose `seq` and `prev` are filled
-/// here), signed with `$key`, on the transaction's connection `$c`. Evaluates to the
-/// `DbResult<(seq, entry_hash)>`.
+/// The ledger head as locked by the transaction holding it: the last entry's number and hash.
+#[derive(Debug)]
+pub struct Head {
+    seq: i64,
+    hash: String,
+}
+
+/// Lock the ledger head for the rest of the caller's transaction and read it.
+pub fn lock_head(tx: &mut Tx<'_>) -> DbResult<Head> {
+    let (seq, hash) = with_tx!(tx, |c| diesel::update(lh::ledger_head.filter(lh::id.eq(1)))
+        .set(lh::seq.eq(lh::seq))
+        .returning((lh::seq, lh::hash))
+        .get_result::<(i64, String)>(c))?;
+    Ok(Head { seq, hash })
+}
+
+/// Append `entries` (`seq` and `prev` are filled here) after the locked `head`, each signed
+/// with `key` and naming its submission: one insert and one head update. Returns each entry's
+/// `(seq, hash)`.
+pub fn append_locked(
+    tx: &mut Tx<'_>,
+    head: &mut Head,
+    entries: Vec<(Entry, Option<&str>)>,
+    key: &LedgerKey,
+    at: chrono::NaiveDateTime,
+) -> DbResult<Vec<(i64, String)>> {
+    if entries.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut rows = Vec::with_capacity(entries.len());
+    let mut out = Vec::with_capacity(entries.len());
+    for (mut entry, submission) in entries {
+        let seq = head.seq + 1;
+        entry.seq = seq as u64;
+        entry.prev = std::mem::take(&mut head.hash);
+        let bytes = entry
+            .canonical_bytes()
+            .map_err(|e| DbError::Invalid(e.to_string()))?;
+        let hash = Entry::hash_of(&bytes);
+        let text = String::from_utf8(bytes).map_err(|e| DbError::Invalid(e.to_string()))?;
+        rows.push((
+            le::seq.eq(seq),
+            le::entry.eq(text),
+            le::entry_hash.eq(hash.clone()),
+            le::service_signature.eq(key.sign_hash(&hash)),
+            le::submission_id.eq(submission.map(str::to_owned)),
+            le::created_at.eq(at),
+        ));
+        head.seq = seq;
+        head.hash = hash.clone();
+        out.push((seq, hash));
+    }
+    with_tx!(tx, |c| diesel::insert_into(le::ledger_entries)
+        .values(&rows)
+        .execute(c))?;
+    with_tx!(tx, |c| diesel::update(lh::ledger_head.filter(lh::id.eq(1)))
+        .set((lh::seq.eq(head.seq), lh::hash.eq(&head.hash)))
+        .execute(c))?;
+    Ok(out)
+}
+
+/// Lock the head and append `entries`: for a transaction's last statements.
+pub fn append_in(
+    tx: &mut Tx<'_>,
+    entries: Vec<(Entry, Option<&str>)>,
+    key: &LedgerKey,
+    at: chrono::NaiveDateTime,
+) -> DbResult<Vec<(i64, String)>> {
+    if entries.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut head = lock_head(tx)?;
+    append_locked(tx, &mut head, entries, key, at)
+}
+
+/// Append one entry on a transaction's connection `$c` (either backend's concrete connection,
+/// as `transaction!` hands it out): [`append_in`] for code not yet written against [`Tx`].
+/// Evaluates to `DbResult<(seq, entry_hash)>`.
 #[macro_export]
 macro_rules! append_entry {
-    ($c:expr, $entry:expr, $key:expr, $submission:expr, $at:expr) => {{
-        use ::diesel::prelude::*;
-        use $crate::schema::ledger_entries::dsl as le;
-        use $crate::schema::ledger_head::dsl as lh;
-        (|| -> $crate::DbResult<(i64, String)> {
-            ::diesel::update(lh::ledger_head.filter(lh::id.eq(1)))
-                .set(lh::seq.eq(lh::seq + 1))
-                .execute($c)?;
-            let (seq, prev): (i64, String) = lh::ledger_head
-                .filter(lh::id.eq(1))
-                .select((lh::seq, lh::hash))
-                .first($c)?;
-            let mut entry: ::fieldsurvey_core::ledger::Entry = $entry;
-            entry.seq = seq as u64;
-            entry.prev = prev;
-            let bytes = entry
-                .canonical_bytes()
-                .map_err(|e| $crate::DbError::Invalid(e.to_string()))?;
-            let hash = ::fieldsurvey_core::ledger::Entry::hash_of(&bytes);
-            let text =
-                String::from_utf8(bytes).map_err(|e| $crate::DbError::Invalid(e.to_string()))?;
-            ::diesel::insert_into(le::ledger_entries)
-                .values((
-                    le::seq.eq(seq),
-                    le::entry.eq(&text),
-                    le::entry_hash.eq(&hash),
-                    le::service_signature.eq($key.sign_hash(&hash)),
-                    le::submission_id.eq($submission),
-                    le::created_at.eq($at),
-                ))
-                .execute($c)?;
-            ::diesel::update(lh::ledger_head.filter(lh::id.eq(1)))
-                .set(lh::hash.eq(&hash))
-                .execute($c)?;
-            Ok((seq, hash))
-        })()
-    }};
+    ($c:expr, $entry:expr, $key:expr, $submission:expr, $at:expr) => {
+        $crate::ledger::append_in(
+            &mut $crate::Tx::from(&mut *$c),
+            vec![($entry, $submission)],
+            $key,
+            $at,
+        )
+        .and_then(|v| {
+            v.into_iter()
+                .next()
+                .ok_or_else(|| $crate::DbError::Invalid("no entry appended".into()))
+        })
+    };
 }
 
 /// Entries with `from <= seq < to`, in order.
@@ -89,6 +143,14 @@ fn stored(rows: Vec<(i64, String, String, String)>) -> Vec<StoredEntry> {
         .collect()
 }
 
+/// The number of the last entry (the ledger's size), read from the head: no count.
+pub fn head_seq(conn: &mut Conn) -> DbResult<i64> {
+    with_conn!(conn, |c| Ok(lh::ledger_head
+        .filter(lh::id.eq(1))
+        .select(lh::seq)
+        .first(c)?))
+}
+
 pub fn size(conn: &mut Conn) -> DbResult<i64> {
     with_conn!(conn, |c| Ok(le::ledger_entries.count().get_result(c)?))
 }
@@ -96,18 +158,15 @@ pub fn size(conn: &mut Conn) -> DbResult<i64> {
 /// Append one entry in its own transaction (for steps that change nothing else).
 pub fn append(
     conn: &mut Conn,
-    entry: fieldsurvey_core::ledger::Entry,
-    key: &fieldsurvey_core::ledger::LedgerKey,
+    entry: Entry,
+    key: &LedgerKey,
     submission_id: Option<&str>,
 ) -> DbResult<(i64, String)> {
     let at = crate::now();
-    crate::transaction!(conn, |c| crate::append_entry!(
-        c,
-        entry.clone(),
-        key,
-        submission_id,
-        at
-    ))
+    conn.transaction(|tx| append_in(tx, vec![(entry, submission_id)], key, at))?
+        .into_iter()
+        .next()
+        .ok_or_else(|| DbError::Invalid("no entry appended".into()))
 }
 
 /// Entries after the first `from - 1`, up to `limit` of them: the page a client or the tree

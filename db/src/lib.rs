@@ -15,6 +15,7 @@ pub mod org;
 pub mod outbox;
 pub mod photos;
 pub mod pool;
+pub mod progress;
 pub mod reviews;
 pub mod schema;
 pub mod sessions;
@@ -26,7 +27,7 @@ pub mod users;
 pub mod worklists;
 
 pub use error::{DbError, DbResult};
-pub use pool::{Conn, Db, PoolOptions};
+pub use pool::{Conn, Db, PoolOptions, Tx};
 
 /// The current time as stored (UTC, microsecond precision on both backends).
 pub fn now() -> chrono::NaiveDateTime {

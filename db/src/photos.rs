@@ -4,16 +4,23 @@
 //! from `(band, phash)` indexes — whose hashes are measured exactly, then one fetch of the rows
 //! whose hash is near or whose SHA-256 is the same; it never scans the table
 //! (`fieldsurvey_core::photos::bands` says why the probes find every pair within 6 bits).
+//! Distinct hashes are kept apart (`photo_hashes`), so a photo filed many times costs a look-up
+//! no more than one filed once.
 //!
 //! Both sides are flagged: the version being signed off (its flags are computed before its
 //! transaction, by [`find_reuse`]), and each earlier version it matches, which gets a
 //! `photo_reused` flag naming the new one, a `flagged` ledger entry and, if its household has
-//! none open, a clue ([`record_fingerprints!`], inside the sign-off's transaction, after the
-//! ledger head is locked, so concurrent sign-offs see each other's fingerprints).
+//! none open, a clue ([`record_fingerprints`], inside the sign-off's transaction, after the
+//! ledger head is locked, so concurrent sign-offs see each other's fingerprints; a match
+//! committed between a look-up and its transaction is merged there, never retried).
 
 use fieldsurvey_core::photos::{REUSE_DISTANCE, bands, hamming, informative, probes};
 
-use crate::{Conn, DbResult, with_conn};
+use diesel::prelude::*;
+use fieldsurvey_core::flags::Flag;
+use fieldsurvey_core::ledger::{Actor, Entry};
+
+use crate::{Conn, DbError, DbResult, Tx, with_conn, with_tx};
 
 /// One photo of a version being signed off.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,71 +114,76 @@ pub fn measure(fingerprints: &[Fingerprint], candidates: &[Candidate]) -> Vec<Re
     out
 }
 
-/// Candidates for `fingerprints` among other households' current versions, on the
-/// connection `$c` (a macro: it runs on either backend, inside or outside a transaction).
-/// Two steps: each band's probes read only `(band, phash)` from that band's index (on
-/// PostgreSQL an index-only scan: about 3 × 68 × N / 65,536 entries for N stored photos), the
-/// hashes within the distance are kept, and only those and the same SHA-256s are fetched
-/// whole. Evaluates to `DbResult<Vec<Candidate>>`.
-#[macro_export]
-macro_rules! reuse_candidates {
-    ($c:expr, $household:expr, $fingerprints:expr) => {{
-        use ::diesel::prelude::*;
-        use $crate::schema::photo_fingerprints as f;
-        (|| -> $crate::DbResult<Vec<$crate::photos::Candidate>> {
-            let fingerprints: &[$crate::photos::Fingerprint] = $fingerprints;
-            let (shas, b) = $crate::photos::probe_values(fingerprints);
-            if shas.is_empty() {
-                return Ok(Vec::new());
-            }
-            let mut seen: Vec<i64> = Vec::new();
-            seen.extend(
-                f::table
-                    .filter(f::band0.eq_any(&b[0]))
-                    .select(f::phash)
-                    .load::<i64>($c)?,
-            );
-            seen.extend(
-                f::table
-                    .filter(f::band1.eq_any(&b[1]))
-                    .select(f::phash)
-                    .load::<i64>($c)?,
-            );
-            seen.extend(
-                f::table
-                    .filter(f::band2.eq_any(&b[2]))
-                    .select(f::phash)
-                    .load::<i64>($c)?,
-            );
-            seen.extend(
-                f::table
-                    .filter(f::band3.eq_any(&b[3]))
-                    .select(f::phash)
-                    .load::<i64>($c)?,
-            );
-            let near = $crate::photos::near_hashes(fingerprints, seen);
-            let near_band0: Vec<i32> = near
-                .iter()
-                .map(|h| i32::from(::fieldsurvey_core::photos::bands(*h as u64)[0]))
-                .collect();
-            Ok(f::table
-                .filter(f::household_code.ne($household))
-                .filter(
-                    f::sha256
-                        .eq_any(&shas)
-                        .or(f::band0.eq_any(&near_band0).and(f::phash.eq_any(&near))),
-                )
-                .select((
-                    f::id,
-                    f::submission_id,
-                    f::part,
-                    f::household_code,
-                    f::sha256,
-                    f::phash,
-                ))
-                .load($c)?)
-        })()
-    }};
+/// Candidates for `fingerprints` among other households' current versions. Bounded whatever
+/// the table holds and however often a photo was filed: each band's probes read distinct
+/// hashes from `photo_hashes` (index-only), the hashes within the distance are kept, then per
+/// SHA-256 and per near hash the [`MAX_NAMED`] most recent versions are read from
+/// `(sha256, id)` and `(phash, id)`.
+pub fn reuse_candidates(
+    tx: &mut Tx<'_>,
+    household: &str,
+    fingerprints: &[Fingerprint],
+) -> DbResult<Vec<Candidate>> {
+    use crate::schema::{photo_fingerprints as f, photo_hashes as ph};
+    let (shas, b) = probe_values(fingerprints);
+    if shas.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut seen: Vec<i64> = Vec::new();
+    for (band, values) in b.iter().enumerate() {
+        if values.is_empty() {
+            continue;
+        }
+        seen.extend(match band {
+            0 => with_tx!(tx, |c| ph::table
+                .filter(ph::band0.eq_any(values))
+                .select(ph::phash)
+                .load::<i64>(c))?,
+            1 => with_tx!(tx, |c| ph::table
+                .filter(ph::band1.eq_any(values))
+                .select(ph::phash)
+                .load::<i64>(c))?,
+            2 => with_tx!(tx, |c| ph::table
+                .filter(ph::band2.eq_any(values))
+                .select(ph::phash)
+                .load::<i64>(c))?,
+            _ => with_tx!(tx, |c| ph::table
+                .filter(ph::band3.eq_any(values))
+                .select(ph::phash)
+                .load::<i64>(c))?,
+        });
+    }
+    let near = near_hashes(fingerprints, seen);
+    let columns = (
+        f::id,
+        f::submission_id,
+        f::part,
+        f::household_code,
+        f::sha256,
+        f::phash,
+    );
+    let mut out: Vec<Candidate> = Vec::new();
+    for sha in &shas {
+        let q = f::table
+            .filter(f::sha256.eq(sha))
+            .filter(f::household_code.ne(household))
+            .order(f::id.desc())
+            .limit(MAX_NAMED as i64)
+            .select(columns);
+        out.extend(with_tx!(tx, |c| q.load::<Candidate>(c))?);
+    }
+    for hash in &near {
+        let q = f::table
+            .filter(f::phash.eq(hash))
+            .filter(f::household_code.ne(household))
+            .order(f::id.desc())
+            .limit(MAX_NAMED as i64)
+            .select(columns);
+        out.extend(with_tx!(tx, |c| q.load::<Candidate>(c))?);
+    }
+    out.sort_unstable_by_key(|c| c.0);
+    out.dedup_by_key(|c| c.0);
+    Ok(out)
 }
 
 /// The stored hashes (as read from the band indexes) within [`REUSE_DISTANCE`] of one of
@@ -202,10 +214,9 @@ pub fn find_reuse(
     fingerprints: &[Fingerprint],
 ) -> DbResult<(i64, Vec<Reuse>)> {
     use crate::schema::photo_fingerprints as f;
-    use diesel::prelude::*;
     let watermark: Option<i64> =
         with_conn!(conn, |c| f::table.select(diesel::dsl::max(f::id)).first(c))?;
-    let candidates = with_conn!(conn, |c| reuse_candidates!(c, household_code, fingerprints))?;
+    let candidates = reuse_candidates(&mut conn.tx(), household_code, fingerprints)?;
     Ok((watermark.unwrap_or(0), measure(fingerprints, &candidates)))
 }
 
@@ -235,138 +246,176 @@ pub fn reuse_flag(r: &Reuse) -> fieldsurvey_core::flags::Flag {
     flag
 }
 
-/// Inside a sign-off's transaction on `$c`, after its ledger entry (the ledger head's lock
-/// orders concurrent sign-offs): store the version's fingerprints, then look at the rows
-/// committed since its own look-up (`$watermark`, see [`find_reuse`]) — a handful, read by
-/// primary key. A match among them means the version's flags are out of date: evaluates to
-/// `Err(DbError::Stale)` so the stage runs again and names it. Otherwise every other version
-/// in `$reuse` (the look-up's answer) is flagged: its `flags`, a `flagged` ledger entry by
-/// `$actor`, a clue for its household if none is open, its village's figures.
-#[macro_export]
-macro_rules! record_fingerprints {
-    ($c:expr, $submission:expr, $household:expr, $fingerprints:expr, $watermark:expr, $reuse:expr, $actor:expr, $key:expr, $at:expr) => {{
-        use ::diesel::prelude::*;
-        use $crate::schema::{clues as cl, org_units as o, photo_fingerprints as f, submissions as s};
-        (|| -> $crate::DbResult<usize> {
-            let fingerprints: &[$crate::photos::Fingerprint] = $fingerprints;
-            let found: &[$crate::photos::Reuse] = $reuse;
-            let submission: &str = $submission;
-            let household: &str = $household;
-            let rows: Vec<_> = fingerprints
+/// What storing a version's fingerprints found and did.
+#[derive(Debug, Default)]
+pub struct Recorded {
+    /// Matches committed between the version's look-up and its transaction: its flags must
+    /// now name them too (the caller merges them; the race costs nothing).
+    pub added: Vec<Reuse>,
+    /// A `flagged` entry for each earlier version that now carries a mirror flag, with the
+    /// submission it names, for the caller to append after its own entry.
+    pub entries: Vec<(Entry, String)>,
+}
+
+/// Inside a sign-off's transaction, after it locked the ledger head (which orders concurrent
+/// sign-offs, so fingerprint ids follow commit order): look at the rows committed since the
+/// version's own look-up (`watermark`, see [`find_reuse`]) — a handful, read by primary key
+/// — and merge what they match into `found`; store the version's fingerprints and distinct
+/// hashes; flag each earlier version matched (its `flags`, a `flagged` entry by `actor`, a
+/// clue for its household if none is open).
+#[allow(clippy::too_many_arguments)]
+pub fn record_fingerprints(
+    tx: &mut Tx<'_>,
+    submission: &str,
+    household: &str,
+    fingerprints: &[Fingerprint],
+    watermark: i64,
+    found: &[Reuse],
+    actor: &Actor,
+    at: chrono::NaiveDateTime,
+) -> DbResult<Recorded> {
+    use crate::schema::{
+        org_units as o, photo_fingerprints as f, photo_hashes as ph, submissions as s,
+    };
+    let mut recorded = Recorded::default();
+    if fingerprints.is_empty() {
+        return Ok(recorded);
+    }
+    let since: Vec<Candidate> = with_tx!(tx, |c| f::table
+        .filter(f::id.gt(watermark))
+        .filter(f::household_code.ne(household))
+        .select((
+            f::id,
+            f::submission_id,
+            f::part,
+            f::household_code,
+            f::sha256,
+            f::phash,
+        ))
+        .load(c))?;
+    for r in measure(fingerprints, &since) {
+        let named = found
+            .iter()
+            .chain(&recorded.added)
+            .filter(|x| x.part == r.part)
+            .count();
+        let known = found.iter().any(|x| {
+            x.part == r.part
+                && x.other_submission == r.other_submission
+                && x.other_part == r.other_part
+        });
+        if !known && named < MAX_NAMED {
+            recorded.added.push(r);
+        }
+    }
+    let rows: Vec<_> = fingerprints
+        .iter()
+        .map(|fp| {
+            let [b0, b1, b2, b3] = fp.columns();
+            (
+                f::submission_id.eq(submission),
+                f::part.eq(&fp.part),
+                f::household_code.eq(household),
+                f::sha256.eq(&fp.sha256),
+                f::phash.eq(fp.phash as i64),
+                f::band0.eq(b0),
+                f::band1.eq(b1),
+                f::band2.eq(b2),
+                f::band3.eq(b3),
+            )
+        })
+        .collect();
+    with_tx!(tx, |c| diesel::insert_into(f::table)
+        .values(&rows)
+        .execute(c))?;
+    for fp in fingerprints {
+        let [b0, b1, b2, b3] = fp.columns();
+        with_tx!(tx, |c| diesel::insert_into(ph::table)
+            .values((
+                ph::phash.eq(fp.phash as i64),
+                ph::band0.eq(b0),
+                ph::band1.eq(b1),
+                ph::band2.eq(b2),
+                ph::band3.eq(b3),
+            ))
+            .on_conflict(ph::phash)
+            .do_nothing()
+            .execute(c))?;
+    }
+    let all: Vec<&Reuse> = found.iter().chain(&recorded.added).collect();
+    let mut others: Vec<&str> = all.iter().map(|r| r.other_submission.as_str()).collect();
+    others.sort_unstable();
+    others.dedup();
+    for other in others {
+        let (other_household, village, digest, flags_json): (String, String, String, String) =
+            with_tx!(tx, |c| s::table
+                .filter(s::id.eq(other))
+                .select((
+                    s::household_code,
+                    s::village_code,
+                    s::content_digest,
+                    s::flags
+                ))
+                .first(c))?;
+        let mut flags: Vec<Flag> = serde_json::from_str(&flags_json).unwrap_or_default();
+        let mut added = Vec::new();
+        for r in all.iter().filter(|r| r.other_submission == other) {
+            // The mirror image: the other version's photo matches this one's.
+            let mirror = Reuse {
+                part: r.other_part.clone(),
+                other_submission: submission.to_owned(),
+                other_household: household.to_owned(),
+                other_part: r.part.clone(),
+                exact: r.exact,
+                distance: r.distance,
+            };
+            let flag = reuse_flag(&mirror);
+            if !flags
                 .iter()
-                .map(|fp| {
-                    let [b0, b1, b2, b3] = fp.columns();
-                    (
-                        f::submission_id.eq(submission),
-                        f::part.eq(&fp.part),
-                        f::household_code.eq(household),
-                        f::sha256.eq(&fp.sha256),
-                        f::phash.eq(fp.phash as i64),
-                        f::band0.eq(b0),
-                        f::band1.eq(b1),
-                        f::band2.eq(b2),
-                        f::band3.eq(b3),
-                    )
-                })
-                .collect();
-            if rows.is_empty() {
-                return Ok(0);
+                .any(|f| f.code == flag.code && f.detail == flag.detail)
+            {
+                added.push(flag.clone());
+                flags.push(flag);
             }
-            let since: Vec<$crate::photos::Candidate> = f::table
-                .filter(f::id.gt($watermark))
-                .filter(f::household_code.ne(household))
-                .select((f::id, f::submission_id, f::part, f::household_code, f::sha256, f::phash))
-                .load($c)?;
-            if let Some(new) = $crate::photos::measure(fingerprints, &since).first() {
-                return Err($crate::DbError::Stale(format!(
-                    "submission {} with a matching photo was signed off meanwhile",
-                    new.other_submission
-                )));
-            }
-            ::diesel::insert_into(f::table).values(&rows).execute($c)?;
-            let mut flagged = 0;
-            let mut others: Vec<&str> = found.iter().map(|r| r.other_submission.as_str()).collect();
-            others.sort_unstable();
-            others.dedup();
-            for other in others {
-                let (other_household, village, digest, flags_json): (String, String, String, String) =
-                    s::table
-                        .filter(s::id.eq(other))
-                        .select((s::household_code, s::village_code, s::content_digest, s::flags))
-                        .first($c)?;
-                let mut flags: Vec<::fieldsurvey_core::flags::Flag> =
-                    ::serde_json::from_str(&flags_json).unwrap_or_default();
-                let mut added = Vec::new();
-                for r in found.iter().filter(|r| r.other_submission == other) {
-                    // The mirror image: the other version's photo matches this one's.
-                    let mirror = $crate::photos::Reuse {
-                        part: r.other_part.clone(),
-                        other_submission: submission.to_owned(),
-                        other_household: household.to_owned(),
-                        other_part: r.part.clone(),
-                        exact: r.exact,
-                        distance: r.distance,
-                    };
-                    let flag = $crate::photos::reuse_flag(&mirror);
-                    if !flags.iter().any(|f| f.code == flag.code && f.detail == flag.detail) {
-                        added.push(flag.clone());
-                        flags.push(flag);
-                    }
-                }
-                if added.is_empty() {
-                    continue;
-                }
-                ::diesel::update(s::table.filter(s::id.eq(other)))
-                    .set(s::flags.eq(::serde_json::to_string(&flags).map_err(|e| $crate::DbError::Invalid(e.to_string()))?))
-                    .execute($c)?;
-                let mut entry =
-                    ::fieldsurvey_core::ledger::Entry::new("flagged", $actor.clone());
-                entry.submission_id = Some(other.to_owned());
-                entry.household_code = Some(other_household.clone());
-                entry.content_digest = Some(digest);
-                entry.detail = ::serde_json::json!({
-                    "flags": ["photo_reused"],
-                    "by_submission": submission,
-                });
-                $crate::append_entry!($c, entry, $key, Some(other), $at)?;
-                let open: i64 = cl::table
-                    .filter(cl::household_code.eq(&other_household))
-                    .filter(cl::kind.eq("photo_reused"))
-                    .filter(cl::status.eq("open"))
-                    .count()
-                    .get_result($c)?;
-                if open == 0 {
-                    let township: Option<String> = o::table
-                        .filter(o::code.eq(&village))
-                        .select(o::parent_code)
-                        .first::<Option<String>>($c)
-                        .optional()?
-                        .flatten();
-                    ::diesel::insert_into(cl::table)
-                        .values(&$crate::models::Clue {
-                            id: ::uuid::Uuid::now_v7().to_string(),
-                            household_code: other_household.clone(),
-                            village_code: village.clone(),
-                            township_code: township.unwrap_or_else(|| village.clone()),
-                            submission_id: other.to_owned(),
-                            kind: "photo_reused".into(),
-                            detail: ::serde_json::to_string(&added[0])
-                                .map_err(|e| $crate::DbError::Invalid(e.to_string()))?,
-                            status: "open".into(),
-                            opened_at: $at,
-                            closed_at: None,
-                            closed_by: None,
-                            closed_by_submission: None,
-                            close_reason: None,
-                        })
-                        .execute($c)?;
-                }
-                $crate::refresh_village_stats!($c, &village)?;
-                flagged += 1;
-            }
-            Ok(flagged)
-        })()
-    }};
+        }
+        let Some(first) = added.first() else {
+            continue;
+        };
+        let text = serde_json::to_string(&flags).map_err(|e| DbError::Invalid(e.to_string()))?;
+        with_tx!(tx, |c| diesel::update(s::table.filter(s::id.eq(other)))
+            .set(s::flags.eq(&text))
+            .execute(c))?;
+        let mut entry = Entry::new("flagged", actor.clone());
+        entry.submission_id = Some(other.to_owned());
+        entry.household_code = Some(other_household.clone());
+        entry.content_digest = Some(digest);
+        entry.detail = serde_json::json!({
+            "flags": ["photo_reused"],
+            "by_submission": submission,
+        });
+        recorded.entries.push((entry, other.to_owned()));
+        if !crate::clues::is_open(tx, &other_household, "photo_reused")? {
+            let township: Option<String> = with_tx!(tx, |c| o::table
+                .filter(o::code.eq(&village))
+                .select(o::parent_code)
+                .first::<Option<String>>(c)
+                .optional())?
+            .flatten();
+            let detail =
+                serde_json::to_string(first).map_err(|e| DbError::Invalid(e.to_string()))?;
+            let clue = crate::clues::new_clue(
+                &other_household,
+                &village,
+                township.as_deref().unwrap_or(&village),
+                other,
+                "photo_reused",
+                detail,
+                at,
+            );
+            crate::clues::open(tx, &clue)?;
+        }
+    }
+    Ok(recorded)
 }
 
 #[cfg(test)]

@@ -59,6 +59,70 @@ macro_rules! transaction {
     };
 }
 
+/// A borrowed connection of either backend, usually inside a write transaction: what functions
+/// that run inside a caller's transaction take, so they are ordinary functions, not macros.
+/// [`with_tx!`] dispatches one query to the concrete connection.
+pub enum Tx<'a> {
+    Pg(&'a mut PgConnection),
+    Sqlite(&'a mut SqliteConnection),
+}
+
+impl<'a> From<&'a mut PgConnection> for Tx<'a> {
+    fn from(c: &'a mut PgConnection) -> Self {
+        Tx::Pg(c)
+    }
+}
+
+impl<'a> From<&'a mut SqliteConnection> for Tx<'a> {
+    fn from(c: &'a mut SqliteConnection) -> Self {
+        Tx::Sqlite(c)
+    }
+}
+
+impl Tx<'_> {
+    pub fn is_pg(&self) -> bool {
+        matches!(self, Tx::Pg(_))
+    }
+}
+
+/// Run `$body` with `$c` bound to the concrete connection of a [`Tx`] (one query, both backends).
+#[macro_export]
+macro_rules! with_tx {
+    ($tx:expr, |$c:ident| $body:expr) => {
+        match $tx {
+            $crate::Tx::Pg(inner) => {
+                let $c: &mut ::diesel::pg::PgConnection = &mut **inner;
+                $body
+            }
+            $crate::Tx::Sqlite(inner) => {
+                let $c: &mut ::diesel::sqlite::SqliteConnection = &mut **inner;
+                $body
+            }
+        }
+    };
+}
+
+impl Conn {
+    /// This connection as a [`Tx`], for functions written against it (outside a transaction
+    /// each statement commits on its own).
+    pub fn tx(&mut self) -> Tx<'_> {
+        match self {
+            Conn::Pg(pooled) => Tx::Pg(pooled),
+            Conn::Sqlite(pooled) => Tx::Sqlite(pooled),
+        }
+    }
+
+    /// Run `f` in one write transaction (SQLite: `BEGIN IMMEDIATE`, see [`transaction!`]).
+    pub fn transaction<T>(&mut self, f: impl FnOnce(&mut Tx<'_>) -> DbResult<T>) -> DbResult<T> {
+        match self {
+            Conn::Pg(pooled) => {
+                diesel::Connection::transaction(&mut **pooled, |c| f(&mut Tx::Pg(c)))
+            }
+            Conn::Sqlite(pooled) => pooled.immediate_transaction(|c| f(&mut Tx::Sqlite(c))),
+        }
+    }
+}
+
 #[derive(Clone)]
 enum PoolKind {
     Pg(Pool<ConnectionManager<PgConnection>>),
@@ -69,6 +133,8 @@ enum PoolKind {
 #[derive(Clone)]
 pub struct Db {
     pool: PoolKind,
+    /// Checkouts that timed out, for the pool's metrics.
+    timeouts: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 #[derive(Debug)]
@@ -86,16 +152,21 @@ impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqlitePragma
     }
 }
 
+/// How many connections a process may hold, and how long a checkout waits before it is a 503.
+/// Connections are opened as they are needed (one is kept idle), not all at start: PostgreSQL's
+/// connection limit is shared by every process on the server.
 #[derive(Debug, Clone)]
 pub struct PoolOptions {
     pub max_size: u32,
+    pub min_idle: u32,
     pub connect_timeout: Duration,
 }
 
 impl Default for PoolOptions {
     fn default() -> Self {
         Self {
-            max_size: 16,
+            max_size: 8,
+            min_idle: 1,
             connect_timeout: Duration::from_secs(5),
         }
     }
@@ -107,10 +178,12 @@ impl Db {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let pool = Pool::builder()
                 .max_size(opts.max_size)
+                .min_idle(Some(opts.min_idle.min(opts.max_size)))
                 .connection_timeout(opts.connect_timeout)
                 .build(ConnectionManager::<PgConnection>::new(url))?;
             Ok(Db {
                 pool: PoolKind::Pg(pool),
+                timeouts: Default::default(),
             })
         } else if let Some(path) = url
             .strip_prefix("sqlite://")
@@ -123,6 +196,7 @@ impl Db {
                 .build(ConnectionManager::<SqliteConnection>::new(path))?;
             Ok(Db {
                 pool: PoolKind::Sqlite(pool),
+                timeouts: Default::default(),
             })
         } else {
             Err(DbError::Invalid(
@@ -140,10 +214,21 @@ impl Db {
 
     /// A connection for synchronous code (CLI commands, tests). Async code uses [`Db::run`].
     pub fn get(&self) -> DbResult<Conn> {
-        Ok(match &self.pool {
-            PoolKind::Pg(p) => Conn::Pg(p.get()?),
-            PoolKind::Sqlite(p) => Conn::Sqlite(p.get()?),
+        let got = match &self.pool {
+            PoolKind::Pg(p) => p.get().map(Conn::Pg),
+            PoolKind::Sqlite(p) => p.get().map(Conn::Sqlite),
+        };
+        got.map_err(|e| {
+            // r2d2's checkout fails only when no connection came within the timeout.
+            self.timeouts
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            DbError::from(e)
         })
+    }
+
+    /// Checkouts that timed out since the pool was made.
+    pub fn pool_timeouts(&self) -> u64 {
+        self.timeouts.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Run `f` with a pooled connection on the blocking thread pool.
@@ -179,6 +264,20 @@ impl Db {
             Conn::Sqlite(c) => c.revert_all_migrations(SQLITE_MIGRATIONS).map(|v| v.len()),
         };
         ran.map_err(|e| DbError::Migration(e.to_string()))
+    }
+
+    /// `(connections open, of which idle, the most allowed)`, for the pool's gauges.
+    pub fn pool_state(&self) -> (u32, u32, u32) {
+        match &self.pool {
+            PoolKind::Pg(p) => {
+                let s = p.state();
+                (s.connections, s.idle_connections, p.max_size())
+            }
+            PoolKind::Sqlite(p) => {
+                let s = p.state();
+                (s.connections, s.idle_connections, p.max_size())
+            }
+        }
     }
 
     /// A cheap round trip, for readiness.

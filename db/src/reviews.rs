@@ -40,12 +40,11 @@ pub fn decide(conn: &mut Conn, d: &Decision<'_>) -> DbResult<Result<i64, Refusal
     let review_id = uuid::Uuid::now_v7().to_string();
     transaction!(conn, |c| {
         #[allow(clippy::type_complexity)]
-        let (surveyor, status, digest, superseded_by, household, village, outcome, flags): (
+        let (surveyor, status, digest, superseded_by, household, outcome, flags): (
             String,
             String,
             String,
             Option<String>,
-            String,
             String,
             Option<String>,
             String,
@@ -57,7 +56,6 @@ pub fn decide(conn: &mut Conn, d: &Decision<'_>) -> DbResult<Result<i64, Refusal
                 s::content_digest,
                 s::superseded_by,
                 s::household_code,
-                s::village_code,
                 s::outcome,
                 s::flags,
             ))
@@ -135,18 +133,17 @@ pub fn decide(conn: &mut Conn, d: &Decision<'_>) -> DbResult<Result<i64, Refusal
                     user_id: d.reviewer_id.to_owned(),
                     username: d.reviewer_username.to_owned(),
                 };
-                crate::close_clues!(
-                    c,
-                    ids,
-                    actor.clone(),
+                crate::clues::close(
+                    &mut crate::Tx::from(&mut *c),
+                    &ids,
+                    &actor,
                     d.key,
                     at,
                     Some(d.submission_id),
-                    "a later approved version passes"
+                    "a later approved version passes",
                 )?;
             }
         }
-        crate::refresh_village_stats!(c, &village)?;
         Ok(Ok(seq))
     })
 }

@@ -277,6 +277,37 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    village_stats_delta (id) {
+        id -> BigInt,
+        village_code -> Text,
+        households -> BigInt,
+        surveyed -> BigInt,
+        meets_standard -> BigInt,
+        clues_raised -> BigInt,
+        clues_closed -> BigInt,
+    }
+}
+
+diesel::table! {
+    household_progress (village_code, household_code) {
+        village_code -> Text,
+        household_code -> Text,
+        surveyed -> Bool,
+        meets_standard -> Bool,
+    }
+}
+
+diesel::table! {
+    photo_hashes (phash) {
+        phash -> BigInt,
+        band0 -> Integer,
+        band1 -> Integer,
+        band2 -> Integer,
+        band3 -> Integer,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     org_units,
     households,
@@ -300,4 +331,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     village_stats,
     console_sessions,
     photo_fingerprints,
+    village_stats_delta,
+    household_progress,
+    photo_hashes,
 );

@@ -8,7 +8,7 @@ use fieldsurvey_core::ledger::{Actor, Entry, LedgerKey};
 
 use crate::models::OrgUnit;
 use crate::schema::org_units::dsl as o;
-use crate::schema::{clues as cl, spot_check_items as it, spot_checks as sc, submissions as s};
+use crate::schema::{spot_check_items as it, spot_checks as sc, submissions as s};
 use crate::{Conn, DbError, DbResult, transaction};
 
 pub struct Drawn {
@@ -198,29 +198,22 @@ pub fn decide(conn: &mut Conn, d: &SpotDecision<'_>) -> DbResult<Result<i64, Ref
                 .filter(o::code.eq(&village))
                 .select(o::parent_code)
                 .first(c)?;
-            diesel::insert_into(cl::table)
-                .values(&crate::models::Clue {
-                    id: uuid::Uuid::now_v7().to_string(),
-                    household_code: household,
-                    village_code: village.clone(),
-                    township_code: township.unwrap_or_else(|| village.clone()),
-                    submission_id: d.submission_id.to_owned(),
-                    kind: "spot_check".into(),
-                    detail: serde_json::json!({
-                        "spot_check_id": spot_check_id,
-                        "reason": d.reason,
-                        "level": d.level,
-                    })
-                    .to_string(),
-                    status: "open".into(),
-                    opened_at: at,
-                    closed_at: None,
-                    closed_by: None,
-                    closed_by_submission: None,
-                    close_reason: None,
-                })
-                .execute(c)?;
-            crate::refresh_village_stats!(c, &village)?;
+            let detail = serde_json::json!({
+                "spot_check_id": spot_check_id,
+                "reason": d.reason,
+                "level": d.level,
+            })
+            .to_string();
+            let clue = crate::clues::new_clue(
+                &household,
+                &village,
+                township.as_deref().unwrap_or(&village),
+                d.submission_id,
+                "spot_check",
+                detail,
+                at,
+            );
+            crate::clues::open(&mut crate::Tx::from(&mut *c), &clue)?;
         }
         Ok(Ok(seq))
     })

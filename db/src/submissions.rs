@@ -6,7 +6,7 @@ use diesel::prelude::*;
 
 use crate::models::{NewOutbox, Submission, SubmissionPhoto};
 use crate::schema::{outbox, stage_runs, submission_photos as p, submissions as s};
-use crate::{Conn, DbError, DbResult, transaction, with_conn};
+use crate::{Conn, DbError, DbResult, Tx, transaction, with_conn, with_tx};
 
 pub enum Ingested {
     /// Stored now, with its outbox row.
@@ -116,7 +116,7 @@ pub struct SignedOff {
     /// clue-opening flags); a kind already open for the household is not opened twice.
     pub clues: Vec<(String, String)>,
     /// This version's photos, what its reuse look-up found, and the look-up's watermark (see
-    /// `photos::find_reuse` and `photos::record_fingerprints!`).
+    /// `photos::find_reuse` and `photos::record_fingerprints`).
     pub fingerprints: Vec<crate::photos::Fingerprint>,
     pub reuse: Vec<crate::photos::Reuse>,
     pub reuse_watermark: i64,
@@ -135,10 +135,15 @@ pub struct PhotoMeta {
 
 /// Commit a stage's effects exactly once: the (submission, stage) row is the idempotency key and
 /// the status change is guarded on `queued`. Returns false when the stage had already run (a
-/// redelivery), in which case nothing changes.
+/// redelivery, or another worker's run), in which case nothing changes.
+///
+/// Everything that touches only this submission's rows, its household's or its village's
+/// (deltas are inserts) comes first; the ledger head is locked last, for what must follow
+/// commit order — the photo fingerprints and the entries — so concurrent sign-offs wait on
+/// each other for a few statements, not for the whole transaction.
 pub fn record_stage(conn: &mut Conn, o: &StageOutcome<'_>) -> DbResult<bool> {
-    transaction!(conn, |c| {
-        let first = diesel::insert_into(stage_runs::table)
+    conn.transaction(|tx| {
+        let first = with_tx!(tx, |c| diesel::insert_into(stage_runs::table)
             .values((
                 stage_runs::submission_id.eq(o.submission_id),
                 stage_runs::stage.eq(o.stage),
@@ -147,11 +152,11 @@ pub fn record_stage(conn: &mut Conn, o: &StageOutcome<'_>) -> DbResult<bool> {
             ))
             .on_conflict((stage_runs::submission_id, stage_runs::stage))
             .do_nothing()
-            .execute(c)?;
+            .execute(c))?;
         if first == 0 {
-            return Ok::<_, DbError>(false);
+            return Ok(false);
         }
-        let changed = diesel::update(
+        let changed = with_tx!(tx, |c| diesel::update(
             s::table
                 .filter(s::id.eq(o.submission_id))
                 .filter(s::status.eq("queued")),
@@ -164,15 +169,16 @@ pub fn record_stage(conn: &mut Conn, o: &StageOutcome<'_>) -> DbResult<bool> {
             s::flags.eq(&o.flags),
             s::signer_key_id.eq(&o.signer_key_id),
         ))
-        .execute(c)?;
+        .execute(c))?;
         if changed != 1 {
-            return Err(DbError::Conflict(format!(
-                "submission {} is not queued",
-                o.submission_id
-            )));
+            // Another worker changed it between our read and our write: its result stands.
+            return Ok(false);
+        }
+        if let Some(so) = &o.signed_off {
+            crate::progress::lock_household(tx, &so.household_code)?;
         }
         for m in &o.photo_meta {
-            diesel::update(
+            with_tx!(tx, |c| diesel::update(
                 p::table
                     .filter(p::submission_id.eq(o.submission_id))
                     .filter(p::part.eq(&m.part)),
@@ -187,71 +193,138 @@ pub fn record_stage(conn: &mut Conn, o: &StageOutcome<'_>) -> DbResult<bool> {
                 p::orientation.eq(m.orientation),
                 p::phash.eq(m.phash.map(|h| h as i64)),
             ))
-            .execute(c)?;
+            .execute(c))?;
         }
-        crate::append_entry!(
-            c,
-            o.entry.clone(),
-            o.ledger_key,
-            Some(o.submission_id),
-            o.at
-        )?;
+        let mut entry = o.entry.clone();
+        let superseded = match &o.supersedes {
+            Some(old) => Some(supersede(tx, old, o.submission_id, &o.entry.actor)?),
+            None => None,
+        };
         if let Some(so) = &o.signed_off {
-            crate::record_sign_off!(c, o.submission_id, so, o.at)?;
-            crate::record_fingerprints!(
-                c,
+            crate::clues::record_sign_off(tx, o.submission_id, so, o.at)?;
+            crate::progress::household_changed(tx, &so.village_code, &so.household_code)?;
+        }
+        // From here on the ledger head is held.
+        let mut head = crate::ledger::lock_head(tx)?;
+        let mut mirrors = Vec::new();
+        if let Some(so) = &o.signed_off {
+            let recorded = crate::photos::record_fingerprints(
+                tx,
                 o.submission_id,
                 &so.household_code,
                 &so.fingerprints,
                 so.reuse_watermark,
                 &so.reuse,
-                o.entry.actor,
-                o.ledger_key,
-                o.at
+                &o.entry.actor,
+                o.at,
             )?;
-        }
-        if let Some(old) = &o.supersedes {
-            let replaced = diesel::update(
-                s::table
-                    .filter(s::id.eq(old))
-                    .filter(s::superseded_by.is_null())
-                    .filter(s::status.ne("queued")),
-            )
-            .set((
-                s::status.eq("superseded"),
-                s::superseded_by.eq(Some(o.submission_id)),
-            ))
-            .execute(c)?;
-            if replaced != 1 {
-                // Not yet processed, or corrected by another version first: roll back and let
-                // the stage run again, when `supersedes` is judged afresh.
-                return Err(DbError::Stale(format!(
-                    "submission {old} cannot be superseded now"
-                )));
+            if !recorded.added.is_empty() {
+                merge_reuse(tx, o, so, &recorded.added, &mut entry)?;
             }
-            // The replaced version's photos no longer stand for the household: only current
-            // versions are compared for reuse.
-            {
-                use crate::schema::photo_fingerprints as f;
-                diesel::delete(f::table.filter(f::submission_id.eq(old))).execute(c)?;
-            }
-            let (household, digest): (String, String) = s::table
-                .filter(s::id.eq(old))
-                .select((s::household_code, s::content_digest))
-                .first(c)?;
-            let mut entry =
-                fieldsurvey_core::ledger::Entry::new("superseded", o.entry.actor.clone());
-            entry.submission_id = Some(old.clone());
-            entry.household_code = Some(household);
-            entry.content_digest = Some(digest);
-            entry.detail = serde_json::json!({ "superseded_by": o.submission_id });
-            crate::append_entry!(c, entry, o.ledger_key, Some(old.as_str()), o.at)?;
+            mirrors = recorded.entries;
         }
-        if let Some(so) = &o.signed_off {
-            crate::refresh_village_stats!(c, &so.village_code)?;
+        let mut entries: Vec<(fieldsurvey_core::ledger::Entry, Option<&str>)> =
+            vec![(entry, Some(o.submission_id))];
+        entries.extend(
+            mirrors
+                .iter()
+                .map(|(e, other)| (e.clone(), Some(other.as_str()))),
+        );
+        if let (Some(old), Some(e)) = (&o.supersedes, superseded) {
+            entries.push((e, Some(old.as_str())));
         }
+        crate::ledger::append_locked(tx, &mut head, entries, &o.ledger_key, o.at)?;
         Ok(true)
     })
+}
+
+/// A signed-off correction replaces `old`, which becomes `superseded` with its own entry (its
+/// earlier entries stay), returned for the caller to append.
+fn supersede(
+    tx: &mut Tx<'_>,
+    old: &str,
+    by: &str,
+    actor: &fieldsurvey_core::ledger::Actor,
+) -> DbResult<fieldsurvey_core::ledger::Entry> {
+    use crate::schema::photo_fingerprints as f;
+    let replaced = with_tx!(tx, |c| diesel::update(
+        s::table
+            .filter(s::id.eq(old))
+            .filter(s::superseded_by.is_null())
+            .filter(s::status.ne("queued")),
+    )
+    .set((s::status.eq("superseded"), s::superseded_by.eq(Some(by))))
+    .execute(c))?;
+    if replaced != 1 {
+        // Not yet processed, or corrected by another version first: roll back and let the
+        // stage run again, when `supersedes` is judged afresh.
+        return Err(DbError::Stale(format!(
+            "submission {old} cannot be superseded now"
+        )));
+    }
+    // The replaced version's photos no longer stand for the household: only current versions
+    // are compared for reuse.
+    with_tx!(tx, |c| diesel::delete(
+        f::table.filter(f::submission_id.eq(old))
+    )
+    .execute(c))?;
+    let (household, village, digest): (String, String, String) = with_tx!(tx, |c| s::table
+        .filter(s::id.eq(old))
+        .select((s::household_code, s::village_code, s::content_digest))
+        .first(c))?;
+    crate::progress::household_changed(tx, &village, &household)?;
+    let mut entry = fieldsurvey_core::ledger::Entry::new("superseded", actor.clone());
+    entry.submission_id = Some(old.to_owned());
+    entry.household_code = Some(household);
+    entry.content_digest = Some(digest);
+    entry.detail = serde_json::json!({ "superseded_by": by });
+    Ok(entry)
+}
+
+/// Matches committed between the version's reuse look-up and its transaction: added to its
+/// flags, its sign-off entry and, when it has none open, a clue — the race costs nothing.
+fn merge_reuse(
+    tx: &mut Tx<'_>,
+    o: &StageOutcome<'_>,
+    so: &SignedOff,
+    added: &[crate::photos::Reuse],
+    entry: &mut fieldsurvey_core::ledger::Entry,
+) -> DbResult<()> {
+    use fieldsurvey_core::flags::Flag;
+    let mut flags: Vec<Flag> = serde_json::from_str(&o.flags).unwrap_or_default();
+    let new: Vec<Flag> = added.iter().map(crate::photos::reuse_flag).collect();
+    flags.extend(new.iter().cloned());
+    let text = serde_json::to_string(&flags).map_err(|e| DbError::Invalid(e.to_string()))?;
+    with_tx!(tx, |c| diesel::update(
+        s::table.filter(s::id.eq(o.submission_id))
+    )
+    .set(s::flags.eq(&text))
+    .execute(c))?;
+    if let Some(codes) = entry
+        .detail
+        .get_mut("flags")
+        .and_then(serde_json::Value::as_array_mut)
+        && !codes.iter().any(|c| c == "photo_reused")
+    {
+        codes.push("photo_reused".into());
+    }
+    let opens = new.first().filter(|f| f.opens_clue());
+    if let Some(flag) = opens
+        && !crate::clues::is_open(tx, &so.household_code, &flag.code)?
+    {
+        let detail = serde_json::to_string(flag).map_err(|e| DbError::Invalid(e.to_string()))?;
+        let clue = crate::clues::new_clue(
+            &so.household_code,
+            &so.village_code,
+            &so.township_code,
+            o.submission_id,
+            &flag.code,
+            detail,
+            o.at,
+        );
+        crate::clues::open(tx, &clue)?;
+    }
+    Ok(())
 }
 
 /// Every version of a household's record, oldest first.

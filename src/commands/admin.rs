@@ -6,10 +6,16 @@ use anyhow::{Context, Result, bail};
 use fieldsurvey_core::ledger::{Actor, Entry, LedgerKey};
 use fieldsurvey_db::{Db, models::User};
 
-use crate::config::Settings;
+use crate::config::{Role, Settings};
 
+/// The database for a one-shot command.
 pub fn connect(settings: &Settings) -> Result<Db> {
-    let db = Db::connect(settings.database_url()?, &settings.pool_options())?;
+    connect_as(settings, Role::Admin)
+}
+
+/// The database with the pool of a process in `role`.
+pub fn connect_as(settings: &Settings, role: Role) -> Result<Db> {
+    let db = Db::connect(settings.database_url()?, &settings.pool_options(role))?;
     Ok(db)
 }
 

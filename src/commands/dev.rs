@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use fieldsurvey_api::auth::jwt::JwtKeys;
-use fieldsurvey_api::metrics::ApiMetrics;
+use fieldsurvey_api::metrics::{ApiMetrics, PoolMetrics};
 use fieldsurvey_api::{ApiConfig, AppState};
 use fieldsurvey_db::Db;
 use fieldsurvey_db::storage::{LocalStore, PhotoStore};
@@ -18,7 +18,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::commands::serve::{cancel_on_signal, pipeline, runtime};
-use crate::config::Settings;
+use crate::config::{Role, Settings};
 
 pub fn run(mut settings: Settings, listen: String, data_dir: PathBuf, demo: bool) -> Result<()> {
     std::fs::create_dir_all(&data_dir)
@@ -28,7 +28,7 @@ pub fn run(mut settings: Settings, listen: String, data_dir: PathBuf, demo: bool
         .database_url
         .clone()
         .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("fieldsurvey.db").display()));
-    let db = Db::connect(&db_url, &settings.pool_options())?;
+    let db = Db::connect(&db_url, &settings.pool_options(Role::Dev))?;
     let ran = db.migrate()?;
     tracing::info!(migrations = ran, backend = db.backend(), "database ready");
     // Photos under DATA_DIR unless STORAGE_URL names another store (an S3 bucket, say).
@@ -48,13 +48,18 @@ pub fn run(mut settings: Settings, listen: String, data_dir: PathBuf, demo: bool
         crate::demo::load(&db, &ledger_key, &settings.pii_key()?, &listen)?;
     }
     settings.storage_url = Some(store.url());
-    let handler = Arc::new(pipeline(&settings, db.clone(), store.clone())?);
+    let mut registry = Registry::default();
+    let api_metrics = Arc::new(ApiMetrics::register(&mut registry));
+    let queue_metrics = Arc::new(QueueMetrics::register(&mut registry));
+    let handler = Arc::new(pipeline(
+        &settings,
+        db.clone(),
+        store.clone(),
+        queue_metrics.clone(),
+    )?);
     let listener = TcpListener::bind(&listen).with_context(|| format!("binding {listen}"))?;
     let rt = runtime()?;
     rt.block_on(async move {
-        let mut registry = Registry::default();
-        let api_metrics = Arc::new(ApiMetrics::register(&mut registry));
-        let queue_metrics = Arc::new(QueueMetrics::register(&mut registry));
         let shutdown = CancellationToken::new();
         cancel_on_signal(shutdown.clone());
         let wake = Arc::new(Notify::new());
@@ -90,6 +95,7 @@ pub fn run(mut settings: Settings, listen: String, data_dir: PathBuf, demo: bool
             pii: settings.pii_key()?,
         };
         state.spawn_checkpointer(settings.checkpoint_interval());
+        state.spawn_stats_folder(std::time::Duration::from_secs(5));
         let bound = listener
             .local_addr()
             .map(|a| a.to_string())
@@ -132,22 +138,37 @@ async fn requeue_unfinished(db: &Db, local: &Arc<LocalQueue>) -> Result<()> {
 }
 
 /// A small HTTP endpoint with `/metrics` for processes that have no API (workers).
-pub async fn serve_metrics(addr: String, registry: Arc<Registry>) -> Result<()> {
+/// A worker's `/metrics` (its queue figures and its connection pool, read at each scrape).
+pub async fn serve_metrics(
+    addr: String,
+    registry: Arc<Registry>,
+    db: Db,
+    pool: PoolMetrics,
+) -> Result<()> {
     use actix_web::{App, HttpResponse, HttpServer, web};
     let registry = web::Data::new(registry);
+    let pool = web::Data::new((db, pool));
     let server = HttpServer::new(move || {
-        App::new().app_data(registry.clone()).route(
-            "/metrics",
-            web::get().to(|r: web::Data<Arc<Registry>>| async move {
-                let mut out = String::new();
-                match prometheus_client::encoding::text::encode(&mut out, &r) {
-                    Ok(()) => HttpResponse::Ok()
-                        .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
-                        .body(out),
-                    Err(e) => HttpResponse::InternalServerError().body(e.to_string()),
-                }
-            }),
-        )
+        App::new()
+            .app_data(registry.clone())
+            .app_data(pool.clone())
+            .route(
+                "/metrics",
+                web::get().to(
+                    |r: web::Data<Arc<Registry>>, p: web::Data<(Db, PoolMetrics)>| async move {
+                        p.1.refresh(&p.0);
+                        let mut out = String::new();
+                        match prometheus_client::encoding::text::encode(&mut out, &r) {
+                            Ok(()) => HttpResponse::Ok()
+                                .content_type(
+                                    "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                                )
+                                .body(out),
+                            Err(e) => HttpResponse::InternalServerError().body(e.to_string()),
+                        }
+                    },
+                ),
+            )
     })
     .workers(1)
     .disable_signals()

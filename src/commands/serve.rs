@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use fieldsurvey_api::auth::jwt::JwtKeys;
-use fieldsurvey_api::metrics::ApiMetrics;
+use fieldsurvey_api::metrics::{ApiMetrics, PoolMetrics};
 use fieldsurvey_api::{ApiConfig, AppState};
 use fieldsurvey_db::Db;
 use fieldsurvey_db::storage::PhotoStore;
@@ -16,8 +16,8 @@ use prometheus_client::registry::Registry;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use crate::commands::admin::connect;
-use crate::config::Settings;
+use crate::commands::admin::connect_as;
+use crate::config::{Role, Settings};
 
 pub fn runtime() -> Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
@@ -57,7 +57,12 @@ pub fn cancel_on_signal(token: CancellationToken) {
     });
 }
 
-pub fn pipeline(settings: &Settings, db: Db, store: PhotoStore) -> Result<Pipeline> {
+pub fn pipeline(
+    settings: &Settings,
+    db: Db,
+    store: PhotoStore,
+    metrics: Arc<QueueMetrics>,
+) -> Result<Pipeline> {
     Ok(Pipeline {
         db,
         store,
@@ -67,6 +72,7 @@ pub fn pipeline(settings: &Settings, db: Db, store: PhotoStore) -> Result<Pipeli
         ledger_key: settings.ledger_key()?,
         pii: settings.pii_key()?,
         review_deadline_days: settings.review_deadline_days(),
+        metrics,
     })
 }
 
@@ -77,7 +83,7 @@ fn hostname() -> String {
 }
 
 pub fn api(settings: Settings) -> Result<()> {
-    let db = connect(&settings)?;
+    let db = connect_as(&settings, Role::Api)?;
     let store = PhotoStore::from_url(&settings.storage_root()?)?;
     let jwt = JwtKeys::load_or_create(&settings.jwt_key_file()?)?;
     let ledger_key = settings.ledger_key()?;
@@ -127,6 +133,7 @@ pub fn api(settings: Settings) -> Result<()> {
             pii: settings.pii_key()?,
         };
         state.spawn_checkpointer(settings.checkpoint_interval());
+        state.spawn_stats_folder(std::time::Duration::from_secs(5));
         let bound = listener
             .local_addr()
             .map(|a| a.to_string())
@@ -141,18 +148,24 @@ pub fn api(settings: Settings) -> Result<()> {
 }
 
 pub fn worker(settings: Settings) -> Result<()> {
-    let db = connect(&settings)?;
+    let db = connect_as(&settings, Role::Worker)?;
     let store = PhotoStore::from_url(&settings.storage_root()?)?;
     let amqp = settings.amqp_url()?.to_owned();
-    let handler = Arc::new(pipeline(&settings, db, store)?);
+    let mut registry = Registry::default();
+    let queue_metrics = Arc::new(QueueMetrics::register(&mut registry));
+    let pool_metrics = PoolMetrics::register(&mut registry);
+    let handler = Arc::new(pipeline(
+        &settings,
+        db.clone(),
+        store,
+        queue_metrics.clone(),
+    )?);
     let rt = runtime()?;
     rt.block_on(async move {
-        let mut registry = Registry::default();
-        let queue_metrics = Arc::new(QueueMetrics::register(&mut registry));
         let shutdown = CancellationToken::new();
         cancel_on_signal(shutdown.clone());
         if let Some(addr) = settings.metrics_listen.clone() {
-            crate::commands::dev::serve_metrics(addr, Arc::new(registry)).await?;
+            crate::commands::dev::serve_metrics(addr, Arc::new(registry), db, pool_metrics).await?;
         }
         let sup = Arc::new(Supervisor::new(amqp, topology(&settings)));
         sup.start();

@@ -324,8 +324,10 @@ impl Service {
         let out = child.wait_with_output().unwrap();
         assert!(
             out.status.success(),
-            "fieldsurvey {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
+            "fieldsurvey {args:?} failed ({}): {}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr),
+            String::from_utf8_lossy(&out.stdout)
         );
         String::from_utf8_lossy(&out.stdout).into_owned()
     }

@@ -34,8 +34,9 @@ pub enum StageError {
     /// Will never succeed (the message names no known submission, …).
     #[error("permanent: {0}")]
     Permanent(String),
-    /// The data moved while the stage ran (a photo it matches was signed off meanwhile, the
-    /// version it corrects is not ready): its transaction was rolled back; run it afresh.
+    /// The data moved while the stage ran (the version it corrects is not ready, or was
+    /// corrected by another version meanwhile): its transaction was rolled back; run it afresh.
+    /// (A matching photo signed off meanwhile is not one: the sign-off merges it.)
     #[error("stale: {0}")]
     Stale(String),
 }
@@ -72,6 +73,8 @@ pub struct Pipeline {
     pub pii: fieldsurvey_core::pii::PiiKey,
     /// Working days the reviewing level has to decide a sign-off.
     pub review_deadline_days: u32,
+    /// Where the time from 202 to the final status is recorded.
+    pub metrics: std::sync::Arc<crate::queue::QueueMetrics>,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -116,8 +119,8 @@ impl Pipeline {
                 .await
                 .map_err(|e| StageError::Transient(format!("validation task failed: {e}")))?;
             match result {
-                // A reuse match committed between the look-up and the commit is usually there
-                // to be seen a moment later: run again now rather than after the retry delay.
+                // The version a correction supersedes is usually signed off a moment later:
+                // run again now rather than after the retry delay.
                 Err(StageError::Stale(why)) if reruns < STALE_RERUNS => {
                     reruns += 1;
                     tracing::info!(%why, reruns, "the data moved under the stage; running it again");
@@ -332,12 +335,17 @@ impl Pipeline {
             signed_off: signed_off.map(|(_, extras)| extras),
         };
         match fieldsurvey_db::submissions::record_stage(&mut conn, &record) {
-            Ok(true) => Ok(Processed::Done {
-                status: status.to_owned(),
-            }),
+            Ok(true) => {
+                let waited = (fieldsurvey_db::now() - sub.received_at).as_seconds_f64();
+                self.metrics.finished(status, waited.max(0.0));
+                Ok(Processed::Done {
+                    status: status.to_owned(),
+                })
+            }
             Ok(false) => Ok(Processed::AlreadyDone),
-            // Another worker changed it between our read and our write: its result stands.
-            Err(DbError::Conflict(_)) => Ok(Processed::AlreadyDone),
+            // A concurrent transaction wrote what this one meant to (a unique key): nothing was
+            // written; run the stage again on what is there now.
+            Err(DbError::Conflict(why)) => Err(StageError::Stale(why)),
             Err(e) => Err(e.into()),
         }
     }

@@ -31,6 +31,29 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     if let Ok(n) = backlog {
         state.metrics.outbox_backlog.set(n);
     }
+    let ledger = state
+        .db
+        .run(|c| {
+            let size = fieldsurvey_db::ledger::head_seq(c)?;
+            let newest = fieldsurvey_db::ledger::checkpoint(c, None)?;
+            Ok((size, newest))
+        })
+        .await;
+    if let Ok((size, newest)) = ledger {
+        let m = &state.metrics;
+        m.ledger_entries.set(size);
+        let (entries, at) = newest
+            .map(|cp| {
+                let at = chrono::DateTime::parse_from_rfc3339(&cp.timestamp)
+                    .map(|t| t.timestamp())
+                    .unwrap_or(0);
+                (cp.size as i64, at)
+            })
+            .unwrap_or((0, 0));
+        m.checkpoint_entries.set(entries);
+        m.checkpoint_timestamp.set(at);
+    }
+    state.metrics.pool.refresh(&state.db);
     let mut out = String::new();
     match prometheus_client::encoding::text::encode(&mut out, &state.registry) {
         Ok(()) => HttpResponse::Ok()

@@ -1,4 +1,5 @@
-//! Queue metrics: published and failed publishes, messages by outcome, handler time.
+//! Queue metrics: published and failed publishes, messages by outcome, handler time, and the
+//! time from a submission's 202 to its final state.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -12,11 +13,23 @@ pub struct OutcomeLabels {
     pub outcome: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct FinalLabels {
+    pub status: String,
+}
+
 pub struct QueueMetrics {
     pub published: Counter,
     pub publish_failed: Counter,
     pub messages: Family<OutcomeLabels, Counter>,
     pub handler_seconds: Histogram,
+    pub final_seconds: Family<FinalLabels, Histogram, fn() -> Histogram>,
+}
+
+fn final_histogram() -> Histogram {
+    Histogram::new([
+        0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0,
+    ])
 }
 
 impl QueueMetrics {
@@ -28,6 +41,7 @@ impl QueueMetrics {
             handler_seconds: Histogram::new([
                 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
             ]),
+            final_seconds: Family::new_with_constructor(final_histogram as fn() -> Histogram),
         };
         registry.register(
             "fieldsurvey_published",
@@ -49,7 +63,21 @@ impl QueueMetrics {
             "Time to handle one message",
             m.handler_seconds.clone(),
         );
+        registry.register(
+            "fieldsurvey_submission_final_seconds",
+            "Time from a submission's acceptance (202) to the commit of its final status",
+            m.final_seconds.clone(),
+        );
         m
+    }
+
+    /// A submission reached `status` (signed_off or rejected) `seconds` after its 202.
+    pub fn finished(&self, status: &str, seconds: f64) {
+        self.final_seconds
+            .get_or_create(&FinalLabels {
+                status: status.to_owned(),
+            })
+            .observe(seconds);
     }
 
     pub fn outcome(&self, outcome: &str) {
