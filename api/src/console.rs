@@ -684,6 +684,7 @@ async fn submission(state: web::Data<AppState>, req: HttpRequest, id: web::Path<
     let id = parse_id(&id)?;
     let caller = me.caller.clone();
     let pii = state.pii.clone();
+    let ledger_key = state.ledger_key.clone();
     let (view, reviewable) = state
         .db
         .run(move |c| {
@@ -696,7 +697,7 @@ async fn submission(state: web::Data<AppState>, req: HttpRequest, id: web::Path<
                     ReviewAccess::Allowed(_)
                 );
             Ok(
-                crate::routes::submissions_get::read_in_full(c, &caller, sub, &pii)?
+                crate::routes::submissions_get::read_in_full(c, &caller, sub, &pii, &ledger_key)?
                     .map(|v| (v, reviewable)),
             )
         })
@@ -1167,6 +1168,7 @@ async fn household(state: web::Data<AppState>, req: HttpRequest, code: web::Path
             if subs.is_empty() {
                 return Ok(None);
             }
+            fieldsurvey_db::ledger::settle(c, &key)?;
             let mut versions = Vec::new();
             for (i, sub) in subs.into_iter().enumerate() {
                 let surveyor = fieldsurvey_db::users::by_id(c, &sub.surveyor_id)?

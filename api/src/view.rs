@@ -145,8 +145,10 @@ pub fn load(
     sub: Submission,
     pii: &fieldsurvey_core::pii::PiiKey,
     ids: Ids,
+    ledger_key: &fieldsurvey_core::ledger::LedgerKey,
 ) -> fieldsurvey_db::DbResult<SubmissionView> {
     let members = members_of(&sub.document, pii, ids);
+    fieldsurvey_db::ledger::settle(conn, ledger_key)?;
     let photos = fieldsurvey_db::submissions::photos(conn, &sub.id)?;
     let surveyor = fieldsurvey_db::users::by_id(conn, &sub.surveyor_id)?;
     let entries = fieldsurvey_db::ledger::for_submission(conn, &sub.id)?;

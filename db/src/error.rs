@@ -35,6 +35,12 @@ impl From<diesel::result::Error> for DbError {
             Error::DatabaseError(DatabaseErrorKind::SerializationFailure, info) => {
                 DbError::Unavailable(info.message().to_owned())
             }
+            // PostgreSQL broke a lock cycle by aborting this transaction (40P01): run it again.
+            Error::DatabaseError(DatabaseErrorKind::Unknown, info)
+                if info.message().starts_with("deadlock detected") =>
+            {
+                DbError::Unavailable(info.message().to_owned())
+            }
             other => DbError::Query(other),
         }
     }

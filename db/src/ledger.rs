@@ -1,9 +1,17 @@
-//! Appending to and reading the ledger. Appends run inside the caller's transaction, so a
-//! state change and its entries commit together or not at all. An append locks the single
-//! `ledger_head` row (a row lock on PostgreSQL, the write lock on SQLite) until the
-//! transaction ends: appends are serialised and the chain cannot fork. Callers therefore do
-//! their own work first and append last, so the lock is held for a few statements and the
-//! commit — never for the length of a stage.
+//! Appending to and reading the ledger.
+//!
+//! Every entry commits with its state change, in the same transaction. Entries join the chain
+//! (number, previous hash, hash, service signature) under the single `ledger_head` row's lock
+//! (a row lock on PostgreSQL, the write lock on SQLite), so the chain cannot fork. Two ways in:
+//! - the sign-off path, many a second: [`enqueue`] inserts the entry into `ledger_pending`,
+//!   which takes no shared lock; [`sequence`] (run by the worker after its commit, and every
+//!   few hundred milliseconds by every process) moves whatever is pending into the chain in
+//!   one batch — a group commit, so the head's lock is taken once for many sign-offs;
+//! - human decisions, which need their entry's number at once: [`append_in`] locks the head,
+//!   sequences what is pending first (so a decision never precedes the sign-off it decides)
+//!   and appends after it.
+//!
+//! Readers call [`settle`] first, so an entry whose state change they can see is in the chain.
 
 use std::sync::Mutex;
 
@@ -77,7 +85,8 @@ pub fn append_locked(
     Ok(out)
 }
 
-/// Lock the head and append `entries`: for a transaction's last statements.
+/// Lock the head, sequence what is pending, and append `entries` after it: for a decision that
+/// needs its entry's number now. Returns each entry's `(seq, hash)`.
 pub fn append_in(
     tx: &mut Tx<'_>,
     entries: Vec<(Entry, Option<&str>)>,
@@ -88,7 +97,149 @@ pub fn append_in(
         return Ok(Vec::new());
     }
     let mut head = lock_head(tx)?;
+    drain(tx, &mut head, key, at)?;
     append_locked(tx, &mut head, entries, key, at)
+}
+
+/// Queue `entries` inside the caller's transaction: they commit with its state change and join
+/// the chain at the next [`sequence`], in the order queued.
+pub fn enqueue(
+    tx: &mut Tx<'_>,
+    entries: &[(Entry, Option<&str>)],
+    at: chrono::NaiveDateTime,
+) -> DbResult<()> {
+    use crate::schema::ledger_pending as lp;
+    let mut rows = Vec::with_capacity(entries.len());
+    for (entry, submission) in entries {
+        rows.push((
+            lp::entry
+                .eq(serde_json::to_string(entry).map_err(|e| DbError::Invalid(e.to_string()))?),
+            lp::submission_id.eq(submission.map(str::to_owned)),
+            lp::created_at.eq(at),
+        ));
+    }
+    if !rows.is_empty() {
+        with_tx!(tx, |c| diesel::insert_into(lp::table)
+            .values(&rows)
+            .execute(c))?;
+    }
+    Ok(())
+}
+
+/// Pending entries moved per statement while sequencing.
+const SEQUENCE_BATCH: i64 = 2_000;
+
+/// Under the locked `head`: move every pending entry visible now into the chain, oldest first.
+fn drain(
+    tx: &mut Tx<'_>,
+    head: &mut Head,
+    key: &LedgerKey,
+    at: chrono::NaiveDateTime,
+) -> DbResult<usize> {
+    use crate::schema::ledger_pending as lp;
+    let mut moved = 0;
+    loop {
+        // Sequencers take turns on the head's lock, so what is read here is still there to
+        // delete.
+        let ids: Vec<i64> = with_tx!(tx, |c| lp::table
+            .select(lp::id)
+            .order(lp::id.asc())
+            .limit(SEQUENCE_BATCH)
+            .load(c))?;
+        if ids.is_empty() {
+            return Ok(moved);
+        }
+        let mut rows: Vec<(i64, String, Option<String>)> = with_tx!(tx, |c| diesel::delete(
+            lp::table.filter(lp::id.eq_any(&ids))
+        )
+        .returning((lp::id, lp::entry, lp::submission_id))
+        .get_results(c))?;
+        if rows.is_empty() {
+            return Ok(moved);
+        }
+        rows.sort_unstable_by_key(|r| r.0);
+        let n = rows.len();
+        let entries = rows
+            .iter()
+            .map(|(_, text, submission)| {
+                serde_json::from_str::<Entry>(text)
+                    .map(|e| (e, submission.as_deref()))
+                    .map_err(|e| DbError::Invalid(format!("a pending ledger entry: {e}")))
+            })
+            .collect::<DbResult<Vec<_>>>()?;
+        append_locked(tx, head, entries, key, at)?;
+        moved += n;
+        if (n as i64) < SEQUENCE_BATCH {
+            return Ok(moved);
+        }
+    }
+}
+
+/// Move every pending entry into the chain, waiting for the head's lock if another process
+/// holds it. Returns the entries moved.
+pub fn sequence(conn: &mut Conn, key: &LedgerKey) -> DbResult<usize> {
+    let at = crate::now();
+    conn.transaction(|tx| {
+        let mut head = lock_head(tx)?;
+        drain(tx, &mut head, key, at)
+    })
+}
+
+/// [`sequence`], unless another process is sequencing right now (it will take what is
+/// pending, or the next call will): what a worker runs after each sign-off, never waiting.
+pub fn try_sequence(conn: &mut Conn, key: &LedgerKey) -> DbResult<usize> {
+    let at = crate::now();
+    conn.transaction(|tx| {
+        let head = match tx {
+            Tx::Pg(c) => lh::ledger_head
+                .filter(lh::id.eq(1))
+                .select((lh::seq, lh::hash))
+                .for_update()
+                .skip_locked()
+                .first::<(i64, String)>(&mut **c)
+                .optional()?,
+            Tx::Sqlite(c) => lh::ledger_head
+                .filter(lh::id.eq(1))
+                .select((lh::seq, lh::hash))
+                .first::<(i64, String)>(&mut **c)
+                .optional()?,
+        };
+        let Some((seq, hash)) = head else {
+            return Ok(0);
+        };
+        drain(tx, &mut Head { seq, hash }, key, at)
+    })
+}
+
+/// Sequence what is pending every `every` on the async runtime: entries a process queued and
+/// did not sequence itself (it crashed after its commit, or another was sequencing) join the
+/// chain within that time.
+pub fn spawn_sequencer(db: crate::Db, key: LedgerKey, every: std::time::Duration) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let key = key.clone();
+            if let Err(e) = db.run(move |c| sequence(c, &key)).await {
+                tracing::warn!(error = %e, "sequencing pending ledger entries failed");
+            }
+        }
+    });
+}
+
+/// Sequence what is pending, if anything is: before reading entries, so that what a reader
+/// sees of a state change includes its entry.
+pub fn settle(conn: &mut Conn, key: &LedgerKey) -> DbResult<()> {
+    use crate::schema::ledger_pending as lp;
+    let pending: bool = with_conn!(conn, |c| diesel::select(diesel::dsl::exists(
+        lp::table.select(lp::id)
+    ))
+    .get_result(c))?;
+    if pending {
+        sequence(conn, key)?;
+    }
+    Ok(())
 }
 
 /// Append one entry on a transaction's connection `$c` (either backend's concrete connection,
@@ -290,6 +441,7 @@ pub fn publish_checkpoint(
     key: &LedgerKey,
     cache: &TreeCache,
 ) -> DbResult<Checkpoint> {
+    settle(conn, key)?;
     let (size, root, head) = cache.with(conn, |tree, head| {
         (tree.len(), tree.root_at(tree.len()), head.to_owned())
     })?;

@@ -10,9 +10,9 @@
 //! Both sides are flagged: the version being signed off (its flags are computed before its
 //! transaction, by [`find_reuse`]), and each earlier version it matches, which gets a
 //! `photo_reused` flag naming the new one, a `flagged` ledger entry and, if its household has
-//! none open, a clue ([`record_fingerprints`], inside the sign-off's transaction, after the
-//! ledger head is locked, so concurrent sign-offs see each other's fingerprints; a match
-//! committed between a look-up and its transaction is merged there, never retried).
+//! none open, a clue ([`record_fingerprints`], inside the sign-off's transaction). No lock
+//! orders sign-offs: a match committed after a version's look-up, or at the same moment, is
+//! found by [`reconcile`] after the commit, which flags both sides then.
 
 use fieldsurvey_core::photos::{REUSE_DISTANCE, bands, hamming, informative, probes};
 
@@ -20,7 +20,7 @@ use diesel::prelude::*;
 use fieldsurvey_core::flags::Flag;
 use fieldsurvey_core::ledger::{Actor, Entry};
 
-use crate::{Conn, DbError, DbResult, Tx, with_conn, with_tx};
+use crate::{Conn, DbError, DbResult, Tx, with_tx};
 
 /// One photo of a version being signed off.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -204,20 +204,13 @@ pub fn near_hashes(fingerprints: &[Fingerprint], seen: Vec<i64>) -> Vec<i64> {
 
 /// The reuse a version about to be signed off shows against what is stored.
 ///
-/// Also returns the watermark: the highest fingerprint row id committed before the look-up.
-/// Fingerprints are only written inside sign-off transactions, after the ledger head's lock,
-/// so row ids follow commit order: inside its own transaction a sign-off re-checks only the
-/// rows above the watermark (those committed since), never the whole table.
 pub fn find_reuse(
     conn: &mut Conn,
     household_code: &str,
     fingerprints: &[Fingerprint],
-) -> DbResult<(i64, Vec<Reuse>)> {
-    use crate::schema::photo_fingerprints as f;
-    let watermark: Option<i64> =
-        with_conn!(conn, |c| f::table.select(diesel::dsl::max(f::id)).first(c))?;
+) -> DbResult<Vec<Reuse>> {
     let candidates = reuse_candidates(&mut conn.tx(), household_code, fingerprints)?;
-    Ok((watermark.unwrap_or(0), measure(fingerprints, &candidates)))
+    Ok(measure(fingerprints, &candidates))
 }
 
 /// The `photo_reused` flag shown on a version, naming the other.
@@ -246,67 +239,24 @@ pub fn reuse_flag(r: &Reuse) -> fieldsurvey_core::flags::Flag {
     flag
 }
 
-/// What storing a version's fingerprints found and did.
-#[derive(Debug, Default)]
-pub struct Recorded {
-    /// Matches committed between the version's look-up and its transaction: its flags must
-    /// now name them too (the caller merges them; the race costs nothing).
-    pub added: Vec<Reuse>,
-    /// A `flagged` entry for each earlier version that now carries a mirror flag, with the
-    /// submission it names, for the caller to append after its own entry.
-    pub entries: Vec<(Entry, String)>,
-}
-
-/// Inside a sign-off's transaction, after it locked the ledger head (which orders concurrent
-/// sign-offs, so fingerprint ids follow commit order): look at the rows committed since the
-/// version's own look-up (`watermark`, see [`find_reuse`]) — a handful, read by primary key
-/// — and merge what they match into `found`; store the version's fingerprints and distinct
-/// hashes; flag each earlier version matched (its `flags`, a `flagged` entry by `actor`, a
-/// clue for its household if none is open).
-#[allow(clippy::too_many_arguments)]
+/// Inside a sign-off's transaction: store the version's fingerprints and distinct hashes, and
+/// flag each earlier version its look-up found (`found`: a mirror `photo_reused` flag naming
+/// this one, a clue for its household if none is open). Returns the `flagged` entries to
+/// queue, with the submission each names. Takes no lock that other sign-offs wait on: two
+/// versions with matching photos signed off at the same moment are reconciled after their
+/// commits ([`reconcile`]).
 pub fn record_fingerprints(
     tx: &mut Tx<'_>,
     submission: &str,
     household: &str,
     fingerprints: &[Fingerprint],
-    watermark: i64,
     found: &[Reuse],
     actor: &Actor,
     at: chrono::NaiveDateTime,
-) -> DbResult<Recorded> {
-    use crate::schema::{
-        org_units as o, photo_fingerprints as f, photo_hashes as ph, submissions as s,
-    };
-    let mut recorded = Recorded::default();
+) -> DbResult<Vec<(Entry, String)>> {
+    use crate::schema::{photo_fingerprints as f, photo_hashes as ph};
     if fingerprints.is_empty() {
-        return Ok(recorded);
-    }
-    let since: Vec<Candidate> = with_tx!(tx, |c| f::table
-        .filter(f::id.gt(watermark))
-        .filter(f::household_code.ne(household))
-        .select((
-            f::id,
-            f::submission_id,
-            f::part,
-            f::household_code,
-            f::sha256,
-            f::phash,
-        ))
-        .load(c))?;
-    for r in measure(fingerprints, &since) {
-        let named = found
-            .iter()
-            .chain(&recorded.added)
-            .filter(|x| x.part == r.part)
-            .count();
-        let known = found.iter().any(|x| {
-            x.part == r.part
-                && x.other_submission == r.other_submission
-                && x.other_part == r.other_part
-        });
-        if !known && named < MAX_NAMED {
-            recorded.added.push(r);
-        }
+        return Ok(Vec::new());
     }
     let rows: Vec<_> = fingerprints
         .iter()
@@ -328,94 +278,196 @@ pub fn record_fingerprints(
     with_tx!(tx, |c| diesel::insert_into(f::table)
         .values(&rows)
         .execute(c))?;
-    for fp in fingerprints {
-        let [b0, b1, b2, b3] = fp.columns();
-        with_tx!(tx, |c| diesel::insert_into(ph::table)
-            .values((
+    let hashes: Vec<_> = fingerprints
+        .iter()
+        .map(|fp| {
+            let [b0, b1, b2, b3] = fp.columns();
+            (
                 ph::phash.eq(fp.phash as i64),
                 ph::band0.eq(b0),
                 ph::band1.eq(b1),
                 ph::band2.eq(b2),
                 ph::band3.eq(b3),
-            ))
+            )
+        })
+        .collect();
+    for row in &hashes {
+        with_tx!(tx, |c| diesel::insert_into(ph::table)
+            .values(*row)
             .on_conflict(ph::phash)
             .do_nothing()
             .execute(c))?;
     }
-    let all: Vec<&Reuse> = found.iter().chain(&recorded.added).collect();
-    let mut others: Vec<&str> = all.iter().map(|r| r.other_submission.as_str()).collect();
+    flag_others(tx, submission, household, found, actor, at)
+}
+
+/// The reuse `found` seen from the other side: each other version gets the mirror flags
+/// (naming `submission`). Returns the `flagged` entries, with the submission each names.
+fn flag_others(
+    tx: &mut Tx<'_>,
+    submission: &str,
+    household: &str,
+    found: &[Reuse],
+    actor: &Actor,
+    at: chrono::NaiveDateTime,
+) -> DbResult<Vec<(Entry, String)>> {
+    let mut others: Vec<&str> = found.iter().map(|r| r.other_submission.as_str()).collect();
     others.sort_unstable();
     others.dedup();
+    let mut entries = Vec::new();
     for other in others {
-        let (other_household, village, digest, flags_json): (String, String, String, String) =
-            with_tx!(tx, |c| s::table
-                .filter(s::id.eq(other))
-                .select((
-                    s::household_code,
-                    s::village_code,
-                    s::content_digest,
-                    s::flags
-                ))
-                .first(c))?;
-        let mut flags: Vec<Flag> = serde_json::from_str(&flags_json).unwrap_or_default();
-        let mut added = Vec::new();
-        for r in all.iter().filter(|r| r.other_submission == other) {
-            // The mirror image: the other version's photo matches this one's.
-            let mirror = Reuse {
+        let mirrored: Vec<Reuse> = found
+            .iter()
+            .filter(|r| r.other_submission == other)
+            .map(|r| Reuse {
                 part: r.other_part.clone(),
                 other_submission: submission.to_owned(),
                 other_household: household.to_owned(),
                 other_part: r.part.clone(),
                 exact: r.exact,
                 distance: r.distance,
-            };
-            let flag = reuse_flag(&mirror);
-            if !flags
-                .iter()
-                .any(|f| f.code == flag.code && f.detail == flag.detail)
-            {
-                added.push(flag.clone());
-                flags.push(flag);
-            }
-        }
-        let Some(first) = added.first() else {
-            continue;
-        };
-        let text = serde_json::to_string(&flags).map_err(|e| DbError::Invalid(e.to_string()))?;
-        with_tx!(tx, |c| diesel::update(s::table.filter(s::id.eq(other)))
-            .set(s::flags.eq(&text))
-            .execute(c))?;
-        let mut entry = Entry::new("flagged", actor.clone());
-        entry.submission_id = Some(other.to_owned());
-        entry.household_code = Some(other_household.clone());
-        entry.content_digest = Some(digest);
-        entry.detail = serde_json::json!({
-            "flags": ["photo_reused"],
-            "by_submission": submission,
-        });
-        recorded.entries.push((entry, other.to_owned()));
-        if !crate::clues::is_open(tx, &other_household, "photo_reused")? {
-            let township: Option<String> = with_tx!(tx, |c| o::table
-                .filter(o::code.eq(&village))
-                .select(o::parent_code)
-                .first::<Option<String>>(c)
-                .optional())?
-            .flatten();
-            let detail =
-                serde_json::to_string(first).map_err(|e| DbError::Invalid(e.to_string()))?;
-            let clue = crate::clues::new_clue(
-                &other_household,
-                &village,
-                township.as_deref().unwrap_or(&village),
-                other,
-                "photo_reused",
-                detail,
-                at,
-            );
-            crate::clues::open(tx, &clue)?;
+            })
+            .collect();
+        if let Some(entry) = add_reuse_flags(tx, other, &mirrored, submission, actor, at)? {
+            entries.push((entry, other.to_owned()));
         }
     }
-    Ok(recorded)
+    Ok(entries)
+}
+
+/// Give `target` the `photo_reused` flags of `reuse` (seen from `target`) it does not carry
+/// yet, and a clue for its household if none is open. Returns its `flagged` entry (naming
+/// `by_submission`), or `None` when it carried them all.
+fn add_reuse_flags(
+    tx: &mut Tx<'_>,
+    target: &str,
+    reuse: &[Reuse],
+    by_submission: &str,
+    actor: &Actor,
+    at: chrono::NaiveDateTime,
+) -> DbResult<Option<Entry>> {
+    use crate::schema::{org_units as o, submissions as s};
+    let (household, village, digest, flags_json): (String, String, String, String) =
+        with_tx!(tx, |c| s::table
+            .filter(s::id.eq(target))
+            .select((
+                s::household_code,
+                s::village_code,
+                s::content_digest,
+                s::flags
+            ))
+            .first(c))?;
+    let mut flags: Vec<Flag> = serde_json::from_str(&flags_json).unwrap_or_default();
+    let mut added = Vec::new();
+    for r in reuse {
+        let flag = reuse_flag(r);
+        if !flags
+            .iter()
+            .any(|f| f.code == flag.code && f.detail == flag.detail)
+        {
+            added.push(flag.clone());
+            flags.push(flag);
+        }
+    }
+    let Some(first) = added.first() else {
+        return Ok(None);
+    };
+    let text = serde_json::to_string(&flags).map_err(|e| DbError::Invalid(e.to_string()))?;
+    with_tx!(tx, |c| diesel::update(s::table.filter(s::id.eq(target)))
+        .set(s::flags.eq(&text))
+        .execute(c))?;
+    if !crate::clues::is_open(tx, &household, "photo_reused")? {
+        let township: Option<String> = with_tx!(tx, |c| o::table
+            .filter(o::code.eq(&village))
+            .select(o::parent_code)
+            .first::<Option<String>>(c)
+            .optional())?
+        .flatten();
+        let detail = serde_json::to_string(first).map_err(|e| DbError::Invalid(e.to_string()))?;
+        let clue = crate::clues::new_clue(
+            &household,
+            &village,
+            township.as_deref().unwrap_or(&village),
+            target,
+            "photo_reused",
+            detail,
+            at,
+        );
+        crate::clues::open(tx, &clue)?;
+    }
+    let mut entry = Entry::new("flagged", actor.clone());
+    entry.submission_id = Some(target.to_owned());
+    entry.household_code = Some(household);
+    entry.content_digest = Some(digest);
+    entry.detail = serde_json::json!({
+        "flags": ["photo_reused"],
+        "by_submission": by_submission,
+    });
+    Ok(Some(entry))
+}
+
+/// After a sign-off committed: look again, and flag both sides of any match its look-up could
+/// not see (a version with a matching photo committed meanwhile, or at the same moment). Of two
+/// such sign-offs at least the later one's reconciliation sees the other. Returns the versions
+/// newly flagged.
+pub fn reconcile(
+    conn: &mut Conn,
+    submission: &str,
+    household: &str,
+    fingerprints: &[Fingerprint],
+    known: &[Reuse],
+    actor: &Actor,
+) -> DbResult<usize> {
+    if fingerprints.is_empty() {
+        return Ok(0);
+    }
+    let candidates = reuse_candidates(&mut conn.tx(), household, fingerprints)?;
+    let new: Vec<Reuse> = measure(fingerprints, &candidates)
+        .into_iter()
+        .filter(|r| {
+            r.other_submission != submission
+                && !known.iter().any(|k| {
+                    k.part == r.part
+                        && k.other_submission == r.other_submission
+                        && k.other_part == r.other_part
+                })
+        })
+        .collect();
+    if new.is_empty() {
+        return Ok(0);
+    }
+    let at = crate::now();
+    conn.transaction(|tx| {
+        // Both sides' rows, in one order, so two reconciliations of one pair take turns.
+        let mut ids: Vec<&str> = new.iter().map(|r| r.other_submission.as_str()).collect();
+        ids.push(submission);
+        ids.sort_unstable();
+        ids.dedup();
+        if let Tx::Pg(c) = tx {
+            use crate::schema::submissions as s;
+            s::table
+                .filter(s::id.eq_any(&ids))
+                .order(s::id.asc())
+                .select(s::id)
+                .for_update()
+                .load::<String>(&mut **c)?;
+        }
+        let mut entries = Vec::new();
+        if let Some(first) = new.first()
+            && let Some(e) =
+                add_reuse_flags(tx, submission, &new, &first.other_submission, actor, at)?
+        {
+            entries.push((e, submission.to_owned()));
+        }
+        entries.extend(flag_others(tx, submission, household, &new, actor, at)?);
+        let n = entries.len();
+        let queued: Vec<(Entry, Option<&str>)> = entries
+            .iter()
+            .map(|(e, s)| (e.clone(), Some(s.as_str())))
+            .collect();
+        crate::ledger::enqueue(tx, &queued, at)?;
+        Ok(n)
+    })
 }
 
 #[cfg(test)]

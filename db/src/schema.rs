@@ -308,6 +308,15 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    ledger_pending (id) {
+        id -> BigInt,
+        entry -> Text,
+        submission_id -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     org_units,
     households,
@@ -334,4 +343,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     village_stats_delta,
     household_progress,
     photo_hashes,
+    ledger_pending,
 );

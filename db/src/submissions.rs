@@ -115,11 +115,10 @@ pub struct SignedOff {
     /// `(kind, detail JSON)` of the clues this version raises (failing indicators and
     /// clue-opening flags); a kind already open for the household is not opened twice.
     pub clues: Vec<(String, String)>,
-    /// This version's photos, what its reuse look-up found, and the look-up's watermark (see
-    /// `photos::find_reuse` and `photos::record_fingerprints`).
+    /// This version's photos and what its reuse look-up found (see `photos::find_reuse`,
+    /// `photos::record_fingerprints` and, after the commit, `photos::reconcile`).
     pub fingerprints: Vec<crate::photos::Fingerprint>,
     pub reuse: Vec<crate::photos::Reuse>,
-    pub reuse_watermark: i64,
 }
 
 pub struct PhotoMeta {
@@ -137,10 +136,10 @@ pub struct PhotoMeta {
 /// the status change is guarded on `queued`. Returns false when the stage had already run (a
 /// redelivery, or another worker's run), in which case nothing changes.
 ///
-/// Everything that touches only this submission's rows, its household's or its village's
-/// (deltas are inserts) comes first; the ledger head is locked last, for what must follow
-/// commit order — the photo fingerprints and the entries — so concurrent sign-offs wait on
-/// each other for a few statements, not for the whole transaction.
+/// No lock that every sign-off takes: the transaction locks its own rows and its household
+/// (two versions of one household take turns), figures change by inserted deltas, and its
+/// ledger entries are queued (`ledger::enqueue`) for the next `ledger::sequence`, which the
+/// caller runs after the commit.
 pub fn record_stage(conn: &mut Conn, o: &StageOutcome<'_>) -> DbResult<bool> {
     conn.transaction(|tx| {
         let first = with_tx!(tx, |c| diesel::insert_into(stage_runs::table)
@@ -195,7 +194,6 @@ pub fn record_stage(conn: &mut Conn, o: &StageOutcome<'_>) -> DbResult<bool> {
             ))
             .execute(c))?;
         }
-        let mut entry = o.entry.clone();
         let superseded = match &o.supersedes {
             Some(old) => Some(supersede(tx, old, o.submission_id, &o.entry.actor)?),
             None => None,
@@ -204,27 +202,20 @@ pub fn record_stage(conn: &mut Conn, o: &StageOutcome<'_>) -> DbResult<bool> {
             crate::clues::record_sign_off(tx, o.submission_id, so, o.at)?;
             crate::progress::household_changed(tx, &so.village_code, &so.household_code)?;
         }
-        // From here on the ledger head is held.
-        let mut head = crate::ledger::lock_head(tx)?;
         let mut mirrors = Vec::new();
         if let Some(so) = &o.signed_off {
-            let recorded = crate::photos::record_fingerprints(
+            mirrors = crate::photos::record_fingerprints(
                 tx,
                 o.submission_id,
                 &so.household_code,
                 &so.fingerprints,
-                so.reuse_watermark,
                 &so.reuse,
                 &o.entry.actor,
                 o.at,
             )?;
-            if !recorded.added.is_empty() {
-                merge_reuse(tx, o, so, &recorded.added, &mut entry)?;
-            }
-            mirrors = recorded.entries;
         }
         let mut entries: Vec<(fieldsurvey_core::ledger::Entry, Option<&str>)> =
-            vec![(entry, Some(o.submission_id))];
+            vec![(o.entry.clone(), Some(o.submission_id))];
         entries.extend(
             mirrors
                 .iter()
@@ -233,7 +224,7 @@ pub fn record_stage(conn: &mut Conn, o: &StageOutcome<'_>) -> DbResult<bool> {
         if let (Some(old), Some(e)) = (&o.supersedes, superseded) {
             entries.push((e, Some(old.as_str())));
         }
-        crate::ledger::append_locked(tx, &mut head, entries, &o.ledger_key, o.at)?;
+        crate::ledger::enqueue(tx, &entries, o.at)?;
         Ok(true)
     })
 }
@@ -279,52 +270,6 @@ fn supersede(
     entry.content_digest = Some(digest);
     entry.detail = serde_json::json!({ "superseded_by": by });
     Ok(entry)
-}
-
-/// Matches committed between the version's reuse look-up and its transaction: added to its
-/// flags, its sign-off entry and, when it has none open, a clue — the race costs nothing.
-fn merge_reuse(
-    tx: &mut Tx<'_>,
-    o: &StageOutcome<'_>,
-    so: &SignedOff,
-    added: &[crate::photos::Reuse],
-    entry: &mut fieldsurvey_core::ledger::Entry,
-) -> DbResult<()> {
-    use fieldsurvey_core::flags::Flag;
-    let mut flags: Vec<Flag> = serde_json::from_str(&o.flags).unwrap_or_default();
-    let new: Vec<Flag> = added.iter().map(crate::photos::reuse_flag).collect();
-    flags.extend(new.iter().cloned());
-    let text = serde_json::to_string(&flags).map_err(|e| DbError::Invalid(e.to_string()))?;
-    with_tx!(tx, |c| diesel::update(
-        s::table.filter(s::id.eq(o.submission_id))
-    )
-    .set(s::flags.eq(&text))
-    .execute(c))?;
-    if let Some(codes) = entry
-        .detail
-        .get_mut("flags")
-        .and_then(serde_json::Value::as_array_mut)
-        && !codes.iter().any(|c| c == "photo_reused")
-    {
-        codes.push("photo_reused".into());
-    }
-    let opens = new.first().filter(|f| f.opens_clue());
-    if let Some(flag) = opens
-        && !crate::clues::is_open(tx, &so.household_code, &flag.code)?
-    {
-        let detail = serde_json::to_string(flag).map_err(|e| DbError::Invalid(e.to_string()))?;
-        let clue = crate::clues::new_clue(
-            &so.household_code,
-            &so.village_code,
-            &so.township_code,
-            o.submission_id,
-            &flag.code,
-            detail,
-            o.at,
-        );
-        crate::clues::open(tx, &clue)?;
-    }
-    Ok(())
 }
 
 /// Every version of a household's record, oldest first.

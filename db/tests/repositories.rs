@@ -296,6 +296,8 @@ fn a_stage_commits_once_however_often_it_runs() {
             .unwrap()
             .unwrap();
         assert_eq!(sub.status, "signed_off", "the redelivery changed nothing");
+        let key = fieldsurvey_core::ledger::LedgerKey::from_seed(&[1; 32]);
+        fieldsurvey_db::ledger::sequence(&mut c, &key).unwrap();
         assert_eq!(
             fieldsurvey_db::ledger::size(&mut c).unwrap(),
             1,
@@ -345,13 +347,13 @@ fn concurrent_appends_never_fork_the_chain_or_reuse_a_number() {
     });
 }
 
-/// The race the sign-off's re-check closes: A looks for reuse, B (another household, same
-/// photo) looks and commits, then A commits with its out-of-date look-up. Inside A's
-/// transaction (after the ledger head's lock) the rows committed since its look-up are
-/// measured and B is merged into A's answer: A names B and flags B back, with no second run.
+/// Two households' versions with the same photo signed off at the same moment: each looked for
+/// reuse before the other committed, so neither transaction names the other. After its commit
+/// each is reconciled: the later look-up sees the other version and flags both sides, once,
+/// however many times either is reconciled.
 #[test]
-fn a_sign_off_that_missed_a_matching_photo_merges_it_in_its_own_transaction() {
-    use fieldsurvey_db::photos::{Fingerprint, find_reuse, record_fingerprints};
+fn sign_offs_that_missed_each_others_photo_are_reconciled_after_their_commits() {
+    use fieldsurvey_db::photos::{Fingerprint, find_reuse, reconcile, record_fingerprints};
     each_backend(|db| {
         let surveyor = seed(db);
         let mut c = db.get().unwrap();
@@ -383,49 +385,58 @@ fn a_sign_off_that_missed_a_matching_photo_merges_it_in_its_own_transaction() {
             ruleset: "test".into(),
         };
         let at = fieldsurvey_db::now();
-        let count = |c: &mut fieldsurvey_db::Conn| {
+        let flags_of = |c: &mut fieldsurvey_db::Conn, id: &str| -> serde_json::Value {
+            let s = fieldsurvey_db::submissions::get(c, id).unwrap().unwrap();
+            serde_json::from_str(&s.flags).unwrap()
+        };
+        let pending = |c: &mut fieldsurvey_db::Conn| {
             use diesel::prelude::*;
-            use fieldsurvey_db::schema::photo_fingerprints as f;
-            with_conn!(c, |c| f::table.count().get_result::<i64>(c)).unwrap()
+            use fieldsurvey_db::schema::ledger_pending as lp;
+            with_conn!(c, |c| lp::table.count().get_result::<i64>(c)).unwrap()
         };
 
-        let (wa, found_a) = find_reuse(&mut c, &a.household_code, &fa).unwrap();
-        assert!(found_a.is_empty());
-        let (wb, found_b) = find_reuse(&mut c, &b.household_code, &fb).unwrap();
-        assert!(found_b.is_empty());
-        let recorded_b = c
-            .transaction(|t| {
-                fieldsurvey_db::ledger::lock_head(t)?;
-                record_fingerprints(t, &b.id, &b.household_code, &fb, wb, &found_b, &actor, at)
-            })
-            .unwrap();
-        assert!(recorded_b.added.is_empty() && recorded_b.entries.is_empty());
-        assert_eq!(count(&mut c), 1);
+        // Both look before either commits; both commit.
+        let found_a = find_reuse(&mut c, &a.household_code, &fa).unwrap();
+        let found_b = find_reuse(&mut c, &b.household_code, &fb).unwrap();
+        assert!(found_a.is_empty() && found_b.is_empty());
+        for (s, f, found) in [(&b, &fb, &found_b), (&a, &fa, &found_a)] {
+            let mirrors = c
+                .transaction(|t| {
+                    record_fingerprints(t, &s.id, &s.household_code, f, found, &actor, at)
+                })
+                .unwrap();
+            assert!(mirrors.is_empty(), "nothing was found to flag");
+        }
+        assert_eq!(flags_of(&mut c, &b.id), serde_json::json!([]));
 
-        // A commits with the look-up it made before B committed.
-        let recorded_a = c
-            .transaction(|t| {
-                fieldsurvey_db::ledger::lock_head(t)?;
-                record_fingerprints(t, &a.id, &a.household_code, &fa, wa, &found_a, &actor, at)
-            })
-            .unwrap();
-        assert_eq!(count(&mut c), 2, "A's fingerprints are stored");
-        assert_eq!(recorded_a.added.len(), 1, "{:?}", recorded_a.added);
-        assert_eq!(recorded_a.added[0].other_submission, b.id);
-        assert!(recorded_a.added[0].exact);
-        assert_eq!(recorded_a.entries.len(), 1, "B gets a flagged entry");
-        assert_eq!(recorded_a.entries[0].1, b.id);
-        let b_now = fieldsurvey_db::submissions::get(&mut c, &b.id)
-            .unwrap()
-            .unwrap();
-        let flags: serde_json::Value = serde_json::from_str(&b_now.flags).unwrap();
-        assert_eq!(flags[0]["code"], "photo_reused", "{flags}");
-        assert_eq!(flags[0]["detail"]["other_submission"], a.id.as_str());
-        assert_eq!(flags[0]["detail"]["part"], "p2");
-        assert_eq!(flags[0]["detail"]["other_part"], "p1");
+        // A's reconciliation sees B: both sides flagged, a `flagged` entry for each queued.
+        let n = reconcile(&mut c, &a.id, &a.household_code, &fa, &found_a, &actor).unwrap();
+        assert_eq!(n, 2, "A and B flagged");
+        assert_eq!(pending(&mut c), 2);
+        let fa_now = flags_of(&mut c, &a.id);
+        let fb_now = flags_of(&mut c, &b.id);
+        assert_eq!(fa_now[0]["code"], "photo_reused", "{fa_now}");
+        assert_eq!(fa_now[0]["detail"]["other_submission"], b.id.as_str());
+        assert_eq!(fb_now[0]["detail"]["other_submission"], a.id.as_str());
+        assert_eq!(fb_now[0]["detail"]["part"], "p2");
+        assert_eq!(fb_now[0]["detail"]["other_part"], "p1");
 
-        // A look-up made now finds B once, however often the photo is filed.
-        let (_, again) = find_reuse(&mut c, "522732101201-0009", &fa).unwrap();
+        // B's reconciliation finds A already flagged both ways: nothing twice.
+        let n = reconcile(&mut c, &b.id, &b.household_code, &fb, &found_b, &actor).unwrap();
+        assert_eq!(n, 0);
+        assert_eq!(flags_of(&mut c, &b.id).as_array().unwrap().len(), 1);
+        assert_eq!(flags_of(&mut c, &a.id).as_array().unwrap().len(), 1);
+
+        // The queued entries join the chain, in order, verifiable.
+        let key = fieldsurvey_core::ledger::LedgerKey::from_seed(&[1; 32]);
+        assert_eq!(fieldsurvey_db::ledger::sequence(&mut c, &key).unwrap(), 2);
+        assert_eq!(pending(&mut c), 0);
+        let entries = fieldsurvey_db::ledger::entries(&mut c, 1, 100).unwrap();
+        let (n, _) = fieldsurvey_core::ledger::verify_chain(entries, &key.public_key()).unwrap();
+        assert_eq!(n, 2);
+
+        // A look-up made now finds A and B, each once.
+        let again = find_reuse(&mut c, "522732101201-0009", &fa).unwrap();
         assert_eq!(again.len(), 2, "A and B, each once: {again:?}");
     });
 }
@@ -472,7 +483,6 @@ fn sign_off_outcome<'a>(
             clues,
             fingerprints: vec![],
             reuse: vec![],
-            reuse_watermark: 0,
         }),
     }
 }

@@ -96,6 +96,11 @@ pub fn run(mut settings: Settings, listen: String, data_dir: PathBuf, demo: bool
         };
         state.spawn_checkpointer(settings.checkpoint_interval());
         state.spawn_stats_folder(std::time::Duration::from_secs(5));
+        fieldsurvey_db::ledger::spawn_sequencer(
+            state.db.clone(),
+            state.ledger_key.clone(),
+            std::time::Duration::from_millis(250),
+        );
         let bound = listener
             .local_addr()
             .map(|a| a.to_string())

@@ -54,7 +54,15 @@ pub fn verify(settings: &Settings, args: VerifyArgs) -> Result<()> {
     let started = std::time::Instant::now();
     let outcome = match &args.export {
         Some(file) => verify_export(file, key, witnesses)?,
-        None => verify_database(&connect(settings)?, key, &settings.pii_key()?, witnesses)?,
+        None => {
+            let db = connect(settings)?;
+            if args.public_key.is_none() {
+                // Entries committed but not yet in the chain join it first (the service's
+                // own key is at hand).
+                fieldsurvey_db::ledger::settle(&mut db.get()?, &settings.ledger_key()?)?;
+            }
+            verify_database(&db, key, &settings.pii_key()?, witnesses)?
+        }
     };
     match outcome {
         Ok(s) => {
@@ -162,6 +170,7 @@ pub fn export(settings: &Settings, file: &Path) -> Result<()> {
     let key = settings.ledger_key()?;
     let pii = settings.pii_key()?;
     let mut conn = db.get()?;
+    fieldsurvey_db::ledger::settle(&mut conn, &key)?;
     let size = fieldsurvey_db::ledger::size(&mut conn)? as u64;
     let out =
         std::fs::File::create(file).with_context(|| format!("creating {}", file.display()))?;

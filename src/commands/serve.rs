@@ -134,6 +134,11 @@ pub fn api(settings: Settings) -> Result<()> {
         };
         state.spawn_checkpointer(settings.checkpoint_interval());
         state.spawn_stats_folder(std::time::Duration::from_secs(5));
+        fieldsurvey_db::ledger::spawn_sequencer(
+            state.db.clone(),
+            state.ledger_key.clone(),
+            std::time::Duration::from_millis(250),
+        );
         let bound = listener
             .local_addr()
             .map(|a| a.to_string())
@@ -164,6 +169,11 @@ pub fn worker(settings: Settings) -> Result<()> {
     rt.block_on(async move {
         let shutdown = CancellationToken::new();
         cancel_on_signal(shutdown.clone());
+        fieldsurvey_db::ledger::spawn_sequencer(
+            db.clone(),
+            handler.ledger_key.clone(),
+            std::time::Duration::from_millis(250),
+        );
         if let Some(addr) = settings.metrics_listen.clone() {
             crate::commands::dev::serve_metrics(addr, Arc::new(registry), db, pool_metrics).await?;
         }

@@ -338,6 +338,7 @@ impl Pipeline {
             Ok(true) => {
                 let waited = (fieldsurvey_db::now() - sub.received_at).as_seconds_f64();
                 self.metrics.finished(status, waited.max(0.0));
+                self.after_commit(&mut conn, &record);
                 Ok(Processed::Done {
                     status: status.to_owned(),
                 })
@@ -347,6 +348,33 @@ impl Pipeline {
             // written; run the stage again on what is there now.
             Err(DbError::Conflict(why)) => Err(StageError::Stale(why)),
             Err(e) => Err(e.into()),
+        }
+    }
+
+    /// After a stage committed: flag photo reuse its look-up could not see (a matching version
+    /// committed meanwhile), and put its ledger entries in the chain unless another process is
+    /// doing so right now. Neither can undo the commit; a failure is logged, and the other
+    /// side's reconciliation or the periodic sequencer covers it.
+    fn after_commit(&self, conn: &mut Conn, record: &StageOutcome<'_>) {
+        if let Some(so) = &record.signed_off {
+            match fieldsurvey_db::photos::reconcile(
+                conn,
+                record.submission_id,
+                &so.household_code,
+                &so.fingerprints,
+                &so.reuse,
+                &record.entry.actor,
+            ) {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(
+                    flagged = n,
+                    "photo reuse seen after the commit: both sides flagged"
+                ),
+                Err(e) => tracing::warn!(error = %e, "reconciling photo reuse failed"),
+            }
+        }
+        if let Err(e) = fieldsurvey_db::ledger::try_sequence(conn, &self.ledger_key) {
+            tracing::warn!(error = %e, "sequencing ledger entries failed; the periodic sequencer will");
         }
     }
 
@@ -383,7 +411,7 @@ impl Pipeline {
         }
         // The same photo (or scene) filed for another household: flagged here, and on the
         // other side inside the sign-off's transaction.
-        let (reuse_watermark, reuse) = find_reuse(conn, &sub.household_code, &fingerprints)?;
+        let reuse = find_reuse(conn, &sub.household_code, &fingerprints)?;
         flags.extend(reuse.iter().map(reuse_flag));
         let mut clues: Vec<(String, String)> = outcome
             .failing()
@@ -418,7 +446,6 @@ impl Pipeline {
             clues,
             fingerprints,
             reuse,
-            reuse_watermark,
         };
         Ok((flags, extras))
     }

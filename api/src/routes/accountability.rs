@@ -96,6 +96,7 @@ pub async fn household_accountability(
             if subs.is_empty() {
                 return Ok(None);
             }
+            fieldsurvey_db::ledger::settle(c, &key)?;
             let mut versions = Vec::with_capacity(subs.len());
             let mut last_seq = 0u64;
             for (i, sub) in subs.into_iter().enumerate() {

@@ -135,6 +135,7 @@ pub async fn take_decision(
     let action = validate(&req)?;
     let key = state.ledger_key.clone();
     let pii = state.pii.clone();
+    let ledger_key = state.ledger_key.clone();
     let view = state
         .db
         .run(move |c| {
@@ -167,7 +168,7 @@ pub async fn take_decision(
             }
             let sub = fieldsurvey_db::submissions::get(c, &id)?
                 .ok_or(fieldsurvey_db::DbError::NotFound)?;
-            view::load(c, sub, &pii, view::Ids::Masked).map(Ok)
+            view::load(c, sub, &pii, view::Ids::Masked, &ledger_key).map(Ok)
         })
         .await??;
     Ok(view)

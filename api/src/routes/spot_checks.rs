@@ -188,6 +188,7 @@ pub async fn take_spot_decision(
     }
     let key = state.ledger_key.clone();
     let pii = state.pii.clone();
+    let ledger_key = state.ledger_key.clone();
     let view = state
         .db
         .run(move |c| {
@@ -228,7 +229,7 @@ pub async fn take_spot_decision(
             }
             let sub = fieldsurvey_db::submissions::get(c, &id)?
                 .ok_or(fieldsurvey_db::DbError::NotFound)?;
-            view::load(c, sub, &pii, view::Ids::Masked).map(Ok)
+            view::load(c, sub, &pii, view::Ids::Masked, &ledger_key).map(Ok)
         })
         .await??;
     Ok(view)

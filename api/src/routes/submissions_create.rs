@@ -266,6 +266,7 @@ async fn accept(
     };
 
     let pii = state.pii.clone();
+    let ledger_key = state.ledger_key.clone();
     let outcome = state
         .db
         .run(
@@ -280,7 +281,8 @@ async fn accept(
                             "a different submission already has this id".into(),
                         )));
                     }
-                    view::load(c, *existing, &pii, view::Ids::Masked).map(|v| Ok(Some(v)))
+                    view::load(c, *existing, &pii, view::Ids::Masked, &ledger_key)
+                        .map(|v| Ok(Some(v)))
                 }
             },
         )

@@ -23,13 +23,14 @@ pub async fn get_submission(
 ) -> Result<web::Json<SubmissionView>, ApiError> {
     let id = fieldsurvey_core::ids::SubmissionId::parse(&id).map_err(|_| ApiError::NotFound)?;
     let pii = state.pii.clone();
+    let ledger_key = state.ledger_key.clone();
     let view = state
         .db
         .run(move |c| {
             let Some(sub) = fieldsurvey_db::submissions::get(c, &id.to_string())? else {
                 return Ok(None);
             };
-            read_in_full(c, &caller, sub, &pii)
+            read_in_full(c, &caller, sub, &pii, &ledger_key)
         })
         .await?
         .ok_or(ApiError::NotFound)?;
@@ -44,6 +45,7 @@ pub fn read_in_full(
     caller: &Caller,
     sub: fieldsurvey_db::models::Submission,
     pii: &fieldsurvey_core::pii::PiiKey,
+    ledger_key: &fieldsurvey_core::ledger::LedgerKey,
 ) -> fieldsurvey_db::DbResult<Option<SubmissionView>> {
     if !authz::may_view_submission(c, caller, &sub)? {
         return Ok(None);
@@ -51,5 +53,5 @@ pub fn read_in_full(
     if sub.surveyor_id != caller.user_id {
         fieldsurvey_db::users::record_pii_read(c, &caller.user_id, &sub.id)?;
     }
-    view::load(c, sub, pii, view::Ids::Full).map(Some)
+    view::load(c, sub, pii, view::Ids::Full, ledger_key).map(Some)
 }

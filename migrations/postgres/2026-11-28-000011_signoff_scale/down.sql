@@ -1,3 +1,6 @@
+-- Entries still pending are lost with the table: run `fieldsurvey ledger checkpoint` (which
+-- sequences them) before going back.
+DROP TABLE ledger_pending;
 DROP INDEX person_index_hmac_household;
 CREATE INDEX photo_fingerprints_sha256 ON photo_fingerprints (sha256);
 CREATE INDEX photo_fingerprints_band0 ON photo_fingerprints (band0, phash);

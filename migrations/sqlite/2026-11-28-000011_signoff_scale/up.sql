@@ -59,3 +59,13 @@ DROP INDEX photo_fingerprints_band3;
 
 -- One person's other households, newest first, a few at most.
 CREATE INDEX person_index_hmac_household ON person_index (id_hmac, household_code);
+
+-- Ledger entries committed with their state change but not yet in the chain: a sign-off inserts
+-- here (no shared row), and `fieldsurvey_db::ledger::sequence` moves them into `ledger_entries`
+-- in batches under the head's lock (group commit), in `id` order.
+CREATE TABLE ledger_pending (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    entry         TEXT NOT NULL,
+    submission_id TEXT,
+    created_at    TIMESTAMP NOT NULL
+);
