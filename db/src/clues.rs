@@ -13,12 +13,37 @@ use crate::{Conn, DbError, DbResult, Tx, progress, with_conn, with_tx};
 
 /// For each of `hmacs` (ID numbers as look-up values), one member of another household's
 /// latest version with that ID number: `(id_hmac, household_code, submission_id)`. One indexed
-/// probe per member that stops at the first row, however many households name the person.
+/// probe per member that stops at the first row, however many households name the person (on
+/// PostgreSQL all members' probes in one statement).
 pub fn duplicates(
     conn: &mut Conn,
     hmacs: &[String],
     household_code: &str,
 ) -> DbResult<Vec<(String, String, String)>> {
+    if let Conn::Pg(c) = conn {
+        #[derive(QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            id_hmac: String,
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            household_code: String,
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            submission_id: String,
+        }
+        let rows: Vec<Row> = diesel::sql_query(
+            "SELECT h.id_hmac, p.household_code, p.submission_id \
+             FROM unnest($1::text[]) AS h(id_hmac) CROSS JOIN LATERAL \
+               (SELECT household_code, submission_id FROM person_index \
+                WHERE id_hmac = h.id_hmac AND household_code <> $2 LIMIT 1) p",
+        )
+        .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(hmacs)
+        .bind::<diesel::sql_types::Text, _>(household_code)
+        .load(&mut **c)?;
+        return Ok(rows
+            .into_iter()
+            .map(|r| (r.id_hmac, r.household_code, r.submission_id))
+            .collect());
+    }
     let mut found = Vec::new();
     for hmac in hmacs {
         let row: Option<(String, String, String)> = with_conn!(conn, |c| pi::table

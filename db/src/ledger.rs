@@ -4,9 +4,9 @@
 //! (number, previous hash, hash, service signature) under the single `ledger_head` row's lock
 //! (a row lock on PostgreSQL, the write lock on SQLite), so the chain cannot fork. Two ways in:
 //! - the sign-off path, many a second: [`enqueue`] inserts the entry into `ledger_pending`,
-//!   which takes no shared lock; [`sequence`] (run by the worker after its commit, and every
-//!   few hundred milliseconds by every process) moves whatever is pending into the chain in
-//!   one batch — a group commit, so the head's lock is taken once for many sign-offs;
+//!   which takes no shared lock; every process runs [`try_sequence`] every 250 ms, which moves
+//!   whatever is pending into the chain in one batch — a group commit, so the head's lock is
+//!   taken once for many sign-offs;
 //! - human decisions, which need their entry's number at once: [`append_in`] locks the head,
 //!   sequences what is pending first (so a decision never precedes the sign-off it decides)
 //!   and appends after it.
@@ -185,8 +185,8 @@ pub fn sequence(conn: &mut Conn, key: &LedgerKey) -> DbResult<usize> {
     })
 }
 
-/// [`sequence`], unless another process is sequencing right now (it will take what is
-/// pending, or the next call will): what a worker runs after each sign-off, never waiting.
+/// [`sequence`], unless another process is sequencing right now (it takes what is pending, or
+/// the next call will): what the periodic sequencers run, so they never wait on each other.
 pub fn try_sequence(conn: &mut Conn, key: &LedgerKey) -> DbResult<usize> {
     let at = crate::now();
     conn.transaction(|tx| {
@@ -221,7 +221,7 @@ pub fn spawn_sequencer(db: crate::Db, key: LedgerKey, every: std::time::Duration
         loop {
             tick.tick().await;
             let key = key.clone();
-            if let Err(e) = db.run(move |c| sequence(c, &key)).await {
+            if let Err(e) = db.run(move |c| try_sequence(c, &key)).await {
                 tracing::warn!(error = %e, "sequencing pending ledger entries failed");
             }
         }

@@ -129,6 +129,9 @@ pub fn reuse_candidates(
     if shas.is_empty() {
         return Ok(Vec::new());
     }
+    if let Tx::Pg(c) = tx {
+        return reuse_candidates_pg(c, household, fingerprints, &shas, &b);
+    }
     let mut seen: Vec<i64> = Vec::new();
     for (band, values) in b.iter().enumerate() {
         if values.is_empty() {
@@ -183,6 +186,85 @@ pub fn reuse_candidates(
     }
     out.sort_unstable_by_key(|c| c.0);
     out.dedup_by_key(|c| c.0);
+    Ok(out)
+}
+
+#[derive(diesel::QueryableByName)]
+struct Phash {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    phash: i64,
+}
+
+#[derive(diesel::QueryableByName)]
+struct CandidateRow {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    id: i64,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    submission_id: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    part: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    household_code: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    sha256: String,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    phash: i64,
+}
+
+/// The same look-up in two round trips on PostgreSQL: the four bands' probes as one statement,
+/// then every SHA-256 and near hash with its newest few versions through `LATERAL … LIMIT`.
+fn reuse_candidates_pg(
+    c: &mut diesel::pg::PgConnection,
+    household: &str,
+    fingerprints: &[Fingerprint],
+    shas: &[String],
+    bands: &[Vec<i32>; 4],
+) -> DbResult<Vec<Candidate>> {
+    use diesel::sql_types::{Array, BigInt, Integer, Text};
+    let seen: Vec<i64> = diesel::sql_query(
+        "SELECT phash FROM photo_hashes WHERE band0 = ANY($1) \
+         UNION ALL SELECT phash FROM photo_hashes WHERE band1 = ANY($2) \
+         UNION ALL SELECT phash FROM photo_hashes WHERE band2 = ANY($3) \
+         UNION ALL SELECT phash FROM photo_hashes WHERE band3 = ANY($4)",
+    )
+    .bind::<Array<Integer>, _>(&bands[0])
+    .bind::<Array<Integer>, _>(&bands[1])
+    .bind::<Array<Integer>, _>(&bands[2])
+    .bind::<Array<Integer>, _>(&bands[3])
+    .load::<Phash>(c)?
+    .into_iter()
+    .map(|p| p.phash)
+    .collect();
+    let near = near_hashes(fingerprints, seen);
+    let rows: Vec<CandidateRow> = diesel::sql_query(format!(
+        "SELECT f.id, f.submission_id, f.part, f.household_code, f.sha256, f.phash \
+         FROM unnest($1::text[]) AS s(sha256) CROSS JOIN LATERAL \
+           (SELECT * FROM photo_fingerprints f WHERE f.sha256 = s.sha256 \
+            AND f.household_code <> $3 ORDER BY f.id DESC LIMIT {MAX_NAMED}) f \
+         UNION \
+         SELECT f.id, f.submission_id, f.part, f.household_code, f.sha256, f.phash \
+         FROM unnest($2::bigint[]) AS h(phash) CROSS JOIN LATERAL \
+           (SELECT * FROM photo_fingerprints f WHERE f.phash = h.phash \
+            AND f.household_code <> $3 ORDER BY f.id DESC LIMIT {MAX_NAMED}) f"
+    ))
+    .bind::<Array<Text>, _>(shas)
+    .bind::<Array<BigInt>, _>(&near)
+    .bind::<Text, _>(household)
+    .load(c)?;
+    let mut out: Vec<Candidate> = rows
+        .into_iter()
+        .map(|r| {
+            (
+                r.id,
+                r.submission_id,
+                r.part,
+                r.household_code,
+                r.sha256,
+                r.phash,
+            )
+        })
+        .collect();
+    out.sort_unstable_by_key(|c| c.0);
     Ok(out)
 }
 

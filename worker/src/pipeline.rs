@@ -352,9 +352,9 @@ impl Pipeline {
     }
 
     /// After a stage committed: flag photo reuse its look-up could not see (a matching version
-    /// committed meanwhile), and put its ledger entries in the chain unless another process is
-    /// doing so right now. Neither can undo the commit; a failure is logged, and the other
-    /// side's reconciliation or the periodic sequencer covers it.
+    /// committed meanwhile). It cannot undo the commit; a failure is logged, and the other
+    /// side's reconciliation covers it. (The stage's ledger entries join the chain at the next
+    /// periodic sequencing, within 250 ms, in a batch with the other workers'.)
     fn after_commit(&self, conn: &mut Conn, record: &StageOutcome<'_>) {
         if let Some(so) = &record.signed_off {
             match fieldsurvey_db::photos::reconcile(
@@ -372,9 +372,6 @@ impl Pipeline {
                 ),
                 Err(e) => tracing::warn!(error = %e, "reconciling photo reuse failed"),
             }
-        }
-        if let Err(e) = fieldsurvey_db::ledger::try_sequence(conn, &self.ledger_key) {
-            tracing::warn!(error = %e, "sequencing ledger entries failed; the periodic sequencer will");
         }
     }
 
