@@ -26,13 +26,13 @@ use crate::{Conn, DbError, DbResult, Tx, with_conn, with_tx};
 
 /// The ledger head as locked by the transaction holding it: the last entry's number and hash.
 #[derive(Debug)]
-pub struct Head {
+struct Head {
     seq: i64,
     hash: String,
 }
 
 /// Lock the ledger head for the rest of the caller's transaction and read it.
-pub fn lock_head(tx: &mut Tx<'_>) -> DbResult<Head> {
+fn lock_head(tx: &mut Tx<'_>) -> DbResult<Head> {
     let (seq, hash) = with_tx!(tx, |c| diesel::update(lh::ledger_head.filter(lh::id.eq(1)))
         .set(lh::seq.eq(lh::seq))
         .returning((lh::seq, lh::hash))
@@ -43,7 +43,7 @@ pub fn lock_head(tx: &mut Tx<'_>) -> DbResult<Head> {
 /// Append `entries` (`seq` and `prev` are filled here) after the locked `head`, each signed
 /// with `key` and naming its submission: one insert and one head update. Returns each entry's
 /// `(seq, hash)`.
-pub fn append_locked(
+fn append_locked(
     tx: &mut Tx<'_>,
     head: &mut Head,
     entries: Vec<(Entry, Option<&str>)>,
@@ -188,6 +188,10 @@ pub fn sequence(conn: &mut Conn, key: &LedgerKey) -> DbResult<usize> {
 /// [`sequence`], unless another process is sequencing right now (it takes what is pending, or
 /// the next call will): what the periodic sequencers run, so they never wait on each other.
 pub fn try_sequence(conn: &mut Conn, key: &LedgerKey) -> DbResult<usize> {
+    // Most ticks find nothing: no transaction and no lock for them.
+    if !has_pending(conn)? {
+        return Ok(0);
+    }
     let at = crate::now();
     conn.transaction(|tx| {
         let head = match tx {
@@ -231,15 +235,19 @@ pub fn spawn_sequencer(db: crate::Db, key: LedgerKey, every: std::time::Duration
 /// Sequence what is pending, if anything is: before reading entries, so that what a reader
 /// sees of a state change includes its entry.
 pub fn settle(conn: &mut Conn, key: &LedgerKey) -> DbResult<()> {
-    use crate::schema::ledger_pending as lp;
-    let pending: bool = with_conn!(conn, |c| diesel::select(diesel::dsl::exists(
-        lp::table.select(lp::id)
-    ))
-    .get_result(c))?;
-    if pending {
+    if has_pending(conn)? {
         sequence(conn, key)?;
     }
     Ok(())
+}
+
+/// Whether any entry waits to be sequenced.
+fn has_pending(conn: &mut Conn) -> DbResult<bool> {
+    use crate::schema::ledger_pending as lp;
+    Ok(with_conn!(conn, |c| diesel::select(diesel::dsl::exists(
+        lp::table.select(lp::id)
+    ))
+    .get_result(c))?)
 }
 
 /// Append one entry on a transaction's connection `$c` (either backend's concrete connection,

@@ -79,12 +79,6 @@ impl<'a> From<&'a mut SqliteConnection> for Tx<'a> {
     }
 }
 
-impl Tx<'_> {
-    pub fn is_pg(&self) -> bool {
-        matches!(self, Tx::Pg(_))
-    }
-}
-
 /// Run `$body` with `$c` bound to the concrete connection of a [`Tx`] (one query, both backends).
 #[macro_export]
 macro_rules! with_tx {

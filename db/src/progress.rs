@@ -172,16 +172,20 @@ pub fn fold(conn: &mut Conn) -> DbResult<usize> {
             let folded: Folded = diesel::sql_query(sql).get_result(&mut **c)?;
             Ok(folded.n as usize)
         }
-        Conn::Sqlite(c) => c.immediate_transaction(|c| {
-            let last: Option<i64> = vd::table.select(diesel::dsl::max(vd::id)).first(c)?;
+        Conn::Sqlite(c) => {
+            // Nothing to fold is the common case: no write transaction for it. Deltas inserted
+            // after this read have larger ids and wait for the next fold.
+            let last: Option<i64> = vd::table.select(diesel::dsl::max(vd::id)).first(&mut **c)?;
             let Some(last) = last else { return Ok(0) };
-            diesel::sql_query(format!(
-                "INSERT INTO {COLUMNS} SELECT village_code, {SUMS} FROM village_stats_delta \
+            c.immediate_transaction(|c| {
+                diesel::sql_query(format!(
+                    "INSERT INTO {COLUMNS} SELECT village_code, {SUMS} FROM village_stats_delta \
                  WHERE id <= {last} GROUP BY village_code {ADD}"
-            ))
-            .execute(c)?;
-            Ok(diesel::delete(vd::table.filter(vd::id.le(last))).execute(c)?)
-        }),
+                ))
+                .execute(c)?;
+                Ok(diesel::delete(vd::table.filter(vd::id.le(last))).execute(c)?)
+            })
+        }
     }
 }
 
