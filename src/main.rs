@@ -74,6 +74,18 @@ enum Command {
         #[command(subcommand)]
         command: KeyCommand,
     },
+    /// Send every submission still `queued` to the queue again (after a restore into a broker
+    /// that lost its queues); processing is idempotent, so none is processed twice.
+    Requeue,
+    /// Prove that the database, the photo store and the key files belong together (after a
+    /// restore, or at any time): the schema, every key, the whole ledger, every referenced
+    /// photo and its hash. Reads only; exit 1 naming every fault.
+    Check {
+        /// A `fieldsurvey dev` data directory: its database, photos and keys, where the
+        /// settings do not name others.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -163,6 +175,8 @@ fn main() -> std::process::ExitCode {
             demo,
         } => commands::dev::run(settings, listen, data_dir, demo),
         Command::Migrate => commands::admin::migrate(&settings),
+        Command::Check { data_dir } => commands::check::run(settings, data_dir),
+        Command::Requeue => commands::admin::requeue(&settings),
         Command::Api => commands::serve::api(settings),
         Command::Worker => commands::serve::worker(settings),
         Command::Org {

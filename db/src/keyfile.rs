@@ -11,6 +11,20 @@ pub struct KeyFileError {
     pub reason: String,
 }
 
+/// Read a seed file that must already exist (`fieldsurvey check`: a restore that lost a key
+/// must say so, not make a new one).
+pub fn load_seed(path: &Path) -> Result<[u8; 32], KeyFileError> {
+    let err = |reason: String| KeyFileError {
+        path: path.display().to_string(),
+        reason,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
+    let bytes = b64_decode(text.trim()).ok_or_else(|| err("not base64url".into()))?;
+    bytes
+        .try_into()
+        .map_err(|_| err("expected a 32-byte Ed25519 seed".into()))
+}
+
 pub fn load_or_create_seed(path: &Path) -> Result<[u8; 32], KeyFileError> {
     let err = |reason: String| KeyFileError {
         path: path.display().to_string(),
@@ -31,11 +45,7 @@ pub fn load_or_create_seed(path: &Path) -> Result<[u8; 32], KeyFileError> {
         let _ = std::fs::hard_link(&tmp, path);
         let _ = std::fs::remove_file(&tmp);
     }
-    let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
-    let bytes = b64_decode(text.trim()).ok_or_else(|| err("not base64url".into()))?;
-    bytes
-        .try_into()
-        .map_err(|_| err("expected a 32-byte Ed25519 seed".into()))
+    load_seed(path)
 }
 
 fn b64_encode(b: &[u8]) -> String {

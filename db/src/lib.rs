@@ -5,6 +5,7 @@
 //! Owns: SQL, migrations, files on disk. Must not know HTTP or AMQP.
 
 pub mod clues;
+pub mod consistency;
 pub mod error;
 pub mod households;
 pub mod keyfile;
@@ -27,7 +28,7 @@ pub mod users;
 pub mod worklists;
 
 pub use error::{DbError, DbResult};
-pub use pool::{Conn, Db, PoolOptions, Tx};
+pub use pool::{Conn, Db, PoolOptions, SchemaStatus, Tx};
 
 /// The current time as stored (UTC, microsecond precision on both backends).
 pub fn now() -> chrono::NaiveDateTime {

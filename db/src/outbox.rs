@@ -75,3 +75,37 @@ pub fn backlog(conn: &mut Conn) -> DbResult<i64> {
         .count()
         .get_result(c)?))
 }
+
+/// Write every `queued` submission's processing message again: after a restore into a broker
+/// that lost its queues, or whenever a message is known lost. Processing is idempotent, so a
+/// submission whose first message is still in a queue is processed once. Returns how many.
+pub fn requeue_queued(conn: &mut Conn) -> DbResult<usize> {
+    use crate::models::NewOutbox;
+    use crate::schema::submissions::dsl as s;
+    conn.transaction(|tx| {
+        let queued: Vec<(String, Option<String>)> = crate::with_tx!(tx, |c| s::submissions
+            .filter(s::status.eq("queued"))
+            .order(s::received_at.asc())
+            .select((s::id, s::request_id))
+            .load(c))?;
+        let now = crate::now();
+        let rows: Vec<NewOutbox> = queued
+            .into_iter()
+            .map(|(id, request_id)| NewOutbox {
+                message_id: format!("{id}:process"),
+                kind: "submission.process".into(),
+                routing_key: "submission.process".into(),
+                payload: serde_json::json!({"submission_id": id, "request_id": request_id})
+                    .to_string(),
+                request_id,
+                created_at: now,
+            })
+            .collect();
+        for chunk in rows.chunks(1_000) {
+            crate::with_tx!(tx, |c| diesel::insert_into(ob::outbox)
+                .values(chunk)
+                .execute(c))?;
+        }
+        Ok(rows.len())
+    })
+}

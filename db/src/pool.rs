@@ -146,6 +146,17 @@ impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqlitePragma
     }
 }
 
+/// Where the database's schema stands against this binary's migrations.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchemaStatus {
+    /// Versions this binary has and the database lacks: run `fieldsurvey migrate`.
+    pub behind: Vec<String>,
+    /// Versions the database has and this binary does not know: a newer release migrated it.
+    pub ahead: Vec<String>,
+    /// How many migrations the database records as applied.
+    pub applied: usize,
+}
+
 /// How many connections a process may hold, and how long a checkout waits before it is a 503.
 /// Connections are opened as they are needed (one is kept idle), not all at start: PostgreSQL's
 /// connection limit is shared by every process on the server.
@@ -248,6 +259,47 @@ impl Db {
             Conn::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()),
         };
         ran.map_err(|e| DbError::Migration(e.to_string()))
+    }
+
+    /// The migrations this binary has that the database lacks (`behind`), and those the
+    /// database has that this binary does not know (`ahead`: a newer release migrated it).
+    pub fn schema_status(&self) -> DbResult<SchemaStatus> {
+        fn status<DB: diesel::backend::Backend>(
+            c: &mut impl MigrationHarness<DB>,
+            source: EmbeddedMigrations,
+        ) -> Result<SchemaStatus, String> {
+            use diesel::migration::{Migration, MigrationSource};
+            let known: Vec<String> = MigrationSource::<DB>::migrations(&source)
+                .map_err(|e| e.to_string())?
+                .iter()
+                .map(|m| m.name().version().to_string())
+                .collect();
+            let applied: Vec<String> = c
+                .applied_migrations()
+                .map_err(|e| e.to_string())?
+                .iter()
+                .map(|v| v.to_string())
+                .collect();
+            Ok(SchemaStatus {
+                behind: known
+                    .iter()
+                    .filter(|v| !applied.contains(v))
+                    .cloned()
+                    .collect(),
+                ahead: applied
+                    .iter()
+                    .filter(|v| !known.contains(v))
+                    .cloned()
+                    .collect(),
+                applied: applied.len(),
+            })
+        }
+        let mut conn = self.get()?;
+        match &mut conn {
+            Conn::Pg(c) => status(&mut **c, PG_MIGRATIONS),
+            Conn::Sqlite(c) => status(&mut **c, SQLITE_MIGRATIONS),
+        }
+        .map_err(DbError::Migration)
     }
 
     /// Revert every migration (used by the test that exercises each `down.sql`).

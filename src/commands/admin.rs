@@ -1,4 +1,4 @@
-//! `migrate`, `user add`, `key add`.
+//! `migrate`, `requeue`, `user add`, `key add`.
 
 use std::io::BufRead;
 
@@ -23,6 +23,13 @@ pub fn migrate(settings: &Settings) -> Result<()> {
     let db = connect(settings)?;
     let n = db.migrate()?;
     println!("migrations applied: {n} ({})", db.backend());
+    Ok(())
+}
+
+pub fn requeue(settings: &Settings) -> Result<()> {
+    let db = connect(settings)?;
+    let n = fieldsurvey_db::outbox::requeue_queued(&mut db.get()?)?;
+    println!("{n} queued submissions written to the outbox again; the API's relay publishes them");
     Ok(())
 }
 

@@ -82,8 +82,29 @@ fn hostname() -> String {
         .unwrap_or_else(|_| "localhost".into())
 }
 
+/// A production process starts only on the schema it was built for: behind, the operator runs
+/// `fieldsurvey migrate` first; ahead, a newer release has migrated the database and this
+/// binary's writes may no longer fit it (see docs/operations.md, "Upgrades").
+pub fn require_schema(db: &Db) -> Result<()> {
+    let s = db.schema_status()?;
+    if !s.behind.is_empty() {
+        anyhow::bail!(
+            "the database lacks migrations {}: run `fieldsurvey migrate` first",
+            s.behind.join(", ")
+        );
+    }
+    if !s.ahead.is_empty() {
+        anyhow::bail!(
+            "the database was migrated by a newer release ({}): run that release's binary",
+            s.ahead.join(", ")
+        );
+    }
+    Ok(())
+}
+
 pub fn api(settings: Settings) -> Result<()> {
     let db = connect_as(&settings, Role::Api)?;
+    require_schema(&db)?;
     let store = PhotoStore::from_url(&settings.storage_root()?)?;
     let jwt = JwtKeys::load_or_create(&settings.jwt_key_file()?)?;
     let ledger_key = settings.ledger_key()?;
@@ -154,6 +175,7 @@ pub fn api(settings: Settings) -> Result<()> {
 
 pub fn worker(settings: Settings) -> Result<()> {
     let db = connect_as(&settings, Role::Worker)?;
+    require_schema(&db)?;
     let store = PhotoStore::from_url(&settings.storage_root()?)?;
     let amqp = settings.amqp_url()?.to_owned();
     let mut registry = Registry::default();

@@ -133,6 +133,21 @@ impl Service {
         svc
     }
 
+    /// `fieldsurvey dev --demo` on `dir/data` as the caller prepared it (an older release's).
+    pub fn dev_in(dir: tempfile::TempDir) -> Service {
+        let mut svc = Service {
+            base: String::new(),
+            dir,
+            env: vec![],
+            procs: vec![],
+            pg: None,
+            amqp_prefix: None,
+            amqp_url: None,
+        };
+        svc.start_dev();
+        svc
+    }
+
     pub fn start_dev(&mut self) {
         let data = self.dir.path().join("data");
         if !self.env.iter().any(|(k, _)| k == "DATABASE_URL") {
@@ -274,6 +289,40 @@ impl Service {
             ],
             None,
         );
+        svc.start_api();
+        for _ in 0..workers {
+            svc.start_worker();
+        }
+        svc
+    }
+
+    /// `api` + `workers` × `worker` on a database, store and keys that already exist (a restored
+    /// or upgraded system, given by `env`), with queue names of their own. The database is the
+    /// caller's to drop.
+    pub fn attach(amqp: &str, env: &[(&str, String)], workers: usize) -> Service {
+        let prefix = unique("t");
+        let mut all: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.clone()))
+            .collect();
+        for (k, v) in [
+            ("AMQP_URL", amqp),
+            ("AMQP_PREFIX", prefix.as_str()),
+            ("LISTEN", "127.0.0.1:0"),
+            ("RETRY_DELAY_MS", "500"),
+            ("DB_POOL_SIZE", "8"),
+        ] {
+            all.push((k.to_owned(), v.to_owned()));
+        }
+        let mut svc = Service {
+            base: String::new(),
+            dir: tempfile::tempdir().unwrap(),
+            env: all,
+            procs: vec![],
+            pg: None,
+            amqp_prefix: Some(prefix),
+            amqp_url: Some(amqp.to_owned()),
+        };
         svc.start_api();
         for _ in 0..workers {
             svc.start_worker();
@@ -487,6 +536,74 @@ impl Drop for Service {
         }
         if let (Some(prefix), Some(url)) = (self.amqp_prefix.take(), self.amqp_url.take()) {
             delete_queues(&url, &prefix);
+        }
+    }
+}
+
+/// A fresh, empty PostgreSQL database beside the admin URL's, dropped on drop.
+pub struct TempDb {
+    admin: String,
+    pub name: String,
+    pub url: String,
+}
+
+impl TempDb {
+    pub fn new(pg_admin: &str) -> TempDb {
+        let name = unique("fs_tmp_");
+        let admin = Db::connect(
+            pg_admin,
+            &PoolOptions {
+                max_size: 1,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        with_conn!(&mut admin.get().unwrap(), |c| c
+            .batch_execute(&format!("CREATE DATABASE {name}")))
+        .unwrap();
+        let base = pg_admin
+            .rsplit_once('/')
+            .map(|(b, _)| b.to_owned())
+            .unwrap();
+        TempDb {
+            admin: pg_admin.to_owned(),
+            url: format!("{base}/{name}"),
+            name,
+        }
+    }
+}
+
+impl Drop for TempDb {
+    fn drop(&mut self) {
+        drop_database(&self.admin, &self.name);
+    }
+}
+
+/// Run a command to completion: (success, stdout + stderr).
+pub fn run(cmd: &mut Command) -> (bool, String) {
+    let out = cmd
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+/// Copy a directory tree (what `cp -a` does for a photo store).
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), &target).unwrap();
         }
     }
 }
