@@ -37,9 +37,11 @@ pub struct Settings {
     pub income_line: Option<f64>,
     pub checkpoint_interval_secs: Option<u64>,
     pub review_deadline_days: Option<u32>,
+    pub worker_nice: Option<i32>,
 }
 
-const KEYS: [&str; 18] = [
+const KEYS: [&str; 19] = [
+    "WORKER_NICE",
     "LEDGER_KEY_FILE",
     "PII_KEY_FILE",
     "DATABASE_URL",
@@ -98,6 +100,7 @@ impl Settings {
             "MAX_ATTEMPTS" => self.max_attempts = Some(num(key, &v)?),
             "CHECKPOINT_INTERVAL_SECS" => self.checkpoint_interval_secs = Some(num(key, &v)?),
             "REVIEW_DEADLINE_DAYS" => self.review_deadline_days = Some(num(key, &v)?),
+            "WORKER_NICE" => self.worker_nice = Some(num(key, &v)?),
             "METRICS_LISTEN" => self.metrics_listen = Some(v),
             "LOG_FORMAT" => self.log_format = Some(v),
             "DB_POOL_SIZE" => self.db_pool_size = Some(num(key, &v)?),
@@ -175,6 +178,12 @@ impl Settings {
 
     pub fn max_attempts(&self) -> u32 {
         self.max_attempts.unwrap_or(5)
+    }
+
+    /// The scheduling priority a worker gives itself (`nice`, 0–19; default 10): on a host it
+    /// shares with the API, uploads are answered first and sign-offs use the rest of the CPU.
+    pub fn worker_nice(&self) -> i32 {
+        self.worker_nice.unwrap_or(10).clamp(0, 19)
     }
 
     pub fn prefetch(&self) -> u16 {

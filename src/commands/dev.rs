@@ -21,6 +21,7 @@ use crate::commands::serve::{cancel_on_signal, pipeline, runtime};
 use crate::config::{Role, Settings};
 
 pub fn run(mut settings: Settings, listen: String, data_dir: PathBuf, demo: bool) -> Result<()> {
+    crate::commands::serve::tune_allocator();
     std::fs::create_dir_all(&data_dir)
         .with_context(|| format!("creating {}", data_dir.display()))?;
     let data_dir = data_dir.canonicalize()?;

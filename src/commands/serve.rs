@@ -25,6 +25,17 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
+/// A worker's runtime: its blocking work (decoding photos, database calls) runs on at most
+/// `prefetch` + 4 threads — one per message it holds, and a few for the relay, the sequencer
+/// and metrics. Tokio's default of 512 let a worker with a backlog grow to dozens of threads,
+/// each keeping its own allocator cache of decoded images (200+ MB resident).
+pub fn worker_runtime(prefetch: u16) -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .max_blocking_threads(usize::from(prefetch) + 4)
+        .build()?)
+}
+
 pub fn topology(settings: &Settings) -> Topology {
     Topology::new(
         settings.amqp_prefix(),
@@ -102,7 +113,25 @@ pub fn require_schema(db: &Db) -> Result<()> {
     Ok(())
 }
 
+/// Keep the API's memory to what it uses. With glibc's defaults, a burst of uploads (32 at once,
+/// ~300 KB each) left 200–230 MB resident for a live heap that peaked at 32 MB (heaptrack):
+/// per-thread arenas, and a dynamic mmap threshold that rises after the first large free so
+/// later photo buffers come from the arenas and fragment them. Two arenas and a fixed 512 KB
+/// threshold held the same burst at 58 MB, at the same rate within the runs' spread
+/// (docs/performance.md). Workers keep the defaults: they stay near 60 MB with them.
+pub fn tune_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        // SAFETY: mallopt only sets allocator parameters; called before the server's threads.
+        unsafe {
+            libc::mallopt(libc::M_ARENA_MAX, 2);
+            libc::mallopt(libc::M_MMAP_THRESHOLD, 512 * 1024);
+        }
+    }
+}
+
 pub fn api(settings: Settings) -> Result<()> {
+    tune_allocator();
     let db = connect_as(&settings, Role::Api)?;
     require_schema(&db)?;
     let store = PhotoStore::from_url(&settings.storage_root()?)?;
@@ -173,7 +202,24 @@ pub fn api(settings: Settings) -> Result<()> {
     })
 }
 
+/// Lower this process's scheduling priority to `nice` before any other thread starts (threads
+/// inherit it). Refusal is not fatal: the worker then runs at its given priority.
+fn lower_priority(nice: i32) {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: setpriority only reads its arguments; `0` names the calling thread, whose
+        // value every thread started afterwards inherits.
+        let rc = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, nice) };
+        if rc != 0 {
+            tracing::warn!(nice, "could not lower the worker's scheduling priority");
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = nice;
+}
+
 pub fn worker(settings: Settings) -> Result<()> {
+    lower_priority(settings.worker_nice());
     let db = connect_as(&settings, Role::Worker)?;
     require_schema(&db)?;
     let store = PhotoStore::from_url(&settings.storage_root()?)?;
@@ -187,7 +233,7 @@ pub fn worker(settings: Settings) -> Result<()> {
         store,
         queue_metrics.clone(),
     )?);
-    let rt = runtime()?;
+    let rt = worker_runtime(settings.prefetch())?;
     rt.block_on(async move {
         let shutdown = CancellationToken::new();
         cancel_on_signal(shutdown.clone());

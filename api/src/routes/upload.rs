@@ -148,11 +148,14 @@ async fn stream_photo(
                 unit: "bytes",
             });
         }
-        pending.extend_from_slice(&chunk);
-        if pending.len() >= FLUSH_AT {
-            let buf = std::mem::take(&mut pending);
-            writer = blocking(move || writer.write(&buf).map(|()| writer)).await??;
+        if !pending.is_empty() && pending.len() + chunk.len() > FLUSH_AT {
+            // One buffer per photo in flight, handed to the writer and back: no regrowth.
+            let mut buf = std::mem::take(&mut pending);
+            (writer, buf) = blocking(move || writer.write(&buf).map(|()| (writer, buf))).await??;
+            buf.clear();
+            pending = buf;
         }
+        pending.extend_from_slice(&chunk);
     }
     blocking(move || {
         writer.write(&pending)?;
