@@ -244,15 +244,14 @@ fn a_dev_directory_of_the_previous_release_migrates_checks_and_keeps_working() {
     let (ok, out) = cli(&[], &["check", "--data-dir", data.to_str().unwrap()]);
     assert!(ok, "{out}");
     let witnessed = release().join("sqlite-checkpoint.json");
-    let mut env = vec![("DATABASE_URL", url.clone())];
-    for key in ["LEDGER_KEY_FILE", "PII_KEY_FILE"] {
-        let file = if key == "LEDGER_KEY_FILE" {
-            "ledger.key"
-        } else {
-            "pii.key"
-        };
-        env.push((key, data.join(file).display().to_string()));
-    }
+    let env = vec![
+        ("DATABASE_URL", url.clone()),
+        (
+            "LEDGER_KEY_FILE",
+            data.join("ledger.key").display().to_string(),
+        ),
+        ("PII_KEY_FILE", data.join("pii.key").display().to_string()),
+    ];
     let (ok, out) = cli(
         &env,
         &["ledger", "verify", "--against", witnessed.to_str().unwrap()],

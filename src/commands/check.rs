@@ -134,6 +134,11 @@ pub fn run(mut settings: Settings, data_dir: Option<PathBuf>) -> Result<()> {
     }
 }
 
+/// One read on a pooled connection.
+fn read<T>(db: &Db, f: impl FnOnce(&mut fieldsurvey_db::Conn) -> Result<T>) -> Result<T> {
+    f(&mut db.get()?)
+}
+
 fn key_file(path: Option<&str>, var: &str) -> Result<[u8; 32]> {
     let path = path.with_context(|| format!("{var} is not set"))?;
     Ok(fieldsurvey_db::keyfile::load_seed(Path::new(path))?)
@@ -182,10 +187,7 @@ fn jwt_key(settings: &Settings) -> Finding {
 fn ledger_key_matches(db: &Db, key: &LedgerKey) -> Finding {
     const NAME: &str = "ledger key";
     let ours = key.public_key_b64url();
-    let newest = db
-        .get()
-        .map_err(anyhow::Error::from)
-        .and_then(|mut c| Ok(fieldsurvey_db::ledger::checkpoint(&mut c, None)?));
+    let newest = read(db, |c| Ok(fieldsurvey_db::ledger::checkpoint(c, None)?));
     match newest {
         Err(e) => Finding::failed(NAME, format!("{e:#}")),
         Ok(Some(cp)) if cp.public_key != ours => Finding::failed(
@@ -212,10 +214,10 @@ fn ledger_key_matches(db: &Db, key: &LedgerKey) -> Finding {
 
 fn pii_key_opens(db: &Db, key: &PiiKey) -> Finding {
     const NAME: &str = "personal-data key";
-    let sample = db.get().map_err(anyhow::Error::from).and_then(|mut c| {
+    let sample = read(db, |c| {
         Ok((
-            consistency::sealed_households(&mut c, PII_SAMPLE)?,
-            consistency::sealed_documents(&mut c, PII_SAMPLE)?,
+            consistency::sealed_households(c, PII_SAMPLE)?,
+            consistency::sealed_documents(c, PII_SAMPLE)?,
         ))
     });
     let (households, documents) = match sample {
@@ -267,10 +269,7 @@ fn pii_key_opens(db: &Db, key: &PiiKey) -> Finding {
 fn ledger(db: &Db, ledger_key: &LedgerKey, pii: &PiiKey) -> Finding {
     const NAME: &str = "ledger";
     let started = Instant::now();
-    let pending = db
-        .get()
-        .map_err(anyhow::Error::from)
-        .and_then(|mut c| Ok(consistency::pending_entries(&mut c)?));
+    let pending = read(db, |c| Ok(consistency::pending_entries(c)?));
     let outcome =
         crate::commands::ledger::verify_database(db, ledger_key.public_key(), pii, Vec::new());
     match (outcome, pending) {
@@ -302,10 +301,10 @@ fn ledger(db: &Db, ledger_key: &LedgerKey, pii: &PiiKey) -> Finding {
 /// queues it waits for `fieldsurvey requeue`.
 fn queue(db: &Db) -> Finding {
     const NAME: &str = "queue";
-    let counts = db.get().map_err(anyhow::Error::from).and_then(|mut c| {
+    let counts = read(db, |c| {
         Ok((
-            consistency::queued_submissions(&mut c)?,
-            fieldsurvey_db::outbox::backlog(&mut c)?,
+            consistency::queued_submissions(c)?,
+            fieldsurvey_db::outbox::backlog(c)?,
         ))
     });
     match counts {
@@ -342,11 +341,9 @@ fn photos(db: &Db, store: &PhotoStore) -> Finding {
     let mut faults = Vec::new();
     let mut after = String::new();
     loop {
-        let page = match db
-            .get()
-            .map_err(anyhow::Error::from)
-            .and_then(|mut c| Ok(consistency::referenced_photos(&mut c, &after, PHOTO_PAGE)?))
-        {
+        let page = match read(db, |c| {
+            Ok(consistency::referenced_photos(c, &after, PHOTO_PAGE)?)
+        }) {
             Ok(p) => p,
             Err(e) => return Finding::failed(NAME, format!("{e:#}")),
         };

@@ -194,25 +194,10 @@ impl Service {
         workers: usize,
     ) -> Service {
         let dir = tempfile::tempdir().unwrap();
-        let name = unique("fs_e2e_");
-        let admin = Db::connect(
-            pg_admin,
-            &PoolOptions {
-                max_size: 1,
-                ..Default::default()
-            },
-        )
-        .unwrap();
-        with_conn!(&mut admin.get().unwrap(), |c| c
-            .batch_execute(&format!("CREATE DATABASE {name}")))
-        .unwrap();
-        let base_url = pg_admin
-            .rsplit_once('/')
-            .map(|(b, _)| b.to_owned())
-            .unwrap();
+        let (name, url) = create_database(pg_admin, "fs_e2e_");
         let prefix = unique("t");
         let env = vec![
-            ("DATABASE_URL".to_owned(), format!("{base_url}/{name}")),
+            ("DATABASE_URL".to_owned(), url),
             ("AMQP_URL".to_owned(), amqp_for_service.to_owned()),
             ("AMQP_PREFIX".to_owned(), prefix.clone()),
             (
@@ -549,25 +534,10 @@ pub struct TempDb {
 
 impl TempDb {
     pub fn new(pg_admin: &str) -> TempDb {
-        let name = unique("fs_tmp_");
-        let admin = Db::connect(
-            pg_admin,
-            &PoolOptions {
-                max_size: 1,
-                ..Default::default()
-            },
-        )
-        .unwrap();
-        with_conn!(&mut admin.get().unwrap(), |c| c
-            .batch_execute(&format!("CREATE DATABASE {name}")))
-        .unwrap();
-        let base = pg_admin
-            .rsplit_once('/')
-            .map(|(b, _)| b.to_owned())
-            .unwrap();
+        let (name, url) = create_database(pg_admin, "fs_tmp_");
         TempDb {
             admin: pg_admin.to_owned(),
-            url: format!("{base}/{name}"),
+            url,
             name,
         }
     }
@@ -606,6 +576,28 @@ pub fn copy_dir(from: &Path, to: &Path) {
             std::fs::copy(e.path(), &target).unwrap();
         }
     }
+}
+
+/// A new, empty database beside the admin URL's: `(name, url)`.
+fn create_database(pg_admin: &str, prefix: &str) -> (String, String) {
+    let name = unique(prefix);
+    let admin = Db::connect(
+        pg_admin,
+        &PoolOptions {
+            max_size: 1,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    with_conn!(&mut admin.get().unwrap(), |c| c
+        .batch_execute(&format!("CREATE DATABASE {name}")))
+    .unwrap();
+    let base = pg_admin
+        .rsplit_once('/')
+        .map(|(b, _)| b.to_owned())
+        .unwrap();
+    let url = format!("{base}/{name}");
+    (name, url)
 }
 
 fn drop_database(admin: &str, name: &str) {
