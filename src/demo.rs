@@ -5,7 +5,7 @@
 use anyhow::Result;
 use fieldsurvey_db::Db;
 
-use crate::commands::admin::{create_user, enrol_key};
+use crate::commands::admin::{create_user, enrol_key, issue_enrolment_code};
 use crate::commands::import::{import_households, import_org_units};
 
 const ORG_UNITS: &[u8] = include_bytes!("../demo/org-units.csv");
@@ -108,5 +108,26 @@ pub fn load(
     println!(
         "surveyor1's enrolled test key: {key_id} (private key in shared/fixtures/signing-vector.json)"
     );
+    // Reviewers sign their decisions with a key their browser makes; each gets a one-time code
+    // to enrol it (console → 签名密钥) until they have one.
+    let mut conn = db.get()?;
+    let mut codes = Vec::new();
+    for u in USERS.iter().filter(|u| u.role != "surveyor") {
+        let user = fieldsurvey_db::users::by_username(&mut conn, u.username)?;
+        if let Some(user) = user
+            && fieldsurvey_db::keys::live_for(&mut conn, &user.id)?.is_empty()
+        {
+            codes.push((
+                u.username,
+                issue_enrolment_code(db, ledger_key, u.username)?.code,
+            ));
+        }
+    }
+    if !codes.is_empty() {
+        println!("key-enrolment codes (console → 签名密钥; one-time, 24 h):");
+        for (username, code) in codes {
+            println!("  {username:<10} {code}");
+        }
+    }
     Ok(())
 }

@@ -116,6 +116,10 @@ enum UserCommand {
     Deactivate { username: String },
     /// Reactivate a deactivated user.
     Activate { username: String },
+    /// Issue a one-time key-enrolment code for a user (valid 24 h), recorded in the ledger;
+    /// prints the code. The person enrols their own key with it (`POST /api/v1/keys`, or the
+    /// console's 签名密钥 page).
+    EnrolmentCode { username: String },
 }
 
 #[derive(Subcommand)]
@@ -201,6 +205,9 @@ fn main() -> std::process::ExitCode {
         Command::User {
             command: UserCommand::Activate { username },
         } => commands::admin::user_set_active(&settings, &username, true),
+        Command::User {
+            command: UserCommand::EnrolmentCode { username },
+        } => commands::admin::enrolment_code(&settings, &username),
         Command::Key {
             command:
                 KeyCommand::Add {

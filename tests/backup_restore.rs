@@ -105,16 +105,15 @@ fn a_running_system_backed_up_and_restored_into_a_new_database_and_store_checks_
     let ids = sign_off_three(&svc);
     // A reviewer's decision and a witnessed checkpoint, so the backup holds both kinds of entry.
     let app = svc.client();
-    let township = app.token("township1");
     let surveyor = app.token("surveyor1");
     let digest = app.wait_final(&surveyor, &ids[0])["content_digest"]
         .as_str()
         .unwrap()
         .to_owned();
-    let r = app.post_json(
-        Some(&township),
-        &format!("/api/v1/submissions/{}/review", ids[0]),
-        &json!({"decision": "approve", "digest": digest, "reasons": []}),
+    let r = svc.review(
+        "township1",
+        &ids[0],
+        json!({"decision": "approve", "digest": digest, "reasons": []}),
     );
     assert_eq!(r.status, 200, "{}", r.body);
     let work = tempfile::tempdir().unwrap();
@@ -191,7 +190,7 @@ fn a_running_system_backed_up_and_restored_into_a_new_database_and_store_checks_
         "{out}"
     );
     assert!(out.contains("ok      ledger "), "{out}");
-    assert!(out.contains("3 verifier signatures checked"), "{out}");
+    assert!(out.contains("3 verifier signatures and"), "{out}");
     assert!(
         out.contains("1 submissions accepted and not yet processed"),
         "{out}"

@@ -1,7 +1,8 @@
 //! The reviewers' console in a real headless Chromium (chromedriver): a township reviewer signs
-//! in, opens the oldest household in the queue, sees its photos, returns it with a reason; the
-//! surveyor's app resubmits; the reviewer approves the new version and sees the dashboard's
-//! closure rate change. Another township's reviewer cannot open the page or the photos, and a
+//! in, enrols a WebCrypto Ed25519 key made in the browser with a one-time code, opens the oldest
+//! household in the queue, sees its photos, returns it with a reason (signed in the page); the
+//! surveyor's app resubmits; the reviewer approves the new version, sees the dashboard's
+//! closure rate change and both decisions verified on the household's record. Another township's reviewer cannot open the page or the photos, and a
 //! form posted without its CSRF token is refused. Screenshots of each page are saved to
 //! `target/console-screenshots/`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -19,6 +20,16 @@ fn sign_in(b: &Browser, base: &str, user: &str) {
     b.type_into("input[name=password]", &format!("demo-{user}"));
     b.click("#sign-in");
     b.wait_url("/console/queue");
+}
+
+/// Make `user`'s key in the browser (WebCrypto) and enrol it with a code the operator issued.
+fn enrol_browser_key(b: &Browser, svc: &Service, user: &str) {
+    b.goto(&format!("{}/console/keys", svc.base));
+    b.wait_text("#browser-key", "还没有签名密钥");
+    b.type_into("input[name=enrolment_code]", &svc.enrolment_code(user));
+    b.click("#enrol");
+    b.wait_url("/console/keys?enrolled=k_");
+    b.wait_text("#browser-key", "已登记，可以签字");
 }
 
 #[test]
@@ -48,6 +59,21 @@ fn a_township_reviewer_works_the_queue_in_a_browser() {
     sign_in(&b, &base, "township1");
     b.screenshot("02-queue");
     assert_eq!(b.count("table.queue tbody tr"), 1);
+
+    // Without a key in this browser, a decision is not sent.
+    b.click("table.queue a.open");
+    b.wait_url(&v1.id());
+    b.click("#approve");
+    b.wait_text(".sign-status", "签名密钥");
+    assert_eq!(
+        app.get(Some(&surveyor), &format!("/api/v1/submissions/{}", v1.id()))
+            .body["status"],
+        "signed_off"
+    );
+
+    // The browser makes its key and enrols it with the code the operator issued.
+    enrol_browser_key(&b, &svc, "township1");
+    b.screenshot("02b-keys");
 
     b.goto(&format!("{base}/console/dashboard"));
     assert_eq!(b.text("#closure-rate"), "0.0%");
@@ -122,6 +148,11 @@ fn a_township_reviewer_works_the_queue_in_a_browser() {
     b.goto(&format!("{base}/console/households/522732101201-0001"));
     let record = b.source();
     assert!(record.contains("第 2 版") && record.contains("审核通过") && record.contains("退回"));
+    assert_eq!(
+        record.matches("本人签名 ✓ 已验证").count(),
+        2,
+        "the return and the approval, each verified as the reviewer's own"
+    );
     b.screenshot("07-accountability");
 
     // A form without its CSRF token is refused, and changes nothing.
@@ -172,6 +203,7 @@ fn a_township_reviewer_works_the_queue_in_a_browser() {
 
     // The county draws a spot-check of the township and overturns the approved record.
     sign_in(&b, &base, "county1");
+    enrol_browser_key(&b, &svc, "county1");
     b.goto(&format!("{base}/console/spot-checks"));
     b.click("select[name=org] option[value='522732101000']");
     b.type_into("input[name=rate]", "0");
@@ -191,6 +223,20 @@ fn a_township_reviewer_works_the_queue_in_a_browser() {
     b.screenshot("09-spot-check");
     let reopened = app.get(Some(&surveyor), &format!("/api/v1/submissions/{}", v2.id()));
     assert_eq!(reopened.body["status"], "returned");
+    let overturn = reopened.body["ledger"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (
+            overturn["action"].as_str(),
+            overturn["signature"]["verified"].as_bool()
+        ),
+        (Some("spot_checked"), Some(true)),
+        "the county's overturn carries the county reviewer's own verified signature: {overturn}"
+    );
 
     b.goto(&format!("{base}/console/queue"));
     b.click("form.logout button");

@@ -9,7 +9,6 @@ mod common;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use common::client::Client;
 use common::survey::{Key, Upload};
 use common::{Service, real_services};
 use fieldsurvey_core::ledger::{Checkpoint, LedgerKey};
@@ -17,16 +16,17 @@ use fieldsurvey_core::merkle::{leaf_hash, verify_consistency, verify_inclusion};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-fn review(app: &Client, token: &str, id: &str, decision: &str, digest: &str) -> (u16, Value) {
+/// Review as `user` through the API, signed with their enrolled test key.
+fn review(svc: &Service, user: &str, id: &str, decision: &str, digest: &str) -> (u16, Value) {
     let reasons = if decision == "return" {
         json!([{"action": "correct", "field": "income.net_cny", "note": "工资收入与务工证明不符"}])
     } else {
         json!([])
     };
-    let r = app.post_json(
-        Some(token),
-        &format!("/api/v1/submissions/{id}/review"),
-        &json!({"decision": decision, "digest": digest, "reasons": reasons}),
+    let r = svc.review(
+        user,
+        id,
+        json!({"decision": decision, "digest": digest, "reasons": reasons}),
     );
     (r.status, r.body)
 }
@@ -98,7 +98,6 @@ fn review_corrections_and_accountability_hold_to_the_signing_rule() {
     let surveyor = app.token("surveyor1");
     let township = app.token("township1");
     let other_township = app.token("township2");
-    let county = app.token("county1");
     let auditor = app.token("auditor1");
     let key = Key::demo();
     let public_key: [u8; 32] = URL_SAFE_NO_PAD
@@ -119,16 +118,16 @@ fn review_corrections_and_accountability_hold_to_the_signing_rule() {
     assert_eq!(s1["ledger"][0]["action"], "signed_off");
 
     // Attacks on the review, each refused and changing nothing.
-    let (status, _) = review(&app, &other_township, &v1.id(), "approve", &d1);
+    let (status, _) = review(&svc, "township2", &v1.id(), "approve", &d1);
     assert_eq!(status, 404, "another township's reviewer cannot see it");
-    let (status, _) = review(&app, &county, &v1.id(), "approve", &d1);
+    let (status, _) = review(&svc, "county1", &v1.id(), "approve", &d1);
     assert_eq!(
         status, 403,
         "the county does not take the township's decision"
     );
-    let (status, body) = review(&app, &surveyor, &v1.id(), "approve", &d1);
+    let (status, body) = review(&svc, "surveyor1", &v1.id(), "approve", &d1);
     assert_eq!(status, 404, "a surveyor reviews nothing: {body}");
-    let (status, body) = review(&app, &township, &v1.id(), "return", &d1.replace('a', "b"));
+    let (status, body) = review(&svc, "township1", &v1.id(), "return", &d1.replace('a', "b"));
     assert!(status == 409 || status == 400, "{body}");
     let r = app.post_json(
         Some(&township),
@@ -153,7 +152,7 @@ fn review_corrections_and_accountability_hold_to_the_signing_rule() {
     );
 
     // The township returns version 1 with what to correct (纠).
-    let (status, body) = review(&app, &township, &v1.id(), "return", &d1);
+    let (status, body) = review(&svc, "township1", &v1.id(), "return", &d1);
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["status"], "returned");
     let last = body["ledger"].as_array().unwrap().last().unwrap().clone();
@@ -177,14 +176,14 @@ fn review_corrections_and_accountability_hold_to_the_signing_rule() {
     assert_eq!(old.body["superseded_by"], v2.id().as_str());
 
     // A stale digest, or the old version, cannot be approved (R4).
-    let (status, body) = review(&app, &township, &v1.id(), "approve", &d1);
+    let (status, body) = review(&svc, "township1", &v1.id(), "approve", &d1);
     assert_eq!(status, 409, "{body}");
     assert_eq!(body["code"], "stale_digest");
     assert!(
         body["detail"].as_str().unwrap().contains(&v2.id()),
         "{body}"
     );
-    let (status, body) = review(&app, &township, &v2.id(), "approve", &d1);
+    let (status, body) = review(&svc, "township1", &v2.id(), "approve", &d1);
     assert_eq!((status, body["code"].as_str()), (409, Some("stale_digest")));
 
     // A correction of the already corrected version is refused, naming the correction.
@@ -200,13 +199,13 @@ fn review_corrections_and_accountability_hold_to_the_signing_rule() {
     assert_eq!(f["rejections"][0]["code"], "supersedes_mismatch");
 
     // The township approves version 2; approving twice is refused.
-    let (status, body) = review(&app, &township, &v2.id(), "approve", &d2);
+    let (status, body) = review(&svc, "township1", &v2.id(), "approve", &d2);
     assert_eq!(
         (status, body["status"].as_str()),
         (200, Some("approved")),
         "{body}"
     );
-    let (status, body) = review(&app, &township, &v2.id(), "approve", &d2);
+    let (status, body) = review(&svc, "township1", &v2.id(), "approve", &d2);
     assert_eq!(
         (status, body["code"].as_str()),
         (409, Some("not_reviewable"))
@@ -231,7 +230,7 @@ fn review_corrections_and_accountability_hold_to_the_signing_rule() {
     let r = app.post_json(
         Some(&dual),
         "/api/v1/keys",
-        &json!({"public_key": dual_key.public_b64()}),
+        &json!({"public_key": dual_key.public_b64(), "enrolment_code": svc.enrolment_code("dual1")}),
     );
     assert_eq!(r.status, 201);
     // 代签: surveyor1 uploads a survey signed with dual1's key; rejected, on record.
@@ -253,8 +252,8 @@ fn review_corrections_and_accountability_hold_to_the_signing_rule() {
     assert_eq!(so["status"], "signed_off", "{so}");
     svc.sql("UPDATE users SET role = 'reviewer' WHERE username = 'dual1'");
     let (status, body) = review(
-        &app,
-        &dual,
+        &svc,
+        "dual1",
         &own.id(),
         "approve",
         so["content_digest"].as_str().unwrap(),
@@ -527,8 +526,8 @@ fn the_embedded_mode_keeps_the_same_accountability() {
     let s = app.wait_final(&surveyor, &u.id());
     assert_eq!(s["status"], "signed_off", "{s}");
     let (status, body) = review(
-        &app,
-        &township,
+        &svc,
+        "township1",
         &u.id(),
         "approve",
         s["content_digest"].as_str().unwrap(),
@@ -558,5 +557,8 @@ fn the_embedded_mode_keeps_the_same_accountability() {
         "--public-key",
         &URL_SAFE_NO_PAD.encode(public_key),
     ]);
-    assert!(ok && out.contains("ledger intact: 3 entries"), "{out}");
+    assert!(
+        ok && out.contains("1 verifier signatures and 1 signed decisions checked"),
+        "{out}"
+    );
 }

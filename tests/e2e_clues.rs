@@ -24,11 +24,11 @@ fn upload(app: &Client, token: &str, u: &Upload) -> Value {
     s
 }
 
-fn decide(app: &Client, token: &str, s: &Value, decision: &str) -> Value {
-    let r = app.post_json(
-        Some(token),
-        &format!("/api/v1/submissions/{}/review", s["id"].as_str().unwrap()),
-        &json!({"decision": decision, "digest": s["content_digest"],
+fn decide(svc: &Service, user: &str, s: &Value, decision: &str) -> Value {
+    let r = svc.review(
+        user,
+        s["id"].as_str().unwrap(),
+        json!({"decision": decision, "digest": s["content_digest"],
                 "reasons": [{"action": "correct", "field": "water.safe", "note": "饮水不安全"}]}),
     );
     assert_eq!(r.status, 200, "{}", r.text);
@@ -108,13 +108,13 @@ fn workflow(svc: &Service) {
     assert_eq!(none.body["items"].as_array().unwrap().len(), 0);
 
     // Returned, corrected, approved: the clue closes with the version that passes.
-    decide(&app, &township, &s1, "return");
+    decide(svc, "township1", &s1, "return");
     let mut v2 = Upload::household_h1();
     v2.doc["supersedes"] = json!(v1.id());
     let s2 = upload(&app, &surveyor, &v2);
     assert_eq!(s2["outcome"]["meets_standard"], true);
     assert!(clue_kinds(&s2).is_empty());
-    let approved = decide(&app, &township, &s2, "approve");
+    let approved = decide(svc, "township1", &s2, "approve");
     assert_eq!(approved["status"], "approved");
     let closed = app.get(Some(&township), "/api/v1/clues?status=closed");
     let item = &closed.body["items"][0];
@@ -170,26 +170,26 @@ fn workflow(svc: &Service) {
         "a township does not spot-check itself"
     );
     let check = format!("/api/v1/submissions/{}/spot-check", v2.id());
-    let r = app.post_json(
-        Some(&township),
+    let r = svc.post_signed(
+        "township1",
         &check,
-        &json!({"decision": "confirm", "digest": s2["content_digest"]}),
+        json!({"decision": "confirm", "digest": s2["content_digest"]}),
     );
     assert_eq!(
         r.status, 409,
         "not drawn at the township's level: {}",
         r.text
     );
-    let r = app.post_json(
-        Some(&county),
+    let r = svc.post_signed(
+        "county1",
         &check,
-        &json!({"decision": "overturn", "digest": s2["content_digest"]}),
+        json!({"decision": "overturn", "digest": s2["content_digest"]}),
     );
     assert_eq!(r.status, 400, "an overturn says why");
-    let r = app.post_json(
-        Some(&county),
+    let r = svc.post_signed(
+        "county1",
         &check,
-        &json!({"decision": "overturn", "digest": s2["content_digest"],
+        json!({"decision": "overturn", "digest": s2["content_digest"],
                 "reason": "实地核查：饮水设施已损坏"}),
     );
     assert_eq!(r.status, 200, "{}", r.text);
@@ -212,10 +212,10 @@ fn workflow(svc: &Service) {
     let mut v3 = Upload::household_h1();
     v3.doc["supersedes"] = json!(v2.id());
     let s3 = upload(&app, &surveyor, &v3);
-    let r = app.post_json(
-        Some(&township),
-        &format!("/api/v1/submissions/{}/review", v3.id()),
-        &json!({"decision": "approve", "digest": s3["content_digest"]}),
+    let r = svc.review(
+        "township1",
+        &v3.id(),
+        json!({"decision": "approve", "digest": s3["content_digest"]}),
     );
     assert_eq!(r.status, 403, "the township does not decide it: {}", r.text);
     let cq = app.get(Some(&county), "/api/v1/review/queue");
@@ -226,7 +226,7 @@ fn workflow(svc: &Service) {
         "not in the township's queue: {}",
         tq.text
     );
-    let approved = decide(&app, &county, &s3, "approve");
+    let approved = decide(svc, "county1", &s3, "approve");
     assert_eq!(approved["status"], "approved");
     let stats = app.get(Some(&county), "/api/v1/stats?org=522732101000");
     let village = unit(&stats.body, "522732101201");
@@ -280,25 +280,21 @@ fn workflow(svc: &Service) {
         .unwrap()
         .to_owned();
     let path = format!("/api/v1/clues/{clue}/close");
-    let r = app.post_json(Some(&township), &path, &json!({"reason": "  "}));
+    let r = svc.post_signed("township1", &path, json!({"reason": "  "}));
     assert_eq!(r.status, 400, "{}", r.text);
-    let r = app.post_json(
-        Some(&other_township),
-        &path,
-        &json!({"reason": "不是我们的"}),
-    );
+    let r = svc.post_signed("township2", &path, json!({"reason": "不是我们的"}));
     assert_eq!(r.status, 404);
-    let r = app.post_json(Some(&surveyor), &path, &json!({"reason": "自己销号"}));
+    let r = svc.post_signed("surveyor1", &path, json!({"reason": "自己销号"}));
     assert_eq!(r.status, 404);
-    let r = app.post_json(
-        Some(&township),
+    let r = svc.post_signed(
+        "township1",
         &path,
-        &json!({"reason": "已补录底图，户码有效"}),
+        json!({"reason": "已补录底图，户码有效"}),
     );
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body["status"], "closed");
     assert_eq!(r.body["close_reason"], "已补录底图，户码有效");
-    let r = app.post_json(Some(&township), &path, &json!({"reason": "again"}));
+    let r = svc.post_signed("township1", &path, json!({"reason": "again"}));
     assert_eq!(r.status, 409);
 
     let (ok, out) = svc.cli_status(&["ledger", "verify"]);

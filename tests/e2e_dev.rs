@@ -81,14 +81,14 @@ fn every_rejection_reason_is_reported() {
     let r = app.post_json(
         Some(&app.token("surveyor2")),
         "/api/v1/keys",
-        &json!({"public_key": other_key.public_b64()}),
+        &json!({"public_key": other_key.public_b64(), "enrolment_code": svc.enrolment_code("surveyor2")}),
     );
     assert_eq!(r.status, 201, "{}", r.text);
     let revoked = Key::generate();
     let r = app.post_json(
         Some(&token),
         "/api/v1/keys",
-        &json!({"public_key": revoked.public_b64()}),
+        &json!({"public_key": revoked.public_b64(), "enrolment_code": svc.enrolment_code("surveyor1")}),
     );
     assert_eq!(r.body["key_id"], revoked.key_id.as_str());
     let db_url = format!(

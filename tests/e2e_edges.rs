@@ -215,14 +215,72 @@ fn tokens_rotate_and_a_deactivated_user_stops_at_once() {
 
     let access = next.body["access_token"].as_str().unwrap();
     let key = Key::generate();
+    let code = svc.enrolment_code("surveyor2");
     assert_eq!(
         app.post_json(
             Some(access),
             "/api/v1/keys",
-            &json!({"public_key": key.public_b64()})
+            &json!({"public_key": key.public_b64(), "enrolment_code": code.to_lowercase()})
         )
         .status,
-        201
+        201,
+        "a code is read however it is typed"
+    );
+
+    // A password alone enrols nothing: the code is required, the caller's own, one-time, and
+    // valid 24 h. Every refusal leaves the keys as they were.
+    let other = Key::generate();
+    let enrol = |code: &str| {
+        app.post_json(
+            Some(access),
+            "/api/v1/keys",
+            &json!({"public_key": other.public_b64(), "enrolment_code": code}),
+        )
+    };
+    let r = app.post_json(
+        Some(access),
+        "/api/v1/keys",
+        &json!({"public_key": other.public_b64()}),
+    );
+    assert_eq!(
+        (r.status, r.body["code"].as_str()),
+        (403, Some("enrolment_code_required")),
+        "{}",
+        r.text
+    );
+    for (code, what) in [
+        (svc.enrolment_code("surveyor1"), "someone else's code"),
+        ("ABCD-EFGH-JKMN".to_owned(), "an unknown code"),
+        (code, "a used code"),
+    ] {
+        let r = enrol(&code);
+        assert_eq!(
+            (r.status, r.body["code"].as_str()),
+            (403, Some("invalid_enrolment_code")),
+            "{what}: {}",
+            r.text
+        );
+    }
+    let expired = svc.enrolment_code("surveyor2");
+    svc.sql("UPDATE enrolment_codes SET expires_at = '2020-01-01 00:00:00' WHERE used_at IS NULL");
+    let r = enrol(&expired);
+    assert_eq!(r.status, 403, "an expired code: {}", r.text);
+    assert!(r.text.contains("expired"), "{}", r.text);
+    assert_eq!(
+        svc.sql_count(
+            "SELECT count(*) AS n FROM signing_keys k JOIN users u ON u.id = k.user_id \
+             WHERE u.username = 'surveyor2'"
+        ),
+        1,
+        "only the key enrolled with a valid code"
+    );
+    assert_eq!(
+        svc.sql_count(
+            "SELECT count(*) AS n FROM ledger_entries WHERE entry LIKE '%enrolment_code_issued%' \
+             AND entry LIKE '%\"username\":\"surveyor%'"
+        ),
+        3,
+        "every code issued is on record"
     );
     let db_url = format!(
         "sqlite://{}",

@@ -22,7 +22,7 @@ fn ledger_verify_names_each_tampering_done_in_the_database() {
     let r = app.post_json(
         Some(&token),
         "/api/v1/keys",
-        &json!({"public_key": own.public_b64()}),
+        &json!({"public_key": own.public_b64(), "enrolment_code": svc.enrolment_code("surveyor1")}),
     );
     assert_eq!(r.status, 201);
     let mut ids = Vec::new();
@@ -44,7 +44,7 @@ fn ledger_verify_names_each_tampering_done_in_the_database() {
     );
     assert_eq!(
         svc.sql_count(
-            "SELECT count(*) AS n FROM ledger_entries WHERE entry LIKE '%\"action\":\"key_enrolled\"%' AND entry LIKE '%\"kind\":\"operator\"%'"
+            "SELECT count(*) AS n FROM ledger_entries WHERE entry LIKE '%\"action\":\"key_enrolled\"%' AND entry LIKE '%\"actor\":{\"kind\":\"operator\"%'"
         ),
         1,
         "the key enrolled at the command line is on record, with its operator"
@@ -57,7 +57,7 @@ fn ledger_verify_names_each_tampering_done_in_the_database() {
     );
     let (ok, out) = svc.cli_status(&["ledger", "verify"]);
     assert!(ok, "{out}");
-    assert!(out.contains("ledger intact: 6 entries"), "{out}");
+    assert!(out.contains("ledger intact: 7 entries"), "{out}");
     assert_eq!(
         svc.sql_count("SELECT count(*) AS n FROM ledger_entries WHERE entry LIKE '%\"username\":\"surveyor1\"%' AND entry LIKE '%\"kind\":\"person\"%'"),
         1,
@@ -137,7 +137,8 @@ fn the_embedded_ledger_verifies_with_the_printed_public_key_too() {
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        out.status.success() && text.contains("ledger intact: 2 entries"),
+        // The demo's key enrolment and five enrolment codes, then the sign-off.
+        out.status.success() && text.contains("ledger intact: 7 entries"),
         "{text}{}",
         String::from_utf8_lossy(&out.stderr)
     );

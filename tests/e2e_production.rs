@@ -47,7 +47,7 @@ fn surveys_flow_through_rabbitmq_to_signed_off_or_rejected() {
     let r = app.post_json(
         Some(&app.token("surveyor2")),
         "/api/v1/keys",
-        &json!({"public_key": other_key.public_b64()}),
+        &json!({"public_key": other_key.public_b64(), "enrolment_code": svc.enrolment_code("surveyor2")}),
     );
     assert_eq!(r.status, 201);
     let ghost = Upload::household_h1();
@@ -61,7 +61,7 @@ fn surveys_flow_through_rabbitmq_to_signed_off_or_rejected() {
         app.post_json(
             Some(&token),
             "/api/v1/keys",
-            &json!({"public_key": revoked.public_b64()})
+            &json!({"public_key": revoked.public_b64(), "enrolment_code": svc.enrolment_code("surveyor1")})
         )
         .status,
         201

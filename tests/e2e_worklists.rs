@@ -96,10 +96,10 @@ fn reviewers_see_their_queue_and_surveyors_what_came_back() {
 
     // The township returns the oldest with reasons; it leaves the queue and reaches the
     // surveyor's worklist with them.
-    let r = app.post_json(
-        Some(&township),
-        &format!("/api/v1/submissions/{}/review", ids[0]),
-        &json!({"decision": "return", "digest": digests[0],
+    let r = svc.review(
+        "township1",
+        &ids[0],
+        json!({"decision": "return", "digest": digests[0],
                 "reasons": [{"action": "supplement", "field": "photos", "note": "补拍饮水照片"}]}),
     );
     assert_eq!(r.status, 200, "{}", r.text);
@@ -113,10 +113,10 @@ fn reviewers_see_their_queue_and_surveyors_what_came_back() {
     let cq = app.get(Some(&county), "/api/v1/review/queue");
     assert_eq!(cq.status, 200);
     assert_eq!(cq.body["items"].as_array().unwrap().len(), 0, "{}", cq.text);
-    let early = app.post_json(
-        Some(&county),
-        &format!("/api/v1/submissions/{}/review", ids[1]),
-        &json!({"decision": "approve", "digest": digests[1]}),
+    let early = svc.review(
+        "county1",
+        &ids[1],
+        json!({"decision": "approve", "digest": digests[1]}),
     );
     assert_eq!(early.status, 403, "{}", early.text);
     svc.sql(&format!(
@@ -131,10 +131,10 @@ fn reviewers_see_their_queue_and_surveyors_what_came_back() {
     assert_eq!(escalated.len(), 1, "{}", cq.text);
     assert_eq!(escalated[0]["id"], ids[1].as_str());
     assert_eq!(escalated[0]["overdue"], true);
-    let late = app.post_json(
-        Some(&county),
-        &format!("/api/v1/submissions/{}/review", ids[1]),
-        &json!({"decision": "approve", "digest": digests[1]}),
+    let late = svc.review(
+        "county1",
+        &ids[1],
+        json!({"decision": "approve", "digest": digests[1]}),
     );
     assert_eq!(late.status, 200, "{}", late.text);
     let last = late.body["ledger"]

@@ -98,10 +98,10 @@ fn a_canary_id_number_reaches_no_log_message_error_or_metric() {
         "the read is on record"
     );
     // Decisions answer with masked numbers.
-    let r = app.post_json(
-        Some(&township),
-        &format!("/api/v1/submissions/{}/review", u.id()),
-        &json!({"decision": "return", "digest": s["content_digest"],
+    let r = svc.review(
+        "township1",
+        &u.id(),
+        json!({"decision": "return", "digest": s["content_digest"],
                 "reasons": [{"action": "correct", "field": "water.safe"}]}),
     );
     assert_eq!(r.status, 200, "{}", r.text);

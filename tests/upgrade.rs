@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::survey::{Key, Upload};
-use common::{BIN, Client, Service, TempDb, fixture, real_services, run};
+use common::{BIN, Service, TempDb, fixture, real_services, run};
 use diesel::connection::SimpleConnection;
 use fieldsurvey_db::{Db, PoolOptions, progress, with_conn};
 use serde_json::{Value, json};
@@ -103,9 +103,9 @@ fn derived_state_holds(url: &str) {
 /// approval of the version it left awaiting review, and a new survey whose house photo is a
 /// re-encoding of one the release stored for another household (found by perceptual hash,
 /// through the fingerprints the migration indexed).
-fn work_on(app: &Client, filed: &Value) {
+fn work_on(svc: &Service, filed: &Value) {
+    let app = &svc.client();
     let surveyor = app.token("surveyor1");
-    let township = app.token("township1");
     let key = Key::demo();
     let old = |k: &str| filed[k].as_str().unwrap().to_owned();
 
@@ -151,10 +151,10 @@ fn work_on(app: &Client, filed: &Value) {
 
     let waiting = app.wait_final(&surveyor, &old("awaiting_review"));
     assert_eq!(waiting["status"], "signed_off", "{waiting}");
-    let r = app.post_json(
-        Some(&township),
-        &format!("/api/v1/submissions/{}/review", old("awaiting_review")),
-        &json!({"decision": "approve", "digest": waiting["content_digest"], "reasons": []}),
+    let r = svc.review(
+        "township1",
+        &old("awaiting_review"),
+        json!({"decision": "approve", "digest": waiting["content_digest"], "reasons": []}),
     );
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["status"], "approved", "{}", r.body);
@@ -196,13 +196,13 @@ fn a_postgres_database_of_the_previous_release_migrates_checks_and_keeps_working
 
     let (ok, out) = cli(&env, &["migrate"]);
     assert!(ok, "{out}");
-    assert!(out.contains("migrations applied: 1"), "{out}");
+    assert!(out.contains("migrations applied: 2"), "{out}");
     let (ok, out) = cli(&env, &["check"]);
     assert!(ok, "the migrated release checks consistent:\n{out}");
     derived_state_holds(&db.url);
 
     let svc = Service::attach(&amqp, &env, 1);
-    work_on(&svc.client(), &filed("postgres"));
+    work_on(&svc, &filed("postgres"));
     drop(svc);
     derived_state_holds(&db.url);
     let (ok, out) = cli(&env, &["check"]);
@@ -239,7 +239,7 @@ fn a_dev_directory_of_the_previous_release_migrates_checks_and_keeps_working() {
     let (ok, out) = cli(&[], &["check", "--data-dir", data.to_str().unwrap()]);
     assert!(ok, "the migrated release checks consistent:\n{out}");
     derived_state_holds(&url);
-    work_on(&svc.client(), &filed("sqlite"));
+    work_on(&svc, &filed("sqlite"));
     derived_state_holds(&url);
     let (ok, out) = cli(&[], &["check", "--data-dir", data.to_str().unwrap()]);
     assert!(ok, "{out}");

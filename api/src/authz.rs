@@ -23,11 +23,6 @@ pub fn may_view_submission(conn: &mut Conn, caller: &Caller, sub: &Submission) -
     }
 }
 
-/// May `caller` enrol a signing key for themselves? Only surveyors sign surveys.
-pub fn may_enrol_key(caller: &Caller) -> bool {
-    caller.role == Role::Surveyor
-}
-
 /// May `caller` read the ledger's entries in bulk? They name households of every township, so
 /// only auditors and admins. Tree heads and proofs carry hashes only and are open to anyone
 /// signed in (the checkpoint to anyone at all, for witnesses).

@@ -23,21 +23,29 @@ use crate::authz::{self, ReviewAccess};
 use crate::error::ApiError;
 use crate::routes::photos;
 use crate::routes::review::{Reason, ReviewRequest, take_decision};
+use crate::seal::SealFields;
 use crate::state::AppState;
 use crate::view::{self, rfc3339};
 
 const SESSION_COOKIE: &str = "fs_session";
 const LOGIN_COOKIE: &str = "fs_login";
 const SESSION_HOURS: i64 = 10;
-const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; \
-                   frame-ancestors 'none'; base-uri 'none'";
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
+                   form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 const CSS: &str = include_str!("../static/console.css");
+mod keys;
+
+/// Signs decisions in the page with the reviewer's own WebCrypto key.
+const SIGN_JS: &str = include_str!("../static/sign.js");
 
 /// Register the console's routes (outside the OpenAPI document: they answer HTML).
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/console", web::get().to(home))
         .route("/console/", web::get().to(home))
         .route("/console/static/console.css", web::get().to(stylesheet))
+        .route("/console/static/sign.js", web::get().to(script))
+        .route("/console/keys", web::get().to(keys::keys_page))
+        .route("/console/keys", web::post().to(keys::enrol_key))
         .route("/console/login", web::get().to(login_page))
         .route("/console/login", web::post().to(login))
         .route("/console/logout", web::post().to(logout))
@@ -64,6 +72,9 @@ pub struct Me {
     pub username: String,
     pub level_name: String,
     pub csrf: String,
+    /// The ids of the caller's live signing keys, space-separated (the page's script signs
+    /// only with a key among them).
+    pub keys: String,
 }
 
 /// What a console request can end in besides a page.
@@ -90,15 +101,38 @@ impl From<ApiError> for ConsoleError {
         let text = match &e {
             ApiError::NotFound => "没有这条记录，或不在您的辖区内。".to_owned(),
             ApiError::Forbidden(d) => format!("无权执行此操作：{d}"),
+            ApiError::Refused(code, d) => match *code {
+                "unknown_key" => "签名所用的密钥不是您登记过的：请先到“签名密钥”页登记本浏览器的密钥。"
+                    .to_owned(),
+                "key_revoked" => "签名所用的密钥已吊销：请向管理员申请登记码，重新登记。".to_owned(),
+                "bad_signature" => "签名与决定内容不符，未执行。请刷新页面后重新操作。".to_owned(),
+                "enrolment_code_required" | "invalid_enrolment_code" => {
+                    format!("登记码无效：{d}")
+                }
+                _ => format!("无权执行此操作：{d}"),
+            },
+            ApiError::Conflict("replayed_decision", _) => "这个已签名的决定已经执行过。".to_owned(),
             ApiError::Conflict("not_open", _) => "这条线索已经销号。".to_owned(),
             ApiError::Conflict(_, d) => format!("操作未执行：{d}"),
             ApiError::BadRequest(items) => items
                 .iter()
                 .map(|i| match (i.code.as_str(), i.field.as_deref()) {
                     ("reason_required", Some("reason")) => "须填写 1 至 500 字的原因。".to_owned(),
+                    ("signature_required", _) => {
+                        "每个决定须由本人签名：本浏览器还没有签名密钥，或页面脚本未运行。请到“签名密钥”页登记。"
+                            .to_owned()
+                    }
+                    ("stale_decision", _) => {
+                        "签名时间与服务器时间相差超过 10 分钟：请校准电脑时间后重新操作。".to_owned()
+                    }
                     _ => i.message.clone(),
                 })
-                .collect::<Vec<_>>()
+                .fold(Vec::<String>::new(), |mut all, m| {
+                    if !all.contains(&m) {
+                        all.push(m);
+                    }
+                    all
+                })
                 .join("；"),
             ApiError::Unavailable(_) => "服务繁忙，请稍后再试。".to_owned(),
             _ => "出现内部错误，请稍后再试。".to_owned(),
@@ -216,7 +250,9 @@ async fn me(state: &AppState, req: &HttpRequest) -> Result<Me, ConsoleError> {
             let level = fieldsurvey_db::org::get(c, &user.org_code)?
                 .map(|u| u.level)
                 .unwrap_or_default();
+            let keys = fieldsurvey_db::keys::live_for(c, &user.id)?.join(" ");
             Ok(Role::parse(&user.role).map(|role| Me {
+                keys,
                 username: user.display_name.clone().unwrap_or(user.username.clone()),
                 level_name: level_name(&level).to_owned(),
                 csrf,
@@ -359,6 +395,13 @@ fn explain_flag(f: &Value) -> String {
 
 async fn home() -> HttpResponse {
     redirect("/console/queue")
+}
+
+async fn script() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/javascript; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .body(SIGN_JS)
 }
 
 async fn stylesheet() -> HttpResponse {
@@ -507,8 +550,21 @@ struct QueuePage<'a> {
     next_link: String,
 }
 
-/// A ledger entry as the pages show it: number, action, who, when, hash (abbreviated).
-type LedgerRow = (u64, String, String, String, String);
+/// A ledger entry as the pages show it: number, action, who, when, hash (abbreviated), and
+/// whose signature it carries with the check's result.
+type LedgerRow = (u64, String, String, String, String, String);
+
+/// A ledger entry's signature as a reviewer reads it (`view::signature_check`'s answer).
+fn signature_name(check: &Value) -> String {
+    let key = check["key_id"].as_str().unwrap_or("?");
+    match (check["kind"].as_str(), check["verified"].as_bool()) {
+        (Some("decision"), Some(true)) => format!("本人签名 ✓ 已验证（{key}）"),
+        (Some("decision"), _) => format!("本人签名 ✗ 验证失败（{key}）"),
+        (Some("survey"), _) => format!("核实人签名（{key}）"),
+        (Some("follows_approval"), _) => "随本人签字的审核通过".to_owned(),
+        _ => "服务签名".to_owned(),
+    }
+}
 
 /// A version as the accountability page shows it: number, status, verifier, its entries.
 type VersionRow = (usize, &'static str, String, Vec<LedgerRow>);
@@ -630,6 +686,8 @@ struct SubmissionPage<'a> {
     photos: Vec<(String, String)>,
     reviewable: bool,
     me_csrf: &'a str,
+    me_user: &'a str,
+    me_keys: &'a str,
     reason_rows: Vec<usize>,
     ledger: Vec<LedgerRow>,
 }
@@ -774,6 +832,7 @@ async fn submission(state: web::Data<AppState>, req: HttpRequest, id: web::Path<
                     .chars()
                     .take(16)
                     .collect(),
+                signature_name(&e["signature"]),
             )
         })
         .collect();
@@ -807,6 +866,8 @@ async fn submission(state: web::Data<AppState>, req: HttpRequest, id: web::Path<
         photos,
         reviewable,
         me_csrf: &me.csrf,
+        me_user: &me.caller.username,
+        me_keys: &me.keys,
         reason_rows: vec![0, 1, 2],
         ledger,
         s: &view,
@@ -839,6 +900,15 @@ struct ReviewForm {
     field2: String,
     #[serde(default)]
     note2: String,
+    /// Written by the page's script: the reasons exactly as signed, and the signature.
+    #[serde(default)]
+    reasons: String,
+    #[serde(flatten)]
+    seal: SealForm,
+}
+
+fn some(s: String) -> Option<String> {
+    Some(s).filter(|s| !s.is_empty())
 }
 
 async fn review(
@@ -850,23 +920,32 @@ async fn review(
     let me = me(&state, &req).await?;
     check_csrf(&me, &form.csrf)?;
     let f = form.into_inner();
-    let reasons = [
-        (f.action0, f.field0, f.note0),
-        (f.action1, f.field1, f.note1),
-        (f.action2, f.field2, f.note2),
-    ]
-    .into_iter()
-    .filter(|(a, _, _)| !a.is_empty())
-    .map(|(action, field, note)| Reason {
-        action,
-        field: Some(field.trim().to_owned()).filter(|s| !s.is_empty()),
-        note: Some(note.trim().to_owned()).filter(|s| !s.is_empty()),
-    })
-    .collect();
+    let reasons = if f.reasons.is_empty() {
+        // Without the page's script (no signature either): the rows as typed, so every fault
+        // is named at once.
+        let rows: Vec<Reason> = [
+            (f.action0, f.field0, f.note0),
+            (f.action1, f.field1, f.note1),
+            (f.action2, f.field2, f.note2),
+        ]
+        .into_iter()
+        .filter(|(a, _, _)| !a.is_empty())
+        .map(|(action, field, note)| Reason {
+            action,
+            field: some(field.trim().to_owned()),
+            note: some(note.trim().to_owned()),
+        })
+        .collect();
+        serde_json::to_value(rows).unwrap_or_default()
+    } else {
+        serde_json::from_str(&f.reasons)
+            .map_err(|_| ApiError::bad("invalid_reason", "退回原因无法读取，请重新填写。"))?
+    };
     let request = ReviewRequest {
         decision: f.decision,
         digest: f.digest,
         reasons,
+        seal: f.seal.into(),
     };
     let view = take_decision(&state, me.caller.clone(), &id, request).await?;
     Ok(redirect(&format!("/console/queue?done={}", view.status)))
@@ -1078,6 +1157,8 @@ struct CluesPage<'a> {
     notice: Option<String>,
     open: bool,
     csrf: &'a str,
+    signer: &'a str,
+    keys: &'a str,
     items: Vec<ClueRow>,
 }
 
@@ -1115,6 +1196,8 @@ async fn clues(state: web::Data<AppState>, req: HttpRequest, q: web::Query<Clues
         notice: q.done.map(|_| "线索已销号。".to_owned()),
         open,
         csrf: &me.csrf,
+        signer: &me.caller.username,
+        keys: &me.keys,
         items,
     }
     .render()?;
@@ -1127,6 +1210,29 @@ struct CloseForm {
     csrf: String,
     #[serde(default)]
     reason: String,
+    #[serde(flatten)]
+    seal: SealForm,
+}
+
+/// The signer's members as the page's script writes them into a form.
+#[derive(Deserialize, Default)]
+struct SealForm {
+    #[serde(default)]
+    decided_at: String,
+    #[serde(default)]
+    key_id: String,
+    #[serde(default)]
+    signature: String,
+}
+
+impl From<SealForm> for SealFields {
+    fn from(f: SealForm) -> Self {
+        SealFields {
+            decided_at: some(f.decided_at),
+            key_id: some(f.key_id),
+            signature: some(f.signature),
+        }
+    }
 }
 
 async fn close_clue(
@@ -1137,7 +1243,17 @@ async fn close_clue(
 ) -> Page {
     let me = me(&state, &req).await?;
     check_csrf(&me, &form.csrf)?;
-    crate::routes::clues::close(&state, me.caller.clone(), id.into_inner(), &form.reason).await?;
+    let f = form.into_inner();
+    crate::routes::clues::close(
+        &state,
+        me.caller.clone(),
+        id.into_inner(),
+        crate::routes::clues::CloseClue {
+            reason: f.reason,
+            seal: f.seal.into(),
+        },
+    )
+    .await?;
     Ok(redirect("/console/clues?done=closed"))
 }
 
@@ -1191,6 +1307,7 @@ async fn household(state: web::Data<AppState>, req: HttpRequest, code: web::Path
                                 .collect::<String>()
                                 .replace('T', " "),
                             e.hash.chars().take(16).collect(),
+                            signature_name(&view::signature_check(&parsed)),
                         ))
                     })
                     .collect();
@@ -1245,6 +1362,8 @@ struct SpotChecksPage<'a> {
     me: Option<&'a Me>,
     notice: Option<String>,
     csrf: &'a str,
+    signer: &'a str,
+    keys: &'a str,
     units: Vec<(String, String)>,
     drawn: Option<Drawn>,
 }
@@ -1325,6 +1444,8 @@ async fn spot_checks(
             _ => "已确认。".to_owned(),
         }),
         csrf: &me.csrf,
+        signer: &me.caller.username,
+        keys: &me.keys,
         units,
         drawn,
     }
@@ -1378,6 +1499,8 @@ struct SpotForm {
     decision: String,
     #[serde(default)]
     reason: String,
+    #[serde(flatten)]
+    seal: SealForm,
 }
 
 async fn decide_spot_check(
@@ -1398,6 +1521,7 @@ async fn decide_spot_check(
             decision: f.decision,
             digest: f.digest,
             reason: f.reason,
+            seal: f.seal.into(),
         },
     )
     .await?;

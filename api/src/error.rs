@@ -49,6 +49,9 @@ pub enum ApiError {
     Unauthorized(String),
     #[error("forbidden: {0}")]
     Forbidden(String),
+    /// Forbidden for a reason with its own code (a decision's signature, an enrolment code).
+    #[error("refused: {1}")]
+    Refused(&'static str, String),
     #[error("not found")]
     NotFound,
     #[error("conflict: {1}")]
@@ -77,6 +80,7 @@ impl ApiError {
             ApiError::BadRequest(items) => ("bad_request", "Bad request", None, items.clone()),
             ApiError::Unauthorized(d) => ("unauthorized", "Unauthorized", Some(d.clone()), vec![]),
             ApiError::Forbidden(d) => ("forbidden", "Forbidden", Some(d.clone()), vec![]),
+            ApiError::Refused(code, d) => (code, "Forbidden", Some(d.clone()), vec![]),
             ApiError::NotFound => ("not_found", "Not found", None, vec![]),
             ApiError::Conflict(code, d) => (code, "Conflict", Some(d.clone()), vec![]),
             ApiError::TooLarge { name, limit, unit } => (
@@ -110,7 +114,7 @@ impl ResponseError for ApiError {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::Forbidden(_) | ApiError::Refused(..) => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::Conflict(..) => StatusCode::CONFLICT,
             ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,

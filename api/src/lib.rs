@@ -11,6 +11,7 @@ pub mod console;
 pub mod error;
 pub mod metrics;
 pub mod routes;
+pub mod seal;
 pub mod state;
 pub mod view;
 

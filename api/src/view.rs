@@ -164,6 +164,8 @@ pub fn load(
                 "actor": parsed.actor,
                 "at": parsed.at,
                 "entry_hash": e.hash,
+                "signature": signature_check(&parsed),
+                "decision": parsed.decision,
                 "detail": parsed.detail,
             }))
         })
@@ -174,6 +176,40 @@ pub fn load(
         .map(|c| serde_json::json!({"id": c.id, "kind": c.kind, "status": c.status}))
         .collect();
     Ok(view)
+}
+
+/// Who signed an entry beside the service, and whether it checks: a person's decision is
+/// verified here over its exact bytes (`{kind: "decision", key_id, verified, problem?}`); a
+/// verifier's survey signature is named (`{kind: "survey", key_id}`; `ledger verify` checks it
+/// against the stored survey); a clue closed by a signed approval follows that approval
+/// (`{kind: "follows_approval"}`); `null` when only the service signed.
+pub fn signature_check(entry: &fieldsurvey_core::ledger::Entry) -> Value {
+    let key_id = entry
+        .actor_signature
+        .as_ref()
+        .and_then(|s| s.get("key_id"))
+        .cloned()
+        .unwrap_or(Value::Null);
+    if entry.decision.is_some() {
+        match fieldsurvey_core::decision::check_entry(entry) {
+            Ok(()) => serde_json::json!({"kind": "decision", "key_id": key_id, "verified": true}),
+            Err(problem) => serde_json::json!({
+                "kind": "decision", "key_id": key_id, "verified": false, "problem": problem
+            }),
+        }
+    } else if entry.actor_signature.is_some() {
+        serde_json::json!({"kind": "survey", "key_id": key_id})
+    } else if entry.action == "clue_closed"
+        && entry
+            .detail
+            .get("closed_by_submission")
+            .is_some_and(|v| !v.is_null())
+    {
+        // Closed because a signed approval cleared it: that approval is the decision.
+        serde_json::json!({"kind": "follows_approval"})
+    } else {
+        Value::Null
+    }
 }
 
 /// The members of a stored (sealed) survey, with their ID numbers as `ids` says.

@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use crate::ledger::{Broken, ChainCursor, Checkpoint, Entry, StoredEntry, check_entry};
+use crate::ledger::{Actor, Broken, ChainCursor, Checkpoint, Entry, StoredEntry, check_entry};
 use crate::merkle::{Tree, leaf_hash};
 
 /// A checkpoint to check, with where it came from (a file name, "stored").
@@ -30,6 +30,9 @@ pub struct Summary {
     pub root: String,
     pub checkpoints: usize,
     pub actor_signatures: u64,
+    /// Persons' signed decisions checked (each over its exact bytes, with a key enrolled for
+    /// that person earlier in the ledger and not revoked).
+    pub decision_signatures: u64,
 }
 
 pub struct Auditor {
@@ -40,6 +43,9 @@ pub struct Auditor {
     checkpoints_checked: usize,
     pending: HashMap<String, Vec<PendingSignature>>,
     actor_signatures: u64,
+    /// Keys enrolled so far in ledger order: key id → (user id, revoked).
+    keys: HashMap<String, (String, bool)>,
+    decision_signatures: u64,
     threads: usize,
 }
 
@@ -73,6 +79,8 @@ impl Auditor {
             checkpoints_checked: 0,
             pending: HashMap::new(),
             actor_signatures: 0,
+            keys: HashMap::new(),
+            decision_signatures: 0,
             threads,
         };
         auditor.check_checkpoints_at(0)?;
@@ -98,7 +106,10 @@ impl Auditor {
             let parsed = parsed?;
             self.cursor.link(e, &parsed)?;
             self.tree.push(leaf_hash(e.text.as_bytes()));
-            if let (Some(id), Some(digest), Some(pk), Some(_)) = (
+            self.track_keys(&parsed);
+            if parsed.decision.is_some() {
+                self.check_decision_key(e.seq, &parsed)?;
+            } else if let (Some(id), Some(digest), Some(pk), Some(_)) = (
                 parsed.submission_id,
                 parsed.content_digest,
                 parsed.actor_public_key,
@@ -113,6 +124,61 @@ impl Auditor {
             self.check_checkpoints_at(e.seq)?;
         }
         Ok(())
+    }
+
+    /// Enrolments and revocations, as they happen in the ledger.
+    fn track_keys(&mut self, entry: &Entry) {
+        let key_id = entry.detail.get("key_id").and_then(|v| v.as_str());
+        match (entry.action.as_str(), key_id) {
+            ("key_enrolled", Some(key_id)) => {
+                // An operator's enrolment names the user; a person's own names no one else.
+                let user = match (
+                    &entry.actor,
+                    entry.detail.get("user_id").and_then(|v| v.as_str()),
+                ) {
+                    (_, Some(user)) => user.to_owned(),
+                    (Actor::Person { user_id, .. }, None) => user_id.clone(),
+                    _ => return,
+                };
+                self.keys.insert(key_id.to_owned(), (user, false));
+            }
+            ("key_revoked", Some(key_id)) => {
+                if let Some(k) = self.keys.get_mut(key_id) {
+                    k.1 = true;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// A decision's key was enrolled for its person before it, and not revoked since.
+    fn check_decision_key(&mut self, seq: u64, entry: &Entry) -> Result<(), Broken> {
+        let Actor::Person { user_id, username } = &entry.actor else {
+            return Err(broken(seq, "a signed decision is a person's"));
+        };
+        let key_id = entry
+            .decision
+            .as_ref()
+            .and_then(|d| d.get("key_id"))
+            .and_then(|v| v.as_str())
+            .unwrap_or_default();
+        match self.keys.get(key_id) {
+            Some((owner, false)) if owner == user_id => {
+                self.decision_signatures += 1;
+                Ok(())
+            }
+            Some((owner, true)) if owner == user_id => Err(broken(
+                seq,
+                format!("{username}'s decision is signed with key {key_id}, revoked before it"),
+            )),
+            _ => Err(broken(
+                seq,
+                format!(
+                    "{username}'s decision is signed with key {key_id}, which the ledger never \
+                     enrolled for {username}"
+                ),
+            )),
+        }
     }
 
     fn check_entries(&self, page: &[StoredEntry]) -> Vec<Result<Entry, Broken>> {
@@ -247,6 +313,7 @@ impl Auditor {
             root: hex::encode(root),
             checkpoints: self.checkpoints_checked,
             actor_signatures: self.actor_signatures,
+            decision_signatures: self.decision_signatures,
         })
     }
 }
@@ -261,4 +328,117 @@ fn check_signature(p: &PendingSignature, stored: &str, text: &str) -> Result<(),
     let key = crate::signing::parse_public_key_b64url(&p.public_key).map_err(|e| e.to_string())?;
     crate::signing::verify_survey_signature(&doc, &key)
         .map_err(|e| format!("the verifier's signature fails: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decision::{Seal, entry_signature, review_document, sign};
+    use crate::ledger::{Actor, GENESIS, LedgerKey};
+    use crate::signing::{key_id_for, public_key_of};
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use serde_json::json;
+
+    const PERSON: [u8; 32] = [5; 32];
+
+    fn reviewer() -> Actor {
+        Actor::Person {
+            user_id: "u1".into(),
+            username: "township1".into(),
+        }
+    }
+
+    fn enrolment(seed: &[u8; 32], user: &str) -> Entry {
+        let mut e = Entry::new(
+            "key_enrolled",
+            Actor::Operator {
+                name: "root@host".into(),
+            },
+        );
+        e.detail = json!({"key_id": key_id_for(&public_key_of(seed)), "user_id": user});
+        e
+    }
+
+    fn approval(seed: &[u8; 32]) -> Entry {
+        let key_id = key_id_for(&public_key_of(seed));
+        let seal = Seal {
+            decided_at: "2026-11-29T12:00:00+08:00",
+            key_id: &key_id,
+            signer: "township1",
+        };
+        let doc = review_document("approve", "s1", &"ab".repeat(32), &json!([]), &seal);
+        let mut e = Entry::new("approved", reviewer());
+        e.submission_id = Some("s1".into());
+        e.content_digest = Some("ab".repeat(32));
+        e.actor_public_key = Some(URL_SAFE_NO_PAD.encode(public_key_of(seed)));
+        e.actor_signature = Some(entry_signature(
+            &key_id,
+            &sign(&doc, seed).unwrap_or_default(),
+        ));
+        e.decision = Some(doc);
+        e
+    }
+
+    /// The entries chained and signed by the service, as stored.
+    fn stored(entries: Vec<Entry>, key: &LedgerKey) -> Vec<StoredEntry> {
+        let mut prev = GENESIS.to_owned();
+        entries
+            .into_iter()
+            .zip(1..)
+            .map(|(mut e, seq)| {
+                e.seq = seq;
+                e.prev = prev.clone();
+                let text =
+                    String::from_utf8(e.canonical_bytes().unwrap_or_default()).unwrap_or_default();
+                let hash = Entry::hash_of(text.as_bytes());
+                prev = hash.clone();
+                StoredEntry {
+                    seq,
+                    service_signature: key.sign_hash(&hash),
+                    text,
+                    hash,
+                }
+            })
+            .collect()
+    }
+
+    fn audit(entries: Vec<Entry>) -> Result<Summary, Broken> {
+        let key = LedgerKey::from_seed(&[3; 32]);
+        let mut auditor = Auditor::new(key.public_key(), vec![])?;
+        auditor.feed(&stored(entries, &key))?;
+        auditor.finish()
+    }
+
+    #[test]
+    fn a_decision_counts_only_with_a_key_the_ledger_enrolled_for_its_person() {
+        let ok = audit(vec![enrolment(&PERSON, "u1"), approval(&PERSON)]);
+        assert_eq!(ok.map(|s| s.decision_signatures).ok(), Some(1));
+
+        // The service key signs everything, but it cannot make a decision a person's: a key
+        // never enrolled, enrolled for someone else, or revoked before the decision.
+        let never = audit(vec![approval(&PERSON)]);
+        assert!(never.is_err_and(|b| b.seq == 1 && b.reason.contains("never enrolled")));
+        let theirs = audit(vec![enrolment(&PERSON, "u2"), approval(&PERSON)]);
+        assert!(theirs.is_err_and(|b| b.seq == 2));
+        let mut revoke = Entry::new(
+            "key_revoked",
+            Actor::Operator {
+                name: "root@host".into(),
+            },
+        );
+        revoke.detail = json!({"key_id": key_id_for(&public_key_of(&PERSON))});
+        let revoked = audit(vec![enrolment(&PERSON, "u1"), revoke, approval(&PERSON)]);
+        assert!(revoked.is_err_and(|b| b.seq == 3 && b.reason.contains("revoked")));
+
+        // A decision re-signed by someone holding the service key but not the person's.
+        let mut forged = approval(&PERSON);
+        if let Some(doc) = forged.decision.as_mut() {
+            doc["action"] = json!("approve");
+            doc["content_digest"] = json!("cd".repeat(32));
+        }
+        forged.content_digest = Some("cd".repeat(32));
+        let broken = audit(vec![enrolment(&PERSON, "u1"), forged]);
+        assert!(broken.is_err_and(|b| b.seq == 2 && b.reason.contains("signature")));
+    }
 }

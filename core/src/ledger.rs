@@ -54,6 +54,10 @@ pub struct Entry {
     /// The signer's enrolled public key (base64url), so the signature verifies offline.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actor_public_key: Option<String>,
+    /// A person's decision document, exactly as they signed it (`decision.rs`); the signature
+    /// is `actor_signature`, over its RFC 8785 bytes, with `actor_public_key`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision: Option<Value>,
     #[serde(default, skip_serializing_if = "Value::is_null")]
     pub detail: Value,
 }
@@ -78,6 +82,7 @@ impl Entry {
             content_digest: None,
             actor_signature: None,
             actor_public_key: None,
+            decision: None,
             detail: Value::Null,
         }
     }
@@ -243,7 +248,8 @@ pub struct Broken {
 }
 
 /// The checks one entry passes on its own: its text is canonical, hashes to its stored hash,
-/// names its own seq, and carries a valid service signature. Independent of every other entry,
+/// names its own seq, carries a valid service signature, and a person's decision in it carries
+/// that person's valid signature. Independent of every other entry,
 /// so a verifier may run it on many entries at once. Returns the parsed entry.
 pub fn check_entry(e: &StoredEntry, public_key: &[u8; 32]) -> Result<Entry, Broken> {
     let bad = |reason: String| Broken { seq: e.seq, reason };
@@ -266,6 +272,7 @@ pub fn check_entry(e: &StoredEntry, public_key: &[u8; 32]) -> Result<Entry, Brok
     if !verify_service_signature(public_key, &e.hash, &e.service_signature) {
         return Err(bad("the service signature does not verify".into()));
     }
+    crate::decision::check_entry(&parsed).map_err(bad)?;
     Ok(parsed)
 }
 
@@ -355,6 +362,7 @@ mod tests {
                     content_digest: Some("ab".repeat(32)),
                     actor_signature: None,
                     actor_public_key: None,
+                    decision: None,
                     detail: json!({"meets_standard": true}),
                 };
                 let text =

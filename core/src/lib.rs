@@ -9,6 +9,7 @@ pub mod audit;
 pub mod canonical;
 pub mod checks;
 pub mod deadline;
+pub mod decision;
 pub mod flags;
 pub mod form;
 pub mod ids;

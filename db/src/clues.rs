@@ -162,18 +162,33 @@ pub fn record_sign_off(
     Ok(())
 }
 
+/// Who closes clues, when and why.
+pub struct Closure<'a> {
+    pub actor: &'a Actor,
+    pub at: chrono::NaiveDateTime,
+    /// The approved version that cleared them (automatic closure), if any.
+    pub by_submission: Option<&'a str>,
+    /// The written reason.
+    pub reason: &'a str,
+    /// The closer's own signed decision and public key (销号 by hand).
+    pub signed: Option<(&'a crate::decisions::Signed, &'a str)>,
+}
+
 /// Close the open clues `ids` inside the caller's transaction, each with a `clue_closed` entry
-/// by `actor`; `by_submission` names the approved version that cleared them (automatic
-/// closure), `reason` the written reason. Returns the clues closed.
+/// as `how` says. Returns the entries' sequence numbers, one per clue closed.
 pub fn close(
     tx: &mut Tx<'_>,
     ids: &[String],
-    actor: &Actor,
     key: &LedgerKey,
-    at: chrono::NaiveDateTime,
-    by_submission: Option<&str>,
-    reason: &str,
-) -> DbResult<usize> {
+    how: &Closure<'_>,
+) -> DbResult<Vec<i64>> {
+    let Closure {
+        actor,
+        at,
+        by_submission,
+        reason,
+        signed,
+    } = *how;
     let by = match actor {
         Actor::Person { user_id, .. } => user_id.clone(),
         Actor::Worker { id, .. } => id.clone(),
@@ -217,44 +232,69 @@ pub fn close(
             "closed_by_submission": by_submission,
             "reason": reason,
         });
+        if let Some((signed, public_key)) = signed {
+            signed.stamp(&mut entry, public_key);
+        }
         let mut d = progress::Delta::new(&village);
         d.clues_closed = 1;
         progress::add(tx, &[d])?;
         closed.push((entry, submission));
     }
-    let n = closed.len();
     let entries = closed
         .iter()
         .map(|(e, submission)| (e.clone(), by_submission.or(Some(submission.as_str()))))
         .collect();
-    crate::ledger::append_in(tx, entries, key, at)?;
-    Ok(n)
+    Ok(crate::ledger::append_in(tx, entries, key, at)?
+        .into_iter()
+        .map(|(seq, _)| seq)
+        .collect())
 }
 
-/// Close one clue by hand, with a written reason (a signed `clue_closed` entry). Returns the
-/// clue as it stands, or `None` when it is not open.
+/// What closing a clue by hand came to; nothing changed unless `Closed`.
+#[derive(Debug)]
+pub enum ClosedByHand {
+    Closed(Box<Clue>),
+    NotOpen,
+    Seal(crate::decisions::SealRefusal),
+}
+
+/// Close one clue by hand, with a written reason, signed by the person closing it (销号 is a
+/// decision: its entry carries their signature over the closure document).
 pub fn close_by_hand(
     conn: &mut Conn,
     clue_id: &str,
     user_id: &str,
     username: &str,
     reason: &str,
+    signed: &crate::decisions::Signed,
     key: &LedgerKey,
-) -> DbResult<Option<Clue>> {
+) -> DbResult<ClosedByHand> {
     let at = crate::now();
     let actor = Actor::Person {
         user_id: user_id.to_owned(),
         username: username.to_owned(),
     };
     conn.transaction(|tx| {
-        let n = close(tx, &[clue_id.to_owned()], &actor, key, at, None, reason)?;
-        if n == 0 {
-            return Ok(None);
-        }
-        Ok(Some(with_tx!(tx, |c| cl::table
+        let public_key = match crate::decisions::check(tx, signed, user_id)? {
+            Ok(public_key) => public_key,
+            Err(refusal) => return Ok(ClosedByHand::Seal(refusal)),
+        };
+        let how = Closure {
+            actor: &actor,
+            at,
+            by_submission: None,
+            reason,
+            signed: Some((signed, &public_key)),
+        };
+        let seqs = close(tx, &[clue_id.to_owned()], key, &how)?;
+        let Some(seq) = seqs.first() else {
+            return Ok(ClosedByHand::NotOpen);
+        };
+        crate::decisions::record(tx, signed, user_id, "clue_close", *seq, at)?;
+        Ok(ClosedByHand::Closed(Box::new(with_tx!(tx, |c| cl::table
             .filter(cl::id.eq(clue_id))
             .select(Clue::as_select())
-            .first(c))?))
+            .first(c))?)))
     })
 }
 

@@ -1,11 +1,12 @@
-//! Enrolled Ed25519 signing keys of surveyors (the verifier's key of rule R1).
+//! Enrolled Ed25519 signing keys: a surveyor's signs surveys (rule R1), a reviewer's, an
+//! auditor's or an admin's signs their decisions.
 
 use diesel::prelude::*;
 use fieldsurvey_core::ledger::{Entry, LedgerKey};
 
 use crate::models::SigningKey;
 use crate::schema::signing_keys::dsl as k;
-use crate::{Conn, DbError, DbResult, transaction, with_conn};
+use crate::{Conn, DbError, DbResult, Tx, transaction, with_conn, with_tx};
 
 /// Enrol a key and record it in the ledger, in one transaction. Enrolling the same public key
 /// for the same user again changes nothing and returns false; a public key already held by
@@ -17,26 +18,51 @@ pub fn enrol(
     ledger_key: &LedgerKey,
 ) -> DbResult<bool> {
     let at = crate::now();
-    transaction!(conn, |c| {
-        let existing: Option<SigningKey> = k::signing_keys
-            .filter(k::public_key.eq(&key.public_key))
-            .select(SigningKey::as_select())
-            .first(c)
-            .optional()?;
-        match existing {
-            Some(e) if e.user_id == key.user_id => Ok(false),
-            Some(_) => Err(DbError::Conflict(
-                "public key is enrolled for another user".into(),
-            )),
-            None => {
-                diesel::insert_into(k::signing_keys)
-                    .values(key)
-                    .execute(c)?;
-                crate::append_entry!(c, entry.clone(), ledger_key, None::<&str>, at)?;
-                Ok(true)
-            }
+    transaction!(conn, |c| enrol_in(
+        &mut crate::Tx::from(&mut *c),
+        key,
+        entry.clone(),
+        ledger_key,
+        at
+    ))
+}
+
+/// [`enrol`] inside the caller's transaction.
+pub fn enrol_in(
+    tx: &mut Tx<'_>,
+    key: &SigningKey,
+    entry: Entry,
+    ledger_key: &LedgerKey,
+    at: chrono::NaiveDateTime,
+) -> DbResult<bool> {
+    let existing: Option<SigningKey> = with_tx!(tx, |c| k::signing_keys
+        .filter(k::public_key.eq(&key.public_key))
+        .select(SigningKey::as_select())
+        .first(c)
+        .optional())?;
+    match existing {
+        Some(e) if e.user_id == key.user_id => Ok(false),
+        Some(_) => Err(DbError::Conflict(
+            "public key is enrolled for another user".into(),
+        )),
+        None => {
+            with_tx!(tx, |c| diesel::insert_into(k::signing_keys)
+                .values(key)
+                .execute(c))?;
+            crate::ledger::append_in(tx, vec![(entry, None)], ledger_key, at)?;
+            Ok(true)
         }
-    })
+    }
+}
+
+/// The live keys of a user (not revoked), by key id.
+pub fn live_for(conn: &mut Conn, user_id: &str) -> DbResult<Vec<String>> {
+    with_conn!(conn, |c| Ok(k::signing_keys
+        .filter(k::user_id.eq(user_id))
+        .filter(k::revoked_at.is_null())
+        .order(k::enrolled_at.asc())
+        .select(k::key_id)
+        .load(c)?))
 }
 
 pub fn get(conn: &mut Conn, key_id: &str) -> DbResult<Option<SigningKey>> {

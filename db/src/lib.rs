@@ -6,6 +6,8 @@
 
 pub mod clues;
 pub mod consistency;
+pub mod decisions;
+pub mod enrolment;
 pub mod error;
 pub mod households;
 pub mod keyfile;

@@ -5,6 +5,7 @@
 use diesel::prelude::*;
 use fieldsurvey_core::ledger::{Actor, Entry, LedgerKey};
 
+use crate::decisions::{SealRefusal, Signed};
 use crate::schema::{clues as cl, reviews as r, submissions as s};
 use crate::{Conn, DbError, DbResult, transaction};
 
@@ -20,6 +21,8 @@ pub struct Decision<'a> {
     pub digest: &'a str,
     /// JSON array of `{action, field, note}`.
     pub reasons: serde_json::Value,
+    /// The reviewer's own signature over the decision document.
+    pub signed: &'a Signed,
     pub key: &'a LedgerKey,
 }
 
@@ -32,6 +35,8 @@ pub enum Refusal {
     Stale { current: Option<String> },
     /// The version is not awaiting review (its status is given).
     NotReviewable(String),
+    /// The reviewer's signature is not accepted.
+    Seal(SealRefusal),
 }
 
 /// Take the decision, or say why not. Returns the ledger sequence number of its entry.
@@ -60,8 +65,16 @@ pub fn decide(conn: &mut Conn, d: &Decision<'_>) -> DbResult<Result<i64, Refusal
                 s::flags,
             ))
             .first(c)?;
+        let public_key = match crate::decisions::check(
+            &mut crate::Tx::from(&mut *c),
+            d.signed,
+            d.reviewer_id,
+        )? {
+            Ok(public_key) => public_key,
+            Err(refusal) => return Ok::<_, DbError>(Err(Refusal::Seal(refusal))),
+        };
         if surveyor == d.reviewer_id {
-            return Ok::<_, DbError>(Err(Refusal::OwnVerification));
+            return Ok(Err(Refusal::OwnVerification));
         }
         if superseded_by.is_some() || digest != d.digest {
             return Ok(Err(Refusal::Stale {
@@ -98,7 +111,16 @@ pub fn decide(conn: &mut Conn, d: &Decision<'_>) -> DbResult<Result<i64, Refusal
             "reasons": d.reasons,
             "review_id": review_id,
         });
+        d.signed.stamp(&mut entry, &public_key);
         let (seq, _) = crate::append_entry!(c, entry, d.key, Some(d.submission_id), at)?;
+        crate::decisions::record(
+            &mut crate::Tx::from(&mut *c),
+            d.signed,
+            d.reviewer_id,
+            "review",
+            seq,
+            at,
+        )?;
         let reasons =
             serde_json::to_string(&d.reasons).map_err(|e| DbError::Invalid(e.to_string()))?;
         diesel::insert_into(r::table)
@@ -136,11 +158,14 @@ pub fn decide(conn: &mut Conn, d: &Decision<'_>) -> DbResult<Result<i64, Refusal
                 crate::clues::close(
                     &mut crate::Tx::from(&mut *c),
                     &ids,
-                    &actor,
                     d.key,
-                    at,
-                    Some(d.submission_id),
-                    "a later approved version passes",
+                    &crate::clues::Closure {
+                        actor: &actor,
+                        at,
+                        by_submission: Some(d.submission_id),
+                        reason: "a later approved version passes",
+                        signed: None,
+                    },
                 )?;
             }
         }

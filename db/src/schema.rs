@@ -201,6 +201,28 @@ diesel::table! {
 }
 
 diesel::table! {
+    decision_signatures (signature) {
+        signature -> Text,
+        user_id -> Text,
+        kind -> Text,
+        ledger_seq -> BigInt,
+        recorded_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    enrolment_codes (code_hash) {
+        code_hash -> Text,
+        user_id -> Text,
+        issued_by -> Text,
+        issued_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+        key_id -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
     reviews (id) {
         id -> Text,
         submission_id -> Text,
@@ -344,4 +366,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     household_progress,
     photo_hashes,
     ledger_pending,
+    decision_signatures,
+    enrolment_codes,
 );

@@ -105,6 +105,8 @@ pub enum Refusal {
     Stale,
     /// The record is no longer approved (its status is given).
     NotApproved(String),
+    /// The reviewer's signature is not accepted.
+    Seal(crate::decisions::SealRefusal),
 }
 
 pub struct SpotDecision<'a> {
@@ -116,6 +118,8 @@ pub struct SpotDecision<'a> {
     pub decision: &'a str,
     pub digest: &'a str,
     pub reason: &'a str,
+    /// The reviewer's own signature over the decision document.
+    pub signed: &'a crate::decisions::Signed,
     pub key: &'a LedgerKey,
 }
 
@@ -131,8 +135,13 @@ pub fn decide(conn: &mut Conn, d: &SpotDecision<'_>) -> DbResult<Result<i64, Ref
             .select(it::spot_check_id)
             .first(c)
             .optional()?;
+        let public_key =
+            match crate::decisions::check(&mut crate::Tx::from(&mut *c), d.signed, d.user_id)? {
+                Ok(public_key) => public_key,
+                Err(refusal) => return Ok::<_, DbError>(Err(Refusal::Seal(refusal))),
+            };
         let Some(spot_check_id) = item else {
-            return Ok::<_, DbError>(Err(Refusal::NotSampled));
+            return Ok(Err(Refusal::NotSampled));
         };
         let (status, digest, superseded, household, village): (
             String,
@@ -184,7 +193,16 @@ pub fn decide(conn: &mut Conn, d: &SpotDecision<'_>) -> DbResult<Result<i64, Ref
             "level": d.level,
             "reason": d.reason,
         });
+        d.signed.stamp(&mut entry, &public_key);
         let (seq, _) = crate::append_entry!(c, entry, d.key, Some(d.submission_id), at)?;
+        crate::decisions::record(
+            &mut crate::Tx::from(&mut *c),
+            d.signed,
+            d.user_id,
+            "spot_check",
+            seq,
+            at,
+        )?;
         if d.decision == "overturned" {
             // The record is reopened for its surveyor, and the township answers for a clue.
             diesel::update(

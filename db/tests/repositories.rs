@@ -284,6 +284,7 @@ fn a_stage_commits_once_however_often_it_runs() {
                 content_digest: None,
                 actor_signature: None,
                 actor_public_key: None,
+                decision: None,
                 detail: serde_json::Value::Null,
             },
             ledger_key: fieldsurvey_core::ledger::LedgerKey::from_seed(&[1; 32]),
@@ -332,6 +333,7 @@ fn concurrent_appends_never_fork_the_chain_or_reuse_a_number() {
                             content_digest: None,
                             actor_signature: None,
                             actor_public_key: None,
+                            decision: None,
                             detail: serde_json::Value::Null,
                         };
                         fieldsurvey_db::ledger::append(&mut c, entry, &key, None).unwrap();

@@ -123,9 +123,6 @@ pub fn enrol_key(
     let mut conn = db.get()?;
     let user = fieldsurvey_db::users::by_username(&mut conn, username)?
         .with_context(|| format!("no user {username}"))?;
-    if user.role != "surveyor" {
-        bail!("{username} is a {}; only surveyors sign surveys", user.role);
-    }
     let key_id = fieldsurvey_core::signing::key_id_for(&public);
     let mut entry = Entry::new("key_enrolled", operator());
     entry.actor_public_key = Some(public_key.trim().to_owned());
@@ -144,6 +141,35 @@ pub fn enrol_key(
         ledger_key,
     )?;
     Ok(key_id)
+}
+
+pub fn enrolment_code(settings: &Settings, username: &str) -> Result<()> {
+    let db = connect(settings)?;
+    let issued = issue_enrolment_code(&db, &settings.ledger_key()?, username)?;
+    println!("{}", issued.code);
+    eprintln!(
+        "one-time key-enrolment code for {username}, valid until {} UTC",
+        issued.expires_at.format("%Y-%m-%d %H:%M")
+    );
+    Ok(())
+}
+
+/// Issue a code for `username` as the operator at the command line.
+pub fn issue_enrolment_code(
+    db: &Db,
+    ledger_key: &LedgerKey,
+    username: &str,
+) -> Result<fieldsurvey_db::enrolment::Issued> {
+    let mut conn = db.get()?;
+    let user = fieldsurvey_db::users::by_username(&mut conn, username)?
+        .with_context(|| format!("no user {username}"))?;
+    Ok(fieldsurvey_db::enrolment::issue(
+        &mut conn,
+        &user.id,
+        username,
+        &operator(),
+        ledger_key,
+    )?)
 }
 
 pub fn user_set_active(settings: &Settings, username: &str, active: bool) -> Result<()> {

@@ -281,12 +281,13 @@ fn ledger(db: &Db, ledger_key: &LedgerKey, pii: &PiiKey) -> Finding {
         (Ok(Ok(s)), Ok(pending)) => Finding::ok(
             NAME,
             format!(
-                "{} entries intact, head {}; {} checkpoints and {} verifier signatures checked \
-                 ({:.1} s){}",
+                "{} entries intact, head {}; {} checkpoints, {} verifier signatures and {} \
+                 signed decisions checked ({:.1} s){}",
                 s.entries,
                 s.head,
                 s.checkpoints,
                 s.actor_signatures,
+                s.decision_signatures,
                 started.elapsed().as_secs_f64(),
                 match pending {
                     0 => String::new(),

@@ -68,13 +68,14 @@ pub fn verify(settings: &Settings, args: VerifyArgs) -> Result<()> {
         Ok(s) => {
             let secs = started.elapsed().as_secs_f64();
             println!(
-                "ledger intact: {} entries, head {}, root {}; {} checkpoints and {} verifier \
-                 signatures checked ({:.0} entries/s)",
+                "ledger intact: {} entries, head {}, root {}; {} checkpoints, {} verifier \
+                 signatures and {} signed decisions checked ({:.0} entries/s)",
                 s.entries,
                 s.head,
                 s.root,
                 s.checkpoints,
                 s.actor_signatures,
+                s.decision_signatures,
                 s.entries as f64 / secs.max(1e-9)
             );
             Ok(())
@@ -199,6 +200,7 @@ pub fn export(settings: &Settings, file: &Path) -> Result<()> {
         for e in page {
             if e.text.contains("\"actor_signature\"")
                 && let Ok(entry) = serde_json::from_str::<fieldsurvey_core::ledger::Entry>(&e.text)
+                && entry.decision.is_none()
                 && let Some(id) = entry.submission_id
             {
                 named.push(id);

@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
 use fieldsurvey_db::{Db, PoolOptions, with_conn};
+use serde_json::Value;
 
 pub use client::Client;
 
@@ -364,6 +365,41 @@ impl Service {
             String::from_utf8_lossy(&out.stdout)
         );
         String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// `username`'s test key ([`survey::Key::person`]), enrolled by the operator (idempotent).
+    pub fn person_key(&self, username: &str) -> survey::Key {
+        let key = survey::Key::person(username);
+        self.cli(
+            &["key", "add", username, "--public-key", &key.public_b64()],
+            None,
+        );
+        key
+    }
+
+    /// A one-time key-enrolment code for `username`, as the operator issues it.
+    pub fn enrolment_code(&self, username: &str) -> String {
+        self.cli(&["user", "enrolment-code", username], None)
+            .trim()
+            .to_owned()
+    }
+
+    /// Review submission `id` as `username` through the API, signed with their enrolled test
+    /// key: `body` is `{decision, digest, reasons}`.
+    pub fn review(&self, username: &str, id: &str, body: Value) -> client::Reply {
+        self.post_signed(username, &format!("/api/v1/submissions/{id}/review"), body)
+    }
+
+    /// Post a decision (review, spot-check, clue closure) as `username`, signed with their
+    /// enrolled test key.
+    pub fn post_signed(&self, username: &str, path: &str, body: Value) -> client::Reply {
+        let key = self.person_key(username);
+        let app = self.client();
+        app.post_json(
+            Some(&app.token(username)),
+            path,
+            &key.seal_for(username, path, body),
+        )
     }
 
     /// Run a CLI command to completion: (success, stdout + stderr).

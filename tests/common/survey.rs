@@ -54,6 +54,80 @@ impl Key {
     pub fn sign(&self, doc: &Value) -> Value {
         fieldsurvey_core::signing::sign_survey(doc, &self.seed, &self.key_id).unwrap()
     }
+
+    /// A reviewer's (auditor's, admin's) test key: derived from the username, so every test
+    /// and process agrees on it.
+    pub fn person(username: &str) -> Key {
+        Key::from_seed(Sha256::digest(format!("test person key: {username}")).into())
+    }
+
+    /// Sign a decision `body` (`{decision, digest, reasons}` of a review, say) as `signer`
+    /// now: the members `decided_at`, `key_id` and `signature` are added, over the document
+    /// `doc_of(body, decided_at)` builds.
+    pub fn seal(
+        &self,
+        signer: &str,
+        mut body: Value,
+        doc: impl Fn(&Value, &fieldsurvey_core::decision::Seal<'_>) -> Value,
+    ) -> Value {
+        let decided_at = chrono::Utc::now()
+            .with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).unwrap())
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, false);
+        let seal = fieldsurvey_core::decision::Seal {
+            decided_at: &decided_at,
+            key_id: &self.key_id,
+            signer,
+        };
+        let signature = fieldsurvey_core::decision::sign(&doc(&body, &seal), &self.seed).unwrap();
+        body["decided_at"] = json!(decided_at);
+        body["key_id"] = json!(self.key_id);
+        body["signature"] = json!(signature);
+        body
+    }
+
+    /// A decision request for the endpoint `path` (a review, a spot-check or a clue's closure),
+    /// signed as `signer` over the document that endpoint rebuilds.
+    pub fn seal_for(&self, signer: &str, path: &str, body: Value) -> Value {
+        use fieldsurvey_core::decision as d;
+        let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+        let text = |b: &Value, k: &str| b[k].as_str().unwrap_or_default().to_owned();
+        match parts.as_slice() {
+            ["api", "v1", "submissions", id, "review"] => self.seal_review(signer, id, body),
+            ["api", "v1", "submissions", id, "spot-check"] => {
+                let id = (*id).to_owned();
+                self.seal(signer, body, move |b, seal| {
+                    d::spot_check_document(
+                        &text(b, "decision"),
+                        &id,
+                        &text(b, "digest"),
+                        &text(b, "reason"),
+                        seal,
+                    )
+                })
+            }
+            ["api", "v1", "clues", id, "close"] => {
+                let id = (*id).to_owned();
+                self.seal(signer, body, move |b, seal| {
+                    d::clue_close_document(&id, &text(b, "reason"), seal)
+                })
+            }
+            _ => panic!("no decision is posted to {path}"),
+        }
+    }
+
+    /// A review request `{decision, digest, reasons}` for submission `id`, signed as `signer`.
+    pub fn seal_review(&self, signer: &str, id: &str, body: Value) -> Value {
+        let id = id.to_owned();
+        self.seal(signer, body, move |b, seal| {
+            fieldsurvey_core::decision::review_document(
+                b["decision"].as_str().unwrap_or_default(),
+                &id,
+                b["digest"].as_str().unwrap_or_default(),
+                b.get("reasons").unwrap_or(&json!([])),
+                seal,
+            )
+        })
+    }
 }
 
 pub fn photo(name: &str) -> Vec<u8> {

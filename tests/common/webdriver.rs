@@ -196,6 +196,26 @@ impl Browser {
     }
 
     /// A DOM property of an element (e.g. an image's `naturalWidth`).
+    /// Wait (up to 20 s) until the element's text contains `needle`; the text.
+    pub fn wait_text(&self, css: &str, needle: &str) -> String {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let text = if self.count(css) > 0 {
+                self.text(css)
+            } else {
+                String::new()
+            };
+            if text.contains(needle) {
+                return text;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{css} never showed {needle:?}: {text:?}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+
     pub fn property(&self, element: &str, name: &str) -> Value {
         self.call(
             "GET",

@@ -310,6 +310,7 @@ impl Pipeline {
                 .filter(|s| s.is_object())
                 .cloned(),
             actor_public_key: signer_public_key,
+            decision: None,
             detail,
         };
         let record = StageOutcome {

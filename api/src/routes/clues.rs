@@ -14,6 +14,7 @@ use crate::authz;
 use crate::error::{ApiError, ProblemItem};
 use crate::state::AppState;
 use crate::view::rfc3339;
+use fieldsurvey_db::clues::ClosedByHand;
 
 pub const PAGE_SIZE: i64 = 50;
 
@@ -129,8 +130,10 @@ pub async fn list_clues(
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct CloseClue {
-    /// Why the clue is closed (required, at most 500 characters).
+    /// Why the clue is closed (required, at most 500 characters); signed exactly as posted.
     pub reason: String,
+    #[serde(flatten)]
+    pub seal: crate::seal::SealFields,
 }
 
 #[utoipa::path(
@@ -148,27 +151,42 @@ pub async fn close_clue(
     id: web::Path<String>,
     body: web::Json<CloseClue>,
 ) -> Result<web::Json<ClueView>, ApiError> {
-    let closed = close(&state, caller, id.into_inner(), &body.into_inner().reason).await?;
+    let closed = close(&state, caller, id.into_inner(), body.into_inner()).await?;
     Ok(web::Json(closed.into()))
 }
 
-/// Close a clue by hand as `caller`, with a reason (the API and the console).
+/// Close a clue by hand as `caller`, with a reason and their signature over the closure
+/// document (the API and the console).
 pub async fn close(
     state: &AppState,
     caller: Caller,
     id: String,
-    reason: &str,
+    req: CloseClue,
 ) -> Result<Clue, ApiError> {
-    let reason = reason.trim().to_owned();
+    let reason = req.reason.trim().to_owned();
+    let mut errors = Vec::new();
     if reason.is_empty() || reason.chars().count() > 500 {
-        return Err(ApiError::BadRequest(vec![
+        errors.push(
             ProblemItem::new(
                 "reason_required",
                 "closing a clue by hand needs a reason of 1 to 500 characters",
             )
             .at("reason"),
-        ]));
+        );
     }
+    let sealed = req.seal.check(&mut errors);
+    let Some(sealed) = sealed.filter(|_| errors.is_empty()) else {
+        return Err(ApiError::BadRequest(errors));
+    };
+    let signed = fieldsurvey_db::decisions::Signed {
+        document: fieldsurvey_core::decision::clue_close_document(
+            &id,
+            &req.reason,
+            &sealed.seal(&caller.username),
+        ),
+        key_id: sealed.key_id.clone(),
+        signature: sealed.signature.clone(),
+    };
     let key = state.ledger_key.clone();
     state
         .db
@@ -179,20 +197,24 @@ pub async fn close(
             if !authz::may_close_clue(c, &caller, &clue)? {
                 return Ok(Err(ApiError::NotFound));
             }
-            match fieldsurvey_db::clues::close_by_hand(
-                c,
-                &id,
-                &caller.user_id,
-                &caller.username,
-                &reason,
-                &key,
-            )? {
-                Some(clue) => Ok(Ok(clue)),
-                None => Ok(Err(ApiError::Conflict(
-                    "not_open",
-                    "the clue is already closed".into(),
-                ))),
-            }
+            Ok(
+                match fieldsurvey_db::clues::close_by_hand(
+                    c,
+                    &id,
+                    &caller.user_id,
+                    &caller.username,
+                    &reason,
+                    &signed,
+                    &key,
+                )? {
+                    ClosedByHand::Closed(clue) => Ok(*clue),
+                    ClosedByHand::NotOpen => Err(ApiError::Conflict(
+                        "not_open",
+                        "the clue is already closed".into(),
+                    )),
+                    ClosedByHand::Seal(r) => Err(crate::seal::refused(r)),
+                },
+            )
         })
         .await?
 }

@@ -1,18 +1,26 @@
-//! `POST /api/v1/keys`: a surveyor enrols their own Ed25519 public key (rule R1's key).
+//! `POST /api/v1/keys`: a person enrols their own Ed25519 public key — a surveyor's signs surveys
+//! (rule R1), a reviewer's, an auditor's or an admin's signs their decisions. A password alone
+//! is not enough: the request carries a one-time enrolment code issued for that person
+//! (`fieldsurvey user enrolment-code`), refused with 403 when missing, unknown, used, expired or
+//! someone else's.
 
 use actix_web::{HttpResponse, post, web};
-use fieldsurvey_core::ledger::{Actor, Entry};
+use fieldsurvey_core::ledger::Actor;
+use fieldsurvey_db::enrolment::CodeRefusal;
 use serde::{Deserialize, Serialize};
 
 use crate::auth::Caller;
-use crate::authz;
-use crate::error::ApiError;
+use crate::error::{ApiError, ProblemItem};
 use crate::state::AppState;
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct EnrolKey {
     /// Ed25519 public key, 32 bytes, base64url without padding.
     pub public_key: String,
+    /// The one-time code issued for the caller (`XXXX-XXXX-XXXX`; case, dashes and spaces
+    /// do not matter).
+    #[serde(default)]
+    pub enrolment_code: Option<String>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -33,40 +41,70 @@ pub async fn enrol_key(
     caller: Caller,
     body: web::Json<EnrolKey>,
 ) -> Result<HttpResponse, ApiError> {
-    if !authz::may_enrol_key(&caller) {
-        return Err(ApiError::Forbidden(
-            "only surveyors enrol signing keys".into(),
+    let body = body.into_inner();
+    let key_id = enrol(
+        &state,
+        &caller,
+        &body.public_key,
+        body.enrolment_code.as_deref().unwrap_or_default(),
+    )
+    .await?;
+    Ok(HttpResponse::Created().json(KeyEnrolled { key_id }))
+}
+
+/// Enrol `public_key` for `caller` with `code` (the API and the console both come here).
+pub async fn enrol(
+    state: &AppState,
+    caller: &Caller,
+    public_key: &str,
+    code: &str,
+) -> Result<String, ApiError> {
+    let public_key = public_key.trim().to_owned();
+    let public = fieldsurvey_core::signing::parse_public_key_b64url(&public_key).map_err(|e| {
+        ApiError::BadRequest(vec![
+            ProblemItem::new("invalid_public_key", e.to_string()).at("public_key"),
+        ])
+    })?;
+    if code.trim().is_empty() {
+        return Err(ApiError::Refused(
+            "enrolment_code_required",
+            "a key is enrolled with a one-time enrolment code issued for you".into(),
         ));
     }
-    let public = fieldsurvey_core::signing::parse_public_key_b64url(body.public_key.trim())
-        .map_err(|e| {
-            ApiError::BadRequest(vec![
-                crate::error::ProblemItem::new("invalid_public_key", e.to_string())
-                    .at("public_key"),
-            ])
-        })?;
     let key_id = fieldsurvey_core::signing::key_id_for(&public);
     let row = fieldsurvey_db::models::SigningKey {
         key_id: key_id.clone(),
         user_id: caller.user_id.clone(),
-        public_key: body.public_key.trim().to_owned(),
+        public_key,
         enrolled_at: fieldsurvey_db::now(),
         revoked_at: None,
     };
-    let mut entry = Entry::new(
-        "key_enrolled",
-        Actor::Person {
-            user_id: caller.user_id.clone(),
-            username: caller.username.clone(),
-        },
-    );
-    entry.actor_public_key = Some(row.public_key.clone());
-    entry.detail = serde_json::json!({ "key_id": key_id });
+    let actor = Actor::Person {
+        user_id: caller.user_id.clone(),
+        username: caller.username.clone(),
+    };
     let ledger_key = state.ledger_key.clone();
-    state
+    let code = code.to_owned();
+    let outcome = state
         .db
-        .run(move |c| fieldsurvey_db::keys::enrol(c, &row, entry, &ledger_key))
+        .run(move |c| {
+            fieldsurvey_db::enrolment::enrol_with_code(c, &code, &row, &actor, &ledger_key)
+        })
         .await?;
-    tracing::info!(key_id = %key_id, user_id = %caller.user_id, "signing key enrolled");
-    Ok(HttpResponse::Created().json(KeyEnrolled { key_id }))
+    match outcome {
+        Ok(_) => {
+            tracing::info!(key_id = %key_id, user_id = %caller.user_id, "signing key enrolled");
+            Ok(key_id)
+        }
+        Err(refusal) => Err(ApiError::Refused(
+            "invalid_enrolment_code",
+            match refusal {
+                CodeRefusal::Unknown => "no such enrolment code",
+                CodeRefusal::NotYours => "the enrolment code was issued for someone else",
+                CodeRefusal::Used => "the enrolment code was used already",
+                CodeRefusal::Expired => "the enrolment code expired (codes are valid 24 h)",
+            }
+            .into(),
+        )),
+    }
 }

@@ -2,14 +2,19 @@
 //! returns it with what to do (留、纠、删、补). The decision names the content digest the
 //! reviewer saw (R4); it is refused when a newer version exists (409), when the reviewer
 //! verified the version themselves (R3, 403), and outside the reviewer's jurisdiction (404).
+//! The reviewer signs it with their own key (`fieldsurvey_core::decision`): the document is
+//! rebuilt here from the request, with `reasons` exactly as posted, and refused unsigned (400),
+//! stale (400), mis-signed or with a key not theirs (403) or replayed (409).
 
 use actix_web::{post, web};
+use fieldsurvey_db::decisions::Signed;
 use fieldsurvey_db::reviews::{Decision, Refusal};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::Caller;
 use crate::authz::{self, ReviewAccess};
 use crate::error::{ApiError, ProblemItem};
+use crate::seal::{SealFields, Sealed};
 use crate::state::AppState;
 use crate::view::{self, SubmissionView};
 
@@ -19,11 +24,20 @@ pub struct ReviewRequest {
     pub decision: String,
     /// The content digest of the version the reviewer saw.
     pub digest: String,
-    #[serde(default)]
-    pub reasons: Vec<Reason>,
+    /// `[{action, field, note}]`; signed exactly as posted.
+    #[serde(default = "no_reasons")]
+    #[schema(value_type = Vec<Reason>)]
+    pub reasons: serde_json::Value,
+    #[serde(flatten)]
+    pub seal: SealFields,
+}
+
+fn no_reasons() -> serde_json::Value {
+    serde_json::Value::Array(Vec::new())
 }
 
 #[derive(Deserialize, Serialize, Clone, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Reason {
     /// `keep` (留), `correct` (纠), `delete` (删) or `supplement` (补).
     pub action: String,
@@ -39,8 +53,21 @@ const MAX_REASONS: usize = 50;
 const MAX_NOTE_CHARS: usize = 500;
 
 /// Every fault in the request at once.
-fn validate(req: &ReviewRequest) -> Result<&'static str, ApiError> {
+fn validate(req: &ReviewRequest) -> Result<(&'static str, Sealed), ApiError> {
     let mut errors = Vec::new();
+    let reasons: Vec<Reason> = match serde_json::from_value(req.reasons.clone()) {
+        Ok(reasons) => reasons,
+        Err(e) => {
+            errors.push(
+                ProblemItem::new(
+                    "invalid_reason",
+                    format!("reasons is a list of {{action, field, note}}: {e}"),
+                )
+                .at("reasons"),
+            );
+            Vec::new()
+        }
+    };
     let action = match req.decision.as_str() {
         "approve" => "approved",
         "return" => "returned",
@@ -61,18 +88,18 @@ fn validate(req: &ReviewRequest) -> Result<&'static str, ApiError> {
             .at("digest"),
         );
     }
-    if action == "returned" && req.reasons.is_empty() {
+    if action == "returned" && reasons.is_empty() {
         errors.push(
             ProblemItem::new("reason_required", "a return names at least one reason").at("reasons"),
         );
     }
-    if req.reasons.len() > MAX_REASONS {
+    if reasons.len() > MAX_REASONS {
         errors.push(
             ProblemItem::new("too_many_reasons", format!("at most {MAX_REASONS} reasons"))
                 .at("reasons"),
         );
     }
-    for (i, r) in req.reasons.iter().enumerate() {
+    for (i, r) in reasons.iter().enumerate() {
         if !ACTIONS.contains(&r.action.as_str()) {
             errors.push(
                 ProblemItem::new(
@@ -95,10 +122,10 @@ fn validate(req: &ReviewRequest) -> Result<&'static str, ApiError> {
             );
         }
     }
-    if errors.is_empty() {
-        Ok(action)
-    } else {
-        Err(ApiError::BadRequest(errors))
+    let sealed = req.seal.check(&mut errors);
+    match sealed {
+        Some(sealed) if errors.is_empty() => Ok((action, sealed)),
+        _ => Err(ApiError::BadRequest(errors)),
     }
 }
 
@@ -132,7 +159,18 @@ pub async fn take_decision(
     let id = fieldsurvey_core::ids::SubmissionId::parse(id)
         .map_err(|_| ApiError::NotFound)?
         .to_string();
-    let action = validate(&req)?;
+    let (action, sealed) = validate(&req)?;
+    let signed = Signed {
+        document: fieldsurvey_core::decision::review_document(
+            &req.decision,
+            &id,
+            &req.digest,
+            &req.reasons,
+            &sealed.seal(&caller.username),
+        ),
+        key_id: sealed.key_id.clone(),
+        signature: sealed.signature.clone(),
+    };
     let key = state.ledger_key.clone();
     let pii = state.pii.clone();
     let ledger_key = state.ledger_key.clone();
@@ -151,7 +189,6 @@ pub async fn take_decision(
                 }
                 ReviewAccess::Allowed(level) => level,
             };
-            let reasons = serde_json::to_value(&req.reasons).unwrap_or_default();
             let decision = Decision {
                 submission_id: &id,
                 reviewer_id: &caller.user_id,
@@ -159,7 +196,8 @@ pub async fn take_decision(
                 org_level: &level,
                 action,
                 digest: &req.digest,
-                reasons,
+                reasons: req.reasons.clone(),
+                signed: &signed,
                 key: &key,
             };
             match fieldsurvey_db::reviews::decide(c, &decision)? {
@@ -193,5 +231,6 @@ fn refused(r: Refusal) -> ApiError {
             "not_reviewable",
             format!("the version is {status}, not awaiting review"),
         ),
+        Refusal::Seal(r) => crate::seal::refused(r),
     }
 }

@@ -130,9 +130,11 @@ pub struct SpotCheckDecision {
     pub decision: String,
     /// The content digest of the record the reviewer checked.
     pub digest: String,
-    /// Required for an overturn.
+    /// Required for an overturn; signed exactly as posted.
     #[serde(default)]
     pub reason: String,
+    #[serde(flatten)]
+    pub seal: crate::seal::SealFields,
 }
 
 #[utoipa::path(
@@ -183,9 +185,21 @@ pub async fn take_spot_decision(
     if reason.chars().count() > 500 {
         errors.push(ProblemItem::new("invalid_reason", "at most 500 characters").at("reason"));
     }
-    if !errors.is_empty() {
+    let sealed = req.seal.check(&mut errors);
+    let Some(sealed) = sealed.filter(|_| errors.is_empty()) else {
         return Err(ApiError::BadRequest(errors));
-    }
+    };
+    let signed = fieldsurvey_db::decisions::Signed {
+        document: fieldsurvey_core::decision::spot_check_document(
+            &req.decision,
+            &id,
+            &req.digest,
+            &req.reason,
+            &sealed.seal(&caller.username),
+        ),
+        key_id: sealed.key_id.clone(),
+        signature: sealed.signature.clone(),
+    };
     let key = state.ledger_key.clone();
     let pii = state.pii.clone();
     let ledger_key = state.ledger_key.clone();
@@ -208,6 +222,7 @@ pub async fn take_spot_decision(
                     decision,
                     digest: &req.digest,
                     reason: &reason,
+                    signed: &signed,
                     key: &key,
                 },
             )?;
@@ -225,6 +240,7 @@ pub async fn take_spot_decision(
                         "not_reviewable",
                         format!("the record is {status}, not approved"),
                     ),
+                    Refusal::Seal(r) => crate::seal::refused(r),
                 }));
             }
             let sub = fieldsurvey_db::submissions::get(c, &id)?

@@ -1,0 +1,106 @@
+//! The signer's part of a decision request (`decided_at`, `key_id`, `signature`): read and
+//! checked at the edge, and the refusals of `fieldsurvey_db::decisions` as answers. The document
+//! itself is rebuilt by each decision's handler (`fieldsurvey_core::decision`).
+
+use fieldsurvey_core::decision::{self, TimeError};
+use fieldsurvey_db::decisions::SealRefusal;
+use serde::Deserialize;
+
+use crate::error::{ApiError, ProblemItem};
+
+/// Members every signed decision request carries beside its own.
+#[derive(Debug, Default, Clone, Deserialize, utoipa::ToSchema)]
+pub struct SealFields {
+    /// When the decider signed, RFC 3339 with an offset; at most 10 minutes from the server's
+    /// clock.
+    #[serde(default)]
+    pub decided_at: Option<String>,
+    /// The decider's enrolled key.
+    #[serde(default)]
+    pub key_id: Option<String>,
+    /// Ed25519 over the decision document's RFC 8785 bytes, base64url.
+    #[serde(default)]
+    pub signature: Option<String>,
+}
+
+/// The three members, present and well-formed.
+#[derive(Debug, Clone)]
+pub struct Sealed {
+    pub decided_at: String,
+    pub key_id: String,
+    pub signature: String,
+}
+
+impl Sealed {
+    /// The document's signer members, for `signer`.
+    pub fn seal<'a>(&'a self, signer: &'a str) -> decision::Seal<'a> {
+        decision::Seal {
+            decided_at: &self.decided_at,
+            key_id: &self.key_id,
+            signer,
+        }
+    }
+}
+
+impl SealFields {
+    /// Every fault is pushed to `errors`; `None` when there was one.
+    pub fn check(&self, errors: &mut Vec<ProblemItem>) -> Option<Sealed> {
+        let before = errors.len();
+        let mut member = |name: &str, value: &Option<String>| -> String {
+            match value.as_deref().map(str::trim) {
+                Some(v) if !v.is_empty() && v.len() <= 200 => v.to_owned(),
+                _ => {
+                    errors.push(
+                        ProblemItem::new(
+                            "signature_required",
+                            "a decision is signed by the person who takes it: decided_at, \
+                             key_id and signature are required",
+                        )
+                        .at(name),
+                    );
+                    String::new()
+                }
+            }
+        };
+        let decided_at = member("decided_at", &self.decided_at);
+        let key_id = member("key_id", &self.key_id);
+        let signature = member("signature", &self.signature);
+        if !decided_at.is_empty() {
+            match decision::decided_at(&decided_at, chrono::Utc::now()) {
+                Ok(_) => {}
+                Err(e @ TimeError::Unreadable) => {
+                    errors.push(ProblemItem::new("invalid_time", e.to_string()).at("decided_at"));
+                }
+                Err(e @ TimeError::Stale(_)) => {
+                    errors.push(ProblemItem::new("stale_decision", e.to_string()).at("decided_at"));
+                }
+            }
+        }
+        (errors.len() == before).then_some(Sealed {
+            decided_at,
+            key_id,
+            signature,
+        })
+    }
+}
+
+/// A refused signature, answered with its code.
+pub fn refused(r: SealRefusal) -> ApiError {
+    match r {
+        SealRefusal::UnknownKey => ApiError::Refused(
+            "unknown_key",
+            "the key is not one enrolled for you (enrol it with an enrolment code)".into(),
+        ),
+        SealRefusal::KeyRevoked => {
+            ApiError::Refused("key_revoked", "the key was revoked; enrol a new one".into())
+        }
+        SealRefusal::BadSignature(why) => ApiError::Refused(
+            "bad_signature",
+            format!("the signature is not yours over this decision: {why}"),
+        ),
+        SealRefusal::Replayed(seq) => ApiError::Conflict(
+            "replayed_decision",
+            format!("this signed decision was already taken (ledger entry {seq})"),
+        ),
+    }
+}

@@ -1,0 +1,26 @@
+-- 谁签字谁负责 for every person: signed decisions and key enrolment that a password alone
+-- cannot do.
+
+-- Each person's signed decision is taken once. Ed25519 signatures are deterministic, so a
+-- replayed decision carries the same signature; it is refused by this key. `ledger_seq` is the
+-- entry that took it.
+CREATE TABLE decision_signatures (
+    signature   TEXT PRIMARY KEY,
+    user_id     TEXT NOT NULL REFERENCES users (id),
+    kind        TEXT NOT NULL,
+    ledger_seq  BIGINT NOT NULL,
+    recorded_at TIMESTAMP NOT NULL
+);
+
+-- One-time key-enrolment codes (24 h). Only the code's SHA-256 is kept; `issued_by` is the
+-- ledger actor (JSON) who issued it, `key_id` the key it enrolled once used.
+CREATE TABLE enrolment_codes (
+    code_hash  TEXT PRIMARY KEY,
+    user_id    TEXT NOT NULL REFERENCES users (id),
+    issued_by  TEXT NOT NULL,
+    issued_at  TIMESTAMP NOT NULL,
+    expires_at TIMESTAMP NOT NULL,
+    used_at    TIMESTAMP,
+    key_id     TEXT
+);
+CREATE INDEX enrolment_codes_user ON enrolment_codes (user_id);

@@ -1,0 +1,220 @@
+//! 谁签字谁负责 for the reviewer (issue 14): on PostgreSQL, a review decision is taken only with
+//! the reviewer's own signature over the exact decision document, made with a key enrolled for
+//! them and not revoked, within ten minutes of the server's clock, once. Every refusal changes
+//! nothing. The ledger keeps the document and the signature, and `ledger verify` — against the
+//! database and offline against an export — fails when the decision's bytes are altered.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::survey::{Key, Upload};
+use common::{Service, real_services};
+use serde_json::{Value, json};
+
+fn refusal(r: &common::client::Reply) -> (u16, String) {
+    let code = match r.body["code"].as_str() {
+        Some("bad_request") => r.body["errors"][0]["code"].as_str(),
+        other => other,
+    };
+    (r.status, code.unwrap_or_default().to_owned())
+}
+
+#[test]
+fn a_review_is_taken_only_with_the_reviewers_own_signature() {
+    let Some((pg, amqp)) = real_services("a_review_is_taken_only_with_the_reviewers_own_signature")
+    else {
+        return;
+    };
+    let svc = Service::production(&pg, &amqp, 1);
+    let app = svc.client();
+    let surveyor = app.token("surveyor1");
+    let township = app.token("township1");
+    let v1 = Upload::household_h1();
+    assert_eq!(
+        app.upload(&surveyor, &v1.signed_by(&Key::demo()), &v1.parts)
+            .status,
+        202
+    );
+    let s = app.wait_final(&surveyor, &v1.id());
+    assert_eq!(s["status"], "signed_off", "{s}");
+    let digest = s["content_digest"].as_str().unwrap().to_owned();
+    let id = v1.id();
+    let url = format!("/api/v1/submissions/{id}/review");
+    let body = json!({"decision": "return", "digest": digest,
+                      "reasons": [{"action": "correct", "field": "water.safe", "note": "水源待核"}]});
+    let key = svc.person_key("township1");
+    let entries = || {
+        svc.sql_count(&format!(
+            "SELECT count(*) AS n FROM ledger_entries WHERE submission_id = '{id}'"
+        ))
+    };
+    let before = entries();
+    let post = |b: &Value| app.post_json(Some(&township), &url, b);
+
+    // Unsigned, or signed with anything but the reviewer's own live key over this exact
+    // decision: refused with a code, and nothing changes.
+    let r = post(&body);
+    assert_eq!(
+        refusal(&r),
+        (400, "signature_required".into()),
+        "{}",
+        r.text
+    );
+    let password_only = Key::generate();
+    let r = post(&password_only.seal_review("township1", &id, body.clone()));
+    assert_eq!(
+        refusal(&r),
+        (403, "unknown_key".into()),
+        "a key never enrolled: {}",
+        r.text
+    );
+    let county_key = svc.person_key("county1");
+    let r = post(&county_key.seal_review("township1", &id, body.clone()));
+    assert_eq!(
+        refusal(&r),
+        (403, "unknown_key".into()),
+        "another person's key: {}",
+        r.text
+    );
+    let r = post(&key.seal_review("county1", &id, body.clone()));
+    assert_eq!(
+        refusal(&r),
+        (403, "bad_signature".into()),
+        "signed in another person's name: {}",
+        r.text
+    );
+    let mut changed = key.seal_review("township1", &id, body.clone());
+    changed["reasons"][0]["note"] = json!("已核实，无问题");
+    let r = post(&changed);
+    assert_eq!(
+        refusal(&r),
+        (403, "bad_signature".into()),
+        "reasons changed after signing: {}",
+        r.text
+    );
+    let mut turned = key.seal_review("township1", &id, body.clone());
+    turned["decision"] = json!("approve");
+    turned["reasons"] = json!([]);
+    assert_eq!(
+        refusal(&post(&turned)).1,
+        "bad_signature",
+        "a return turned into an approval"
+    );
+    let old = chrono::Utc::now() - chrono::TimeDelta::minutes(11);
+    let decided_at = old.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let doc = fieldsurvey_core::decision::review_document(
+        "return",
+        &id,
+        &digest,
+        &body["reasons"],
+        &fieldsurvey_core::decision::Seal {
+            decided_at: &decided_at,
+            key_id: &key.key_id,
+            signer: "township1",
+        },
+    );
+    let mut stale = body.clone();
+    stale["decided_at"] = json!(decided_at);
+    stale["key_id"] = json!(key.key_id);
+    stale["signature"] = json!(fieldsurvey_core::decision::sign(&doc, &key.seed).unwrap());
+    assert_eq!(refusal(&post(&stale)), (400, "stale_decision".into()));
+    assert_eq!(entries(), before, "no refusal reached the ledger");
+    let now = app.get(Some(&surveyor), &format!("/api/v1/submissions/{id}"));
+    assert_eq!(now.body["status"], "signed_off");
+
+    // The reviewer's own signature: taken, with the document and signature on record.
+    let signed = key.seal_review("township1", &id, body.clone());
+    let r = post(&signed);
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["status"], "returned");
+    let last = r.body["ledger"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["action"], "returned");
+    assert_eq!(
+        last["signature"],
+        json!({"kind": "decision", "key_id": key.key_id, "verified": true})
+    );
+    assert_eq!(last["decision"]["reasons"], body["reasons"]);
+    assert_eq!(last["decision"]["signer"], "township1");
+    let back = app.get(Some(&surveyor), "/api/v1/submissions?status=returned");
+    assert_eq!(back.body["items"][0]["reasons"][0]["note"], "水源待核");
+
+    // Posted again — a retry or a replay — it is not taken twice.
+    let again = post(&signed);
+    assert_eq!(
+        refusal(&again),
+        (409, "replayed_decision".into()),
+        "{}",
+        again.text
+    );
+    assert_eq!(entries(), before + 1);
+
+    // A revoked key signs nothing more; a new key needs a new code.
+    let mut v2 = Upload::household_h1();
+    v2.doc["supersedes"] = json!(id);
+    assert_eq!(
+        app.upload(&surveyor, &v2.signed_by(&Key::demo()), &v2.parts)
+            .status,
+        202
+    );
+    let s2 = app.wait_final(&surveyor, &v2.id());
+    assert_eq!(s2["status"], "signed_off", "{s2}");
+    svc.cli(&["key", "revoke", &key.key_id], None);
+    let approve = json!({"decision": "approve", "digest": s2["content_digest"], "reasons": []});
+    let url2 = format!("/api/v1/submissions/{}/review", v2.id());
+    let r = app.post_json(
+        Some(&township),
+        &url2,
+        &key.seal_review("township1", &v2.id(), approve.clone()),
+    );
+    assert_eq!(refusal(&r), (403, "key_revoked".into()), "{}", r.text);
+    let fresh = Key::generate();
+    let r = app.post_json(
+        Some(&township),
+        "/api/v1/keys",
+        &json!({"public_key": fresh.public_b64(), "enrolment_code": svc.enrolment_code("township1")}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text);
+    let r = app.post_json(
+        Some(&township),
+        &url2,
+        &fresh.seal_review("township1", &v2.id(), approve),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+
+    // The ledger proves both decisions were the reviewer's: verified against the database and
+    // offline; altering the decision's bytes is found either way.
+    let (ok, out) = svc.cli_status(&["ledger", "verify"]);
+    assert!(ok, "{out}");
+    assert!(out.contains("2 signed decisions checked"), "{out}");
+    let work = tempfile::tempdir().unwrap();
+    let export = work.path().join("ledger.jsonl");
+    svc.cli(&["ledger", "export", export.to_str().unwrap()], None);
+    let public_key = svc.cli(&["ledger", "public-key"], None).trim().to_owned();
+    let offline = |file: &std::path::Path| {
+        svc.cli_status(&[
+            "ledger",
+            "verify",
+            "--export",
+            file.to_str().unwrap(),
+            "--public-key",
+            &public_key,
+        ])
+    };
+    let (ok, out) = offline(&export);
+    assert!(ok && out.contains("2 signed decisions checked"), "{out}");
+    let text = std::fs::read_to_string(&export).unwrap();
+    assert!(text.contains("水源待核"));
+    let altered = work.path().join("altered.jsonl");
+    std::fs::write(&altered, text.replacen("水源待核", "水源已核", 1)).unwrap();
+    let (ok, out) = offline(&altered);
+    assert!(!ok, "an altered decision in an export verifies: {out}");
+    let seq = svc.sql_count(&format!(
+        "SELECT seq AS n FROM ledger_entries WHERE submission_id = '{id}' AND entry LIKE '%\"action\":\"returned\"%'"
+    ));
+    svc.sql(&format!(
+        "UPDATE ledger_entries SET entry = replace(entry, '水源待核', '水源已核') WHERE seq = {seq}"
+    ));
+    let (ok, out) = svc.cli_status(&["ledger", "verify"]);
+    assert!(!ok, "{out}");
+    assert!(out.contains(&format!("entry {seq}")), "{out}");
+}
