@@ -96,18 +96,40 @@ pub fn own(
         .load(c)?))
 }
 
-/// The latest review decision on each of `ids`: `(submission_id, decision, reasons JSON,
-/// decided_at)`.
+/// The latest decision on each of `ids` that approved or sent it back: a review's
+/// `(submission_id, decision, reasons JSON, decided_at)`, or a spot-check's overturn, whose
+/// reason is given as `[{"action": "correct", "note": reason, "source": "spot_check"}]` — so the
+/// surveyor's worklist shows why the record came back, whichever decision sent it.
 pub fn latest_reviews(
     conn: &mut Conn,
     ids: &[String],
 ) -> DbResult<Vec<(String, String, String, chrono::NaiveDateTime)>> {
+    use crate::schema::spot_check_items as it;
     let mut rows: Vec<(String, String, String, chrono::NaiveDateTime)> =
         with_conn!(conn, |c| r::table
             .filter(r::submission_id.eq_any(ids))
-            .order(r::decided_at.desc())
             .select((r::submission_id, r::decision, r::reasons, r::decided_at))
             .load(c))?;
+    let overturns: Vec<(String, Option<String>, Option<chrono::NaiveDateTime>)> =
+        with_conn!(conn, |c| it::table
+            .filter(it::submission_id.eq_any(ids))
+            .filter(it::decision.eq("overturned"))
+            .select((it::submission_id, it::reason, it::decided_at))
+            .load(c))?;
+    for (id, reason, at) in overturns {
+        let reasons = serde_json::json!([{
+            "action": "correct",
+            "note": reason.unwrap_or_default(),
+            "source": "spot_check",
+        }]);
+        rows.push((
+            id,
+            "overturned".to_owned(),
+            reasons.to_string(),
+            at.unwrap_or_default(),
+        ));
+    }
+    rows.sort_by(|a, b| b.3.cmp(&a.3));
     let mut seen = std::collections::HashSet::new();
     rows.retain(|(id, ..)| seen.insert(id.clone()));
     Ok(rows)
