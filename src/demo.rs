@@ -23,7 +23,7 @@ pub struct DemoUser {
     pub name: &'static str,
 }
 
-pub const USERS: [DemoUser; 7] = [
+pub const USERS: [DemoUser; 8] = [
     DemoUser {
         username: "surveyor1",
         password: "demo-surveyor1",
@@ -58,6 +58,13 @@ pub const USERS: [DemoUser; 7] = [
         role: "reviewer",
         org: "522732000000",
         name: "示例县级审核员",
+    },
+    DemoUser {
+        username: "prefecture1",
+        password: "demo-prefecture1",
+        role: "reviewer",
+        org: "522700000000",
+        name: "示例州级审核员",
     },
     DemoUser {
         username: "auditor1",

@@ -17,16 +17,17 @@ use common::survey::{Key, Upload};
 use serde_json::{Value, json};
 
 /// Who asks.
-const CALLERS: [&str; 9] = [
+const CALLERS: [&str; 10] = [
     "anonymous",
-    "surveyor1", // the object's own surveyor
-    "surveyor3", // another surveyor of the same township
-    "surveyor2", // a surveyor of another township
-    "township1", // the township's reviewer
-    "township2", // another township's reviewer
-    "county1",   // the county's reviewer (above the township)
-    "auditor1",  // the prefecture's auditor
-    "admin1",    // the prefecture's admin
+    "surveyor1",   // the object's own surveyor
+    "surveyor3",   // another surveyor of the same township
+    "surveyor2",   // a surveyor of another township
+    "township1",   // the township's reviewer
+    "township2",   // another township's reviewer
+    "county1",     // the county's reviewer (above the township)
+    "prefecture1", // the prefecture's reviewer (above the county)
+    "auditor1",    // the prefecture's auditor
+    "admin1",      // the prefecture's admin
 ];
 
 struct Row {
@@ -44,6 +45,7 @@ const REVIEWERS_AUDITORS_ADMINS: &[(&str, &[u16])] = &[
     ("township1", &[200]),
     ("township2", &[200]),
     ("county1", &[200]),
+    ("prefecture1", &[200]),
     ("auditor1", &[200]),
     ("admin1", &[200]),
 ];
@@ -100,6 +102,7 @@ fn table() -> Vec<Row> {
                 ("surveyor1", &[200]),
                 ("township1", &[200]),
                 ("county1", &[200]),
+                ("prefecture1", &[200]),
                 ("auditor1", &[200]),
                 ("admin1", &[200]),
             ],
@@ -114,6 +117,7 @@ fn table() -> Vec<Row> {
                 ("surveyor1", &[200]),
                 ("township1", &[200]),
                 ("county1", &[200]),
+                ("prefecture1", &[200]),
                 ("auditor1", &[200]),
                 ("admin1", &[200]),
             ],
@@ -128,6 +132,7 @@ fn table() -> Vec<Row> {
                 ("surveyor1", &[200]),
                 ("township1", &[200]),
                 ("county1", &[200]),
+                ("prefecture1", &[200]),
                 ("auditor1", &[200]),
                 ("admin1", &[200]),
             ],
@@ -142,6 +147,7 @@ fn table() -> Vec<Row> {
                 ("anonymous", &[401]),
                 ("township1", &[409]),
                 ("county1", &[403]),
+                ("prefecture1", &[403]),
             ],
             default: &[404],
         },
@@ -151,6 +157,7 @@ fn table() -> Vec<Row> {
             cells: &[
                 ("anonymous", &[401]),
                 ("county1", &[201]),
+                ("prefecture1", &[201]), // 州对乡
                 ("township2", &[404]),
             ],
             default: &[403],
@@ -163,6 +170,7 @@ fn table() -> Vec<Row> {
                 ("anonymous", &[401]),
                 ("township1", &[409]),
                 ("county1", &[409]),
+                ("prefecture1", &[409]),
             ],
             default: &[404],
         },
@@ -179,6 +187,7 @@ fn table() -> Vec<Row> {
                 ("anonymous", &[401]),
                 ("township1", &[200]),
                 ("county1", &[200]),
+                ("prefecture1", &[200]),
                 ("auditor1", &[200]),
                 ("admin1", &[200]),
             ],
@@ -198,6 +207,7 @@ fn table() -> Vec<Row> {
                 ("anonymous", &[401]),
                 ("township1", &[200, 409]),
                 ("county1", &[200, 409]),
+                ("prefecture1", &[200, 409]),
             ],
             default: &[404],
         },

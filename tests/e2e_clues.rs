@@ -202,7 +202,10 @@ fn workflow(svc: &Service) {
     let last = r.body["ledger"].as_array().unwrap().last().unwrap().clone();
     assert_eq!(last["action"], "spot_checked");
     assert_eq!(last["detail"]["decision"], "overturned");
-    assert_eq!(last["signature"]["verified"], true, "the county reviewer's own signature");
+    assert_eq!(
+        last["signature"]["verified"], true,
+        "the county reviewer's own signature"
+    );
     // The surveyor's worklist says why it came back: the overturn's reason, not the
     // township's earlier (empty) approval.
     let back = app.get(Some(&surveyor), "/api/v1/submissions?status=returned");
@@ -213,7 +216,11 @@ fn workflow(svc: &Service) {
         .find(|i| i["id"] == v2.id().as_str())
         .cloned()
         .unwrap_or_default();
-    assert_eq!(item["reasons"][0]["note"], "实地核查：饮水设施已损坏", "{}", back.text);
+    assert_eq!(
+        item["reasons"][0]["note"], "实地核查：饮水设施已损坏",
+        "{}",
+        back.text
+    );
     assert_eq!(item["reasons"][0]["source"], "spot_check");
     let stats = app.get(Some(&county), "/api/v1/stats?org=522732101000");
     let village = unit(&stats.body, "522732101201");

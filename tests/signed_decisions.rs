@@ -218,3 +218,144 @@ fn a_review_is_taken_only_with_the_reviewers_own_signature() {
     assert!(!ok, "{out}");
     assert!(out.contains(&format!("entry {seq}")), "{out}");
 }
+
+/// The prefecture (州) level (issue 14): what the township and the county leave undecided
+/// escalates to it; it draws a spot-check straight from a township (州对乡), overturns an
+/// approved record with its own signature, and the surveyor sees the overturn's reason.
+#[test]
+fn the_prefecture_decides_what_escalates_and_spot_checks_a_township() {
+    let Some((pg, amqp)) =
+        real_services("the_prefecture_decides_what_escalates_and_spot_checks_a_township")
+    else {
+        return;
+    };
+    let svc = Service::production(&pg, &amqp, 1);
+    let app = svc.client();
+    let surveyor = app.token("surveyor1");
+    let prefecture = app.token("prefecture1");
+    let mut ids = Vec::new();
+    for u in [
+        Upload::household_h1(),
+        Upload::household(
+            "522732101201-0002",
+            [
+                "h2_house.jpg",
+                "h2_household_with_verifier.jpg",
+                "h2_water_source.jpg",
+            ],
+        ),
+    ] {
+        assert_eq!(
+            app.upload(&surveyor, &u.signed_by(&Key::demo()), &u.parts)
+                .status,
+            202
+        );
+        let s = app.wait_final(&surveyor, &u.id());
+        assert_eq!(s["status"], "signed_off", "{s}");
+        ids.push((u.id(), s["content_digest"].as_str().unwrap().to_owned()));
+    }
+    let (late, late_digest) = ids[0].clone();
+    let (approved, approved_digest) = ids[1].clone();
+    let queue = |token: &str| -> Vec<String> {
+        let q = app.get(Some(token), "/api/v1/review/queue");
+        assert_eq!(q.status, 200, "{}", q.text);
+        q.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let approve = |user: &str, id: &str, digest: &str| {
+        svc.review(
+            user,
+            id,
+            json!({"decision": "approve", "digest": digest, "reasons": []}),
+        )
+    };
+
+    // Escalation: a day past the township's deadline the county may decide, not yet the
+    // prefecture; two weeks past it, the prefecture too.
+    let overdue = |days: i64| {
+        svc.sql(&format!(
+            "UPDATE submission_outcomes SET review_due_at = now() - interval '{days} days' \
+             WHERE submission_id = '{late}'"
+        ))
+    };
+    assert!(queue(&prefecture).is_empty());
+    overdue(1);
+    assert_eq!(queue(&app.token("county1")), vec![late.clone()]);
+    assert!(
+        queue(&prefecture).is_empty(),
+        "one day late reaches the county only"
+    );
+    let r = approve("prefecture1", &late, &late_digest);
+    assert_eq!(r.status, 403, "{}", r.text);
+    overdue(14);
+    assert_eq!(queue(&prefecture), vec![late.clone()]);
+    let r = approve("prefecture1", &late, &late_digest);
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["status"], "approved");
+    let decided = r.body["ledger"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(decided["detail"]["level"], "prefecture");
+    assert_eq!(decided["signature"]["verified"], true);
+
+    // 州对乡: the township approves the other record; the prefecture draws the township and
+    // overturns it.
+    assert_eq!(
+        approve("township1", &approved, &approved_digest).status,
+        200
+    );
+    let draw = app.post_json(
+        Some(&prefecture),
+        "/api/v1/spot-checks",
+        &json!({"org": "522732101000", "rate": 1.0, "seed": "州对乡-2026-11"}),
+    );
+    assert_eq!(draw.status, 201, "{}", draw.text);
+    let drawn: Vec<&str> = draw.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["submission_id"].as_str().unwrap())
+        .collect();
+    assert!(drawn.contains(&approved.as_str()), "{}", draw.text);
+    let county_draw = app.post_json(
+        Some(&app.token("county1")),
+        "/api/v1/spot-checks",
+        &json!({"org": "522700000000"}),
+    );
+    assert_eq!(
+        county_draw.status, 404,
+        "the prefecture is outside a county's jurisdiction"
+    );
+    let r = svc.post_signed(
+        "prefecture1",
+        &format!("/api/v1/submissions/{approved}/spot-check"),
+        json!({"decision": "overturn", "digest": approved_digest, "reason": "州级抽查：住房照片与实地不符"}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["status"], "returned");
+    let overturn = r.body["ledger"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(
+        (
+            overturn["detail"]["level"].as_str(),
+            overturn["signature"]["verified"].as_bool()
+        ),
+        (Some("prefecture"), Some(true))
+    );
+    let back = app.get(Some(&surveyor), "/api/v1/submissions?status=returned");
+    let item = back.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["id"] == approved.as_str())
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        item["reasons"][0]["note"], "州级抽查：住房照片与实地不符",
+        "{}",
+        back.text
+    );
+    let (ok, out) = svc.cli_status(&["ledger", "verify"]);
+    assert!(ok && out.contains("3 signed decisions checked"), "{out}");
+}

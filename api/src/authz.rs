@@ -58,28 +58,25 @@ pub enum ReviewAccess {
 
 /// R3: reviewers act only inside their jurisdiction and at their level. A `signed_off` version
 /// is decided at its review level (the township over its village, or the level that returned
-/// the version it corrects); once its deadline has passed it is escalated one level up.
+/// the version it corrects); once its deadline has passed it escalates one level up, and
+/// `ESCALATION_WORKING_DAYS` later one more (a township's record reaches the prefecture).
 pub fn may_review(conn: &mut Conn, caller: &Caller, sub: &Submission) -> DbResult<ReviewAccess> {
     if caller.role != Role::Reviewer || !org::is_within(conn, &sub.village_code, &caller.org_code)?
     {
         return Ok(ReviewAccess::Hidden);
     }
     let level = level_of(conn, caller)?;
-    // The version is decided at its review level (the township, or the level that returned
-    // the version it corrects); once that level's deadline has passed, by the level above too.
     // (Not signed off: the township answers, and the decision itself says why not.)
     let (due, review_level) = fieldsurvey_db::worklists::review_state(conn, &sub.id)?
         .unwrap_or((chrono::NaiveDateTime::MAX, "township".into()));
-    if level == review_level {
-        return Ok(ReviewAccess::Allowed(level));
-    }
-    let one_above = org::level_rank(&level)
+    let levels_up = org::level_rank(&level)
         .zip(org::level_rank(&review_level))
-        .is_some_and(|(mine, theirs)| mine + 1 == theirs);
-    Ok(if one_above && due < fieldsurvey_db::now() {
-        ReviewAccess::Allowed(level)
-    } else {
-        ReviewAccess::WrongLevel(level)
+        .and_then(|(mine, theirs)| theirs.checked_sub(mine));
+    Ok(match levels_up {
+        Some(up) if fieldsurvey_core::deadline::may_escalate_to(up, due, fieldsurvey_db::now()) => {
+            ReviewAccess::Allowed(level)
+        }
+        _ => ReviewAccess::WrongLevel(level),
     })
 }
 
@@ -130,8 +127,8 @@ pub fn level_of(conn: &mut Conn, caller: &Caller) -> DbResult<String> {
         .unwrap_or_default())
 }
 
-/// May `caller` draw a spot-check of `unit`? A reviewer one level above it (county over a
-/// township, prefecture over a county), inside their subtree. `Err` says why not (403);
+/// May `caller` draw a spot-check of `unit`? A county reviewer of a township, a prefecture
+/// reviewer of a county or a township (州对乡), inside their subtree. `Err` says why not (403);
 /// `Ok(None)`: the unit is outside the caller's jurisdiction (404).
 pub fn may_draw_spot_check(
     conn: &mut Conn,
@@ -148,9 +145,16 @@ pub fn may_draw_spot_check(
     let (Some(mine), Some(theirs)) = (org::level_rank(&level), org::level_rank(&unit.level)) else {
         return Ok(Err("unknown org level".into()));
     };
-    if theirs != mine + 1 || !matches!(level.as_str(), "county" | "prefecture") {
+    // 县对乡; 州对县 and 州对乡.
+    let allowed = match level.as_str() {
+        "county" => theirs == mine + 1,
+        "prefecture" => theirs == mine + 1 || theirs == mine + 2,
+        _ => false,
+    };
+    if !allowed {
         return Ok(Err(format!(
-            "a {level} reviewer spot-checks the units one level down, not a {}",
+            "a {level} reviewer does not spot-check a {} (counties check townships; the \
+             prefecture checks counties and townships)",
             unit.level
         )));
     }

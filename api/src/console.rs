@@ -1374,8 +1374,8 @@ struct SpotQuery {
     done: Option<String>,
 }
 
-/// County (prefecture) reviewers: draw a sample of a child unit's approved records, then
-/// confirm or overturn each.
+/// County and prefecture reviewers: draw a sample of a unit's approved records (县对乡, 州对县,
+/// 州对乡), then confirm or overturn each.
 async fn spot_checks(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -1391,10 +1391,19 @@ async fn spot_checks(
             if caller.role != Role::Reviewer || !matches!(level.as_str(), "county" | "prefecture") {
                 return Ok(None);
             }
-            let units = fieldsurvey_db::org::children(c, &caller.org_code)?
-                .into_iter()
-                .map(|u| (u.code, u.name))
-                .collect::<Vec<_>>();
+            // A county checks its townships; the prefecture its counties and their townships.
+            let mut units = Vec::new();
+            for u in fieldsurvey_db::org::children(c, &caller.org_code)? {
+                if level == "prefecture" {
+                    let townships = fieldsurvey_db::org::children(c, &u.code)?;
+                    units.push((u.code, u.name.clone()));
+                    for t in townships {
+                        units.push((t.code, format!("{} · {}", u.name, t.name)));
+                    }
+                } else {
+                    units.push((u.code, u.name));
+                }
+            }
             let drawn = match q.id {
                 Some(id) => match fieldsurvey_db::spot_checks::get(c, &id)? {
                     Some((unit, _, rate, seed, population))

@@ -15,6 +15,45 @@ pub fn add_working_days(start: NaiveDateTime, days: u32) -> NaiveDateTime {
     t
 }
 
+/// `start` minus `days` working days.
+pub fn subtract_working_days(start: NaiveDateTime, days: u32) -> NaiveDateTime {
+    let mut t = start;
+    let mut left = days;
+    while left > 0 {
+        t -= TimeDelta::days(1);
+        if t.weekday().number_from_monday() <= 5 {
+            left -= 1;
+        }
+    }
+    t
+}
+
+/// Escalation (逐级上报): a version undecided at its review level past its deadline may be
+/// decided by the level directly above; still undecided this many working days later, by the
+/// level above that (a township's record reaches the prefecture).
+pub const ESCALATION_WORKING_DAYS: u32 = 5;
+
+/// May a reviewer `levels_up` levels above the deciding level decide a version due at `due`,
+/// at `now`? The deciding level itself always (0); one above once the deadline has passed; two
+/// above [`ESCALATION_WORKING_DAYS`] working days after that. The queue asks the same question
+/// in SQL with [`escalation_cutoff`].
+pub fn may_escalate_to(levels_up: usize, due: NaiveDateTime, now: NaiveDateTime) -> bool {
+    match escalation_cutoff(levels_up, now) {
+        None => levels_up == 0,
+        Some(cutoff) => due < cutoff,
+    }
+}
+
+/// The latest deadline a version may have for a reviewer `levels_up` levels above its review
+/// level to decide it at `now` (`None` for 0 — always — and for more than two levels).
+pub fn escalation_cutoff(levels_up: usize, now: NaiveDateTime) -> Option<NaiveDateTime> {
+    match levels_up {
+        1 => Some(now),
+        2 => Some(subtract_working_days(now, ESCALATION_WORKING_DAYS)),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -31,5 +70,31 @@ mod tests {
         assert_eq!(add_working_days(at("2026-11-27"), 1), at("2026-11-30"));
         assert_eq!(add_working_days(at("2026-11-28"), 1), at("2026-11-30"));
         assert_eq!(add_working_days(at("2026-11-28"), 0), at("2026-11-28"));
+        assert_eq!(subtract_working_days(at("2026-12-01"), 5), at("2026-11-24"));
+        assert_eq!(subtract_working_days(at("2026-11-30"), 1), at("2026-11-27"));
+    }
+
+    #[test]
+    fn a_late_record_escalates_one_level_at_its_deadline_and_two_a_week_later() {
+        let at = |d: &str| {
+            NaiveDateTime::parse_from_str(&format!("{d} 10:00"), "%Y-%m-%d %H:%M")
+                .unwrap_or_default()
+        };
+        let due = at("2026-11-24");
+        assert!(may_escalate_to(0, due, at("2026-11-01")));
+        assert!(!may_escalate_to(1, due, at("2026-11-23")));
+        assert!(may_escalate_to(1, due, at("2026-11-25")));
+        assert!(
+            !may_escalate_to(2, due, at("2026-11-30")),
+            "4 working days late"
+        );
+        assert!(
+            may_escalate_to(2, due, at("2026-12-02")),
+            "6 working days late"
+        );
+        assert!(
+            !may_escalate_to(3, due, at("2027-06-01")),
+            "no further than two levels"
+        );
     }
 }

@@ -20,8 +20,8 @@ pub struct QueueFilter<'a> {
     pub offset: i64,
     pub limit: i64,
     /// For a reviewer's queue of signed-off versions: the reviewer's level. The queue then holds
-    /// the versions decided at that level, and those of the level below whose deadline has
-    /// passed (escalated). `None`: every version of the status (auditors, admins).
+    /// the versions decided at that level, and those escalated to it from one or two levels
+    /// below (`fieldsurvey_core::deadline`). `None`: every version of the status (auditors, admins).
     pub level: Option<&'a str>,
 }
 
@@ -54,15 +54,25 @@ pub fn review_queue(conn: &mut Conn, f: &QueueFilter<'_>) -> DbResult<Vec<Submis
             q = q.filter(s::village_code.eq(v.to_owned()));
         }
         if let Some(level) = f.level {
-            let below = crate::org::level_rank(level)
-                .and_then(|r| crate::org::LEVELS.get(r + 1))
-                .copied()
-                .unwrap_or("");
+            // Its own level's, and what escalated to it (`core::deadline`): one level down
+            // once overdue, two levels down a week of working days after that.
+            let down = |n: usize| {
+                crate::org::level_rank(level)
+                    .and_then(|r| crate::org::LEVELS.get(r + n))
+                    .copied()
+                    .unwrap_or("")
+            };
             let now = crate::now();
+            let cutoff = |n| fieldsurvey_core::deadline::escalation_cutoff(n, now).unwrap_or(now);
             q = q.filter(
                 so::review_level
                     .eq(level.to_owned())
-                    .or(so::review_level.eq(below).and(so::review_due_at.lt(now))),
+                    .or(so::review_level
+                        .eq(down(1))
+                        .and(so::review_due_at.lt(cutoff(1))))
+                    .or(so::review_level
+                        .eq(down(2))
+                        .and(so::review_due_at.lt(cutoff(2)))),
             );
         }
         if let Some(flag) = &flag {

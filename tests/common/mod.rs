@@ -249,6 +249,7 @@ impl Service {
             ("township1", "reviewer", "522732101000"),
             ("township2", "reviewer", "522732102000"),
             ("county1", "reviewer", "522732000000"),
+            ("prefecture1", "reviewer", "522700000000"),
             ("auditor1", "auditor", "522700000000"),
         ] {
             svc.cli(
