@@ -139,7 +139,7 @@ pub fn latest_reviews(
             at.unwrap_or_default(),
         ));
     }
-    rows.sort_by(|a, b| b.3.cmp(&a.3));
+    rows.sort_by_key(|r| std::cmp::Reverse(r.3));
     let mut seen = std::collections::HashSet::new();
     rows.retain(|(id, ..)| seen.insert(id.clone()));
     Ok(rows)
