@@ -5,8 +5,8 @@
 use anyhow::Result;
 use fieldsurvey_db::Db;
 
-use crate::commands::admin::{create_user, enrol_key, issue_enrolment_code};
-use crate::commands::import::{import_households, import_org_units};
+use crate::commands::admin::{NewUser, create_user, enrol_key, issue_enrolment_code};
+use crate::commands::import::{import_households, import_org_units, record};
 
 const ORG_UNITS: &[u8] = include_bytes!("../demo/org-units.csv");
 const HOUSEHOLDS: &[u8] = include_bytes!("../demo/households.csv");
@@ -89,16 +89,25 @@ pub fn load(
     listen: &str,
 ) -> Result<()> {
     let orgs = import_org_units(db, ORG_UNITS)?;
+    record(db, ledger_key, "org_units", &orgs)?;
     let households = import_households(db, pii, HOUSEHOLDS)?;
+    record(db, ledger_key, "households", &households)?;
+    let mut conn = db.get()?;
     for u in &USERS {
-        create_user(
-            db,
-            u.username,
-            u.role,
-            u.org,
-            Some(u.name.to_owned()),
-            u.password,
-        )?;
+        // Added once, on record; a demo user already there is left as it is.
+        if fieldsurvey_db::users::by_username(&mut conn, u.username)?.is_none() {
+            create_user(
+                db,
+                ledger_key,
+                NewUser {
+                    username: u.username,
+                    role: u.role,
+                    org: u.org,
+                    name: Some(u.name.to_owned()),
+                    password: u.password,
+                },
+            )?;
+        }
     }
     let key_id = enrol_key(db, ledger_key, "surveyor1", DEMO_PUBLIC_KEY)?;
     println!(
@@ -117,7 +126,6 @@ pub fn load(
     );
     // Reviewers sign their decisions with a key their browser makes; each gets a one-time code
     // to enrol it (console → 签名密钥) until they have one.
-    let mut conn = db.get()?;
     let mut codes = Vec::new();
     for u in USERS.iter().filter(|u| u.role != "surveyor") {
         let user = fieldsurvey_db::users::by_username(&mut conn, u.username)?;

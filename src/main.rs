@@ -96,7 +96,7 @@ enum ImportCommand {
 
 #[derive(Subcommand)]
 enum UserCommand {
-    /// Add a user (or update the role, org, name and password of an existing one).
+    /// Add a user (refused when the username exists), on record in the ledger.
     Add {
         username: String,
         /// surveyor, reviewer (its level is its org unit's level), auditor or admin.
@@ -111,6 +111,29 @@ enum UserCommand {
         /// Read the password from standard input (first line).
         #[arg(long, required = true)]
         password_stdin: bool,
+    },
+    /// Set a user's password (read from the first line of stdin), on record in the ledger.
+    Passwd {
+        username: String,
+        /// Read the password from standard input (first line).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+    /// Change a user's role (and org unit), on record in the ledger.
+    Role {
+        username: String,
+        #[arg(long)]
+        role: String,
+        #[arg(long)]
+        org: Option<String>,
+    },
+    /// Tie an account to its person: the ID number is read from stdin and kept only as its
+    /// keyed HMAC, so nobody decides on what they verified through another account.
+    Identify {
+        username: String,
+        /// Read the ID number from standard input (first line).
+        #[arg(long, required = true)]
+        id_number_stdin: bool,
     },
     /// Deactivate a user: their tokens stop working at once.
     Deactivate { username: String },
@@ -208,6 +231,20 @@ fn main() -> std::process::ExitCode {
         Command::User {
             command: UserCommand::EnrolmentCode { username },
         } => commands::admin::enrolment_code(&settings, &username),
+        Command::User {
+            command: UserCommand::Passwd { username, .. },
+        } => commands::admin::user_passwd(&settings, &username),
+        Command::User {
+            command:
+                UserCommand::Role {
+                    username,
+                    role,
+                    org,
+                },
+        } => commands::admin::user_role(&settings, &username, &role, org.as_deref()),
+        Command::User {
+            command: UserCommand::Identify { username, .. },
+        } => commands::admin::user_identify(&settings, &username),
         Command::Key {
             command:
                 KeyCommand::Add {

@@ -282,16 +282,7 @@ fn tokens_rotate_and_a_deactivated_user_stops_at_once() {
         3,
         "every code issued is on record"
     );
-    let db_url = format!(
-        "sqlite://{}",
-        svc.dir.path().join("data/fieldsurvey.db").display()
-    );
-    let out = std::process::Command::new(common::BIN)
-        .args(["user", "deactivate", "surveyor2"])
-        .env("DATABASE_URL", &db_url)
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+    svc.cli(&["user", "deactivate", "surveyor2"], None);
     let r = app.post_json(
         Some(access),
         "/api/v1/keys",

@@ -57,7 +57,9 @@ fn ledger_verify_names_each_tampering_done_in_the_database() {
     );
     let (ok, out) = svc.cli_status(&["ledger", "verify"]);
     assert!(ok, "{out}");
-    assert!(out.contains("ledger intact: 7 entries"), "{out}");
+    // Two registry imports and seven accounts (the setup), the key enrolled at the command line,
+    // an enrolment code and the surveyor's own enrolment with it, then four state changes.
+    assert!(out.contains("ledger intact: 16 entries"), "{out}");
     assert_eq!(
         svc.sql_count("SELECT count(*) AS n FROM ledger_entries WHERE entry LIKE '%\"username\":\"surveyor1\"%' AND entry LIKE '%\"kind\":\"person\"%'"),
         1,
@@ -137,8 +139,9 @@ fn the_embedded_ledger_verifies_with_the_printed_public_key_too() {
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        // The demo's key enrolment and five enrolment codes, then the sign-off.
-        out.status.success() && text.contains("ledger intact: 7 entries"),
+        // The demo: two registry imports, eight accounts, surveyor1's key and six reviewers',
+        // auditors' and admins' enrolment codes; then the sign-off.
+        out.status.success() && text.contains("ledger intact: 18 entries"),
         "{text}{}",
         String::from_utf8_lossy(&out.stderr)
     );

@@ -359,3 +359,114 @@ fn the_prefecture_decides_what_escalates_and_spot_checks_a_township() {
     let (ok, out) = svc.cli_status(&["ledger", "verify"]);
     assert!(ok && out.contains("3 signed decisions checked"), "{out}");
 }
+
+/// Separation of duties by person, not account (issue 14): one person with a surveyor account
+/// and a reviewer account cannot verify and approve one version; a county reviewer who approved
+/// an escalated record cannot confirm it in the county's own spot-check.
+#[test]
+fn one_person_through_two_accounts_cannot_verify_and_decide_one_version() {
+    let Some((pg, amqp)) =
+        real_services("one_person_through_two_accounts_cannot_verify_and_decide_one_version")
+    else {
+        return;
+    };
+    let svc = Service::production(&pg, &amqp, 1);
+    let app = svc.client();
+    // 李四 has two accounts, both tied to the same ID number; 王五 is someone else.
+    for (user, role, id_number) in [
+        ("lisi_s", "surveyor", "522732198711145257"),
+        ("lisi_r", "reviewer", "522732198711145257"),
+        ("township1", "reviewer", "11010519491231002X"),
+    ] {
+        if user != "township1" {
+            svc.cli(
+                &[
+                    "user",
+                    "add",
+                    user,
+                    "--role",
+                    role,
+                    "--org",
+                    "522732101000",
+                    "--password-stdin",
+                ],
+                Some(&format!("demo-{user}\n")),
+            );
+        }
+        svc.cli(
+            &["user", "identify", user, "--id-number-stdin"],
+            Some(&format!("{id_number}\n")),
+        );
+    }
+    let lisi = app.token("lisi_s");
+    let key = Key::generate();
+    let r = app.post_json(
+        Some(&lisi),
+        "/api/v1/keys",
+        &json!({"public_key": key.public_b64(), "enrolment_code": svc.enrolment_code("lisi_s")}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text);
+    let u = Upload::household_h1();
+    assert_eq!(app.upload(&lisi, &u.signed_by(&key), &u.parts).status, 202);
+    let s = app.wait_final(&lisi, &u.id());
+    assert_eq!(s["status"], "signed_off", "{s}");
+    let approve = json!({"decision": "approve", "digest": s["content_digest"], "reasons": []});
+    let r = svc.review("lisi_r", &u.id(), approve.clone());
+    assert_eq!(r.status, 403, "{}", r.text);
+    assert!(r.text.contains("separation of duties"), "{}", r.text);
+    let still = app.get(Some(&lisi), &format!("/api/v1/submissions/{}", u.id()));
+    assert_eq!(still.body["status"], "signed_off");
+
+    // Another person may; then the county, which decided nothing, spot-checks it — but the
+    // county reviewer who approves an escalated record may not confirm that one.
+    let r = svc.review("township1", &u.id(), approve);
+    assert_eq!(r.status, 200, "{}", r.text);
+    let surveyor = app.token("surveyor1");
+    let h2 = Upload::household(
+        "522732101201-0002",
+        [
+            "h2_house.jpg",
+            "h2_household_with_verifier.jpg",
+            "h2_water_source.jpg",
+        ],
+    );
+    assert_eq!(
+        app.upload(&surveyor, &h2.signed_by(&Key::demo()), &h2.parts)
+            .status,
+        202
+    );
+    let s2 = app.wait_final(&surveyor, &h2.id());
+    svc.sql(&format!(
+        "UPDATE submission_outcomes SET review_due_at = now() - interval '1 day' \
+         WHERE submission_id = '{}'",
+        h2.id()
+    ));
+    let r = svc.review(
+        "county1",
+        &h2.id(),
+        json!({"decision": "approve", "digest": s2["content_digest"], "reasons": []}),
+    );
+    assert_eq!(
+        r.status, 200,
+        "the county decides what is overdue: {}",
+        r.text
+    );
+    let draw = app.post_json(
+        Some(&app.token("county1")),
+        "/api/v1/spot-checks",
+        &json!({"org": "522732101000", "rate": 1.0, "seed": "两户"}),
+    );
+    assert_eq!(draw.status, 201, "{}", draw.text);
+    let confirm = |id: &str, digest: &Value| {
+        svc.post_signed(
+            "county1",
+            &format!("/api/v1/submissions/{id}/spot-check"),
+            json!({"decision": "confirm", "digest": digest}),
+        )
+    };
+    let r = confirm(&h2.id(), &s2["content_digest"]);
+    assert_eq!(r.status, 403, "its own approval: {}", r.text);
+    assert!(r.text.contains("separation of duties"), "{}", r.text);
+    let r = confirm(&u.id(), &s["content_digest"]);
+    assert_eq!(r.status, 200, "the township's approval: {}", r.text);
+}

@@ -4,12 +4,14 @@
 //!
 //! Owns: SQL, migrations, files on disk. Must not know HTTP or AMQP.
 
+pub mod accounts;
 pub mod clues;
 pub mod consistency;
 pub mod decisions;
 pub mod enrolment;
 pub mod error;
 pub mod households;
+pub mod imports;
 pub mod keyfile;
 pub mod keys;
 pub mod ledger;

@@ -29,7 +29,7 @@ pub struct Decision<'a> {
 /// Why a decision was not taken; nothing changed.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Refusal {
-    /// R3: the reviewer verified this version.
+    /// R3: the reviewer verified this version (through this account or another of theirs).
     OwnVerification,
     /// R4: the digest is not the current version's; `current` names the newer version if any.
     Stale { current: Option<String> },
@@ -73,7 +73,8 @@ pub fn decide(conn: &mut Conn, d: &Decision<'_>) -> DbResult<Result<i64, Refusal
             Ok(public_key) => public_key,
             Err(refusal) => return Ok::<_, DbError>(Err(Refusal::Seal(refusal))),
         };
-        if surveyor == d.reviewer_id {
+        // R3 by person: not the verifier, through whichever account.
+        if crate::accounts::same_person(&mut crate::Tx::from(&mut *c), &surveyor, d.reviewer_id)? {
             return Ok(Err(Refusal::OwnVerification));
         }
         if superseded_by.is_some() || digest != d.digest {

@@ -35,6 +35,7 @@ diesel::table! {
         password_hash -> Text,
         active -> Bool,
         created_at -> Timestamp,
+        person_hmac -> Nullable<Text>,
     }
 }
 
@@ -223,6 +224,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    registry_imports (registry, sha256) {
+        sha256 -> Text,
+        registry -> Text,
+        ledger_seq -> BigInt,
+        imported_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     reviews (id) {
         id -> Text,
         submission_id -> Text,
@@ -368,4 +378,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     ledger_pending,
     decision_signatures,
     enrolment_codes,
+    registry_imports,
 );

@@ -107,6 +107,8 @@ pub enum Refusal {
     NotApproved(String),
     /// The reviewer's signature is not accepted.
     Seal(crate::decisions::SealRefusal),
+    /// The spot-checker verified this version or decided it at another level (by person).
+    OwnDecision,
 }
 
 pub struct SpotDecision<'a> {
@@ -161,6 +163,20 @@ pub fn decide(conn: &mut Conn, d: &SpotDecision<'_>) -> DbResult<Result<i64, Ref
             .first(c)?;
         if digest != d.digest || superseded.is_some() {
             return Ok(Err(Refusal::Stale));
+        }
+        // Separation of duties by person: nobody checks a version they verified or decided.
+        let verifier: String = s::table
+            .filter(s::id.eq(d.submission_id))
+            .select(s::surveyor_id)
+            .first(c)?;
+        let deciders: Vec<String> = crate::schema::reviews::table
+            .filter(crate::schema::reviews::submission_id.eq(d.submission_id))
+            .select(crate::schema::reviews::reviewer_id)
+            .load(c)?;
+        for other in std::iter::once(verifier).chain(deciders) {
+            if crate::accounts::same_person(&mut crate::Tx::from(&mut *c), &other, d.user_id)? {
+                return Ok(Err(Refusal::OwnDecision));
+            }
         }
         if status != "approved" {
             return Ok(Err(Refusal::NotApproved(status)));

@@ -17,27 +17,6 @@ pub fn insert(conn: &mut Conn, user: &User) -> DbResult<()> {
 
 /// Create the user, or update role, org, name and password of an existing one with that name
 /// (what `--demo` and a repeated `user add` need). Returns the user's id.
-pub fn upsert(conn: &mut Conn, user: &User) -> DbResult<String> {
-    with_conn!(conn, |c| {
-        diesel::insert_into(u::users)
-            .values(user)
-            .on_conflict(u::username)
-            .do_update()
-            .set((
-                u::display_name.eq(&user.display_name),
-                u::role.eq(&user.role),
-                u::org_code.eq(&user.org_code),
-                u::password_hash.eq(&user.password_hash),
-                u::active.eq(true),
-            ))
-            .execute(c)?;
-        Ok(u::users
-            .filter(u::username.eq(&user.username))
-            .select(u::id)
-            .first(c)?)
-    })
-}
-
 pub fn by_username(conn: &mut Conn, username: &str) -> DbResult<Option<User>> {
     with_conn!(conn, |c| Ok(u::users
         .filter(u::username.eq(username))
@@ -52,15 +31,6 @@ pub fn by_id(conn: &mut Conn, id: &str) -> DbResult<Option<User>> {
         .select(User::as_select())
         .first(c)
         .optional()?))
-}
-
-pub fn set_active(conn: &mut Conn, username: &str, active: bool) -> DbResult<bool> {
-    with_conn!(conn, |c| Ok(diesel::update(
-        u::users.filter(u::username.eq(username))
-    )
-    .set(u::active.eq(active))
-    .execute(c)?
-        == 1))
 }
 
 /// Record that `user_id` read the full ID numbers of a submission.

@@ -1,4 +1,4 @@
-//! `migrate`, `requeue`, `user add`, `key add`.
+//! `migrate`, `requeue`, the `user` commands (each a ledger entry naming the operator), `key add`.
 
 use std::io::BufRead;
 
@@ -40,45 +40,89 @@ pub fn user_add(
     org: &str,
     name: Option<String>,
 ) -> Result<()> {
-    let mut password = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut password)
-        .context("reading the password from stdin")?;
-    let password = password.trim_end_matches(['\r', '\n']);
+    let password = read_stdin_line("the password")?;
     let db = connect(settings)?;
-    let id = create_user(&db, username, role, org, name, password)?;
+    let id = create_user(
+        &db,
+        &settings.ledger_key()?,
+        NewUser {
+            username,
+            role,
+            org,
+            name,
+            password: &password,
+        },
+    )?;
     println!("user {username} ({role} at {org}): {id}");
     Ok(())
 }
 
-pub fn create_user(
-    db: &Db,
-    username: &str,
-    role: &str,
-    org: &str,
-    name: Option<String>,
-    password: &str,
-) -> Result<String> {
+/// The first line of standard input, without its line end.
+fn read_stdin_line(what: &str) -> Result<String> {
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .with_context(|| format!("reading {what} from stdin"))?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+}
+
+pub struct NewUser<'a> {
+    pub username: &'a str,
+    pub role: &'a str,
+    pub org: &'a str,
+    pub name: Option<String>,
+    pub password: &'a str,
+}
+
+fn check_role(role: &str) -> Result<()> {
     if !fieldsurvey_db::users::ROLES.contains(&role) {
         bail!(
             "unknown role {role:?}: use one of {}",
             fieldsurvey_db::users::ROLES.join(", ")
         );
     }
+    Ok(())
+}
+
+fn check_password(password: &str) -> Result<String> {
     if password.chars().count() < 8 {
         bail!("the password must have at least 8 characters");
     }
-    if username.is_empty() || username.len() > 64 || username.chars().any(char::is_whitespace) {
-        bail!("a username is 1–64 characters without spaces");
-    }
-    let mut conn = db.get()?;
-    if fieldsurvey_db::org::get(&mut conn, org)?.is_none() {
+    fieldsurvey_api::auth::password::hash(password).map_err(anyhow::Error::msg)
+}
+
+fn check_org(conn: &mut fieldsurvey_db::Conn, org: &str) -> Result<()> {
+    if fieldsurvey_db::org::get(conn, org)?.is_none() {
         bail!(
             "org unit {org} is unknown: import org units first (fieldsurvey org import FILE.csv)"
         );
     }
-    let hash = fieldsurvey_api::auth::password::hash(password).map_err(anyhow::Error::msg)?;
+    Ok(())
+}
+
+/// Add a user as the operator at the command line, on record in the ledger. An existing
+/// username is refused: changes go through `user passwd`, `user role`, `user deactivate`.
+pub fn create_user(db: &Db, ledger_key: &LedgerKey, new: NewUser<'_>) -> Result<String> {
+    let NewUser {
+        username,
+        role,
+        org,
+        name,
+        password,
+    } = new;
+    check_role(role)?;
+    let mut conn = db.get()?;
+    if fieldsurvey_db::users::by_username(&mut conn, username)?.is_some() {
+        bail!(
+            "user {username} exists; change it with `user passwd`, `user role` or `user deactivate`"
+        );
+    }
+    let hash = check_password(password)?;
+    if username.is_empty() || username.len() > 64 || username.chars().any(char::is_whitespace) {
+        bail!("a username is 1–64 characters without spaces");
+    }
+    check_org(&mut conn, org)?;
     let user = User {
         id: uuid::Uuid::new_v4().to_string(),
         username: username.to_owned(),
@@ -89,7 +133,82 @@ pub fn create_user(
         active: true,
         created_at: fieldsurvey_db::now(),
     };
-    Ok(fieldsurvey_db::users::upsert(&mut conn, &user)?)
+    if !fieldsurvey_db::accounts::add(&mut conn, &user, &operator(), ledger_key)? {
+        bail!(
+            "user {username} exists; change it with `user passwd`, `user role` or `user deactivate`"
+        );
+    }
+    Ok(user.id)
+}
+
+/// Change an existing account as the operator, on record in the ledger.
+fn change_user(
+    settings: &Settings,
+    username: &str,
+    change: fieldsurvey_db::accounts::Change,
+) -> Result<User> {
+    let db = connect(settings)?;
+    fieldsurvey_db::accounts::change(
+        &mut db.get()?,
+        username,
+        &change,
+        &operator(),
+        &settings.ledger_key()?,
+    )?
+    .with_context(|| format!("no user {username}"))
+}
+
+pub fn user_passwd(settings: &Settings, username: &str) -> Result<()> {
+    let hash = check_password(&read_stdin_line("the password")?)?;
+    change_user(
+        settings,
+        username,
+        fieldsurvey_db::accounts::Change::Password(hash),
+    )?;
+    println!("password of {username} changed");
+    Ok(())
+}
+
+pub fn user_role(settings: &Settings, username: &str, role: &str, org: Option<&str>) -> Result<()> {
+    check_role(role)?;
+    let org = match org {
+        Some(org) => {
+            check_org(&mut connect(settings)?.get()?, org)?;
+            org.to_owned()
+        }
+        None => {
+            let db = connect(settings)?;
+            fieldsurvey_db::users::by_username(&mut db.get()?, username)?
+                .with_context(|| format!("no user {username}"))?
+                .org_code
+        }
+    };
+    let user = change_user(
+        settings,
+        username,
+        fieldsurvey_db::accounts::Change::Role {
+            role: role.to_owned(),
+            org: org.clone(),
+        },
+    )?;
+    println!("user {username} is now {} at {}", user.role, user.org_code);
+    Ok(())
+}
+
+/// Tie an account to a person (the keyed HMAC of their ID number, read from stdin), so
+/// separation of duties holds across every account the person has.
+pub fn user_identify(settings: &Settings, username: &str) -> Result<()> {
+    let id_number = read_stdin_line("the ID number")?;
+    let id = fieldsurvey_core::ids::IdNumber::parse(id_number.trim())
+        .map_err(|e| anyhow::anyhow!("not a valid ID number: {e}"))?;
+    let hmac = settings.pii_key()?.id_hmac(id.as_str());
+    change_user(
+        settings,
+        username,
+        fieldsurvey_db::accounts::Change::Person(hmac),
+    )?;
+    println!("user {username} is tied to its person");
+    Ok(())
 }
 
 pub fn key_add(settings: &Settings, username: &str, public_key: &str) -> Result<()> {
@@ -173,11 +292,11 @@ pub fn issue_enrolment_code(
 }
 
 pub fn user_set_active(settings: &Settings, username: &str, active: bool) -> Result<()> {
-    let db = connect(settings)?;
-    let mut conn = db.get()?;
-    if !fieldsurvey_db::users::set_active(&mut conn, username, active)? {
-        bail!("no user {username}");
-    }
+    change_user(
+        settings,
+        username,
+        fieldsurvey_db::accounts::Change::Active(active),
+    )?;
     println!(
         "user {username} {}",
         if active { "activated" } else { "deactivated" }

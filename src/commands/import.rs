@@ -1,5 +1,6 @@
 //! `org import` and `household import`: CSV files in, a summary out (rows imported, rows
-//! refused with their line and reason, never the personal data on them).
+//! refused with their line and reason, never the personal data on them), and a ledger entry
+//! naming the operator and the file's digest.
 
 use std::path::Path;
 
@@ -8,6 +9,7 @@ use fieldsurvey_core::ids::{HouseholdCode, IdNumber, OrgCode};
 use fieldsurvey_db::models::Household;
 use fieldsurvey_db::org::{NewOrgUnit, level_rank};
 use serde::Deserialize;
+use sha2::{Digest, Sha256};
 
 use crate::commands::admin::connect;
 use crate::config::Settings;
@@ -33,6 +35,43 @@ struct HouseholdRow {
 pub struct Summary {
     pub imported: usize,
     pub refused: Vec<(u64, String)>,
+    /// Lower-case hex SHA-256 of the file as read.
+    pub sha256: String,
+}
+
+/// A reader that hashes what passes through it.
+struct Hashing<R> {
+    inner: R,
+    hasher: Sha256,
+}
+
+impl<R: std::io::Read> std::io::Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
+/// Put an import on record in the ledger as the operator's (once per distinct file).
+pub fn record(
+    db: &fieldsurvey_db::Db,
+    ledger_key: &fieldsurvey_core::ledger::LedgerKey,
+    registry: &str,
+    summary: &Summary,
+) -> Result<()> {
+    fieldsurvey_db::imports::record(
+        &mut db.get()?,
+        &fieldsurvey_db::imports::Imported {
+            registry,
+            sha256: &summary.sha256,
+            imported: summary.imported,
+            refused: summary.refused.len(),
+        },
+        &crate::commands::admin::operator(),
+        ledger_key,
+    )?;
+    Ok(())
 }
 
 impl Summary {
@@ -55,6 +94,7 @@ pub fn org(settings: &Settings, file: &Path) -> Result<()> {
     let db = connect(settings)?;
     let data = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
     let summary = import_org_units(&db, &data)?;
+    record(&db, &settings.ledger_key()?, "org_units", &summary)?;
     summary.print("org units");
     Ok(())
 }
@@ -102,7 +142,11 @@ pub fn import_org_units(db: &fieldsurvey_db::Db, csv_bytes: &[u8]) -> Result<Sum
     let units: Vec<NewOrgUnit> = units.into_iter().map(|(_, u)| u).collect();
     let mut conn = db.get()?;
     let imported = fieldsurvey_db::org::upsert_all(&mut conn, &units)?;
-    Ok(Summary { imported, refused })
+    Ok(Summary {
+        imported,
+        refused,
+        sha256: hex::encode(Sha256::digest(csv_bytes)),
+    })
 }
 
 pub fn households(settings: &Settings, file: &Path) -> Result<()> {
@@ -123,6 +167,7 @@ pub fn households(settings: &Settings, file: &Path) -> Result<()> {
     );
     let summary = import_households(&db, &pii, bar.wrap_read(f))?;
     bar.finish_and_clear();
+    record(&db, &settings.ledger_key()?, "households", &summary)?;
     summary.print("households");
     Ok(())
 }
@@ -135,7 +180,10 @@ pub fn import_households(
     reader: impl std::io::Read,
 ) -> Result<Summary> {
     const BATCH: usize = 1000;
-    let mut rdr = csv::Reader::from_reader(reader);
+    let mut rdr = csv::Reader::from_reader(Hashing {
+        inner: reader,
+        hasher: Sha256::new(),
+    });
     let mut conn = db.get()?;
     let mut batch = Vec::with_capacity(BATCH);
     let mut imported = 0;
@@ -195,5 +243,10 @@ pub fn import_households(
         }
     }
     imported += fieldsurvey_db::households::upsert_batch(&mut conn, &batch)?;
-    Ok(Summary { imported, refused })
+    let sha256 = hex::encode(rdr.into_inner().hasher.finalize());
+    Ok(Summary {
+        imported,
+        refused,
+        sha256,
+    })
 }

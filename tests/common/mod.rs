@@ -525,6 +525,23 @@ impl Service {
             .t
     }
 
+    /// Every row's `t`.
+    pub fn sql_texts(&self, sql: &str) -> Vec<String> {
+        use diesel::prelude::*;
+        #[derive(QueryableByName)]
+        struct T {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            t: String,
+        }
+        let db = self.db();
+        let mut c = db.get().unwrap();
+        with_conn!(&mut c, |c| diesel::sql_query(sql).load::<T>(c))
+            .unwrap()
+            .into_iter()
+            .map(|r| r.t)
+            .collect()
+    }
+
     pub fn sql_count(&self, sql: &str) -> i64 {
         use diesel::prelude::*;
         #[derive(QueryableByName)]

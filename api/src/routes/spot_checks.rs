@@ -241,6 +241,11 @@ pub async fn take_spot_decision(
                         format!("the record is {status}, not approved"),
                     ),
                     Refusal::Seal(r) => crate::seal::refused(r),
+                    Refusal::OwnDecision => ApiError::Forbidden(
+                        "separation of duties: nobody spot-checks a version they verified or \
+                         decided at another level"
+                            .into(),
+                    ),
                 }));
             }
             let sub = fieldsurvey_db::submissions::get(c, &id)?

@@ -24,3 +24,19 @@ CREATE TABLE enrolment_codes (
     key_id     TEXT
 );
 CREATE INDEX enrolment_codes_user ON enrolment_codes (user_id);
+
+-- Separation of duties by person, not by account: the keyed HMAC of the person's ID number
+-- (the PII key's, as the registry keeps them), set with `fieldsurvey user identify`. Two
+-- accounts with the same value are one person.
+ALTER TABLE users ADD COLUMN person_hmac TEXT;
+CREATE INDEX users_person ON users (person_hmac);
+
+-- Registry files imported, by content: each import is a ledger entry; importing the same file
+-- again is recognised and not recorded twice.
+CREATE TABLE registry_imports (
+    sha256      TEXT NOT NULL,
+    registry    TEXT NOT NULL,
+    ledger_seq  BIGINT NOT NULL,
+    imported_at TIMESTAMP NOT NULL,
+    PRIMARY KEY (registry, sha256)
+);

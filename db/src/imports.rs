@@ -1,0 +1,60 @@
+//! Registry imports on record: each org-unit or household file imported is a ledger entry
+//! naming the operator, the file's SHA-256 and what came of it. Importing the same file again
+//! is recognised by its digest and not recorded twice.
+
+use diesel::prelude::*;
+use fieldsurvey_core::ledger::{Actor, Entry, LedgerKey};
+
+use crate::schema::registry_imports as ri;
+use crate::{Conn, DbResult, with_tx};
+
+/// What an import came to.
+pub struct Imported<'a> {
+    /// `org_units` or `households`.
+    pub registry: &'a str,
+    /// Lower-case hex SHA-256 of the file as read.
+    pub sha256: &'a str,
+    pub imported: usize,
+    pub refused: usize,
+}
+
+/// Record an import by `actor`. Returns the entry's sequence number, or `None` when this very
+/// file was recorded before.
+pub fn record(
+    conn: &mut Conn,
+    import: &Imported<'_>,
+    actor: &Actor,
+    key: &LedgerKey,
+) -> DbResult<Option<i64>> {
+    let at = crate::now();
+    conn.transaction(|tx| {
+        let seen: i64 = with_tx!(tx, |c| ri::table
+            .filter(ri::registry.eq(import.registry))
+            .filter(ri::sha256.eq(import.sha256))
+            .count()
+            .get_result(c))?;
+        if seen > 0 {
+            return Ok(None);
+        }
+        let mut e = Entry::new("registry_imported", actor.clone());
+        e.detail = serde_json::json!({
+            "registry": import.registry,
+            "sha256": import.sha256,
+            "imported": import.imported,
+            "refused": import.refused,
+        });
+        let seq = crate::ledger::append_in(tx, vec![(e, None)], key, at)?
+            .first()
+            .map(|(seq, _)| *seq)
+            .unwrap_or_default();
+        with_tx!(tx, |c| diesel::insert_into(ri::table)
+            .values((
+                ri::registry.eq(import.registry),
+                ri::sha256.eq(import.sha256),
+                ri::ledger_seq.eq(seq),
+                ri::imported_at.eq(at),
+            ))
+            .execute(c))?;
+        Ok(Some(seq))
+    })
+}
