@@ -159,6 +159,9 @@ enum LedgerCommand {
         /// Verify an export file offline instead of the database (needs --public-key).
         #[arg(long)]
         export: Option<PathBuf>,
+        /// The auditor's age identity file, to open an encrypted export.
+        #[arg(long)]
+        identity: Option<PathBuf>,
     },
     /// Publish a signed tree head of the ledger as it stands and write it to FILE for a
     /// witness to keep.
@@ -166,9 +169,22 @@ enum LedgerCommand {
         #[arg(long)]
         out: PathBuf,
     },
-    /// Write the whole ledger, its checkpoints and the signed surveys it names to FILE, for
-    /// offline verification with `ledger verify --export FILE --public-key KEY`.
-    Export { file: PathBuf },
+    /// Write the whole ledger, its checkpoints and the signed surveys it names to FILE,
+    /// encrypted to the auditor's age X25519 public key, for offline verification with
+    /// `ledger verify --export FILE --public-key KEY --identity AUDITOR_KEY`. On record in the
+    /// ledger.
+    Export {
+        file: PathBuf,
+        /// The auditor's public key (`age1…`), or a file holding it.
+        #[arg(long, required = true)]
+        to: String,
+    },
+    /// Make an auditor's age X25519 key: the secret goes to FILE (owner-only), the public key
+    /// (`age1…`, to export to) is printed.
+    AuditorKey {
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Print the service's ledger public key (base64url), for witnesses and auditors.
     PublicKey,
 }
@@ -261,6 +277,7 @@ fn main() -> std::process::ExitCode {
                     public_key,
                     against,
                     export,
+                    identity,
                 },
         } => commands::ledger::verify(
             &settings,
@@ -268,14 +285,18 @@ fn main() -> std::process::ExitCode {
                 public_key,
                 against,
                 export,
+                identity,
             },
         ),
         Command::Ledger {
             command: LedgerCommand::Checkpoint { out },
         } => commands::ledger::checkpoint(&settings, &out),
         Command::Ledger {
-            command: LedgerCommand::Export { file },
-        } => commands::ledger::export(&settings, &file),
+            command: LedgerCommand::Export { file, to },
+        } => commands::ledger::export(&settings, &file, &to),
+        Command::Ledger {
+            command: LedgerCommand::AuditorKey { out },
+        } => commands::ledger::auditor_key(&out),
         Command::Ledger {
             command: LedgerCommand::PublicKey,
         } => commands::ledger::public_key(&settings),

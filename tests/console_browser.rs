@@ -75,6 +75,40 @@ fn a_township_reviewer_works_the_queue_in_a_browser() {
     enrol_browser_key(&b, &svc, "township1");
     b.screenshot("02b-keys");
 
+    // The township's reviewer issues a code for one of its surveyors (never for themselves);
+    // the surveyor's app enrols a new key with it, and the ledger names who issued it.
+    b.type_into("input[name=username]", "township1");
+    b.click("#issue");
+    b.wait_text("main", "登记码只能由");
+    b.goto(&format!("{base}/console/keys"));
+    b.type_into("input[name=username]", "surveyor1");
+    b.click("#issue");
+    let issued = b.wait_text("#issued-code", "surveyor1 的登记码");
+    b.screenshot("02c-code-issued");
+    let code = issued
+        .split_whitespace()
+        .find_map(|w| {
+            w.split(['：', '（'])
+                .find(|p| p.len() == 14 && p.matches('-').count() == 2)
+        })
+        .expect("the code is shown")
+        .to_owned();
+    let new_key = Key::generate();
+    let r = app.post_json(
+        Some(&surveyor),
+        "/api/v1/keys",
+        &json!({"public_key": new_key.public_b64(), "enrolment_code": code}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text);
+    let entry = svc.sql_text(&format!(
+        "SELECT entry AS t FROM ledger_entries WHERE entry LIKE '%{}%'",
+        new_key.key_id
+    ));
+    assert!(
+        entry.contains("\"issued_by\":{\"kind\":\"person\"") && entry.contains("township1"),
+        "{entry}"
+    );
+
     b.goto(&format!("{base}/console/dashboard"));
     assert_eq!(b.text("#closure-rate"), "0.0%");
     b.screenshot("03-dashboard-before");

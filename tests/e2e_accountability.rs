@@ -460,10 +460,23 @@ fn review_corrections_and_accountability_hold_to_the_signing_rule() {
     }
     busy.join().unwrap();
 
-    // Export, verified offline with the public key alone; a tampered export is refused.
-    let export = dir.path().join("ledger.jsonl");
-    let out = svc.cli(&["ledger", "export", export.to_str().unwrap()], None);
-    assert!(out.contains("exported"), "{out}");
+    // Export, encrypted to the auditor and on record; verified offline with the public key and
+    // the auditor's identity alone; a tampered export is refused.
+    let (export, identity) = svc.export_ledger(dir.path());
+    let sealed = std::fs::read(&export).unwrap();
+    assert!(sealed.starts_with(b"age-encryption.org/v1"));
+    assert!(
+        !sealed.windows(6).any(|w| w == "马勇".as_bytes()),
+        "no name in clear"
+    );
+    assert_eq!(
+        svc.sql_count(
+            "SELECT count(*) AS n FROM ledger_entries WHERE entry LIKE '%\"action\":\"ledger_exported\"%' \
+             AND entry LIKE '%\"recipient\":\"age1%'"
+        ),
+        1,
+        "making the export is on record, with its recipient"
+    );
     let pk = URL_SAFE_NO_PAD.encode(public_key);
     let offline = |file: &std::path::Path| {
         let out = std::process::Command::new(common::BIN)
@@ -474,6 +487,8 @@ fn review_corrections_and_accountability_hold_to_the_signing_rule() {
                 file.to_str().unwrap(),
                 "--public-key",
                 &pk,
+                "--identity",
+                identity.to_str().unwrap(),
             ])
             .arg("--against")
             .arg(&kept)
@@ -491,7 +506,9 @@ fn review_corrections_and_accountability_hold_to_the_signing_rule() {
     };
     let (ok, out) = offline(&export);
     assert!(ok && out.contains("ledger intact"), "{out}");
-    let text = std::fs::read_to_string(&export).unwrap();
+    // The auditor's decrypted copy (`age -d`) verifies the same; the tampering below is done
+    // to it.
+    let text = common::decrypt_export(&export, &identity);
     let tampered = dir.path().join("tampered.jsonl");
     std::fs::write(&tampered, text.replacen("41000", "21000", 1)).unwrap();
     let (ok, out) = offline(&tampered);
@@ -547,18 +564,33 @@ fn the_embedded_mode_keeps_the_same_accountability() {
     assert_eq!(check_offline(&r.body, &public_key), 2);
 
     let dir = tempfile::tempdir().unwrap();
-    let export = dir.path().join("ledger.jsonl");
-    svc.cli(&["ledger", "export", export.to_str().unwrap()], None);
-    let (ok, out) = svc.cli_status(&[
-        "ledger",
-        "verify",
-        "--export",
-        export.to_str().unwrap(),
-        "--public-key",
-        &URL_SAFE_NO_PAD.encode(public_key),
-    ]);
+    let (export, identity) = svc.export_ledger(dir.path());
+    let verify = |identity: Option<&std::path::Path>| {
+        let mut args = vec![
+            "ledger".to_owned(),
+            "verify".into(),
+            "--export".into(),
+            export.to_str().unwrap().into(),
+            "--public-key".into(),
+            URL_SAFE_NO_PAD.encode(public_key),
+        ];
+        if let Some(i) = identity {
+            args.extend(["--identity".into(), i.to_str().unwrap().to_owned()]);
+        }
+        svc.cli_status(&args.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    let (ok, out) = verify(Some(&identity));
     assert!(
         ok && out.contains("1 verifier signatures and 1 signed decisions checked"),
         "{out}"
     );
+    let (ok, out) = verify(None);
+    assert!(!ok && out.contains("--identity"), "{out}");
+    let stranger = dir.path().join("stranger.key");
+    svc.cli(
+        &["ledger", "auditor-key", "--out", stranger.to_str().unwrap()],
+        None,
+    );
+    let (ok, out) = verify(Some(&stranger));
+    assert!(!ok, "another auditor's key does not open it: {out}");
 }

@@ -187,8 +187,7 @@ fn a_review_is_taken_only_with_the_reviewers_own_signature() {
     assert!(ok, "{out}");
     assert!(out.contains("2 signed decisions checked"), "{out}");
     let work = tempfile::tempdir().unwrap();
-    let export = work.path().join("ledger.jsonl");
-    svc.cli(&["ledger", "export", export.to_str().unwrap()], None);
+    let (export, identity) = svc.export_ledger(work.path());
     let public_key = svc.cli(&["ledger", "public-key"], None).trim().to_owned();
     let offline = |file: &std::path::Path| {
         svc.cli_status(&[
@@ -198,11 +197,13 @@ fn a_review_is_taken_only_with_the_reviewers_own_signature() {
             file.to_str().unwrap(),
             "--public-key",
             &public_key,
+            "--identity",
+            identity.to_str().unwrap(),
         ])
     };
     let (ok, out) = offline(&export);
     assert!(ok && out.contains("2 signed decisions checked"), "{out}");
-    let text = std::fs::read_to_string(&export).unwrap();
+    let text = common::decrypt_export(&export, &identity);
     assert!(text.contains("水源待核"));
     let altered = work.path().join("altered.jsonl");
     std::fs::write(&altered, text.replacen("水源待核", "水源已核", 1)).unwrap();

@@ -46,6 +46,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/console/static/sign.js", web::get().to(script))
         .route("/console/keys", web::get().to(keys::keys_page))
         .route("/console/keys", web::post().to(keys::enrol_key))
+        .route("/console/enrolment-codes", web::post().to(keys::issue_code))
         .route("/console/login", web::get().to(login_page))
         .route("/console/login", web::post().to(login))
         .route("/console/logout", web::post().to(logout))
@@ -283,7 +284,7 @@ fn constant_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-fn level_name(level: &str) -> &'static str {
+pub(crate) fn level_name(level: &str) -> &'static str {
     match level {
         "province" => "省级",
         "prefecture" => "州级",

@@ -1,5 +1,6 @@
 //! `fieldsurvey ledger …`: verify the ledger (in the database, or an export offline), write a
-//! signed checkpoint for a witness to keep, export the whole ledger, print the public key.
+//! signed checkpoint for a witness to keep, export the whole ledger encrypted to an auditor,
+//! make an auditor's key, print the public key.
 //!
 //! Verification recomputes every entry's hash and the chain, checks the service's signature on
 //! each entry and each checkpoint, recomputes the Merkle head at every checkpoint's size (the
@@ -13,10 +14,11 @@ use anyhow::{Context, Result, bail};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use fieldsurvey_core::audit::{Auditor, Summary, Witnessed};
-use fieldsurvey_core::ledger::{Broken, Checkpoint, StoredEntry};
+use fieldsurvey_core::ledger::{Broken, Checkpoint, Entry, StoredEntry};
 use fieldsurvey_db::Db;
 use fieldsurvey_db::ledger::TreeCache;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use crate::commands::admin::connect;
 use crate::config::Settings;
@@ -30,6 +32,8 @@ pub struct VerifyArgs {
     pub public_key: Option<String>,
     pub against: Vec<PathBuf>,
     pub export: Option<PathBuf>,
+    /// The auditor's age identity, to open an encrypted export.
+    pub identity: Option<PathBuf>,
 }
 
 pub fn verify(settings: &Settings, args: VerifyArgs) -> Result<()> {
@@ -53,7 +57,7 @@ pub fn verify(settings: &Settings, args: VerifyArgs) -> Result<()> {
     }
     let started = std::time::Instant::now();
     let outcome = match &args.export {
-        Some(file) => verify_export(file, key, witnesses)?,
+        Some(file) => verify_export(file, args.identity.as_deref(), key, witnesses)?,
         None => {
             let db = connect(settings)?;
             if args.public_key.is_none() {
@@ -164,18 +168,26 @@ enum Line {
     },
 }
 
-/// `ledger export FILE`: the whole ledger as it stands, its checkpoints, and the signed surveys
-/// its entries name (they contain personal data: keep the file as you keep the database).
-pub fn export(settings: &Settings, file: &Path) -> Result<()> {
+/// `ledger export FILE --to RECIPIENT`: the whole ledger as it stands, its checkpoints, and the
+/// signed surveys its entries name — personal data, so the file is encrypted to the auditor's
+/// X25519 public key in the age format (age-encryption.org/v1; `age -d` or `ledger verify
+/// --identity` opens it) and never written in clear. Making it is a ledger entry naming the
+/// operator, the recipient and the file's SHA-256.
+pub fn export(settings: &Settings, file: &Path, to: &str) -> Result<()> {
+    let recipient = read_recipient(to)?;
     let db = connect(settings)?;
     let key = settings.ledger_key()?;
     let pii = settings.pii_key()?;
     let mut conn = db.get()?;
     fieldsurvey_db::ledger::settle(&mut conn, &key)?;
     let size = fieldsurvey_db::ledger::size(&mut conn)? as u64;
-    let out =
+    let created =
         std::fs::File::create(file).with_context(|| format!("creating {}", file.display()))?;
-    let mut out = BufWriter::new(out);
+    let encryptor =
+        age::Encryptor::with_recipients(std::iter::once(&recipient as &dyn age::Recipient))
+            .map_err(|e| anyhow::anyhow!("cannot encrypt to {to}: {e}"))?;
+    let mut sealed = encryptor.wrap_output(BufWriter::new(created))?;
+    let mut out = BufWriter::with_capacity(1 << 16, &mut sealed);
     let mut write = |line: &Line| write_line(&mut out, line);
     write(&Line::Header {
         format: EXPORT_FORMAT.into(),
@@ -228,11 +240,77 @@ pub fn export(settings: &Settings, file: &Path) -> Result<()> {
         }
     }
     out.flush()?;
+    drop(out);
+    sealed.finish()?.flush()?;
+    let digest = hex::encode(Sha256::digest(
+        std::fs::read(file).with_context(|| format!("reading {} back", file.display()))?,
+    ));
+    let mut entry = Entry::new("ledger_exported", crate::commands::admin::operator());
+    entry.detail = serde_json::json!({
+        "size": size,
+        "recipient": recipient.to_string(),
+        "sha256": digest,
+    });
+    fieldsurvey_db::ledger::append(&mut conn, entry, &key, None)?;
     println!(
-        "exported {size} entries to {} (public key {})",
+        "exported {size} entries to {}, encrypted to {recipient} (ledger public key {}; \
+         the export is on record, sha256 {digest})",
         file.display(),
         key.public_key_b64url()
     );
+    Ok(())
+}
+
+/// An age X25519 recipient (`age1…`), given as is or as a file holding one.
+fn read_recipient(to: &str) -> Result<age::x25519::Recipient> {
+    let text = if to.trim().starts_with("age1") {
+        to.trim().to_owned()
+    } else {
+        std::fs::read_to_string(to)
+            .with_context(|| format!("--to {to} is neither an age1… public key nor a file"))?
+    };
+    let line = text
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("age1"))
+        .with_context(|| format!("no age1… public key in {to}"))?;
+    line.parse()
+        .map_err(|e| anyhow::anyhow!("{line} is not an age X25519 public key: {e}"))
+}
+
+/// An age X25519 identity file (`AGE-SECRET-KEY-1…`, `#` comments allowed).
+fn read_identity(path: &Path) -> Result<age::x25519::Identity> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let line = text
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("AGE-SECRET-KEY-"))
+        .with_context(|| format!("no AGE-SECRET-KEY-1… in {}", path.display()))?;
+    line.parse()
+        .map_err(|e| anyhow::anyhow!("{} holds no valid age identity: {e}", path.display()))
+}
+
+/// `ledger auditor-key --out FILE`: a new age X25519 identity for an auditor, written to FILE
+/// (readable by its owner only); prints the public key to export to.
+pub fn auditor_key(out: &Path) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let identity = age::x25519::Identity::generate();
+    let recipient = identity.to_public();
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(out)
+        .with_context(|| format!("creating {} (it must not exist)", out.display()))?;
+    use age::secrecy::ExposeSecret;
+    writeln!(
+        f,
+        "# fieldsurvey auditor key, made {}\n# public key: {recipient}\n{}",
+        chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        identity.to_string().expose_secret()
+    )?;
+    println!("{recipient}");
     Ok(())
 }
 
@@ -281,13 +359,32 @@ impl From<std::io::Error> for Fault {
     }
 }
 
-/// Verify an export file offline: only the file and the service's public key are needed.
+/// Verify an export file offline: only the file, the service's public key and — for an
+/// encrypted export — the auditor's identity are needed. A file already decrypted (`age -d`)
+/// is read as it is.
 pub fn verify_export(
     file: &Path,
+    identity: Option<&Path>,
     key: [u8; 32],
     witnesses: Vec<Witnessed>,
 ) -> Result<Result<Summary, Broken>> {
-    match read_export(file, key, witnesses) {
+    let mut raw = BufReader::new(
+        std::fs::File::open(file).with_context(|| format!("opening {}", file.display()))?,
+    );
+    let encrypted = raw.fill_buf()?.starts_with(b"age-encryption.org/v1");
+    let outcome = if encrypted {
+        let path = identity.context("the export is encrypted: give the auditor's --identity")?;
+        let identity = read_identity(path)?;
+        let decryptor = age::Decryptor::new_buffered(raw)
+            .map_err(|e| anyhow::anyhow!("{} is not a readable age file: {e}", file.display()))?;
+        let plain = decryptor
+            .decrypt(std::iter::once(&identity as &dyn age::Identity))
+            .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", file.display()))?;
+        read_export(BufReader::new(plain), key, witnesses)
+    } else {
+        read_export(raw, key, witnesses)
+    };
+    match outcome {
         Ok(summary) => Ok(Ok(summary)),
         Err(Fault::Ledger(b)) => Ok(Err(b)),
         Err(Fault::File(e)) => Err(e),
@@ -295,13 +392,10 @@ pub fn verify_export(
 }
 
 fn read_export(
-    file: &Path,
+    reader: impl BufRead,
     key: [u8; 32],
     mut witnesses: Vec<Witnessed>,
 ) -> Result<Summary, Fault> {
-    let reader = BufReader::new(
-        std::fs::File::open(file).with_context(|| format!("opening {}", file.display()))?,
-    );
     let mut lines = reader.lines();
     let first = lines.next().context("the export is empty")??;
     let Ok(Line::Header { format, size, .. }) = serde_json::from_str(&first) else {

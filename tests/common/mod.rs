@@ -403,6 +403,33 @@ impl Service {
         )
     }
 
+    /// Export the ledger as an operator does for an auditor: a fresh auditor key in `dir`, the
+    /// export encrypted to it. Returns `(export, identity)`.
+    pub fn export_ledger(&self, dir: &Path) -> (PathBuf, PathBuf) {
+        let identity = dir.join("auditor.key");
+        let recipient = self
+            .cli(
+                &["ledger", "auditor-key", "--out", identity.to_str().unwrap()],
+                None,
+            )
+            .trim()
+            .to_owned();
+        assert!(recipient.starts_with("age1"), "{recipient}");
+        let export = dir.join("ledger.age");
+        let out = self.cli(
+            &[
+                "ledger",
+                "export",
+                export.to_str().unwrap(),
+                "--to",
+                &recipient,
+            ],
+            None,
+        );
+        assert!(out.contains("exported"), "{out}");
+        (export, identity)
+    }
+
     /// Run a CLI command to completion: (success, stdout + stderr).
     pub fn cli_status(&self, args: &[&str]) -> (bool, String) {
         let out = self.command(args).stdin(Stdio::null()).output().unwrap();
@@ -704,4 +731,25 @@ pub fn delete_queues(url: &str, prefix: &str) {
         }
         let _ = conn.close(200, "test done".into()).await;
     });
+}
+
+/// The plaintext of an encrypted ledger export, opened as the auditor opens it.
+pub fn decrypt_export(export: &Path, identity: &Path) -> String {
+    use std::io::Read;
+    let key = std::fs::read_to_string(identity).unwrap();
+    let key: age::x25519::Identity = key
+        .lines()
+        .find(|l| l.starts_with("AGE-SECRET-KEY-"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let sealed = std::fs::read(export).unwrap();
+    let decryptor = age::Decryptor::new(&sealed[..]).unwrap();
+    let mut plain = String::new();
+    decryptor
+        .decrypt(std::iter::once(&key as &dyn age::Identity))
+        .unwrap()
+        .read_to_string(&mut plain)
+        .unwrap();
+    plain
 }

@@ -1,14 +1,17 @@
 //! `/console/keys` (签名密钥): the reviewer's signing key for this browser. The page's script
 //! generates an Ed25519 key with WebCrypto (non-extractable, kept in IndexedDB) and posts only
 //! its public half with a one-time enrolment code; enrolment goes through the same function as
-//! `POST /api/v1/keys`.
+//! `POST /api/v1/keys`. An admin, or a township's reviewer for the people of their township,
+//! issues codes here too (`/console/enrolment-codes`), on record in the ledger as theirs.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::{Me, Page, check_csrf, me, page, redirect};
+use super::{ConsoleError, Me, Page, check_csrf, me, page, redirect};
+use crate::auth::caller::Role;
+use crate::error::ApiError;
 use crate::state::AppState;
 
 #[derive(Template)]
@@ -20,6 +23,10 @@ struct KeysPage<'a> {
     csrf: &'a str,
     live: &'a str,
     keys: Vec<&'a str>,
+    /// May this caller issue codes for others (an admin, a township's reviewer)?
+    issues: bool,
+    /// A code just issued: `(username, code, valid until, Beijing time)`.
+    issued: Option<(String, String, String)>,
 }
 
 #[derive(Deserialize)]
@@ -33,21 +40,79 @@ pub(super) async fn keys_page(
     q: web::Query<KeysQuery>,
 ) -> Page {
     let me = me(&state, &req).await?;
-    let notice = q
-        .enrolled
-        .as_deref()
+    let issues = matches!(me.caller.role, Role::Admin)
+        || (me.caller.role == Role::Reviewer && me.level_name == super::level_name("township"));
+    render(&me, q.enrolled.as_deref(), issues, None)
+}
+
+fn render(
+    me: &Me,
+    enrolled: Option<&str>,
+    issues: bool,
+    issued: Option<(String, String, String)>,
+) -> Page {
+    let notice = enrolled
         .filter(|k| me.keys.split(' ').any(|live| live == *k))
         .map(|k| format!("已登记签名密钥 {k}：此后您在本浏览器作出的决定都以它签字。"));
     let body = KeysPage {
-        me: Some(&me),
+        me: Some(me),
         notice,
         user: &me.caller.username,
         csrf: &me.csrf,
         live: &me.keys,
         keys: me.keys.split(' ').filter(|k| !k.is_empty()).collect(),
+        issues,
+        issued,
     }
     .render()?;
     Ok(page(StatusCode::OK, body))
+}
+
+#[derive(Deserialize)]
+pub(super) struct IssueForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    username: String,
+}
+
+/// Issue a one-time enrolment code for someone of the caller's unit; the code is shown once.
+pub(super) async fn issue_code(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    form: web::Form<IssueForm>,
+) -> Page {
+    let me = me(&state, &req).await?;
+    check_csrf(&me, &form.csrf)?;
+    let caller = me.caller.clone();
+    let username = form.username.trim().to_owned();
+    let key = state.ledger_key.clone();
+    let issued = state
+        .db
+        .run(move |c| {
+            let Some(target) = fieldsurvey_db::users::by_username(c, &username)? else {
+                return Ok(None);
+            };
+            if !crate::authz::may_issue_enrolment_code(c, &caller, &target)? {
+                return Ok(None);
+            }
+            let issuer = fieldsurvey_core::ledger::Actor::Person {
+                user_id: caller.user_id.clone(),
+                username: caller.username.clone(),
+            };
+            fieldsurvey_db::enrolment::issue(c, &target.id, &target.username, &issuer, &key)
+                .map(|i| Some((target.username, i)))
+        })
+        .await?
+        .ok_or_else(|| {
+            ConsoleError::from(ApiError::Forbidden(
+                "登记码只能由管理员或本乡镇审核员为本辖区的其他人员签发".into(),
+            ))
+        })?;
+    let (username, issued) = issued;
+    let until = crate::view::beijing(issued.expires_at);
+    tracing::info!(issuer = %me.caller.username, user = %username, "enrolment code issued");
+    render(&me, None, true, Some((username, issued.code, until)))
 }
 
 #[derive(Deserialize)]
