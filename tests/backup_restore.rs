@@ -315,3 +315,29 @@ fn a_stopped_dev_directory_copied_elsewhere_checks_consistent() {
         "check creates no key"
     );
 }
+
+/// A photo the record names but the store lost is absent (404, and `check` names it), not the
+/// service being busy (503, which tells an app to retry for ever).
+#[test]
+fn a_photo_lost_from_the_store_answers_404() {
+    let svc = Service::dev();
+    let ids = sign_off_three(&svc);
+    let app = svc.client();
+    let token = app.token("surveyor1");
+    let sub = app.get(Some(&token), &format!("/api/v1/submissions/{}", ids[0]));
+    let photo = &sub.body["photos"][0];
+    let (sha, part) = (
+        photo["sha256"].as_str().unwrap(),
+        photo["part"].as_str().unwrap(),
+    );
+    let path = format!("/api/v1/submissions/{}/photos/{part}", ids[0]);
+    assert_eq!(app.get(Some(&token), &path).status, 200);
+    let stored = originals(&svc.dir.path().join("data/photos"))
+        .into_iter()
+        .find(|p| p.file_name().is_some_and(|n| n == sha))
+        .expect("the photo is stored under its hash");
+    std::fs::remove_file(stored).unwrap();
+    let r = app.get(Some(&token), &path);
+    assert_eq!(r.status, 404, "{}", r.text);
+    assert_eq!(r.body["code"], "not_found");
+}

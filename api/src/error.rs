@@ -156,6 +156,16 @@ impl From<DbError> for ApiError {
             DbError::NotFound => ApiError::NotFound,
             DbError::Unavailable(m) => ApiError::Unavailable(m),
             DbError::Conflict(m) => ApiError::Conflict("conflict", m),
+            // The database's own words name tables and constraints: logged, not answered.
+            DbError::Duplicate(m) => {
+                tracing::warn!(error = %m, "unique violation answered as a conflict");
+                ApiError::Conflict(
+                    "conflict",
+                    "a concurrent request recorded the same thing first; read the current state \
+                     and retry if still needed"
+                        .into(),
+                )
+            }
             DbError::Stale(m) => ApiError::Conflict("stale", m),
             other => ApiError::Internal(other.to_string()),
         }
@@ -164,6 +174,47 @@ impl From<DbError> for ApiError {
 
 impl From<fieldsurvey_db::storage::StorageError> for ApiError {
     fn from(e: fieldsurvey_db::storage::StorageError) -> Self {
-        ApiError::Unavailable(e.to_string())
+        match e {
+            // The record names a photo the store does not hold: it is absent, not the store
+            // busy (`fieldsurvey check` names every such photo).
+            fieldsurvey_db::storage::StorageError::NotFound(sha) => {
+                tracing::error!(photo = %sha, "a recorded photo is missing from the store");
+                ApiError::NotFound
+            }
+            other => ApiError::Unavailable(other.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures_util::FutureExt;
+
+    fn body(e: ApiError) -> (u16, String) {
+        let resp = e.error_response();
+        let status = resp.status().as_u16();
+        let bytes = actix_web::body::to_bytes(resp.into_body())
+            .now_or_never()
+            .and_then(Result::ok)
+            .unwrap_or_default();
+        (status, String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    #[test]
+    fn database_text_never_reaches_an_answer_and_a_missing_photo_is_absent() {
+        let dup = DbError::Duplicate(
+            "duplicate key value violates unique constraint \"signing_keys_public_key_key\"".into(),
+        );
+        let (status, text) = body(dup.into());
+        assert_eq!(status, 409);
+        assert!(
+            !text.contains("constraint") && !text.contains("signing_keys"),
+            "{text}"
+        );
+        let missing = fieldsurvey_db::storage::StorageError::NotFound("ab".repeat(32));
+        assert_eq!(body(missing.into()).0, 404);
+        let down = fieldsurvey_db::storage::StorageError::Remote("timeout".into());
+        assert_eq!(body(down.into()).0, 503);
     }
 }

@@ -5,8 +5,13 @@
 pub enum DbError {
     #[error("not found")]
     NotFound,
+    /// The request conflicts with the data, in words meant for the caller.
     #[error("conflict: {0}")]
     Conflict(String),
+    /// A unique key was taken by a concurrent transaction. The text is the database's (it names
+    /// tables and constraints): for logs, never for an answer.
+    #[error("unique violation: {0}")]
+    Duplicate(String),
     /// The data moved under the caller (another version was processed first): try again, and
     /// the decision is taken afresh.
     #[error("stale: {0}")]
@@ -27,7 +32,7 @@ impl From<diesel::result::Error> for DbError {
         match e {
             Error::NotFound => DbError::NotFound,
             Error::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
-                DbError::Conflict(info.message().to_owned())
+                DbError::Duplicate(info.message().to_owned())
             }
             Error::DatabaseError(DatabaseErrorKind::ClosedConnection, info) => {
                 DbError::Unavailable(info.message().to_owned())

@@ -347,7 +347,7 @@ impl Pipeline {
             Ok(false) => Ok(Processed::AlreadyDone),
             // A concurrent transaction wrote what this one meant to (a unique key): nothing was
             // written; run the stage again on what is there now.
-            Err(DbError::Conflict(why)) => Err(StageError::Stale(why)),
+            Err(DbError::Conflict(why) | DbError::Duplicate(why)) => Err(StageError::Stale(why)),
             Err(e) => Err(e.into()),
         }
     }
