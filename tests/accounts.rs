@@ -147,6 +147,18 @@ fn every_account_change_and_registry_import_is_on_record() {
     let after = entries(&svc, "registry_imported");
     assert_eq!(after.len(), before + 1, "a changed file");
     assert_eq!(after[before]["actor"]["kind"], "operator");
+    // The first file again changes the registry back: on record too.
+    std::fs::write(
+        &file,
+        std::fs::read(common::fixture("org-units.csv")).unwrap(),
+    )
+    .unwrap();
+    svc.cli(&["org", "import", file.to_str().unwrap()], None);
+    assert_eq!(
+        entries(&svc, "registry_imported").len(),
+        before + 2,
+        "A, B, then A again"
+    );
     let (ok, out) = svc.cli_status(&["ledger", "verify"]);
     assert!(ok, "{out}");
 }

@@ -75,6 +75,13 @@ fn a_township_reviewer_works_the_queue_in_a_browser() {
     enrol_browser_key(&b, &svc, "township1");
     b.screenshot("02b-keys");
 
+    // A mistyped code changes nothing: this browser keeps the key it has.
+    b.type_into("input[name=enrolment_code]", "AAAA-BBBB-CCCC");
+    b.click("#enrol");
+    b.wait_text("main", "登记码无效");
+    b.goto(&format!("{base}/console/keys"));
+    b.wait_text("#browser-key", "已登记，可以签字");
+
     // The township's reviewer issues a code for one of its surveyors (never for themselves);
     // the surveyor's app enrols a new key with it, and the ledger names who issued it.
     b.type_into("input[name=username]", "township1");
@@ -84,6 +91,12 @@ fn a_township_reviewer_works_the_queue_in_a_browser() {
     b.type_into("input[name=username]", "surveyor1");
     b.click("#issue");
     let issued = b.wait_text("#issued-code", "surveyor1 的登记码");
+    let page = b.source();
+    let title = &page[page.find("<title>").unwrap()..page.find("</title>").unwrap()];
+    assert!(
+        !title.contains("登记码"),
+        "the code stays out of the title: {title}"
+    );
     b.screenshot("02c-code-issued");
     let code = issued
         .split_whitespace()

@@ -146,6 +146,13 @@ fn a_review_is_taken_only_with_the_reviewers_own_signature() {
         "{}",
         again.text
     );
+    let mut padded = signed.clone();
+    padded["signature"] = json!(format!("{}==", signed["signature"].as_str().unwrap()));
+    assert_eq!(
+        refusal(&post(&padded)),
+        (400, "invalid_signature".into()),
+        "the same signature spelled with padding is not a new one"
+    );
     assert_eq!(entries(), before + 1);
 
     // A revoked key signs nothing more; a new key needs a new code.

@@ -24,21 +24,27 @@ pub fn may_view_submission(conn: &mut Conn, caller: &Caller, sub: &Submission) -
 }
 
 /// May `caller` issue a key-enrolment code for `target`? An admin for anyone in their subtree;
-/// a township's reviewer for the people of their township. Never for oneself: a password
-/// alone must not be enough to add a key.
+/// a township's reviewer for the surveyors of their township. Never for oneself, through
+/// whichever account: a password alone must not be enough to add a key.
 pub fn may_issue_enrolment_code(
     conn: &mut Conn,
     caller: &Caller,
     target: &fieldsurvey_db::models::User,
 ) -> DbResult<bool> {
-    if target.id == caller.user_id || !org::is_within(conn, &target.org_code, &caller.org_code)? {
+    if !org::is_within(conn, &target.org_code, &caller.org_code)? {
         return Ok(false);
     }
-    Ok(match caller.role {
+    let allowed = match caller.role {
         Role::Admin => true,
-        Role::Reviewer => level_of(conn, caller)? == "township",
+        Role::Reviewer => target.role == "surveyor" && level_of(conn, caller)? == "township",
         _ => false,
-    })
+    };
+    if !allowed {
+        return Ok(false);
+    }
+    let same = conn
+        .transaction(|tx| fieldsurvey_db::accounts::same_person(tx, &caller.user_id, &target.id))?;
+    Ok(!same)
 }
 
 /// May `caller` read the ledger's entries in bulk? They name households of every township, so

@@ -65,6 +65,21 @@ impl SealFields {
         let decided_at = member("decided_at", &self.decided_at);
         let key_id = member("key_id", &self.key_id);
         let signature = member("signature", &self.signature);
+        // 64 bytes of base64url without padding: exactly 86 characters, one spelling.
+        if !signature.is_empty()
+            && (signature.len() != 86
+                || !signature
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+        {
+            errors.push(
+                ProblemItem::new(
+                    "invalid_signature",
+                    "signature is 64 bytes in base64url without padding (86 characters)",
+                )
+                .at("signature"),
+            );
+        }
         if !decided_at.is_empty() {
             match decision::decided_at(&decided_at, chrono::Utc::now()) {
                 Ok(_) => {}

@@ -137,7 +137,9 @@ async function enrol(form) {
   const pair = await crypto.subtle.generateKey({ name: "Ed25519" }, false, ["sign", "verify"]);
   const raw = await crypto.subtle.exportKey("raw", pair.publicKey);
   const keyId = "k_" + hex(await crypto.subtle.digest("SHA-256", raw)).slice(0, 16);
-  await saveKey(user, { keyId, privateKey: pair.privateKey, publicKey: b64url(raw) });
+  // Kept aside until the service confirms the enrolment: a refused code must not replace a
+  // key that already works.
+  await saveKey("pending:" + user, { keyId, privateKey: pair.privateKey, publicKey: b64url(raw) });
   setHidden(form, "public_key", b64url(raw));
   HTMLFormElement.prototype.submit.call(form);
 }
@@ -145,8 +147,17 @@ async function enrol(form) {
 async function showLocalKey() {
   const el = document.getElementById("browser-key");
   if (!el) return;
-  const record = await loadKey(el.dataset.signer);
+  const user = el.dataset.signer;
   const live = (el.dataset.keys || "").split(" ").filter(Boolean);
+  // The page after an enrolment names the key enrolled: the pending key becomes this
+  // browser's key only if it is that one and the service lists it as live.
+  const enrolled = new URLSearchParams(location.search).get("enrolled");
+  const pending = await loadKey("pending:" + user);
+  if (pending && pending.keyId === enrolled && live.includes(enrolled)) {
+    await saveKey(user, pending);
+    await storeOp("readwrite", (s) => s.delete("pending:" + user));
+  }
+  const record = await loadKey(user);
   el.textContent = !record
     ? "本浏览器还没有签名密钥。"
     : live.includes(record.keyId)

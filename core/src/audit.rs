@@ -43,8 +43,15 @@ pub struct Auditor {
     checkpoints_checked: usize,
     pending: HashMap<String, Vec<PendingSignature>>,
     actor_signatures: u64,
-    /// Keys enrolled so far in ledger order: key id → (user id, revoked).
-    keys: HashMap<String, (String, bool)>,
+    /// Keys enrolled so far in ledger order: key id → (user id, public key, revoked).
+    keys: HashMap<String, (String, Option<String>, bool)>,
+    /// Once a person's signed decision has appeared, every later person's decision must be
+    /// signed (the release that signs them never writes one unsigned).
+    signed_era: bool,
+    /// The submission of the last signed approval, while the clue closures it caused follow it
+    /// (they are appended in its transaction, under the ledger head's lock; only entries the
+    /// service drains from its pending queue can come between).
+    approval_run: Option<String>,
     decision_signatures: u64,
     threads: usize,
 }
@@ -80,6 +87,8 @@ impl Auditor {
             pending: HashMap::new(),
             actor_signatures: 0,
             keys: HashMap::new(),
+            signed_era: false,
+            approval_run: None,
             decision_signatures: 0,
             threads,
         };
@@ -107,6 +116,7 @@ impl Auditor {
             self.cursor.link(e, &parsed)?;
             self.tree.push(leaf_hash(e.text.as_bytes()));
             self.track_keys(&parsed);
+            self.check_unsigned(e.seq, &parsed)?;
             if parsed.decision.is_some() {
                 self.check_decision_key(e.seq, &parsed)?;
             } else if let (Some(id), Some(digest), Some(pk), Some(_)) = (
@@ -140,15 +150,57 @@ impl Auditor {
                     (Actor::Person { user_id, .. }, None) => user_id.clone(),
                     _ => return,
                 };
-                self.keys.insert(key_id.to_owned(), (user, false));
+                self.keys.insert(
+                    key_id.to_owned(),
+                    (user, entry.actor_public_key.clone(), false),
+                );
             }
             ("key_revoked", Some(key_id)) => {
                 if let Some(k) = self.keys.get_mut(key_id) {
-                    k.1 = true;
+                    k.2 = true;
                 }
             }
             _ => {}
         }
+    }
+
+    /// A person's decision (an approval, a return, a spot-check, a clue closed) without their
+    /// signature: accepted before the ledger's first signed decision (an upgraded ledger's
+    /// history), and after it only as a clue closure that follows the signed approval causing
+    /// it. Anything else would let whoever holds the service key write decisions in a
+    /// person's name.
+    fn check_unsigned(&mut self, seq: u64, entry: &Entry) -> Result<(), Broken> {
+        let decides = crate::decision::Kind::of_entry_action(&entry.action).is_some()
+            && matches!(entry.actor, Actor::Person { .. });
+        let follows_approval = entry.action == "clue_closed"
+            && entry.decision.is_none()
+            && self.approval_run.is_some()
+            && entry
+                .detail
+                .get("closed_by_submission")
+                .and_then(|v| v.as_str())
+                == self.approval_run.as_deref();
+        if entry.decision.is_some() {
+            self.signed_era = true;
+        } else if decides && self.signed_era && !follows_approval {
+            return Err(broken(
+                seq,
+                format!(
+                    "a `{}` in a person's name without their signature, after signed decisions \
+                     began",
+                    entry.action
+                ),
+            ));
+        }
+        // Entries the service sequenced meanwhile (a worker's sign-off drained from the
+        // pending queue) may come between an approval and its closures; another decision ends
+        // the run.
+        if decides && !follows_approval {
+            self.approval_run = (entry.action == "approved" && entry.decision.is_some())
+                .then(|| entry.submission_id.clone())
+                .flatten();
+        }
+        Ok(())
     }
 
     /// A decision's key was enrolled for its person before it, and not revoked since.
@@ -163,11 +215,23 @@ impl Auditor {
             .and_then(|v| v.as_str())
             .unwrap_or_default();
         match self.keys.get(key_id) {
-            Some((owner, false)) if owner == user_id => {
+            // The whole public key, not only its 64-bit id, is the one enrolled.
+            Some((owner, public, _))
+                if owner == user_id && public.as_ref() != entry.actor_public_key.as_ref() =>
+            {
+                Err(broken(
+                    seq,
+                    format!(
+                        "{username}'s decision names key {key_id} with another public key than \
+                         the one enrolled"
+                    ),
+                ))
+            }
+            Some((owner, _, false)) if owner == user_id => {
                 self.decision_signatures += 1;
                 Ok(())
             }
-            Some((owner, true)) if owner == user_id => Err(broken(
+            Some((owner, _, true)) if owner == user_id => Err(broken(
                 seq,
                 format!("{username}'s decision is signed with key {key_id}, revoked before it"),
             )),
@@ -357,6 +421,7 @@ mod tests {
             },
         );
         e.detail = json!({"key_id": key_id_for(&public_key_of(seed)), "user_id": user});
+        e.actor_public_key = Some(URL_SAFE_NO_PAD.encode(public_key_of(seed)));
         e
     }
 
@@ -440,5 +505,56 @@ mod tests {
         forged.content_digest = Some("cd".repeat(32));
         let broken = audit(vec![enrolment(&PERSON, "u1"), forged]);
         assert!(broken.is_err_and(|b| b.seq == 2 && b.reason.contains("signature")));
+
+        // An enrolment whose public key differs from the decision's, under the same key id.
+        let mut other_key = enrolment(&PERSON, "u1");
+        other_key.actor_public_key = Some(URL_SAFE_NO_PAD.encode(public_key_of(&[6; 32])));
+        let swapped = audit(vec![other_key, approval(&PERSON)]);
+        assert!(swapped.is_err_and(|b| b.seq == 2 && b.reason.contains("another public key")));
+    }
+
+    fn unsigned(action: &str, closed_by: Option<&str>) -> Entry {
+        let mut e = Entry::new(action, reviewer());
+        e.submission_id = Some("s1".into());
+        e.detail = json!({"closed_by_submission": closed_by});
+        e
+    }
+
+    #[test]
+    fn after_the_first_signed_decision_an_unsigned_one_is_a_forgery() {
+        // An upgraded ledger's history holds unsigned approvals: accepted.
+        let history = audit(vec![
+            unsigned("approved", None),
+            enrolment(&PERSON, "u1"),
+            approval(&PERSON),
+            // The clue the approval cleared closes in its transaction, right after it — or
+            // after a worker's entry sequenced meanwhile.
+            unsigned("clue_closed", Some("s1")),
+            Entry::new(
+                "signed_off",
+                Actor::Worker {
+                    id: "w1".into(),
+                    ruleset: "r".into(),
+                },
+            ),
+            unsigned("clue_closed", Some("s1")),
+        ]);
+        assert_eq!(history.map(|s| s.decision_signatures).ok(), Some(1));
+        // After it, an approval or a closure by hand in a person's name without a signature.
+        for late in [unsigned("approved", None), unsigned("clue_closed", None)] {
+            let forged = audit(vec![enrolment(&PERSON, "u1"), approval(&PERSON), late]);
+            assert!(
+                forged.is_err_and(|b| b.seq == 3 && b.reason.contains("without their signature"))
+            );
+        }
+        let stray = audit(vec![
+            enrolment(&PERSON, "u1"),
+            approval(&PERSON),
+            unsigned("clue_closed", Some("s9")),
+        ]);
+        assert!(
+            stray.is_err_and(|b| b.seq == 3),
+            "a closure naming another approval"
+        );
     }
 }

@@ -49,9 +49,25 @@ pub fn may_escalate_to(levels_up: usize, due: NaiveDateTime, now: NaiveDateTime)
 pub fn escalation_cutoff(levels_up: usize, now: NaiveDateTime) -> Option<NaiveDateTime> {
     match levels_up {
         1 => Some(now),
-        2 => Some(subtract_working_days(now, ESCALATION_WORKING_DAYS)),
+        2 => Some(subtract_working_days(
+            last_working_moment(now),
+            ESCALATION_WORKING_DAYS,
+        )),
         _ => None,
     }
+}
+
+/// `t` on a working day; on a Saturday or Sunday, the last moment of the Friday before (so
+/// that counting working days back is the inverse of [`add_working_days`], which always lands
+/// on a working day).
+fn last_working_moment(t: NaiveDateTime) -> NaiveDateTime {
+    let back = match t.weekday().number_from_monday() {
+        6 => 1,
+        7 => 2,
+        _ => return t,
+    };
+    let friday = t.date() - TimeDelta::days(back);
+    friday.and_hms_micro_opt(23, 59, 59, 999_999).unwrap_or(t)
 }
 
 #[cfg(test)]
@@ -96,5 +112,27 @@ mod tests {
             !may_escalate_to(3, due, at("2027-06-01")),
             "no further than two levels"
         );
+
+        // Due Monday 10:00: the second level's turn is the Monday after, 10:00 — not the
+        // weekend before it.
+        let due = at("2026-11-23");
+        let at_time = |d: &str, hm: &str| {
+            NaiveDateTime::parse_from_str(&format!("{d} {hm}"), "%Y-%m-%d %H:%M")
+                .unwrap_or_default()
+        };
+        assert_eq!(
+            add_working_days(due, ESCALATION_WORKING_DAYS),
+            at("2026-11-30")
+        );
+        assert!(
+            !may_escalate_to(2, due, at_time("2026-11-28", "10:01")),
+            "Saturday"
+        );
+        assert!(
+            !may_escalate_to(2, due, at_time("2026-11-29", "23:00")),
+            "Sunday"
+        );
+        assert!(!may_escalate_to(2, due, at_time("2026-11-30", "09:59")));
+        assert!(may_escalate_to(2, due, at_time("2026-11-30", "10:01")));
     }
 }

@@ -142,8 +142,9 @@ pub fn sign(doc: &Value, seed: &[u8; 32]) -> Result<String, SignatureError> {
 /// The signature (base64url, 64 bytes) verifies over the document's canonical bytes with
 /// `public_key`, strictly.
 pub fn verify(doc: &Value, public_key: &[u8; 32], signature: &str) -> Result<(), SignatureError> {
+    // One spelling only (no padding): the replay register keys on the signature's text.
     let raw = URL_SAFE_NO_PAD
-        .decode(signature.trim_end_matches('='))
+        .decode(signature)
         .map_err(|_| SignatureError::Encoding)?;
     let raw: [u8; 64] = raw.try_into().map_err(|_| SignatureError::Encoding)?;
     let key = VerifyingKey::from_bytes(public_key).map_err(|_| SignatureError::PublicKey)?;

@@ -1,6 +1,7 @@
 //! Registry imports on record: each org-unit or household file imported is a ledger entry
-//! naming the operator, the file's SHA-256 and what came of it. Importing the same file again
-//! is recognised by its digest and not recorded twice.
+//! naming the operator, the file's SHA-256 and what came of it. Importing the registry's latest
+//! file again is recognised by its digest and not recorded twice; an older file imported again
+//! is recorded (it changes the registry back).
 
 use diesel::prelude::*;
 use fieldsurvey_core::ledger::{Actor, Entry, LedgerKey};
@@ -19,7 +20,7 @@ pub struct Imported<'a> {
 }
 
 /// Record an import by `actor`. Returns the entry's sequence number, or `None` when this very
-/// file was recorded before.
+/// file is the registry's latest on record.
 pub fn record(
     conn: &mut Conn,
     import: &Imported<'_>,
@@ -28,12 +29,13 @@ pub fn record(
 ) -> DbResult<Option<i64>> {
     let at = crate::now();
     conn.transaction(|tx| {
-        let seen: i64 = with_tx!(tx, |c| ri::table
+        let latest: Option<String> = with_tx!(tx, |c| ri::table
             .filter(ri::registry.eq(import.registry))
-            .filter(ri::sha256.eq(import.sha256))
-            .count()
-            .get_result(c))?;
-        if seen > 0 {
+            .order(ri::ledger_seq.desc())
+            .select(ri::sha256)
+            .first(c)
+            .optional())?;
+        if latest.as_deref() == Some(import.sha256) {
             return Ok(None);
         }
         let mut e = Entry::new("registry_imported", actor.clone());

@@ -224,10 +224,10 @@ diesel::table! {
 }
 
 diesel::table! {
-    registry_imports (registry, sha256) {
-        sha256 -> Text,
-        registry -> Text,
+    registry_imports (ledger_seq) {
         ledger_seq -> BigInt,
+        registry -> Text,
+        sha256 -> Text,
         imported_at -> Timestamp,
     }
 }

@@ -181,10 +181,13 @@ pub fn decide(conn: &mut Conn, d: &SpotDecision<'_>) -> DbResult<Result<i64, Ref
         if status != "approved" {
             return Ok(Err(Refusal::NotApproved(status)));
         }
-        diesel::update(
+        // Guarded: of two reviewers deciding the same item at once, the second finds it
+        // decided (PostgreSQL re-checks the row after the first commits) and nothing is written.
+        let changed = diesel::update(
             it::table
                 .filter(it::spot_check_id.eq(&spot_check_id))
-                .filter(it::submission_id.eq(d.submission_id)),
+                .filter(it::submission_id.eq(d.submission_id))
+                .filter(it::decision.is_null()),
         )
         .set((
             it::decision.eq(Some(d.decision)),
@@ -193,6 +196,9 @@ pub fn decide(conn: &mut Conn, d: &SpotDecision<'_>) -> DbResult<Result<i64, Ref
             it::reason.eq(Some(d.reason)),
         ))
         .execute(c)?;
+        if changed != 1 {
+            return Ok(Err(Refusal::NotSampled));
+        }
         let mut entry = Entry::new(
             "spot_checked",
             Actor::Person {

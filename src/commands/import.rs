@@ -92,9 +92,11 @@ impl Summary {
 
 pub fn org(settings: &Settings, file: &Path) -> Result<()> {
     let db = connect(settings)?;
+    // The key first: an import that cannot be put on record is not made.
+    let ledger_key = settings.ledger_key()?;
     let data = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
     let summary = import_org_units(&db, &data)?;
-    record(&db, &settings.ledger_key()?, "org_units", &summary)?;
+    record(&db, &ledger_key, "org_units", &summary)?;
     summary.print("org units");
     Ok(())
 }
@@ -152,6 +154,7 @@ pub fn import_org_units(db: &fieldsurvey_db::Db, csv_bytes: &[u8]) -> Result<Sum
 pub fn households(settings: &Settings, file: &Path) -> Result<()> {
     let db = connect(settings)?;
     let pii = settings.pii_key()?;
+    let ledger_key = settings.ledger_key()?;
     let f = std::fs::File::open(file).with_context(|| format!("opening {}", file.display()))?;
     let total = f.metadata().map(|m| m.len()).unwrap_or(0);
     // A progress bar on a terminal (by bytes read); nothing when output is redirected.
@@ -167,7 +170,7 @@ pub fn households(settings: &Settings, file: &Path) -> Result<()> {
     );
     let summary = import_households(&db, &pii, bar.wrap_read(f))?;
     bar.finish_and_clear();
-    record(&db, &settings.ledger_key()?, "households", &summary)?;
+    record(&db, &ledger_key, "households", &summary)?;
     summary.print("households");
     Ok(())
 }

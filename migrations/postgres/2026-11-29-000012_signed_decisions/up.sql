@@ -31,12 +31,13 @@ CREATE INDEX enrolment_codes_user ON enrolment_codes (user_id);
 ALTER TABLE users ADD COLUMN person_hmac TEXT;
 CREATE INDEX users_person ON users (person_hmac);
 
--- Registry files imported, by content: each import is a ledger entry; importing the same file
--- again is recognised and not recorded twice.
+-- Registry files imported: each import is a ledger entry (its sequence number is the key here);
+-- importing the file that is already the registry's latest again is recognised and not
+-- recorded twice (an older file imported again is: it changes the registry back).
 CREATE TABLE registry_imports (
-    sha256      TEXT NOT NULL,
+    ledger_seq  BIGINT PRIMARY KEY,
     registry    TEXT NOT NULL,
-    ledger_seq  BIGINT NOT NULL,
-    imported_at TIMESTAMP NOT NULL,
-    PRIMARY KEY (registry, sha256)
+    sha256      TEXT NOT NULL,
+    imported_at TIMESTAMP NOT NULL
 );
+CREATE INDEX registry_imports_latest ON registry_imports (registry, ledger_seq);
