@@ -108,7 +108,8 @@ impl From<ApiError> for ConsoleError {
                 "key_revoked" => "签名所用的密钥已吊销：请向管理员申请登记码，重新登记。".to_owned(),
                 "bad_signature" => "签名与决定内容不符，未执行。请刷新页面后重新操作。".to_owned(),
                 "enrolment_code_required" | "invalid_enrolment_code" => {
-                    format!("登记码无效：{d}")
+                    "登记码无效：可能输错、已用过、已过期（24 小时），或不是签发给您的。请向管理员或本乡镇审核员重新申请。"
+                        .to_owned()
                 }
                 _ => format!("无权执行此操作：{d}"),
             },
@@ -125,6 +126,9 @@ impl From<ApiError> for ConsoleError {
                     }
                     ("stale_decision", _) => {
                         "签名时间与服务器时间相差超过 10 分钟：请校准电脑时间后重新操作。".to_owned()
+                    }
+                    ("invalid_signature" | "invalid_time", _) => {
+                        "签名格式不对，未执行。请刷新页面后重新操作。".to_owned()
                     }
                     _ => i.message.clone(),
                 })

@@ -538,18 +538,9 @@ impl Service {
         .unwrap()
     }
 
+    /// The first row's `t`.
     pub fn sql_text(&self, sql: &str) -> String {
-        use diesel::prelude::*;
-        #[derive(QueryableByName)]
-        struct T {
-            #[diesel(sql_type = diesel::sql_types::Text)]
-            t: String,
-        }
-        let db = self.db();
-        let mut c = db.get().unwrap();
-        with_conn!(&mut c, |c| diesel::sql_query(sql).get_result::<T>(c))
-            .unwrap()
-            .t
+        self.sql_texts(sql).into_iter().next().unwrap()
     }
 
     /// Every row's `t`.
