@@ -38,10 +38,14 @@ pub struct Settings {
     pub checkpoint_interval_secs: Option<u64>,
     pub review_deadline_days: Option<u32>,
     pub worker_nice: Option<i32>,
+    pub sweep_after_secs: Option<u64>,
+    pub sweep_every_secs: Option<u64>,
 }
 
-const KEYS: [&str; 19] = [
+const KEYS: [&str; 21] = [
     "WORKER_NICE",
+    "SWEEP_AFTER_SECS",
+    "SWEEP_EVERY_SECS",
     "LEDGER_KEY_FILE",
     "PII_KEY_FILE",
     "DATABASE_URL",
@@ -101,6 +105,8 @@ impl Settings {
             "CHECKPOINT_INTERVAL_SECS" => self.checkpoint_interval_secs = Some(num(key, &v)?),
             "REVIEW_DEADLINE_DAYS" => self.review_deadline_days = Some(num(key, &v)?),
             "WORKER_NICE" => self.worker_nice = Some(num(key, &v)?),
+            "SWEEP_AFTER_SECS" => self.sweep_after_secs = Some(num(key, &v)?),
+            "SWEEP_EVERY_SECS" => self.sweep_every_secs = Some(num(key, &v)?),
             "METRICS_LISTEN" => self.metrics_listen = Some(v),
             "LOG_FORMAT" => self.log_format = Some(v),
             "DB_POOL_SIZE" => self.db_pool_size = Some(num(key, &v)?),
@@ -174,6 +180,16 @@ impl Settings {
     /// Working days a level has to decide a signed-off version (default 5).
     pub fn review_deadline_days(&self) -> u32 {
         self.review_deadline_days.unwrap_or(5)
+    }
+
+    /// The relay's sweep for lost messages: every `SWEEP_EVERY_SECS` (default 60), when the
+    /// queues stand empty, a `queued` submission whose message was sent more than
+    /// `SWEEP_AFTER_SECS` ago (default 900) is sent again.
+    pub fn sweep_policy(&self) -> fieldsurvey_worker::queue::SweepPolicy {
+        fieldsurvey_worker::queue::SweepPolicy {
+            every: std::time::Duration::from_secs(self.sweep_every_secs.unwrap_or(60).max(1)),
+            after: std::time::Duration::from_secs(self.sweep_after_secs.unwrap_or(900).max(1)),
+        }
     }
 
     pub fn max_attempts(&self) -> u32 {

@@ -77,6 +77,22 @@ enum Command {
     /// Send every submission still `queued` to the queue again (after a restore into a broker
     /// that lost its queues); processing is idempotent, so none is processed twice.
     Requeue,
+    /// List the submissions that need attention (their processing message was parked), with
+    /// the reason, longest waiting first.
+    Attention {
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+    },
+    /// Send submissions that need attention to the workers again, once the cause is fixed
+    /// (back to `queued`; each re-drive is recorded with the operator's name).
+    Redrive {
+        /// The submissions to re-drive.
+        ids: Vec<String>,
+        /// Every submission that needs attention.
+        #[arg(long, conflicts_with = "ids")]
+        all: bool,
+    },
     /// Prove that the database, the photo store and the key files belong together (after a
     /// restore, or at any time): the schema, every key, the whole ledger, every referenced
     /// photo and its hash. Reads only; exit 1 naming every fault.
@@ -220,6 +236,8 @@ fn main() -> std::process::ExitCode {
         Command::Migrate => commands::admin::migrate(&settings),
         Command::Check { data_dir } => commands::check::run(settings, data_dir),
         Command::Requeue => commands::admin::requeue(&settings),
+        Command::Attention { limit } => commands::admin::attention(&settings, limit),
+        Command::Redrive { ids, all } => commands::admin::redrive(&settings, &ids, all),
         Command::Api => commands::serve::api(settings),
         Command::Worker => commands::serve::worker(settings),
         Command::Org {

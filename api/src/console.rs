@@ -33,6 +33,7 @@ const SESSION_HOURS: i64 = 10;
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
                    form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 const CSS: &str = include_str!("../static/console.css");
+mod attention;
 mod keys;
 
 /// Signs decisions in the page with the reviewer's own WebCrypto key.
@@ -44,6 +45,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/console/", web::get().to(home))
         .route("/console/static/console.css", web::get().to(stylesheet))
         .route("/console/static/sign.js", web::get().to(script))
+        .route("/console/attention", web::get().to(attention::page_get))
+        .route("/console/attention", web::post().to(attention::redrive))
         .route("/console/keys", web::get().to(keys::keys_page))
         .route("/console/keys", web::post().to(keys::enrol_key))
         .route("/console/enrolment-codes", web::post().to(keys::issue_code))
@@ -76,6 +79,8 @@ pub struct Me {
     /// The ids of the caller's live signing keys, space-separated (the page's script signs
     /// only with a key among them).
     pub keys: String,
+    /// An admin: sees the operators' page (submissions whose processing stopped).
+    pub operator: bool,
 }
 
 /// What a console request can end in besides a page.
@@ -258,6 +263,7 @@ async fn me(state: &AppState, req: &HttpRequest) -> Result<Me, ConsoleError> {
             let keys = fieldsurvey_db::keys::live_for(c, &user.id)?.join(" ");
             Ok(Role::parse(&user.role).map(|role| Me {
                 keys,
+                operator: role == Role::Admin,
                 username: user.display_name.clone().unwrap_or(user.username.clone()),
                 level_name: level_name(&level).to_owned(),
                 csrf,
@@ -307,6 +313,7 @@ fn status_name(status: &str) -> &'static str {
         "approved" => "审核通过",
         "returned" => "已退回",
         "superseded" => "已被更正版本取代",
+        "needs_attention" => "处理受阻，待运维处理",
         _ => "—",
     }
 }

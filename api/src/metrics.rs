@@ -25,6 +25,7 @@ pub struct ApiMetrics {
     pub request_seconds: Family<RouteLabels, Histogram, fn() -> Histogram>,
     pub uploads: Family<UploadLabels, Counter>,
     pub outbox_backlog: Gauge,
+    pub needs_attention: Gauge,
     /// Entries in the ledger, and the size and Unix time of its newest checkpoint (0 if none).
     pub ledger_entries: Gauge,
     pub checkpoint_entries: Gauge,
@@ -44,6 +45,7 @@ impl ApiMetrics {
             request_seconds: Family::new_with_constructor(latency_histogram as fn() -> Histogram),
             uploads: Family::default(),
             outbox_backlog: Gauge::default(),
+            needs_attention: Gauge::default(),
             ledger_entries: Gauge::default(),
             checkpoint_entries: Gauge::default(),
             checkpoint_timestamp: Gauge::default(),
@@ -63,6 +65,11 @@ impl ApiMetrics {
             "fieldsurvey_outbox_backlog",
             "Outbox rows not yet confirmed by the broker",
             m.outbox_backlog.clone(),
+        );
+        registry.register(
+            "fieldsurvey_submissions_needing_attention",
+            "Submissions whose processing was parked, waiting for an operator to re-drive them",
+            m.needs_attention.clone(),
         );
         registry.register(
             "fieldsurvey_ledger_entries",

@@ -73,6 +73,16 @@ pub struct SubmissionView {
     #[schema(value_type = Vec<Object>)]
     pub ledger: Vec<Value>,
     pub members: Vec<MemberView>,
+    /// Set when the status is `needs_attention`: processing stopped and an operator has been
+    /// told (`fieldsurvey redrive` sends it on once the cause is fixed).
+    pub attention: Option<AttentionView>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AttentionView {
+    /// Why processing stopped (the last attempt's failure).
+    pub reason: String,
+    pub since: String,
 }
 
 /// A stored (UTC) time as people here read it: Beijing time, `2026-11-29 12:00（北京时间）`.
@@ -135,6 +145,7 @@ impl SubmissionView {
                 .collect(),
             ledger: vec![],
             members: vec![],
+            attention: None,
             flags,
             id: sub.id,
             household_code: sub.household_code,
@@ -160,7 +171,17 @@ pub fn load(
     let surveyor = fieldsurvey_db::users::by_id(conn, &sub.surveyor_id)?;
     let entries = fieldsurvey_db::ledger::for_submission(conn, &sub.id)?;
     let clues = fieldsurvey_db::clues::for_submission(conn, &sub.id)?;
+    let attention = match sub.status.as_str() {
+        fieldsurvey_db::attention::NEEDS_ATTENTION => {
+            fieldsurvey_db::attention::reason(conn, &sub.id)?
+        }
+        _ => None,
+    };
     let mut view = SubmissionView::build(sub, photos, surveyor);
+    view.attention = attention.map(|(reason, since)| AttentionView {
+        reason,
+        since: rfc3339(since),
+    });
     view.ledger = entries
         .into_iter()
         .filter_map(|e| {

@@ -5,6 +5,7 @@
 //! Owns: SQL, migrations, files on disk. Must not know HTTP or AMQP.
 
 pub mod accounts;
+pub mod attention;
 pub mod clues;
 pub mod consistency;
 pub mod decisions;

@@ -6,7 +6,7 @@
 use chrono::{NaiveDateTime, TimeDelta};
 use diesel::prelude::*;
 
-use crate::models::OutboxRow;
+use crate::models::{NewOutbox, OutboxRow};
 use crate::schema::outbox::dsl as ob;
 use crate::{Conn, DbError, DbResult, with_conn};
 
@@ -76,11 +76,72 @@ pub fn backlog(conn: &mut Conn) -> DbResult<i64> {
         .get_result(c)?))
 }
 
+/// The one message the queue carries: process this submission. Built here for the API's ingest,
+/// `requeue`, `redrive` and the sweeper; read by the worker.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ProcessMessage {
+    pub submission_id: String,
+    #[serde(default)]
+    pub request_id: Option<String>,
+}
+
+/// The message's type and routing key.
+pub const PROCESS_KIND: &str = "submission.process";
+
+impl ProcessMessage {
+    pub fn new(submission_id: &str, request_id: Option<&str>) -> Self {
+        Self {
+            submission_id: submission_id.to_owned(),
+            request_id: request_id.map(str::to_owned),
+        }
+    }
+
+    /// Every processing message of one submission has this id (a resend is the same message).
+    pub fn message_id(submission_id: &str) -> String {
+        format!("{submission_id}:process")
+    }
+
+    /// The submission a message id names (`None` for another kind of message).
+    pub fn submission_of(message_id: &str) -> Option<&str> {
+        message_id.strip_suffix(":process")
+    }
+
+    pub fn outbox_row(&self, now: NaiveDateTime) -> NewOutbox {
+        NewOutbox {
+            message_id: Self::message_id(&self.submission_id),
+            kind: PROCESS_KIND.into(),
+            routing_key: PROCESS_KIND.into(),
+            // A struct of two strings always serialises.
+            payload: serde_json::to_string(self).unwrap_or_default(),
+            request_id: self.request_id.clone(),
+            created_at: now,
+        }
+    }
+}
+
+/// Write the processing messages of `(submission, request id)` pairs, in one statement per
+/// thousand, inside the caller's transaction.
+pub fn enqueue_processing(
+    tx: &mut crate::Tx<'_>,
+    submissions: &[(String, Option<String>)],
+    now: NaiveDateTime,
+) -> DbResult<usize> {
+    let rows: Vec<NewOutbox> = submissions
+        .iter()
+        .map(|(id, request_id)| ProcessMessage::new(id, request_id.as_deref()).outbox_row(now))
+        .collect();
+    for chunk in rows.chunks(1_000) {
+        crate::with_tx!(tx, |c| diesel::insert_into(ob::outbox)
+            .values(chunk)
+            .execute(c))?;
+    }
+    Ok(rows.len())
+}
+
 /// Write every `queued` submission's processing message again: after a restore into a broker
 /// that lost its queues, or whenever a message is known lost. Processing is idempotent, so a
 /// submission whose first message is still in a queue is processed once. Returns how many.
 pub fn requeue_queued(conn: &mut Conn) -> DbResult<usize> {
-    use crate::models::NewOutbox;
     use crate::schema::submissions::dsl as s;
     conn.transaction(|tx| {
         let queued: Vec<(String, Option<String>)> = crate::with_tx!(tx, |c| s::submissions
@@ -88,24 +149,6 @@ pub fn requeue_queued(conn: &mut Conn) -> DbResult<usize> {
             .order(s::received_at.asc())
             .select((s::id, s::request_id))
             .load(c))?;
-        let now = crate::now();
-        let rows: Vec<NewOutbox> = queued
-            .into_iter()
-            .map(|(id, request_id)| NewOutbox {
-                message_id: format!("{id}:process"),
-                kind: "submission.process".into(),
-                routing_key: "submission.process".into(),
-                payload: serde_json::json!({"submission_id": id, "request_id": request_id})
-                    .to_string(),
-                request_id,
-                created_at: now,
-            })
-            .collect();
-        for chunk in rows.chunks(1_000) {
-            crate::with_tx!(tx, |c| diesel::insert_into(ob::outbox)
-                .values(chunk)
-                .execute(c))?;
-        }
-        Ok(rows.len())
+        enqueue_processing(tx, &queued, crate::now())
     })
 }

@@ -82,6 +82,25 @@ diesel::table! {
 }
 
 diesel::table! {
+    submission_attention (submission_id) {
+        submission_id -> Text,
+        reason -> Text,
+        since -> Timestamp,
+    }
+}
+
+diesel::table! {
+    attention_log (id) {
+        id -> BigInt,
+        submission_id -> Text,
+        at -> Timestamp,
+        event -> Text,
+        reason -> Nullable<Text>,
+        actor -> Text,
+    }
+}
+
+diesel::table! {
     submission_outcomes (submission_id) {
         submission_id -> Text,
         meets_standard -> Bool,
@@ -181,6 +200,7 @@ diesel::joinable!(submission_photos -> submissions (submission_id));
 diesel::joinable!(photo_fingerprints -> submissions (submission_id));
 diesel::joinable!(spot_check_items -> spot_checks (spot_check_id));
 diesel::joinable!(submission_outcomes -> submissions (submission_id));
+diesel::joinable!(submission_attention -> submissions (submission_id));
 
 diesel::table! {
     ledger_entries (seq) {
@@ -359,6 +379,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     submission_photos,
     stage_runs,
     outbox,
+    attention_log,
+    submission_attention,
     ledger_entries,
     ledger_head,
     ledger_checkpoints,

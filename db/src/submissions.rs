@@ -242,7 +242,8 @@ fn supersede(
         s::table
             .filter(s::id.eq(old))
             .filter(s::superseded_by.is_null())
-            .filter(s::status.ne("queued")),
+            // Not processed yet (or its processing stopped and waits for an operator).
+            .filter(s::status.ne_all(["queued", crate::attention::NEEDS_ATTENTION])),
     )
     .set((s::status.eq("superseded"), s::superseded_by.eq(Some(by))))
     .execute(c))?;

@@ -33,6 +33,50 @@ pub fn requeue(settings: &Settings) -> Result<()> {
     Ok(())
 }
 
+pub fn attention(settings: &Settings, limit: i64) -> Result<()> {
+    let db = connect(settings)?;
+    let mut conn = db.get()?;
+    let waiting = fieldsurvey_db::attention::waiting(&mut conn, None, limit)?;
+    let total = fieldsurvey_db::attention::count(&mut conn)?;
+    for w in &waiting {
+        println!(
+            "{}\t{}\t{}\trequest {}\t{}",
+            w.id,
+            w.household_code,
+            w.since.format("%Y-%m-%dT%H:%M:%SZ"),
+            w.request_id.as_deref().unwrap_or("-"),
+            w.reason
+        );
+    }
+    println!("{total} submissions need attention");
+    Ok(())
+}
+
+pub fn redrive(settings: &Settings, ids: &[String], all: bool) -> Result<()> {
+    if ids.is_empty() && !all {
+        bail!("name the submissions to re-drive, or --all");
+    }
+    let db = connect(settings)?;
+    let which = if all {
+        fieldsurvey_db::attention::Which::All
+    } else {
+        fieldsurvey_db::attention::Which::Ids(ids)
+    };
+    let actor = serde_json::to_string(&operator())?;
+    let done = fieldsurvey_db::attention::redrive(&mut db.get()?, which, &actor)?;
+    for id in ids.iter().filter(|id| !done.contains(id)) {
+        eprintln!("{id}: not waiting for attention (unknown, or already re-driven)");
+    }
+    println!(
+        "{} submissions sent to the workers again; the API's relay publishes them",
+        done.len()
+    );
+    if !all && done.len() < ids.len() {
+        bail!("{} of {} not re-driven", ids.len() - done.len(), ids.len());
+    }
+    Ok(())
+}
+
 pub fn user_add(
     settings: &Settings,
     username: &str,

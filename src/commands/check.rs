@@ -306,16 +306,28 @@ fn queue(db: &Db) -> Finding {
         Ok((
             consistency::queued_submissions(c)?,
             fieldsurvey_db::outbox::backlog(c)?,
+            fieldsurvey_db::attention::count(c)?,
         ))
     });
+    let stopped = |n: i64| match n {
+        0 => String::new(),
+        n => format!(
+            "; {n} submissions need attention (their processing stopped): \
+             `fieldsurvey attention` says why, `fieldsurvey redrive` sends them on"
+        ),
+    };
     match counts {
         Err(e) => Finding::failed(NAME, format!("{e:#}")),
-        Ok((0, _)) => Finding::ok(NAME, "no submission waits to be processed".into()),
-        Ok((queued, unsent)) => Finding::ok(
+        Ok((0, _, attention)) => Finding::ok(
+            NAME,
+            format!("no submission waits to be processed{}", stopped(attention)),
+        ),
+        Ok((queued, unsent, attention)) => Finding::ok(
             NAME,
             format!(
                 "{queued} submissions accepted and not yet processed ({unsent} messages not yet \
-                 published): if the broker's queues were lost, run `fieldsurvey requeue`"
+                 published): if the broker's queues were lost, run `fieldsurvey requeue`{}",
+                stopped(attention)
             ),
         ),
     }

@@ -17,7 +17,7 @@ use prometheus_client::registry::Registry;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use crate::commands::serve::{cancel_on_signal, pipeline, runtime};
+use crate::commands::serve::{cancel_on_signal, hostname, pipeline, runtime};
 use crate::config::{Role, Settings};
 
 pub fn run(mut settings: Settings, listen: String, data_dir: PathBuf, demo: bool) -> Result<()> {
@@ -77,11 +77,15 @@ pub fn run(mut settings: Settings, listen: String, data_dir: PathBuf, demo: bool
         ));
         requeue_unfinished(&db, &local).await?;
         let relay = tokio::spawn(queue::run_relay(
-            Arc::new(DbOutbox { db: db.clone() }),
+            Arc::new(DbOutbox {
+                db: db.clone(),
+                actor: format!("sweeper:{}:{}", hostname(), std::process::id()),
+            }),
             local.clone(),
             wake.clone(),
             shutdown.clone(),
             queue_metrics.clone(),
+            Some(settings.sweep_policy()),
         ));
         let state = AppState {
             db,
@@ -128,15 +132,17 @@ async fn requeue_unfinished(db: &Db, local: &Arc<LocalQueue>) -> Result<()> {
     tracing::info!(count = ids.len(), "re-feeding queued submissions");
     let batch: Vec<OutboxMessage> = ids
         .into_iter()
-        .map(|id| OutboxMessage {
-            id: 0,
-            message_id: format!("{id}:process"),
-            kind: "submission.process".into(),
-            routing_key: "submission.process".into(),
-            payload: serde_json::json!({ "submission_id": id })
-                .to_string()
-                .into_bytes(),
-            request_id: None,
+        .map(|id| {
+            let row = fieldsurvey_db::outbox::ProcessMessage::new(&id, None)
+                .outbox_row(fieldsurvey_db::now());
+            OutboxMessage {
+                id: 0,
+                message_id: row.message_id,
+                kind: row.kind,
+                routing_key: row.routing_key,
+                payload: row.payload.into_bytes(),
+                request_id: row.request_id,
+            }
         })
         .collect();
     local.publish_batch(&batch).await;

@@ -87,7 +87,7 @@ pub fn pipeline(
     })
 }
 
-fn hostname() -> String {
+pub(crate) fn hostname() -> String {
     std::fs::read_to_string("/etc/hostname")
         .map(|s| s.trim().to_owned())
         .unwrap_or_else(|_| "localhost".into())
@@ -163,11 +163,15 @@ pub fn api(settings: Settings) -> Result<()> {
             queue_metrics.clone(),
         ));
         let relay = tokio::spawn(queue::run_relay(
-            Arc::new(DbOutbox { db: db.clone() }),
+            Arc::new(DbOutbox {
+                db: db.clone(),
+                actor: format!("sweeper:{}:{}", hostname(), std::process::id()),
+            }),
             publisher,
             wake.clone(),
             shutdown.clone(),
             queue_metrics.clone(),
+            Some(settings.sweep_policy()),
         ));
         let probe_sup = sup.clone();
         let state = AppState {

@@ -124,6 +124,40 @@ impl Client {
         )
     }
 
+    /// Sign in to the console as a browser would (the sign-in form's token, then the form);
+    /// returns the `Cookie` header value of the session.
+    pub fn console_session(&self, user: &str, password: &str) -> String {
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .build()
+            .new_agent();
+        let set_cookie = |resp: &ureq::http::Response<ureq::Body>, name: &str| {
+            resp.headers()
+                .get_all("set-cookie")
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .find_map(|c| {
+                    c.strip_prefix(&format!("{name}="))
+                        .map(|rest| rest.split(';').next().unwrap_or_default().to_owned())
+                })
+        };
+        let page = agent
+            .get(format!("{}/console/login", self.base))
+            .call()
+            .unwrap();
+        let token = set_cookie(&page, "fs_login").expect("the sign-in form's token");
+        let resp = agent
+            .post(format!("{}/console/login", self.base))
+            .header("Cookie", format!("fs_login={token}"))
+            .content_type("application/x-www-form-urlencoded")
+            .send(format!("csrf={token}&username={user}&password={password}").as_bytes())
+            .unwrap();
+        let session = set_cookie(&resp, "fs_session")
+            .unwrap_or_else(|| panic!("{user} could not sign in: {}", resp.status()));
+        format!("fs_session={session}")
+    }
+
     /// A browser-like form POST with a `Cookie` header (the console).
     pub fn post_form(&self, cookie: &str, path: &str, form: &str) -> Reply {
         Self::reply(

@@ -194,6 +194,17 @@ impl Service {
         amqp_for_service: &str,
         workers: usize,
     ) -> Service {
+        Self::production_with(pg_admin, amqp_for_cleanup, amqp_for_service, workers, &[])
+    }
+
+    /// [`Service::production_via`] with more settings (`extra` wins over the defaults).
+    pub fn production_with(
+        pg_admin: &str,
+        amqp_for_cleanup: &str,
+        amqp_for_service: &str,
+        workers: usize,
+        extra: &[(&str, &str)],
+    ) -> Service {
         let dir = tempfile::tempdir().unwrap();
         let (name, url) = create_database(pg_admin, "fs_e2e_");
         let prefix = unique("t");
@@ -221,6 +232,11 @@ impl Service {
             ("LISTEN".to_owned(), "127.0.0.1:0".to_owned()),
             ("DB_POOL_SIZE".to_owned(), "8".to_owned()),
         ];
+        let mut env = env;
+        for (k, v) in extra {
+            env.retain(|(key, _)| key != k);
+            env.push(((*k).to_owned(), (*v).to_owned()));
+        }
         let mut svc = Service {
             base: String::new(),
             dir,
@@ -688,6 +704,27 @@ fn drop_database(admin: &str, name: &str) {
 }
 
 /// Remove a test's exchanges and queues from the broker.
+/// Empty a queue of this service's (`suffix`: `submissions`, `parking`…): messages lost as
+/// when a broker loses a queue's contents. Returns how many were purged.
+pub fn purge_queue(url: &str, prefix: &str, suffix: &str) -> u32 {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let conn = lapin::Connection::connect(url, lapin::ConnectionProperties::default())
+            .await
+            .unwrap();
+        let ch = conn.create_channel().await.unwrap();
+        ch.queue_purge(
+            format!("{prefix}.{suffix}").into(),
+            lapin::options::QueuePurgeOptions::default(),
+        )
+        .await
+        .unwrap()
+    })
+}
+
 pub fn delete_queues(url: &str, prefix: &str) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

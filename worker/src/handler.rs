@@ -2,18 +2,11 @@
 //! the failure (retry later, or park now). The same handler serves RabbitMQ and the in-process
 //! queue.
 
-use serde::Deserialize;
+use fieldsurvey_db::outbox::ProcessMessage;
 use tracing::Instrument;
 
 use crate::pipeline::{Pipeline, Processed, StageError};
 use crate::queue::{Delivered, HandleOutcome, Handler};
-
-#[derive(Deserialize)]
-struct ProcessMessage {
-    submission_id: String,
-    #[serde(default)]
-    request_id: Option<String>,
-}
 
 impl Handler for Pipeline {
     async fn handle(&self, msg: Delivered) -> HandleOutcome {
@@ -37,7 +30,11 @@ impl Handler for Pipeline {
                 tracing::info!("already processed; redelivery acknowledged");
                 HandleOutcome::Done
             }
-            Err(StageError::Transient(e) | StageError::Stale(e)) => {
+            Err(StageError::Stale(e)) => {
+                tracing::info!(reason = %e, "waiting on other work; no attempt spent");
+                HandleOutcome::Wait(e)
+            }
+            Err(StageError::Transient(e)) => {
                 tracing::warn!(error = %e, "transient failure; will retry");
                 HandleOutcome::Retry(e)
             }
@@ -45,6 +42,37 @@ impl Handler for Pipeline {
                 tracing::error!(error = %e, "permanent failure; parking");
                 HandleOutcome::Abort(e)
             }
+        }
+    }
+
+    /// The submission becomes `needs_attention` with the reason, for an operator to see and
+    /// re-drive. If the database is down now, it stays `queued`, and the sweeper sends it
+    /// again later (it is then parked again, or processed).
+    async fn parked(&self, msg: &Delivered, reason: &str) {
+        let Ok(parsed) = serde_json::from_slice::<ProcessMessage>(&msg.payload) else {
+            return;
+        };
+        let (id, why, actor) = (
+            parsed.submission_id.clone(),
+            reason.to_owned(),
+            self.worker_id.clone(),
+        );
+        match self
+            .db
+            .run(move |c| fieldsurvey_db::attention::park(c, &id, &why, &actor))
+            .await
+        {
+            Ok(true) => tracing::error!(
+                submission_id = %parsed.submission_id,
+                request_id = %parsed.request_id.as_deref().unwrap_or(""),
+                "submission needs attention"
+            ),
+            Ok(false) => {}
+            Err(e) => tracing::error!(
+                submission_id = %parsed.submission_id,
+                error = %e,
+                "could not mark the parked submission; the sweeper will send it again"
+            ),
         }
     }
 }

@@ -10,6 +10,8 @@ const LEASE: chrono::TimeDelta = chrono::TimeDelta::seconds(30);
 
 pub struct DbOutbox {
     pub db: Db,
+    /// Names this process in `attention_log` when its sweep re-sends a message.
+    pub actor: String,
 }
 
 impl OutboxStore for DbOutbox {
@@ -45,5 +47,19 @@ impl OutboxStore for DbOutbox {
             .run(move |c| fieldsurvey_db::outbox::release(c, &ids))
             .await?;
         Ok(())
+    }
+
+    async fn sweep(&self, after: std::time::Duration) -> anyhow::Result<usize> {
+        let older_than = fieldsurvey_db::now()
+            - chrono::TimeDelta::from_std(after).unwrap_or(chrono::TimeDelta::hours(1));
+        let actor = self.actor.clone();
+        let ids = self
+            .db
+            .run(move |c| fieldsurvey_db::attention::sweep(c, older_than, 1_000, &actor))
+            .await?;
+        for id in &ids {
+            tracing::warn!(submission_id = %id, "its message was lost; sent again");
+        }
+        Ok(ids.len())
     }
 }

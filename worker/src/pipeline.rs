@@ -41,9 +41,14 @@ pub enum StageError {
     Stale(String),
 }
 
-/// Times a stage that found its data moved is run again at once before the message goes to
-/// the queue's delayed retry.
-const STALE_RERUNS: usize = 2;
+/// Pauses before running again a stage that found its data moved (the version a correction
+/// replaces is usually signed off a moment later); after them the message waits in the retry
+/// queue without spending an attempt.
+const STALE_PAUSES: [std::time::Duration; 3] = [
+    std::time::Duration::from_millis(50),
+    std::time::Duration::from_millis(200),
+    std::time::Duration::from_millis(800),
+];
 
 impl From<DbError> for StageError {
     fn from(e: DbError) -> Self {
@@ -112,7 +117,7 @@ impl Pipeline {
         if sub.status != "queued" {
             return Ok(Processed::AlreadyDone);
         }
-        let mut reruns = 0;
+        let mut pauses = STALE_PAUSES.iter();
         loop {
             let (this, sub, photos) = (self.clone(), sub.clone(), photos.clone());
             let result = tokio::task::spawn_blocking(move || this.validate(sub, photos))
@@ -120,11 +125,14 @@ impl Pipeline {
                 .map_err(|e| StageError::Transient(format!("validation task failed: {e}")))?;
             match result {
                 // The version a correction supersedes is usually signed off a moment later:
-                // run again now rather than after the retry delay.
-                Err(StageError::Stale(why)) if reruns < STALE_RERUNS => {
-                    reruns += 1;
-                    tracing::info!(%why, reruns, "the data moved under the stage; running it again");
-                }
+                // run again soon rather than after the retry delay.
+                Err(StageError::Stale(why)) => match pauses.next() {
+                    Some(pause) => {
+                        tracing::info!(%why, "the data moved under the stage; running it again");
+                        tokio::time::sleep(*pause).await;
+                    }
+                    None => return Err(StageError::Stale(why)),
+                },
                 other => return other,
             }
         }

@@ -142,6 +142,7 @@ async fn the_relay_publishes_each_row_once_and_only_marks_confirmed_ones() {
         Arc::new(Notify::new()),
         stop.clone(),
         metrics(),
+        None,
     ));
     for _ in 0..100 {
         if outbox.sent.lock().unwrap().len() == 250 {
@@ -186,6 +187,7 @@ struct Flaky {
     panic_first: bool,
     seen: Mutex<HashMap<String, Vec<u32>>>,
     done: AtomicU32,
+    parked: Mutex<Vec<(Option<String>, String)>>,
 }
 
 impl Handler for Flaky {
@@ -205,6 +207,46 @@ impl Handler for Flaky {
         }
         self.done.fetch_add(1, Ordering::SeqCst);
         HandleOutcome::Done
+    }
+
+    async fn parked(&self, msg: &Delivered, reason: &str) {
+        self.parked
+            .lock()
+            .unwrap()
+            .push((msg.message_id.clone(), reason.to_owned()));
+    }
+}
+
+/// Waits on other work `waits` times (contention, not failure), then succeeds; records what
+/// each delivery said its attempt was, and what it was told when parked.
+struct Contended {
+    waits: u32,
+    calls: Mutex<HashMap<String, Vec<u32>>>,
+    parked: Mutex<Vec<(Option<String>, String)>>,
+    done: AtomicU32,
+}
+
+impl Handler for Contended {
+    async fn handle(&self, msg: Delivered) -> HandleOutcome {
+        let id = msg.message_id.clone().unwrap_or_default();
+        let calls = {
+            let mut seen = self.calls.lock().unwrap();
+            let calls = seen.entry(id).or_default();
+            calls.push(msg.attempt);
+            calls.len() as u32
+        };
+        if calls <= self.waits {
+            return HandleOutcome::Wait("the version it corrects is not processed yet".into());
+        }
+        self.done.fetch_add(1, Ordering::SeqCst);
+        HandleOutcome::Done
+    }
+
+    async fn parked(&self, msg: &Delivered, reason: &str) {
+        self.parked
+            .lock()
+            .unwrap()
+            .push((msg.message_id.clone(), reason.to_owned()));
     }
 }
 
@@ -229,6 +271,7 @@ async fn failures_are_retried_with_a_counted_attempt_then_parked() {
         panic_first: false,
         seen: Mutex::default(),
         done: AtomicU32::new(0),
+        parked: Mutex::default(),
     });
     let stop = CancellationToken::new();
     let consumer = tokio::spawn(run_consumer(
@@ -283,6 +326,7 @@ async fn a_panicking_message_is_retried_and_the_worker_carries_on() {
         panic_first: true,
         seen: Mutex::default(),
         done: AtomicU32::new(0),
+        parked: Mutex::default(),
     });
     let stop = CancellationToken::new();
     let consumer = tokio::spawn(run_consumer(
@@ -308,5 +352,88 @@ async fn a_panicking_message_is_retried_and_the_worker_carries_on() {
     );
     assert_eq!(count(&url, &t.queue()).await, 0);
     assert_eq!(count(&url, &t.parking_queue()).await, 0);
+    cleanup(&url, &t).await;
+}
+
+#[tokio::test]
+async fn waiting_on_other_work_spends_no_attempt() {
+    let Some(url) = amqp("waiting_on_other_work_spends_no_attempt") else {
+        return;
+    };
+    // Two attempts at most, yet each message waits six times before it can be done.
+    let t = topology(2);
+    let sup = Arc::new(Supervisor::new(url.clone(), t.clone()));
+    publish(&sup, &t, 3).await;
+    let handler = Arc::new(Contended {
+        waits: 6,
+        calls: Mutex::default(),
+        parked: Mutex::default(),
+        done: AtomicU32::new(0),
+    });
+    let stop = CancellationToken::new();
+    let consumer = tokio::spawn(run_consumer(
+        sup.clone(),
+        t.clone(),
+        handler.clone(),
+        4,
+        stop.clone(),
+        metrics(),
+    ));
+    for _ in 0..150 {
+        if handler.done.load(Ordering::SeqCst) == 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    stop.cancel();
+    consumer.await.unwrap().unwrap();
+    assert_eq!(handler.done.load(Ordering::SeqCst), 3, "all three done");
+    for calls in handler.calls.lock().unwrap().values() {
+        assert_eq!(
+            calls,
+            &vec![1; 7],
+            "every delivery is still the first attempt"
+        );
+    }
+    assert!(handler.parked.lock().unwrap().is_empty());
+    assert_eq!(count(&url, &t.parking_queue()).await, 0);
+    cleanup(&url, &t).await;
+}
+
+#[tokio::test]
+async fn a_parked_message_is_handed_to_the_handler_with_its_reason() {
+    let Some(url) = amqp("a_parked_message_is_handed_to_the_handler_with_its_reason") else {
+        return;
+    };
+    let t = topology(1);
+    let sup = Arc::new(Supervisor::new(url.clone(), t.clone()));
+    publish(&sup, &t, 1).await;
+    let handler = Arc::new(Flaky {
+        fail: 99,
+        panic_first: false,
+        seen: Mutex::default(),
+        done: AtomicU32::new(0),
+        parked: Mutex::default(),
+    });
+    let stop = CancellationToken::new();
+    let consumer = tokio::spawn(run_consumer(
+        sup.clone(),
+        t.clone(),
+        handler.clone(),
+        1,
+        stop.clone(),
+        metrics(),
+    ));
+    for _ in 0..100 {
+        if count(&url, &t.parking_queue()).await == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    stop.cancel();
+    consumer.await.unwrap().unwrap();
+    let parked = handler.parked.lock().unwrap().clone();
+    assert_eq!(parked.len(), 1);
+    assert_eq!(parked[0].1, "database down");
     cleanup(&url, &t).await;
 }

@@ -27,9 +27,17 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
 #[utoipa::path(tag = "operations", responses((status = 200, description = "Prometheus text format")))]
 #[get("/metrics")]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    let backlog = state.db.run(fieldsurvey_db::outbox::backlog).await;
-    if let Ok(n) = backlog {
-        state.metrics.outbox_backlog.set(n);
+    let backlog = state
+        .db
+        .run(|c| {
+            let outbox = fieldsurvey_db::outbox::backlog(c)?;
+            let attention = fieldsurvey_db::attention::count(c)?;
+            Ok((outbox, attention))
+        })
+        .await;
+    if let Ok((outbox, attention)) = backlog {
+        state.metrics.outbox_backlog.set(outbox);
+        state.metrics.needs_attention.set(attention);
     }
     let ledger = state
         .db

@@ -7,7 +7,7 @@ use actix_multipart::Multipart;
 use actix_web::http::header;
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, post, web};
 use fieldsurvey_core::ids::{HouseholdCode, SubmissionId};
-use fieldsurvey_db::models::{NewOutbox, Submission, SubmissionPhoto};
+use fieldsurvey_db::models::{Submission, SubmissionPhoto};
 use fieldsurvey_db::submissions::Ingested;
 use serde::Serialize;
 use serde_json::Value;
@@ -25,13 +25,6 @@ pub struct Accepted {
     pub id: String,
     pub status: &'static str,
     pub status_url: String,
-}
-
-/// The message a worker receives: ids only, never survey content.
-#[derive(Serialize)]
-struct ProcessMessage<'a> {
-    submission_id: &'a str,
-    request_id: Option<&'a str>,
 }
 
 /// What the API itself needs from the survey: who, which household, which content.
@@ -251,19 +244,9 @@ async fn accept(
             phash: None,
         })
         .collect();
-    let payload = serde_json::to_string(&ProcessMessage {
-        submission_id: &id,
-        request_id: request_id.as_deref(),
-    })
-    .map_err(|e| ApiError::Internal(e.to_string()))?;
-    let message = NewOutbox {
-        message_id: format!("{id}:process"),
-        kind: "submission.process".into(),
-        routing_key: "submission.process".into(),
-        payload,
-        request_id,
-        created_at: now,
-    };
+    // The message a worker receives: ids only, never survey content.
+    let message =
+        fieldsurvey_db::outbox::ProcessMessage::new(&id, request_id.as_deref()).outbox_row(now);
 
     let pii = state.pii.clone();
     let ledger_key = state.ledger_key.clone();

@@ -18,8 +18,9 @@ use crate::view::rfc3339;
 
 pub const PAGE_SIZE: i64 = 50;
 
-const STATUSES: [&str; 6] = [
+const STATUSES: [&str; 7] = [
     "queued",
+    "needs_attention",
     "signed_off",
     "rejected",
     "approved",

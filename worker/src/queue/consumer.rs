@@ -132,9 +132,12 @@ async fn process<H: Handler>(
         request_id: header_text(headers, "x-request-id"),
         attempt,
     };
+    let span = super::message_span(msg.message_id.as_deref(), msg.request_id.as_deref());
+    let waits = header_count(headers, "x-waits");
     let started = Instant::now();
     let h = handler.clone();
-    let outcome = match tokio::spawn(async move { h.handle(msg).await }).await {
+    let handled = msg.clone();
+    let outcome = match tokio::spawn(async move { h.handle(handled).await }).await {
         Ok(o) => o,
         Err(e) => HandleOutcome::Retry(format!("handler panicked: {e}")),
     };
@@ -142,6 +145,11 @@ async fn process<H: Handler>(
         .handler_seconds
         .observe(started.elapsed().as_secs_f64());
     let acker = &delivery.acker;
+    let outcome = match outcome {
+        // Waited long enough: from now on a wait is a failed attempt.
+        HandleOutcome::Wait(reason) if waits >= super::MAX_WAITS => HandleOutcome::Retry(reason),
+        other => other,
+    };
     match outcome {
         HandleOutcome::Done => {
             metrics.outcome("done");
@@ -149,14 +157,36 @@ async fn process<H: Handler>(
                 Ok(true) => {}
                 // The channel died after the commit: the broker will redeliver and the stage will
                 // find its work done.
-                Ok(false) | Err(_) => {
+                Ok(false) | Err(_) => span.in_scope(|| {
                     tracing::warn!("ack not delivered; the message will come back and be skipped")
-                }
+                }),
+            }
+        }
+        HandleOutcome::Wait(reason) => {
+            // Through the retry queue as a new publish, not a rejection: the broker records no
+            // death from the main queue, so no attempt is spent.
+            let mut headers = delivery.properties.headers().clone().unwrap_or_default();
+            headers.insert(
+                "x-waits".into(),
+                AMQPValue::LongLongInt(i64::from(waits) + 1),
+            );
+            let props = delivery.properties.clone().with_headers(headers);
+            if parker
+                .publish_one(&topology.retry_exchange(), "", &delivery.data, props)
+                .await
+            {
+                metrics.outcome("wait");
+                span.in_scope(|| tracing::info!(waits, %reason, "waiting on other work"));
+                let _ = acker.ack(BasicAckOptions::default()).await;
+            } else {
+                metrics.outcome("retry");
+                span.in_scope(|| tracing::warn!(attempt, %reason, "message will be retried"));
+                let _ = acker.reject(BasicRejectOptions { requeue: false }).await;
             }
         }
         HandleOutcome::Retry(reason) if attempt < topology.max_attempts => {
             metrics.outcome("retry");
-            tracing::warn!(attempt, %reason, "message will be retried");
+            span.in_scope(|| tracing::warn!(attempt, %reason, "message will be retried"));
             let _ = acker.reject(BasicRejectOptions { requeue: false }).await;
         }
         HandleOutcome::Retry(reason) | HandleOutcome::Abort(reason) => {
@@ -172,13 +202,24 @@ async fn process<H: Handler>(
                 .await
             {
                 metrics.outcome("parked");
-                tracing::error!(attempt, %reason, "message parked");
+                span.in_scope(|| tracing::error!(attempt, %reason, "message parked"));
+                handler.parked(&msg, &reason).await;
                 let _ = acker.ack(BasicAckOptions::default()).await;
             } else {
                 metrics.outcome("retry");
-                tracing::warn!("parking failed; the message goes round the retry queue again");
+                span.in_scope(|| {
+                    tracing::warn!("parking failed; the message goes round the retry queue again")
+                });
                 let _ = acker.reject(BasicRejectOptions { requeue: false }).await;
             }
         }
+    }
+}
+
+fn header_count(headers: Option<&FieldTable>, key: &str) -> u32 {
+    match headers.and_then(|h| h.inner().get(key)) {
+        Some(AMQPValue::LongLongInt(n)) => u32::try_from(*n).unwrap_or(0),
+        Some(AMQPValue::LongInt(n)) => u32::try_from(*n).unwrap_or(0),
+        _ => 0,
     }
 }

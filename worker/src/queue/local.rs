@@ -30,6 +30,13 @@ impl Publisher for LocalQueue {
         }
         out
     }
+
+    /// Messages not yet taken by the consumer. (One that waits for a retry is held by its
+    /// task, for at most `MAX_WAITS + max_attempts` retry delays: the sweeper's `after` is
+    /// longer.)
+    async fn waiting(&self) -> Option<u64> {
+        Some((self.tx.max_capacity() - self.tx.capacity()) as u64)
+    }
 }
 
 pub async fn run_local_consumer<H: Handler>(
@@ -54,7 +61,9 @@ pub async fn run_local_consumer<H: Handler>(
         let (handler, metrics, shutdown) = (handler.clone(), metrics.clone(), shutdown.clone());
         tasks.spawn(async move {
             let _permit = permit;
-            for attempt in 1..=max_attempts.max(1) {
+            let span = super::message_span(Some(&m.message_id), m.request_id.as_deref());
+            let (mut attempt, mut waits) = (1, 0);
+            loop {
                 let msg = Delivered {
                     message_id: Some(m.message_id.clone()),
                     kind: Some(m.kind.clone()),
@@ -62,32 +71,40 @@ pub async fn run_local_consumer<H: Handler>(
                     request_id: m.request_id.clone(),
                     attempt,
                 };
-                let h = handler.clone();
-                let outcome = match tokio::spawn(async move { h.handle(msg).await }).await {
+                let (h, handled) = (handler.clone(), msg.clone());
+                let outcome = match tokio::spawn(async move { h.handle(handled).await }).await {
                     Ok(o) => o,
                     Err(e) => HandleOutcome::Retry(format!("handler panicked: {e}")),
+                };
+                let outcome = match outcome {
+                    HandleOutcome::Wait(reason) if waits >= super::MAX_WAITS => {
+                        HandleOutcome::Retry(reason)
+                    }
+                    other => other,
                 };
                 match outcome {
                     HandleOutcome::Done => {
                         metrics.outcome("done");
                         return;
                     }
-                    HandleOutcome::Abort(reason) => {
-                        metrics.outcome("parked");
-                        tracing::error!(message_id = %m.message_id, %reason, "message parked");
-                        return;
+                    HandleOutcome::Wait(reason) => {
+                        waits += 1;
+                        metrics.outcome("wait");
+                        span.in_scope(|| tracing::info!(waits, %reason, "waiting on other work"));
                     }
-                    HandleOutcome::Retry(reason) if attempt < max_attempts => {
+                    HandleOutcome::Retry(reason) if attempt < max_attempts.max(1) => {
                         metrics.outcome("retry");
-                        tracing::warn!(message_id = %m.message_id, attempt, %reason, "retrying");
-                        tokio::select! { _ = shutdown.cancelled() => return, _ = tokio::time::sleep(retry_delay) => {} }
+                        span.in_scope(|| tracing::warn!(attempt, %reason, "retrying"));
+                        attempt += 1;
                     }
-                    HandleOutcome::Retry(reason) => {
+                    HandleOutcome::Retry(reason) | HandleOutcome::Abort(reason) => {
                         metrics.outcome("parked");
-                        tracing::error!(message_id = %m.message_id, attempt, %reason, "message parked after its last attempt");
+                        span.in_scope(|| tracing::error!(attempt, %reason, "message parked"));
+                        handler.parked(&msg, &reason).await;
                         return;
                     }
                 }
+                tokio::select! { _ = shutdown.cancelled() => return, _ = tokio::time::sleep(retry_delay) => {} }
             }
         });
         while tasks.try_join_next().is_some() {}

@@ -24,6 +24,8 @@ pub struct QueueMetrics {
     pub messages: Family<OutcomeLabels, Counter>,
     pub handler_seconds: Histogram,
     pub final_seconds: Family<FinalLabels, Histogram, fn() -> Histogram>,
+    /// Messages of pending work re-sent by the sweeper (their first was lost).
+    pub resent: Counter,
 }
 
 fn final_histogram() -> Histogram {
@@ -42,6 +44,7 @@ impl QueueMetrics {
                 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
             ]),
             final_seconds: Family::new_with_constructor(final_histogram as fn() -> Histogram),
+            resent: Counter::default(),
         };
         registry.register(
             "fieldsurvey_published",
@@ -55,7 +58,7 @@ impl QueueMetrics {
         );
         registry.register(
             "fieldsurvey_messages",
-            "Messages handled, by stage and outcome (done, retry, parked)",
+            "Messages handled, by stage and outcome (done, retry, wait, parked)",
             m.messages.clone(),
         );
         registry.register(
@@ -67,6 +70,11 @@ impl QueueMetrics {
             "fieldsurvey_submission_final_seconds",
             "Time from a submission's acceptance (202) to the commit of its final status",
             m.final_seconds.clone(),
+        );
+        registry.register(
+            "fieldsurvey_resent",
+            "Messages of queued submissions re-sent by the sweeper after the first was lost",
+            m.resent.clone(),
         );
         m
     }

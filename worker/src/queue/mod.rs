@@ -18,6 +18,7 @@ mod supervisor;
 mod topology;
 
 use std::future::Future;
+use std::time::Duration;
 
 pub use consumer::run_consumer;
 pub use local::{LocalQueue, run_local_consumer};
@@ -50,11 +51,30 @@ pub trait OutboxStore: Send + Sync + 'static {
     fn mark_sent(&self, ids: &[i64]) -> impl Future<Output = anyhow::Result<()>> + Send;
     /// Give rows back to be retried soon (the publish failed, was nacked or returned).
     fn release(&self, ids: &[i64]) -> impl Future<Output = anyhow::Result<()>> + Send;
+    /// Re-arm the messages of work still pending whose message was last sent more than `after`
+    /// ago (called only when the queues stand empty: such a message was lost). Returns how many.
+    fn sweep(&self, after: Duration) -> impl Future<Output = anyhow::Result<usize>> + Send {
+        let _ = after;
+        async { Ok(0) }
+    }
 }
 
 pub trait Publisher: Send + Sync + 'static {
     /// Publish a batch; per message, whether it was confirmed cleanly.
     fn publish_batch(&self, batch: &[OutboxMessage]) -> impl Future<Output = Vec<bool>> + Send;
+    /// Messages waiting in the queues (ready or delayed for a retry), when the publisher can
+    /// tell; the sweeper runs only when this is `Some(0)`.
+    fn waiting(&self) -> impl Future<Output = Option<u64>> + Send {
+        async { None }
+    }
+}
+
+/// When the relay looks for lost messages: every `every`, for work whose message was sent more
+/// than `after` ago.
+#[derive(Debug, Clone, Copy)]
+pub struct SweepPolicy {
+    pub every: Duration,
+    pub after: Duration,
 }
 
 /// A message as a handler sees it.
@@ -74,10 +94,36 @@ pub enum HandleOutcome {
     Done,
     /// Transient failure (database down…): try again after the retry delay.
     Retry(String),
+    /// Contention, not failure: the work waits on other work in flight (the version a
+    /// correction replaces is not processed yet). Try again after the retry delay without
+    /// spending an attempt, up to [`MAX_WAITS`] times.
+    Wait(String),
     /// Will never succeed: park it now for an operator.
     Abort(String),
 }
 
+/// Times a message may wait on other work ([`HandleOutcome::Wait`]) before a wait counts as a
+/// failed attempt: at the default 5 s retry delay, five minutes.
+pub const MAX_WAITS: u32 = 60;
+
 pub trait Handler: Send + Sync + 'static {
     fn handle(&self, msg: Delivered) -> impl Future<Output = HandleOutcome> + Send;
+    /// The message was parked after its last attempt (or at once, for work that can never
+    /// succeed): make that visible where people look.
+    fn parked(&self, msg: &Delivered, reason: &str) -> impl Future<Output = ()> + Send {
+        let _ = (msg, reason);
+        async {}
+    }
+}
+
+/// The fields every log line about a message carries: its submission and request id.
+pub(crate) fn message_span(message_id: Option<&str>, request_id: Option<&str>) -> tracing::Span {
+    let submission = message_id
+        .and_then(fieldsurvey_db::outbox::ProcessMessage::submission_of)
+        .unwrap_or("");
+    tracing::info_span!(
+        "message",
+        submission_id = %submission,
+        request_id = %request_id.unwrap_or(""),
+    )
 }

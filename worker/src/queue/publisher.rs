@@ -100,6 +100,29 @@ impl AmqpPublisher {
 }
 
 impl Publisher for AmqpPublisher {
+    /// Ready messages in the main and retry queues, by passive declares on a channel of their
+    /// own (a failed passive declare closes its channel). Unacknowledged deliveries are not
+    /// counted: a worker holds one for seconds.
+    async fn waiting(&self) -> Option<u64> {
+        let ch = tokio::time::timeout(std::time::Duration::from_secs(5), self.sup.channel())
+            .await
+            .ok()?;
+        let passive = lapin::options::QueueDeclareOptions {
+            passive: true,
+            ..Default::default()
+        };
+        let mut total = 0u64;
+        for queue in [self.topology.queue(), self.topology.retry_queue()] {
+            let q = ch
+                .queue_declare(queue.into(), passive, FieldTable::default())
+                .await
+                .ok()?;
+            total += u64::from(q.message_count());
+        }
+        let _ = ch.close(200, "done".into()).await;
+        Some(total)
+    }
+
     async fn publish_batch(&self, batch: &[OutboxMessage]) -> Vec<bool> {
         let mut slot = self.channel.lock().await;
         let Some(ch) = self.confirm_channel(&mut slot).await else {

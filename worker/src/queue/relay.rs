@@ -1,6 +1,10 @@
 //! The outbox relay: claim pending rows, publish them, mark the confirmed ones sent, release
 //! the rest. Woken at once after each ingest, and polling every 500 ms for rows written by
 //! other processes or released after a failure.
+//!
+//! It also sweeps: every `SweepPolicy::every`, when the queues stand empty, work still pending
+//! whose message was sent more than `SweepPolicy::after` ago had its message lost, and its
+//! outbox row is re-armed (the store decides what is pending; processing is idempotent).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,7 +12,7 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use super::{OutboxStore, Publisher, QueueMetrics};
+use super::{OutboxStore, Publisher, QueueMetrics, SweepPolicy};
 
 const BATCH: usize = 200;
 const POLL: Duration = Duration::from_millis(500);
@@ -19,12 +23,20 @@ pub async fn run_relay<S: OutboxStore, P: Publisher>(
     publisher: Arc<P>,
     wake: Arc<Notify>,
     shutdown: CancellationToken,
-    _metrics: Arc<QueueMetrics>,
+    metrics: Arc<QueueMetrics>,
+    sweep: Option<SweepPolicy>,
 ) {
     let mut backoff = Duration::from_millis(100);
+    let mut next_sweep = sweep.map(|p| tokio::time::Instant::now() + p.every);
     loop {
         if shutdown.is_cancelled() {
             return;
+        }
+        if let (Some(policy), Some(at)) = (sweep, next_sweep)
+            && tokio::time::Instant::now() >= at
+        {
+            next_sweep = Some(tokio::time::Instant::now() + policy.every);
+            sweep_once(&*store, &*publisher, policy, &metrics).await;
         }
         match relay_once(&*store, &*publisher).await {
             Ok((claimed, failed)) => {
@@ -85,4 +97,33 @@ async fn relay_once<S: OutboxStore, P: Publisher>(
         store.release(&failed).await?;
     }
     Ok((batch.len(), failed.len()))
+}
+
+/// Re-arm lost messages, if the queues stand empty (otherwise a message still waiting in them
+/// cannot be told from a lost one).
+async fn sweep_once<S: OutboxStore, P: Publisher>(
+    store: &S,
+    publisher: &P,
+    policy: SweepPolicy,
+    metrics: &QueueMetrics,
+) {
+    match publisher.waiting().await {
+        Some(0) => {}
+        Some(n) => {
+            tracing::debug!(waiting = n, "messages in the queues; no sweep");
+            return;
+        }
+        None => return,
+    }
+    match store.sweep(policy.after).await {
+        Ok(0) => {}
+        Ok(n) => {
+            metrics.resent.inc_by(n as u64);
+            tracing::warn!(
+                resent = n,
+                "queued submissions whose message was lost were sent again"
+            );
+        }
+        Err(e) => tracing::warn!(error = %e, "the sweep failed; trying at the next one"),
+    }
 }
