@@ -40,9 +40,27 @@ pub struct Settings {
     pub worker_nice: Option<i32>,
     pub sweep_after_secs: Option<u64>,
     pub sweep_every_secs: Option<u64>,
+    pub sign_in_free_failures: Option<u32>,
+    pub sign_in_free_failures_per_address: Option<u32>,
+    pub sign_in_max_delay_secs: Option<u64>,
+    pub uploads_per_minute: Option<u32>,
+    pub upload_burst: Option<u32>,
+    pub concurrent_uploads: Option<usize>,
+    pub body_idle_timeout_secs: Option<u64>,
+    pub header_timeout_secs: Option<u64>,
+    pub trust_forwarded_for: Option<bool>,
 }
 
-const KEYS: [&str; 21] = [
+const KEYS: [&str; 30] = [
+    "SIGN_IN_FREE_FAILURES",
+    "SIGN_IN_FREE_FAILURES_PER_ADDRESS",
+    "SIGN_IN_MAX_DELAY_SECS",
+    "UPLOADS_PER_MINUTE",
+    "UPLOAD_BURST",
+    "CONCURRENT_UPLOADS",
+    "BODY_IDLE_TIMEOUT_SECS",
+    "HEADER_TIMEOUT_SECS",
+    "TRUST_FORWARDED_FOR",
     "WORKER_NICE",
     "SWEEP_AFTER_SECS",
     "SWEEP_EVERY_SECS",
@@ -107,6 +125,23 @@ impl Settings {
             "WORKER_NICE" => self.worker_nice = Some(num(key, &v)?),
             "SWEEP_AFTER_SECS" => self.sweep_after_secs = Some(num(key, &v)?),
             "SWEEP_EVERY_SECS" => self.sweep_every_secs = Some(num(key, &v)?),
+            "SIGN_IN_FREE_FAILURES" => self.sign_in_free_failures = Some(num(key, &v)?),
+            "SIGN_IN_FREE_FAILURES_PER_ADDRESS" => {
+                self.sign_in_free_failures_per_address = Some(num(key, &v)?)
+            }
+            "SIGN_IN_MAX_DELAY_SECS" => self.sign_in_max_delay_secs = Some(num(key, &v)?),
+            "UPLOADS_PER_MINUTE" => self.uploads_per_minute = Some(num(key, &v)?),
+            "UPLOAD_BURST" => self.upload_burst = Some(num(key, &v)?),
+            "CONCURRENT_UPLOADS" => self.concurrent_uploads = Some(num(key, &v)?),
+            "BODY_IDLE_TIMEOUT_SECS" => self.body_idle_timeout_secs = Some(num(key, &v)?),
+            "HEADER_TIMEOUT_SECS" => self.header_timeout_secs = Some(num(key, &v)?),
+            "TRUST_FORWARDED_FOR" => {
+                self.trust_forwarded_for = Some(match v.as_str() {
+                    "true" | "1" | "yes" => true,
+                    "false" | "0" | "no" | "" => false,
+                    _ => bail!("TRUST_FORWARDED_FOR={v:?} is not true or false"),
+                })
+            }
             "METRICS_LISTEN" => self.metrics_listen = Some(v),
             "LOG_FORMAT" => self.log_format = Some(v),
             "DB_POOL_SIZE" => self.db_pool_size = Some(num(key, &v)?),
@@ -180,6 +215,39 @@ impl Settings {
     /// Working days a level has to decide a signed-off version (default 5).
     pub fn review_deadline_days(&self) -> u32 {
         self.review_deadline_days.unwrap_or(5)
+    }
+
+    /// The API's settings: token lifetimes, upload limits and the abuse limits (README,
+    /// "Settings").
+    pub fn api_config(
+        &self,
+        jwt: fieldsurvey_api::auth::jwt::JwtKeys,
+    ) -> fieldsurvey_api::ApiConfig {
+        use std::time::Duration;
+        let d = fieldsurvey_api::AbuseLimits::default();
+        let abuse = fieldsurvey_api::AbuseLimits {
+            sign_in_free_failures: self
+                .sign_in_free_failures
+                .unwrap_or(d.sign_in_free_failures),
+            sign_in_free_failures_per_address: self
+                .sign_in_free_failures_per_address
+                .unwrap_or(d.sign_in_free_failures_per_address),
+            sign_in_max_delay: self
+                .sign_in_max_delay_secs
+                .map_or(d.sign_in_max_delay, Duration::from_secs),
+            uploads_per_minute: self.uploads_per_minute.unwrap_or(d.uploads_per_minute),
+            upload_burst: self.upload_burst.unwrap_or(d.upload_burst),
+            concurrent_uploads: self.concurrent_uploads.unwrap_or(d.concurrent_uploads),
+            header_timeout: self
+                .header_timeout_secs
+                .map_or(d.header_timeout, |s| Duration::from_secs(s.max(1))),
+        };
+        let mut config = fieldsurvey_api::ApiConfig::new(jwt)
+            .with_abuse_limits(abuse, self.trust_forwarded_for.unwrap_or(false));
+        if let Some(s) = self.body_idle_timeout_secs {
+            config.limits.body_idle = Duration::from_secs(s.max(1));
+        }
+        config
     }
 
     /// The relay's sweep for lost messages: every `SWEEP_EVERY_SECS` (default 60), when the

@@ -154,6 +154,7 @@ pub async fn serve(state: AppState, listener: TcpListener, workers: usize) -> st
             .split_for_parts();
         web::Data::new(api.to_pretty_json().unwrap_or_default())
     };
+    let header_timeout = state.config.abuse.limits.header_timeout;
     let data = web::Data::new(state);
     HttpServer::new(move || {
         App::new()
@@ -178,6 +179,8 @@ pub async fn serve(state: AppState, listener: TcpListener, workers: usize) -> st
     })
     .workers(workers)
     .worker_max_blocking_threads(BLOCKING_THREADS_PER_WORKER)
+    // A client that does not finish its request's headers in time is answered 408 and dropped.
+    .client_request_timeout(header_timeout)
     .listen(listener)?
     .shutdown_timeout(30)
     .run()

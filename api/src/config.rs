@@ -1,8 +1,10 @@
 //! The API's typed settings, built once by the CLI and passed in.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::auth::jwt::JwtKeys;
+use crate::limits::{AbuseLimits, Limiter};
 
 #[derive(Debug, Clone)]
 pub struct UploadLimits {
@@ -10,6 +12,9 @@ pub struct UploadLimits {
     pub photos: usize,
     pub photo_bytes: u64,
     pub request_bytes: u64,
+    /// The longest pause between two pieces of an upload's body before it is answered 408 and
+    /// dropped (a phone that lost its signal, or a client holding the connection open).
+    pub body_idle: Duration,
 }
 
 impl Default for UploadLimits {
@@ -19,6 +24,7 @@ impl Default for UploadLimits {
             photos: 12,
             photo_bytes: 15 * 1024 * 1024,
             request_bytes: 100 * 1024 * 1024,
+            body_idle: Duration::from_secs(30),
         }
     }
 }
@@ -29,6 +35,11 @@ pub struct ApiConfig {
     pub access_ttl: Duration,
     pub refresh_ttl: Duration,
     pub limits: UploadLimits,
+    /// Sign-in, upload-rate and slow-client limits, with their counters (one per process).
+    pub abuse: Arc<Limiter>,
+    /// Take the client's address from `X-Forwarded-For` / `Forwarded` (only behind a proxy
+    /// that sets them; otherwise a client could name any address).
+    pub trust_forwarded: bool,
 }
 
 impl ApiConfig {
@@ -38,6 +49,27 @@ impl ApiConfig {
             access_ttl: Duration::from_secs(15 * 60),
             refresh_ttl: Duration::from_secs(30 * 24 * 3600),
             limits: UploadLimits::default(),
+            abuse: Arc::new(Limiter::new(AbuseLimits::default())),
+            trust_forwarded: false,
         }
+    }
+
+    pub fn with_abuse_limits(mut self, limits: AbuseLimits, trust_forwarded: bool) -> Self {
+        self.abuse = Arc::new(Limiter::new(limits));
+        self.trust_forwarded = trust_forwarded;
+        self
+    }
+
+    /// The address a request comes from, for per-address limits.
+    pub fn client_address(&self, req: &actix_web::HttpRequest) -> Option<String> {
+        if self.trust_forwarded {
+            return req.connection_info().realip_remote_addr().map(|a| {
+                // `ip:port` or a bare address; an IPv6 address in brackets keeps them.
+                a.parse::<std::net::SocketAddr>()
+                    .map(|s| s.ip().to_string())
+                    .unwrap_or_else(|_| a.to_owned())
+            });
+        }
+        req.peer_addr().map(|a| a.ip().to_string())
     }
 }

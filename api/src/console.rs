@@ -145,12 +145,25 @@ impl From<ApiError> for ConsoleError {
                 })
                 .join("；"),
             ApiError::Unavailable(_) => "服务繁忙，请稍后再试。".to_owned(),
+            ApiError::TooMany { retry_after, .. } => format!(
+                "登录失败次数过多，已暂时锁定。请 {} 后再试；如忘记密码，请联系管理员重置。",
+                wait_in_words(*retry_after)
+            ),
             _ => "出现内部错误，请稍后再试。".to_owned(),
         };
         if status.is_server_error() {
             tracing::error!(error = %e, "console request failed");
         }
         ConsoleError::Page(status, text)
+    }
+}
+
+/// A wait in seconds as people say it: "30 秒", "3 分钟".
+fn wait_in_words(seconds: u64) -> String {
+    if seconds < 60 {
+        format!("{seconds} 秒")
+    } else {
+        format!("{} 分钟", seconds.div_ceil(60))
     }
 }
 
@@ -476,12 +489,19 @@ async fn login(state: web::Data<AppState>, req: HttpRequest, form: web::Form<Log
             "登录表单已过期（CSRF 校验失败），请重新打开登录页。".into(),
         ));
     }
-    // Surveyors work in the field app, not the console.
-    let user = match crate::routes::auth_login::authenticate(&state, form.username, form.password)
-        .await?
+    let user = match crate::routes::auth_login::sign_in(&state, &req, form.username, form.password)
+        .await
     {
-        Some(u) if u.role != "surveyor" => u,
-        _ => return login_form(&req, true),
+        Ok(u) if u.role == "surveyor" => {
+            // Surveyors work in the field app, not the console: their password was right.
+            return Err(ConsoleError::Page(
+                StatusCode::FORBIDDEN,
+                "网格员（调查员）请使用外业采集应用，审核台供审核、抽查和管理人员使用。".into(),
+            ));
+        }
+        Ok(u) => u,
+        Err(ApiError::Unauthorized(_)) => return login_form(&req, true),
+        Err(e) => return Err(e.into()),
     };
     let token = refresh::new_token().map_err(ApiError::Internal)?;
     let csrf = refresh::new_token().map_err(ApiError::Internal)?;

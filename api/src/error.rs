@@ -66,6 +66,19 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     #[error("service unavailable: {0}")]
     Unavailable(String),
+    /// Too many requests of one kind from one account or address: wait `retry_after` s.
+    #[error("too many requests: {detail}")]
+    TooMany {
+        code: &'static str,
+        detail: String,
+        retry_after: u64,
+    },
+    /// The process reads as many uploads as it takes at once: retry in `0` s.
+    #[error("busy: {0} s")]
+    Busy(u64),
+    /// The client stopped sending its request before it was whole.
+    #[error("request timeout")]
+    Timeout,
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -104,6 +117,21 @@ impl ApiError {
                 Some("the service is busy or a dependency is down; retry later".into()),
                 vec![],
             ),
+            ApiError::TooMany { code, detail, .. } => {
+                (code, "Too many requests", Some(detail.clone()), vec![])
+            }
+            ApiError::Busy(_) => (
+                "busy",
+                "Service busy",
+                Some("the service is reading as many uploads as it takes at once; retry after the time given".into()),
+                vec![],
+            ),
+            ApiError::Timeout => (
+                "request_timeout",
+                "Request timeout",
+                Some("the request body stopped arriving; send it again (a resend with the same id is safe)".into()),
+                vec![],
+            ),
             ApiError::Internal(_) => ("internal", "Internal error", None, vec![]),
         }
     }
@@ -119,14 +147,16 @@ impl ResponseError for ApiError {
             ApiError::Conflict(..) => StatusCode::CONFLICT,
             ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::TooMany { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Timeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     fn error_response(&self) -> HttpResponse {
         let status = self.status_code();
-        if status.is_server_error() {
+        if status.is_server_error() && !matches!(self, ApiError::Busy(_)) {
             tracing::error!(error = %self, "request failed");
         }
         let (code, title, detail, errors) = self.parts();
@@ -143,8 +173,20 @@ impl ResponseError for ApiError {
         if matches!(self, ApiError::Unauthorized(_)) {
             resp.insert_header(("WWW-Authenticate", "Bearer"));
         }
-        if matches!(self, ApiError::Unavailable(_)) {
-            resp.insert_header(("Retry-After", "5"));
+        match self {
+            ApiError::Unavailable(_) => {
+                resp.insert_header(("Retry-After", "5"));
+            }
+            ApiError::Busy(after)
+            | ApiError::TooMany {
+                retry_after: after, ..
+            } => {
+                resp.insert_header(("Retry-After", after.to_string()));
+            }
+            ApiError::Timeout => {
+                resp.insert_header(("Connection", "close"));
+            }
+            _ => {}
         }
         resp.json(body)
     }

@@ -9,6 +9,7 @@ pub mod authz;
 pub mod config;
 pub mod console;
 pub mod error;
+pub mod limits;
 pub mod metrics;
 pub mod routes;
 pub mod seal;
@@ -17,4 +18,5 @@ pub mod view;
 
 pub use app::{build_app_config, serve};
 pub use config::{ApiConfig, UploadLimits};
+pub use limits::AbuseLimits;
 pub use state::AppState;

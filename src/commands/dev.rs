@@ -6,9 +6,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
+use fieldsurvey_api::AppState;
 use fieldsurvey_api::auth::jwt::JwtKeys;
 use fieldsurvey_api::metrics::{ApiMetrics, PoolMetrics};
-use fieldsurvey_api::{ApiConfig, AppState};
 use fieldsurvey_db::Db;
 use fieldsurvey_db::storage::{LocalStore, PhotoStore};
 use fieldsurvey_worker::outbox_store::DbOutbox;
@@ -90,7 +90,7 @@ pub fn run(mut settings: Settings, listen: String, data_dir: PathBuf, demo: bool
         let state = AppState {
             db,
             store,
-            config: ApiConfig::new(jwt),
+            config: settings.api_config(jwt),
             metrics: api_metrics,
             registry: Arc::new(registry),
             relay_wake: wake,

@@ -4,9 +4,9 @@ use std::net::TcpListener;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
+use fieldsurvey_api::AppState;
 use fieldsurvey_api::auth::jwt::JwtKeys;
 use fieldsurvey_api::metrics::{ApiMetrics, PoolMetrics};
-use fieldsurvey_api::{ApiConfig, AppState};
 use fieldsurvey_db::Db;
 use fieldsurvey_db::storage::PhotoStore;
 use fieldsurvey_worker::outbox_store::DbOutbox;
@@ -177,7 +177,7 @@ pub fn api(settings: Settings) -> Result<()> {
         let state = AppState {
             db,
             store,
-            config: ApiConfig::new(jwt),
+            config: settings.api_config(jwt),
             metrics: api_metrics,
             registry: Arc::new(registry),
             relay_wake: wake,

@@ -13,6 +13,8 @@ pub struct Client {
 pub struct Reply {
     pub status: u16,
     pub content_type: String,
+    /// The `Retry-After` header, empty when there is none.
+    pub retry_after: String,
     pub body: Value,
     pub text: String,
 }
@@ -55,6 +57,12 @@ impl Client {
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default()
             .to_owned();
+        let retry_after = resp
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
         let text = resp
             .body_mut()
             .with_config()
@@ -65,6 +73,7 @@ impl Client {
         Reply {
             status,
             content_type,
+            retry_after,
             body,
             text,
         }
@@ -127,6 +136,18 @@ impl Client {
     /// Sign in to the console as a browser would (the sign-in form's token, then the form);
     /// returns the `Cookie` header value of the session.
     pub fn console_session(&self, user: &str, password: &str) -> String {
+        let (reply, session) = self.console_form(user, password);
+        let session =
+            session.unwrap_or_else(|| panic!("{user} could not sign in: {}", reply.status));
+        format!("fs_session={session}")
+    }
+
+    /// The console's answer to a sign-in (not following its redirect).
+    pub fn console_sign_in(&self, user: &str, password: &str) -> Reply {
+        self.console_form(user, password).0
+    }
+
+    fn console_form(&self, user: &str, password: &str) -> (Reply, Option<String>) {
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)
@@ -151,11 +172,13 @@ impl Client {
             .post(format!("{}/console/login", self.base))
             .header("Cookie", format!("fs_login={token}"))
             .content_type("application/x-www-form-urlencoded")
-            .send(format!("csrf={token}&username={user}&password={password}").as_bytes())
-            .unwrap();
-        let session = set_cookie(&resp, "fs_session")
-            .unwrap_or_else(|| panic!("{user} could not sign in: {}", resp.status()));
-        format!("fs_session={session}")
+            .send(format!("csrf={token}&username={user}&password={password}").as_bytes());
+        let session = resp
+            .as_ref()
+            .ok()
+            .and_then(|r| set_cookie(r, "fs_session"))
+            .filter(|s| !s.is_empty());
+        (Self::reply(resp), session)
     }
 
     /// A browser-like form POST with a `Cookie` header (the console).

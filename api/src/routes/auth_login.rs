@@ -1,6 +1,6 @@
 //! `POST /api/v1/auth/login`: password in, an access token and a refresh token out.
 
-use actix_web::{post, web};
+use actix_web::{HttpRequest, post, web};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::{password, refresh};
@@ -76,20 +76,62 @@ pub(crate) async fn authenticate(
     Ok(user.filter(|u| ok && u.active))
 }
 
+/// A sign-in (the API's and the console's) under the abuse limits: an account or address
+/// locked after repeated failures is answered 429 with `Retry-After` without a password check;
+/// each failure is counted, a success clears the account's count.
+pub(crate) async fn sign_in(
+    state: &AppState,
+    req: &HttpRequest,
+    username: String,
+    pw: String,
+) -> Result<fieldsurvey_db::models::User, ApiError> {
+    let limiter = &state.config.abuse;
+    let address = state.config.client_address(req);
+    let locked = |wait: std::time::Duration| ApiError::TooMany {
+        code: "sign_in_locked",
+        detail: format!(
+            "too many failed sign-ins for this account or from this address; try again in {} s",
+            crate::limits::seconds(wait)
+        ),
+        retry_after: crate::limits::seconds(wait),
+    };
+    if let Some(wait) = limiter.sign_in_locked(&username, address.as_deref()) {
+        return Err(locked(wait));
+    }
+    match authenticate(state, username.clone(), pw).await? {
+        Some(user) => {
+            limiter.sign_in_succeeded(&username);
+            Ok(user)
+        }
+        None => {
+            if let Some(wait) = limiter.sign_in_failed(&username, address.as_deref()) {
+                tracing::warn!(
+                    wait_s = wait.as_secs(),
+                    "sign-ins refused for a while after repeated failures"
+                );
+            }
+            Err(ApiError::Unauthorized("wrong username or password".into()))
+        }
+    }
+}
+
 #[utoipa::path(
     tag = "auth",
     request_body = LoginRequest,
-    responses((status = 200, body = TokenPair), (status = 401, body = crate::error::Problem))
+    responses(
+        (status = 200, body = TokenPair),
+        (status = 401, body = crate::error::Problem),
+        (status = 429, body = crate::error::Problem, description = "too many failed sign-ins for the account or from the address; `Retry-After` says when to try again")
+    )
 )]
 #[post("/api/v1/auth/login")]
 pub async fn login(
     state: web::Data<AppState>,
+    req: HttpRequest,
     body: web::Json<LoginRequest>,
 ) -> Result<web::Json<TokenPair>, ApiError> {
     let LoginRequest { username, password } = body.into_inner();
-    let user = authenticate(&state, username, password)
-        .await?
-        .ok_or_else(|| ApiError::Unauthorized("wrong username or password".into()))?;
+    let user = sign_in(&state, &req, username, password).await?;
     let token = refresh::new_token().map_err(ApiError::Internal)?;
     let family = uuid::Uuid::new_v4().to_string();
     let pair = issue_pair(&state, user.id, &user.role, token, true, family).await?;

@@ -114,7 +114,10 @@ fn envelope(raw: &[u8]) -> Result<Envelope, ApiError> {
         (status = 202, body = Accepted), (status = 200, body = SubmissionView),
         (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem),
         (status = 403, body = crate::error::Problem), (status = 409, body = crate::error::Problem),
-        (status = 413, body = crate::error::Problem), (status = 415, body = crate::error::Problem)
+        (status = 408, body = crate::error::Problem, description = "the body stopped arriving for longer than the idle limit"),
+        (status = 413, body = crate::error::Problem), (status = 415, body = crate::error::Problem),
+        (status = 429, body = crate::error::Problem, description = "the account's upload rate is exceeded; `Retry-After` says when to send the rest"),
+        (status = 503, body = crate::error::Problem, description = "the process is reading as many uploads as it takes at once, or a dependency is down; `Retry-After`")
     ),
     security(("bearer" = []))
 )]
@@ -152,6 +155,19 @@ async fn accept(
 ) -> Result<HttpResponse, ApiError> {
     if caller.role != Role::Surveyor {
         return Err(ApiError::Forbidden("only surveyors upload surveys".into()));
+    }
+    // Held until the answer: this process reads at most so many uploads at once.
+    let _slot = state.config.abuse.upload_slot().ok_or(ApiError::Busy(2))?;
+    if let Err(wait) = state.config.abuse.take_upload(&caller.user_id) {
+        let after = crate::limits::seconds(wait);
+        return Err(ApiError::TooMany {
+            code: "upload_rate",
+            detail: format!(
+                "this account has sent more uploads than {} a minute; send the rest in {after} s",
+                state.config.abuse.limits.uploads_per_minute
+            ),
+            retry_after: after,
+        });
     }
     let limits = &state.config.limits;
     let declared = req

@@ -37,7 +37,7 @@ pub async fn read(
     let mut survey: Option<Vec<u8>> = None;
     let mut photos: Vec<UploadedPart> = Vec::new();
     let mut total: u64 = 0;
-    while let Some(field) = multipart.next().await {
+    while let Some(field) = within(limits.body_idle, multipart.next()).await? {
         let field = field.map_err(|e| ApiError::bad("malformed_multipart", e.to_string()))?;
         let name = field.name().map(str::to_owned).unwrap_or_default();
         if name.is_empty() {
@@ -112,7 +112,7 @@ async fn read_survey(
     total: &mut u64,
 ) -> Result<Vec<u8>, ApiError> {
     let mut buf = Vec::with_capacity(8 * 1024);
-    while let Some(chunk) = field.next().await {
+    while let Some(chunk) = within(limits.body_idle, field.next()).await? {
         let chunk = chunk.map_err(|e| ApiError::bad("malformed_multipart", e.to_string()))?;
         add_total(total, chunk.len(), limits)?;
         if buf.len() + chunk.len() > limits.survey_bytes {
@@ -137,7 +137,7 @@ async fn stream_photo(
     let mut writer: ObjectWriter = blocking(move || store.writer()).await??;
     let mut pending: Vec<u8> = Vec::with_capacity(FLUSH_AT);
     let mut size: u64 = 0;
-    while let Some(chunk) = field.next().await {
+    while let Some(chunk) = within(limits.body_idle, field.next()).await? {
         let chunk = chunk.map_err(|e| ApiError::bad("malformed_multipart", e.to_string()))?;
         add_total(total, chunk.len(), limits)?;
         size += chunk.len() as u64;
@@ -163,6 +163,16 @@ async fn stream_photo(
     })
     .await?
     .map_err(ApiError::from)
+}
+
+/// The next piece of the body, unless the client pauses longer than `idle`.
+async fn within<T>(
+    idle: std::time::Duration,
+    next: impl Future<Output = Option<T>>,
+) -> Result<Option<T>, ApiError> {
+    tokio::time::timeout(idle, next)
+        .await
+        .map_err(|_| ApiError::Timeout)
 }
 
 async fn blocking<T: Send + 'static>(

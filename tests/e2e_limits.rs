@@ -1,0 +1,180 @@
+//! Abuse limits (issue: proven under faults and hostile input): each limit, and the answer a
+//! client gets at it. On `fieldsurvey dev` (the limits live in the API, whatever the backend),
+//! with small limits set through the settings.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use common::Service;
+use common::client::multipart;
+use common::survey::{Key, Upload};
+use serde_json::json;
+
+fn login(app: &common::client::Client, user: &str, password: &str) -> common::client::Reply {
+    app.post_json(
+        None,
+        "/api/v1/auth/login",
+        &json!({"username": user, "password": password}),
+    )
+}
+
+fn wait(reply: &common::client::Reply) {
+    let s: u64 = reply.retry_after.parse().expect("a Retry-After in seconds");
+    assert!(s >= 1, "{}", reply.retry_after);
+    std::thread::sleep(Duration::from_secs(s) + Duration::from_millis(100));
+}
+
+#[test]
+fn failed_sign_ins_lock_the_account_then_the_address_with_growing_delays() {
+    let svc = Service::dev_with(&[
+        ("SIGN_IN_FREE_FAILURES", "2"),
+        ("SIGN_IN_FREE_FAILURES_PER_ADDRESS", "6"),
+        ("SIGN_IN_MAX_DELAY_SECS", "2"),
+    ]);
+    let app = svc.client();
+    for _ in 0..3 {
+        assert_eq!(login(&app, "township1", "guess").status, 401);
+    }
+    // Locked now: even the right password is not checked.
+    let locked = login(&app, "township1", "demo-township1");
+    assert_eq!(locked.status, 429, "{}", locked.text);
+    assert_eq!(locked.body["code"], "sign_in_locked");
+    assert_eq!(locked.content_type, "application/problem+json");
+    assert_eq!(locked.retry_after, "1");
+    wait(&locked);
+    assert_eq!(login(&app, "township1", "demo-township1").status, 200);
+    // The account's count started again; the address remembers its 3 failures. Four more, on
+    // names that do not exist, and the address is locked for every account.
+    for name in ["nobody1", "nobody2", "nobody3", "nobody4"] {
+        assert_eq!(login(&app, name, "guess").status, 401);
+    }
+    let from_here = login(&app, "county1", "demo-county1");
+    assert_eq!(from_here.status, 429, "{}", from_here.text);
+    wait(&from_here);
+    assert_eq!(login(&app, "county1", "demo-county1").status, 200);
+    // The address's delay doubles with each further failure (up to the most allowed, 2 s here).
+    assert_eq!(login(&app, "county1", "guess").status, 401);
+    let longer = login(&app, "county1", "demo-county1");
+    assert_eq!(longer.status, 429);
+    assert_eq!(longer.retry_after, "2");
+}
+
+#[test]
+fn a_surveyor_at_the_console_is_told_where_to_work_not_that_the_password_is_wrong() {
+    let svc = Service::dev();
+    let app = svc.client();
+    // The console's sign-in with a surveyor's right password: a clear refusal.
+    let r = app.console_sign_in("surveyor1", "demo-surveyor1");
+    assert_eq!(r.status, 403, "{}", r.text);
+    assert!(r.text.contains("外业采集应用"), "{}", r.text);
+    let wrong = app.console_sign_in("surveyor1", "guess");
+    assert_eq!(wrong.status, 401);
+}
+
+#[test]
+fn uploads_past_the_account_rate_are_refused_with_retry_after_and_change_nothing() {
+    let svc = Service::dev_with(&[("UPLOADS_PER_MINUTE", "1"), ("UPLOAD_BURST", "2")]);
+    let app = svc.client();
+    let token = app.token("surveyor1");
+    let key = Key::demo();
+    for _ in 0..2 {
+        let u = Upload::household_h1();
+        assert_eq!(app.upload(&token, &u.signed_by(&key), &u.parts).status, 202);
+    }
+    let u = Upload::household_h1();
+    let r = app.upload(&token, &u.signed_by(&key), &u.parts);
+    assert_eq!(r.status, 429, "{}", r.text);
+    assert_eq!(r.body["code"], "upload_rate");
+    let after: u64 = r.retry_after.parse().unwrap();
+    assert!((50..=60).contains(&after), "{after}");
+    let got = app.get(Some(&token), &format!("/api/v1/submissions/{}", u.id()));
+    assert_eq!(got.status, 404, "nothing was stored");
+    // Another surveyor has an allowance of their own.
+    let other = app.token("surveyor2");
+    let u2 = Upload::household(
+        "522732102201-0001",
+        [
+            "h2_house.jpg",
+            "h2_household_with_verifier.jpg",
+            "h2_water_source.jpg",
+        ],
+    );
+    let r2 = app.upload(&other, &u2.doc, &u2.parts);
+    assert_ne!(r2.status, 429, "{}", r2.text);
+}
+
+/// A request whose body is sent up to `sent` bytes and then stalls.
+fn stalled_upload(base: &str, token: &str, sent: usize) -> (TcpStream, usize) {
+    let u = Upload::household_h1();
+    let (body, ctype) = multipart(
+        u.signed_by(&Key::demo()).to_string().as_bytes(),
+        "application/json",
+        &u.parts,
+    );
+    let addr = base.trim_start_matches("http://");
+    let mut s = TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "POST /api/v1/submissions HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    s.write_all(&body[..sent]).unwrap();
+    s.flush().unwrap();
+    (s, body.len())
+}
+
+fn answer(mut s: TcpStream, within: Duration) -> String {
+    s.set_read_timeout(Some(within)).unwrap();
+    let mut buf = vec![0u8; 4096];
+    let n = s.read(&mut buf).unwrap_or(0);
+    String::from_utf8_lossy(&buf[..n]).into_owned()
+}
+
+#[test]
+fn uploads_at_once_are_capped_and_a_stalled_body_is_dropped() {
+    let svc = Service::dev_with(&[("CONCURRENT_UPLOADS", "1"), ("BODY_IDLE_TIMEOUT_SECS", "2")]);
+    let app = svc.client();
+    let token = app.token("surveyor1");
+    // A phone that lost its signal half-way through holds the only place…
+    let (stalled, _) = stalled_upload(&svc.base, &token, 300_000);
+    std::thread::sleep(Duration::from_millis(300));
+    let u = Upload::household_h1();
+    let busy = app.upload(&token, &u.signed_by(&Key::demo()), &u.parts);
+    assert_eq!(busy.status, 503, "{}", busy.text);
+    assert_eq!(busy.body["code"], "busy");
+    assert_eq!(busy.retry_after, "2");
+    // …until the body has not moved for the idle limit: 408, and the place is free again.
+    let started = Instant::now();
+    let head = answer(stalled, Duration::from_secs(10));
+    assert!(head.starts_with("HTTP/1.1 408"), "{head}");
+    assert!(head.contains("request_timeout"), "{head}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let again = app.upload(&token, &u.signed_by(&Key::demo()), &u.parts);
+    assert_eq!(again.status, 202, "{}", again.text);
+    let got = app.wait_final(&token, &u.id());
+    assert_eq!(got["status"], "signed_off");
+}
+
+#[test]
+fn a_client_that_never_finishes_its_headers_is_dropped() {
+    let svc = Service::dev_with(&[("HEADER_TIMEOUT_SECS", "1")]);
+    let addr = svc.base.trim_start_matches("http://").to_owned();
+    let mut s = TcpStream::connect(&addr).unwrap();
+    write!(s, "POST /api/v1/submissions HTTP/1.1\r\nHost: {addr}\r\n").unwrap();
+    let started = Instant::now();
+    let head = answer(s, Duration::from_secs(10));
+    assert!(
+        head.is_empty() || head.starts_with("HTTP/1.1 408"),
+        "dropped or 408: {head}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "dropped after {:?}",
+        started.elapsed()
+    );
+}
