@@ -77,6 +77,20 @@ enum Command {
     /// Send every submission still `queued` to the queue again (after a restore into a broker
     /// that lost its queues); processing is idempotent, so none is processed twice.
     Requeue,
+    /// Collect photos that no submission names (left by refused or abandoned uploads), and
+    /// unfinished upload files. Dry run unless --delete.
+    Gc {
+        /// Remove them (otherwise only say what would be removed).
+        #[arg(long)]
+        delete: bool,
+        /// Only photos unwritten for this long (at least 1).
+        #[arg(long, default_value_t = 24)]
+        older_than_hours: u64,
+        /// A `fieldsurvey dev` data directory: its database and photos, where the settings do
+        /// not name others.
+        #[arg(long)]
+        data_dir: Option<std::path::PathBuf>,
+    },
     /// List the submissions that need attention (their processing message was parked), with
     /// the reason, longest waiting first.
     Attention {
@@ -236,6 +250,15 @@ fn main() -> std::process::ExitCode {
         Command::Migrate => commands::admin::migrate(&settings),
         Command::Check { data_dir } => commands::check::run(settings, data_dir),
         Command::Requeue => commands::admin::requeue(&settings),
+        Command::Gc {
+            delete,
+            older_than_hours,
+            data_dir,
+        } => commands::gc::run(
+            &commands::check::with_data_dir(settings, data_dir),
+            delete,
+            older_than_hours,
+        ),
         Command::Attention { limit } => commands::admin::attention(&settings, limit),
         Command::Redrive { ids, all } => commands::admin::redrive(&settings, &ids, all),
         Command::Api => commands::serve::api(settings),

@@ -1,6 +1,7 @@
-//! Abuse limits (issue: proven under faults and hostile input): each limit, and the answer a
-//! client gets at it. On `fieldsurvey dev` (the limits live in the API, whatever the backend),
-//! with small limits set through the settings.
+//! Abuse limits and storage faults (issue: proven under faults and hostile input): each limit,
+//! and the answer a client gets at it; an unwritable photo store; orphan photos collected. On
+//! `fieldsurvey dev` (the limits live in the API and the store is the same code whatever the
+//! database), with small limits set through the settings.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -177,4 +178,123 @@ fn a_client_that_never_finishes_its_headers_is_dropped() {
         "dropped after {:?}",
         started.elapsed()
     );
+}
+
+fn store_file(svc: &Service, sha: &str) -> std::path::PathBuf {
+    svc.dir
+        .path()
+        .join("data/photos/sha256")
+        .join(&sha[..2])
+        .join(&sha[2..4])
+        .join(sha)
+}
+
+#[test]
+fn an_unwritable_photo_store_answers_503_and_loses_nothing_acknowledged() {
+    let svc = Service::dev();
+    let app = svc.client();
+    let token = app.token("surveyor1");
+    let key = Key::demo();
+    let first = Upload::household_h1();
+    assert_eq!(
+        app.upload(&token, &first.signed_by(&key), &first.parts)
+            .status,
+        202
+    );
+    assert_eq!(app.wait_final(&token, &first.id())["status"], "signed_off");
+    // The store's disk fails (full, read-only, gone): here its staging directory is replaced
+    // by a file, which even root cannot write into.
+    let tmp = svc.dir.path().join("data/photos/tmp");
+    std::fs::rename(&tmp, svc.dir.path().join("tmp-away")).unwrap();
+    std::fs::write(&tmp, b"not a directory").unwrap();
+    let second = Upload::household_h1();
+    let refused = app.upload(&token, &second.signed_by(&key), &second.parts);
+    assert_eq!(refused.status, 503, "{}", refused.text);
+    assert_eq!(refused.body["code"], "unavailable");
+    assert_eq!(refused.retry_after, "5");
+    let absent = app.get(
+        Some(&token),
+        &format!("/api/v1/submissions/{}", second.id()),
+    );
+    assert_eq!(
+        absent.status, 404,
+        "nothing recorded for the refused upload"
+    );
+    // What was acknowledged before is whole: its record and its photos.
+    let kept = app.get(Some(&token), &format!("/api/v1/submissions/{}", first.id()));
+    assert_eq!(kept.body["status"], "signed_off");
+    for p in &first.parts {
+        let sha = common::survey::sha256_hex(&p.bytes);
+        assert_eq!(std::fs::read(store_file(&svc, &sha)).unwrap(), p.bytes);
+    }
+    // The disk comes back: the app's resend (same id, same bytes) is accepted.
+    std::fs::remove_file(&tmp).unwrap();
+    std::fs::rename(svc.dir.path().join("tmp-away"), &tmp).unwrap();
+    let again = app.upload(&token, &second.signed_by(&key), &second.parts);
+    assert_eq!(again.status, 202, "{}", again.text);
+    assert_eq!(app.wait_final(&token, &second.id())["status"], "signed_off");
+}
+
+#[test]
+fn gc_collects_only_old_photos_that_no_submission_names() {
+    let svc = Service::dev();
+    let app = svc.client();
+    let token = app.token("surveyor1");
+    let key = Key::demo();
+    let u = Upload::household_h1();
+    assert_eq!(app.upload(&token, &u.signed_by(&key), &u.parts).status, 202);
+    assert_eq!(app.wait_final(&token, &u.id())["status"], "signed_off");
+    // The same id with other content is refused (409) after its photos were stored: an orphan.
+    let orphan_upload = |file: &str| {
+        let mut other = Upload::household_h1();
+        other.doc["id"] = json!(u.id());
+        other.swap_part_bytes("p1", file).rehash();
+        let r = app.upload(&token, &other.signed_by(&key), &other.parts);
+        assert_eq!(r.status, 409, "{}", r.text);
+        common::survey::sha256_hex(&other.parts[0].bytes)
+    };
+    let orphan = orphan_upload("h2_house.jpg");
+    assert!(store_file(&svc, &orphan).is_file());
+    // Everything in the store was last written two days ago.
+    let photos = svc.dir.path().join("data/photos");
+    let touched = std::process::Command::new("find")
+        .arg(&photos)
+        .args([
+            "-type",
+            "f",
+            "-exec",
+            "touch",
+            "-d",
+            "2 days ago",
+            "{}",
+            "+",
+        ])
+        .status()
+        .unwrap();
+    assert!(touched.success());
+    let fresh = orphan_upload("h3_house.jpg");
+    let data = svc.dir.path().join("data");
+    let data = data.to_str().unwrap();
+
+    let dry = svc.cli(&["gc", "--data-dir", data], None);
+    assert!(
+        dry.contains("1 photos") && dry.contains("nothing removed"),
+        "{dry}"
+    );
+    assert!(
+        store_file(&svc, &orphan).is_file(),
+        "a dry run removes nothing"
+    );
+    let done = svc.cli(&["gc", "--delete", "--data-dir", data], None);
+    assert!(done.contains("removed 1 photos"), "{done}");
+    assert!(!store_file(&svc, &orphan).exists());
+    assert!(store_file(&svc, &fresh).is_file(), "a recent photo is kept");
+    for p in &u.parts {
+        let sha = common::survey::sha256_hex(&p.bytes);
+        assert!(store_file(&svc, &sha).is_file(), "a named photo is kept");
+    }
+    let (ok, out) = svc.cli_status(&["check", "--data-dir", data]);
+    assert!(ok, "{out}");
+    let (ok, out) = svc.cli_status(&["gc", "--older-than-hours", "0", "--data-dir", data]);
+    assert!(!ok && out.contains("at least 1"), "{out}");
 }

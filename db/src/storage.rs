@@ -107,6 +107,37 @@ impl PhotoStore {
         }
     }
 
+    /// Every original in the store: its hash, when it was last written, its size. (For the
+    /// collector of orphans: a photo uploaded again is written again, so a recent time means
+    /// an upload may be about to name it.)
+    pub fn originals(&self) -> Result<Vec<StoredOriginal>, StorageError> {
+        match self {
+            PhotoStore::Local(l) => l.originals(),
+            PhotoStore::S3(s) => s.originals(),
+        }
+    }
+
+    /// Remove an original and every file derived from it. Only for a photo no submission
+    /// names (`fieldsurvey gc`): the store is otherwise append-only.
+    pub fn remove(&self, sha256_hex: &str) -> Result<(), StorageError> {
+        match self {
+            PhotoStore::Local(l) => l.remove(sha256_hex),
+            PhotoStore::S3(s) => s.remove(sha256_hex),
+        }
+    }
+
+    /// Temporary files left by uploads that died mid-photo, older than `before` (local store;
+    /// an S3 store keeps its temporary files on the API's disk and removes them itself).
+    pub fn stale_temporaries(
+        &self,
+        before: std::time::SystemTime,
+    ) -> Result<Vec<PathBuf>, StorageError> {
+        match self {
+            PhotoStore::Local(l) => l.stale_temporaries(before),
+            PhotoStore::S3(_) => Ok(vec![]),
+        }
+    }
+
     /// What `STORAGE_URL` names this store.
     pub fn url(&self) -> String {
         match self {
@@ -114,6 +145,21 @@ impl PhotoStore {
             PhotoStore::S3(s) => s.url.clone(),
         }
     }
+}
+
+/// One original in the store.
+#[derive(Debug, Clone)]
+pub struct StoredOriginal {
+    pub sha256: String,
+    pub modified: std::time::SystemTime,
+    pub size: u64,
+}
+
+fn is_sha256_hex(name: &str) -> bool {
+    name.len() == 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// `sha256/ab/cd/<hex>`
@@ -225,6 +271,70 @@ impl S3Store {
         }
     }
 
+    /// When the object was last written, if it exists.
+    fn written_at(&self, key: &str) -> Result<Option<std::time::SystemTime>, StorageError> {
+        use object_store::ObjectStoreExt;
+        let path = self.path(key);
+        match self.runtime.block_on(self.bucket.head(&path)) {
+            Ok(meta) => Ok(Some(meta.last_modified.into())),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(remote(key, e)),
+        }
+    }
+
+    fn list(&self, prefix: &str) -> Result<Vec<object_store::ObjectMeta>, StorageError> {
+        use futures_util::TryStreamExt;
+        use object_store::ObjectStore;
+        let path = self.path(prefix);
+        self.runtime.block_on(async {
+            self.bucket
+                .list(Some(&path))
+                .try_collect::<Vec<_>>()
+                .await
+                .map_err(|e| remote(prefix, e))
+        })
+    }
+
+    fn originals(&self) -> Result<Vec<StoredOriginal>, StorageError> {
+        Ok(self
+            .list("sha256")?
+            .into_iter()
+            .filter_map(|m| {
+                let name = m.location.filename()?.to_owned();
+                is_sha256_hex(&name).then(|| StoredOriginal {
+                    sha256: name,
+                    modified: m.last_modified.into(),
+                    size: m.size,
+                })
+            })
+            .collect())
+    }
+
+    fn remove(&self, sha256_hex: &str) -> Result<(), StorageError> {
+        use object_store::ObjectStoreExt;
+        let derived = self.list(&format!(
+            "derived/{}",
+            &sha256_hex[..2.min(sha256_hex.len())]
+        ))?;
+        let mut paths: Vec<object_store::path::Path> = derived
+            .into_iter()
+            .filter(|m| {
+                m.location
+                    .filename()
+                    .is_some_and(|f| f.starts_with(&format!("{sha256_hex}.")))
+            })
+            .map(|m| m.location)
+            .collect();
+        paths.push(self.path(&original_key(sha256_hex)));
+        for path in paths {
+            match self.runtime.block_on(self.bucket.delete(&path)) {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(remote(path.as_ref(), e)),
+            }
+        }
+        Ok(())
+    }
+
     fn put(&self, key: &str, bytes: Vec<u8>) -> Result<(), StorageError> {
         use object_store::ObjectStoreExt;
         let path = self.path(key);
@@ -327,7 +437,83 @@ impl LocalStore {
     pub fn exists(&self, sha256_hex: &str) -> bool {
         self.path_of(sha256_hex).is_file()
     }
+
+    fn originals(&self) -> Result<Vec<StoredOriginal>, StorageError> {
+        let mut out = Vec::new();
+        let dirs = |p: &Path| -> Result<Vec<PathBuf>, StorageError> {
+            let mut v = Vec::new();
+            for e in std::fs::read_dir(p)? {
+                let e = e?;
+                if e.file_type()?.is_dir() {
+                    v.push(e.path());
+                }
+            }
+            Ok(v)
+        };
+        for a in dirs(&self.root.join("sha256"))? {
+            for b in dirs(&a)? {
+                for e in std::fs::read_dir(&b)? {
+                    let e = e?;
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    let meta = e.metadata()?;
+                    if meta.is_file() && is_sha256_hex(&name) {
+                        out.push(StoredOriginal {
+                            sha256: name,
+                            modified: meta.modified()?,
+                            size: meta.len(),
+                        });
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn remove(&self, sha256_hex: &str) -> Result<(), StorageError> {
+        let derived_dir = self
+            .root
+            .join("derived")
+            .join(&sha256_hex[..2.min(sha256_hex.len())]);
+        if let Ok(entries) = std::fs::read_dir(&derived_dir) {
+            for e in entries.flatten() {
+                if e.file_name()
+                    .to_string_lossy()
+                    .starts_with(&format!("{sha256_hex}."))
+                {
+                    remove_if_there(&e.path())?;
+                }
+            }
+        }
+        remove_if_there(&self.path_of(sha256_hex))
+    }
+
+    fn stale_temporaries(
+        &self,
+        before: std::time::SystemTime,
+    ) -> Result<Vec<PathBuf>, StorageError> {
+        let mut out = Vec::new();
+        for e in std::fs::read_dir(self.root.join("tmp"))? {
+            let e = e?;
+            let meta = e.metadata()?;
+            if meta.is_file() && meta.modified()? < before {
+                out.push(e.path());
+            }
+        }
+        Ok(out)
+    }
 }
+
+fn remove_if_there(path: &Path) -> Result<(), StorageError> {
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// An S3 object older than this is written again when the same bytes are uploaded (far less
+/// than the shortest grace `fieldsurvey gc` allows, one hour).
+const REWRITE_AFTER: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
 /// A photo being written: bytes go to a temporary file and into the hasher.
 pub struct ObjectWriter {
@@ -362,7 +548,11 @@ impl ObjectWriter {
             PhotoStore::Local(l) => l.clone(),
             PhotoStore::S3(s3) => {
                 let key = original_key(&sha256);
-                if !s3.exists(&key)? {
+                // Written again when absent, or written long ago: `fieldsurvey gc` collects
+                // only photos unwritten for a day that no submission names, so one that an
+                // upload is about to name must look recent.
+                let recent = std::time::SystemTime::now() - REWRITE_AFTER;
+                if s3.written_at(&key)?.is_none_or(|at| at < recent) {
                     s3.put(&key, std::fs::read(self.tmp.path())?)?;
                 }
                 return Ok(StoredObject {

@@ -317,3 +317,22 @@ pub fn returned_at_level(conn: &mut Conn, id: &str) -> DbResult<Option<String>> 
         (None, None) => None,
     })
 }
+
+/// Which of `sha256s` some submission names (any version, any status): the photos the store
+/// must keep.
+pub fn referenced_photos(
+    conn: &mut Conn,
+    sha256s: &[String],
+) -> DbResult<std::collections::HashSet<String>> {
+    use crate::schema::submission_photos as p;
+    let mut out = std::collections::HashSet::new();
+    for chunk in sha256s.chunks(1_000) {
+        let found: Vec<String> = with_conn!(conn, |c| p::table
+            .filter(p::sha256.eq_any(chunk))
+            .select(p::sha256)
+            .distinct()
+            .load(c))?;
+        out.extend(found);
+    }
+    Ok(out)
+}

@@ -152,3 +152,46 @@ fn an_unreachable_store_is_an_error_to_retry_not_a_missing_photo() {
     let got = store.read(&"1".repeat(64));
     assert!(matches!(got, Err(StorageError::Remote(_))), "{got:?}");
 }
+
+#[test]
+fn originals_are_listed_and_removal_takes_the_derived_files_with_it() {
+    for (name, store, _keep) in stores("list_and_remove") {
+        let before = std::time::SystemTime::now() - std::time::Duration::from_secs(60);
+        let kept = put(&store, b"a photo a submission names");
+        let gone = put(&store, b"a photo of a refused upload");
+        store.write_derived(&gone, "t320.jpg", b"small").unwrap();
+        store
+            .write_derived(&kept, "t320.jpg", b"small too")
+            .unwrap();
+        let mut listed = store.originals().unwrap();
+        listed.sort_by(|a, b| a.sha256.cmp(&b.sha256));
+        let mut expected = vec![kept.clone(), gone.clone()];
+        expected.sort();
+        assert_eq!(
+            listed.iter().map(|o| o.sha256.clone()).collect::<Vec<_>>(),
+            expected,
+            "{name}: originals only, not derived files"
+        );
+        assert!(listed.iter().all(|o| o.modified > before), "{name}");
+        assert_eq!(
+            listed.iter().find(|o| o.sha256 == gone).unwrap().size,
+            27,
+            "{name}"
+        );
+        store.remove(&gone).unwrap();
+        store.remove(&gone).unwrap(); // removing again is no error
+        assert!(!store.exists(&gone).unwrap(), "{name}");
+        assert_eq!(
+            store.read_derived(&gone, "t320.jpg").unwrap(),
+            None,
+            "{name}"
+        );
+        assert!(store.exists(&kept).unwrap(), "{name}");
+        assert_eq!(
+            store.read_derived(&kept, "t320.jpg").unwrap().as_deref(),
+            Some(&b"small too"[..]),
+            "{name}"
+        );
+        assert_eq!(store.originals().unwrap().len(), 1, "{name}");
+    }
+}

@@ -61,7 +61,7 @@ impl Finding {
 }
 
 /// `--data-dir` fills in what `fieldsurvey dev` keeps there, where the settings leave it open.
-pub fn run(mut settings: Settings, data_dir: Option<PathBuf>) -> Result<()> {
+pub fn with_data_dir(mut settings: Settings, data_dir: Option<PathBuf>) -> Settings {
     if let Some(dir) = data_dir {
         let at = |name: &str| dir.join(name).display().to_string();
         settings
@@ -74,6 +74,11 @@ pub fn run(mut settings: Settings, data_dir: Option<PathBuf>) -> Result<()> {
             .get_or_insert_with(|| at("ledger.key"));
         settings.pii_key_file.get_or_insert_with(|| at("pii.key"));
     }
+    settings
+}
+
+pub fn run(settings: Settings, data_dir: Option<PathBuf>) -> Result<()> {
+    let settings = with_data_dir(settings, data_dir);
     let store_url = settings.storage_root()?;
     if !store_url.starts_with("s3://") {
         // A missing photo directory is a finding, not a directory to create.

@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod check;
 pub mod dev;
+pub mod gc;
 pub mod import;
 pub mod ledger;
 pub mod serve;
