@@ -74,8 +74,11 @@ impl<'de> Deserialize<'de> for SubmissionId {
     }
 }
 
-fn all_digits(s: &str) -> bool {
-    s.bytes().all(|b| b.is_ascii_digit())
+/// On bytes, not `&str` slices: slicing a string at a byte that is not a character boundary
+/// panics, and these inputs are untrusted (a fuzzer found an ID number of 18 bytes with a
+/// Chinese character across byte 17).
+fn all_digits(s: &[u8]) -> bool {
+    s.iter().all(u8::is_ascii_digit)
 }
 
 /// 一户一码: the village's 12-digit statistical code, '-', a 4-digit sequence.
@@ -86,8 +89,8 @@ impl HouseholdCode {
     pub fn parse(s: &str) -> Result<Self, IdError> {
         let ok = s.len() == 17
             && s.as_bytes()[12] == b'-'
-            && all_digits(&s[..12])
-            && all_digits(&s[13..]);
+            && all_digits(&s.as_bytes()[..12])
+            && all_digits(&s.as_bytes()[13..]);
         if ok {
             Ok(HouseholdCode(s.to_owned()))
         } else {
@@ -113,7 +116,7 @@ pub struct OrgCode(String);
 
 impl OrgCode {
     pub fn parse(s: &str) -> Result<Self, IdError> {
-        if s.len() == 12 && all_digits(s) {
+        if s.len() == 12 && all_digits(s.as_bytes()) {
             Ok(OrgCode(s.to_owned()))
         } else {
             Err(IdError::OrgCode)
@@ -161,7 +164,7 @@ const CHECK: &[u8; 11] = b"10X98765432";
 impl IdNumber {
     pub fn parse(s: &str) -> Result<Self, IdError> {
         let b = s.as_bytes();
-        if b.len() != 18 || !all_digits(&s[..17]) {
+        if b.len() != 18 || !all_digits(&b[..17]) {
             return Err(IdError::IdShape);
         }
         let last = b[17].to_ascii_uppercase();
@@ -237,6 +240,17 @@ mod tests {
         ] {
             assert!(HouseholdCode::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn codes_with_characters_across_a_slice_boundary_are_refused_not_a_panic() {
+        // Found by the survey_checks fuzz target: 18 bytes, a three-byte character at 15–17,
+        // so byte 17 (where the check character should start) is inside it.
+        assert_eq!("522732198701012李".len(), 18);
+        assert_eq!(IdNumber::parse("522732198701012李"), Err(IdError::IdShape));
+        assert_eq!(IdNumber::parse("52273219870101李0"), Err(IdError::IdShape));
+        assert!(HouseholdCode::parse("52273210120李-00").is_err());
+        assert!(OrgCode::parse("52273210李0").is_err());
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod deadline;
 pub mod decision;
 pub mod flags;
 pub mod form;
+pub mod fuzzing;
 pub mod ids;
 pub mod indicators;
 pub mod ledger;

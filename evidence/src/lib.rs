@@ -12,6 +12,7 @@
 //! decode, then `thumbnail`): the baseline the benchmark measures against.
 
 pub mod exif;
+pub mod fuzzing;
 pub mod jpeg;
 
 use image::imageops::FilterType;
