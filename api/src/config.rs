@@ -60,15 +60,25 @@ impl ApiConfig {
         self
     }
 
-    /// The address a request comes from, for per-address limits.
+    /// The address a request comes from, for per-address limits. Behind a trusted proxy, the
+    /// last `X-Forwarded-For` entry: the one that proxy appended (entries before it are what the
+    /// client claimed, and a client can claim anything).
     pub fn client_address(&self, req: &actix_web::HttpRequest) -> Option<String> {
-        if self.trust_forwarded {
-            return req.connection_info().realip_remote_addr().map(|a| {
-                // `ip:port` or a bare address; an IPv6 address in brackets keeps them.
-                a.parse::<std::net::SocketAddr>()
+        if self.trust_forwarded
+            && let Some(last) = req
+                .headers()
+                .get_all("x-forwarded-for")
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|v| v.split(','))
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .last()
+        {
+            return Some(
+                last.parse::<std::net::SocketAddr>()
                     .map(|s| s.ip().to_string())
-                    .unwrap_or_else(|_| a.to_owned())
-            });
+                    .unwrap_or_else(|_| last.to_owned()),
+            );
         }
         req.peer_addr().map(|a| a.ip().to_string())
     }

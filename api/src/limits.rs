@@ -21,7 +21,9 @@ pub struct AbuseLimits {
     /// Failed sign-ins an account may have before each further failure locks it for a growing
     /// time (1 s, 2 s, 4 s … up to `sign_in_max_delay`). Default 5.
     pub sign_in_free_failures: u32,
-    /// The same, per client address (many accounts tried from one place). Default 20.
+    /// The same, per client address (many accounts tried from one place). Default 50: behind
+    /// a proxy whose forwarded address is not trusted (`TRUST_FORWARDED_FOR`), every client
+    /// has the proxy's address, and everyone's typos count together.
     pub sign_in_free_failures_per_address: u32,
     /// The longest lock. Default 15 minutes.
     pub sign_in_max_delay: Duration,
@@ -40,7 +42,7 @@ impl Default for AbuseLimits {
     fn default() -> Self {
         Self {
             sign_in_free_failures: 5,
-            sign_in_free_failures_per_address: 20,
+            sign_in_free_failures_per_address: 50,
             sign_in_max_delay: Duration::from_secs(15 * 60),
             uploads_per_minute: 60,
             upload_burst: 200,
@@ -53,11 +55,17 @@ impl Default for AbuseLimits {
 /// Entries kept at most per table; past it, expired ones are dropped first (memory is bounded
 /// whatever a client sends).
 const MAX_ENTRIES: usize = 100_000;
-/// A failure record is forgotten after this much quiet.
-const FORGET_AFTER: Duration = Duration::from_secs(24 * 3600);
+/// Failures are counted over this window: after this long without one, a key starts again.
+const WINDOW: Duration = Duration::from_secs(15 * 60);
+
+/// A sign-in attempt counted in advance: what each key was before it.
+#[derive(Debug)]
+pub struct Attempt {
+    before: Vec<(String, Option<Failures>)>,
+}
 
 #[derive(Debug, Clone, Copy)]
-struct Failures {
+pub struct Failures {
     count: u32,
     locked_until: Option<Instant>,
     last: Instant,
@@ -107,7 +115,79 @@ impl Limiter {
         }
     }
 
-    /// Before checking a password: the time left if the account or the address is locked.
+    /// Before checking a password: `Err(time left)` if the account or the address is locked.
+    /// Otherwise the attempt is counted as a failure at once — so guesses sent in parallel are
+    /// all counted before any is answered — and [`Limiter::sign_in_succeeded`] takes it back if
+    /// the password was right. Past the free failures each counted one locks the key for a
+    /// time that doubles (1 s, 2 s, 4 s … up to `sign_in_max_delay`); counts start again after
+    /// 15 minutes without a failure.
+    pub fn sign_in_attempt(
+        &self,
+        username: &str,
+        address: Option<&str>,
+    ) -> Result<Attempt, Duration> {
+        let now = Instant::now();
+        let mut table = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        let keys = Self::keys(username, address);
+        if let Some(wait) = keys
+            .iter()
+            .filter_map(|(k, _)| table.get(k)?.locked_until)
+            .filter(|until| *until > now)
+            .map(|until| until - now)
+            .max()
+        {
+            return Err(wait);
+        }
+        if table.len() >= MAX_ENTRIES {
+            table.retain(|_, f| now.duration_since(f.last) < WINDOW);
+            if table.len() >= MAX_ENTRIES {
+                // Under a flood of distinct names, keep the locked ones.
+                table.retain(|_, f| f.locked_until.is_some_and(|u| u > now));
+            }
+        }
+        let mut before = Vec::with_capacity(keys.len());
+        for (key, kind) in keys {
+            let entry = table.get(&key).copied();
+            before.push((key.clone(), entry));
+            let mut f = entry
+                .filter(|f| now.duration_since(f.last) < WINDOW)
+                .unwrap_or(Failures {
+                    count: 0,
+                    locked_until: None,
+                    last: now,
+                });
+            f.count += 1;
+            f.last = now;
+            let free = self.free(kind);
+            if f.count > free {
+                let doublings = (f.count - free - 1).min(20);
+                f.locked_until = Some(
+                    now + Duration::from_secs(1u64 << doublings).min(self.limits.sign_in_max_delay),
+                );
+            }
+            table.insert(key, f);
+        }
+        Ok(Attempt { before })
+    }
+
+    /// The password was right: the attempt is not a failure. The account's count starts
+    /// again; the address is as it was before this attempt (one right password does not
+    /// excuse guesses at other accounts from the same place).
+    pub fn sign_in_succeeded(&self, attempt: Attempt) {
+        let mut table = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        for (key, before) in attempt.before {
+            match before {
+                Some(f) if key.starts_with("addr:") => {
+                    table.insert(key, f);
+                }
+                _ => {
+                    table.remove(&key);
+                }
+            }
+        }
+    }
+
+    /// Whether a sign-in for `username` from `address` would be refused now, and for how long.
     pub fn sign_in_locked(&self, username: &str, address: Option<&str>) -> Option<Duration> {
         let now = Instant::now();
         let table = self.failures.lock().unwrap_or_else(|p| p.into_inner());
@@ -117,49 +197,6 @@ impl Limiter {
             .filter(|until| *until > now)
             .map(|until| until - now)
             .max()
-    }
-
-    /// A wrong password (or an unknown account): count it; past the free failures, lock for
-    /// a time that doubles with each further failure. Returns the lock, if one starts.
-    pub fn sign_in_failed(&self, username: &str, address: Option<&str>) -> Option<Duration> {
-        let now = Instant::now();
-        let mut table = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        if table.len() >= MAX_ENTRIES {
-            table.retain(|_, f| now.duration_since(f.last) < FORGET_AFTER);
-            if table.len() >= MAX_ENTRIES {
-                // Under a flood of distinct names, keep the locked ones.
-                table.retain(|_, f| f.locked_until.is_some_and(|u| u > now));
-            }
-        }
-        let mut longest = None;
-        for (key, kind) in Self::keys(username, address) {
-            let f = table.entry(key).or_insert(Failures {
-                count: 0,
-                locked_until: None,
-                last: now,
-            });
-            if now.duration_since(f.last) >= FORGET_AFTER {
-                f.count = 0;
-            }
-            f.count += 1;
-            f.last = now;
-            let free = self.free(kind);
-            if f.count > free {
-                let doublings = (f.count - free - 1).min(20);
-                let delay =
-                    Duration::from_secs(1u64 << doublings).min(self.limits.sign_in_max_delay);
-                f.locked_until = Some(now + delay);
-                longest = longest.max(Some(delay));
-            }
-        }
-        longest
-    }
-
-    /// A right password: the account's count starts again (the address's does not: one right
-    /// password does not excuse guesses at other accounts).
-    pub fn sign_in_succeeded(&self, username: &str) {
-        let mut table = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        table.remove(&format!("user:{}", username.to_lowercase()));
     }
 
     /// One upload by `account`: `Err(wait)` when its bucket is empty.
@@ -211,31 +248,52 @@ mod tests {
         })
     }
 
+    /// A wrong password: attempted, not taken back.
+    fn fail(l: &Limiter, user: &str, addr: Option<&str>) -> Result<(), Duration> {
+        l.sign_in_attempt(user, addr).map(drop)
+    }
+
     #[test]
     fn sign_in_delays_grow_past_the_free_failures_and_a_success_clears_the_account() {
         let l = limiter();
-        assert_eq!(l.sign_in_failed("wang", Some("10.0.0.1")), None);
-        assert_eq!(l.sign_in_failed("Wang", Some("10.0.0.1")), None);
+        let a = Some("10.0.0.1");
+        assert!(fail(&l, "wang", a).is_ok());
+        assert!(fail(&l, "Wang", a).is_ok());
         assert_eq!(l.sign_in_locked("wang", None), None);
-        assert_eq!(
-            l.sign_in_failed("wang", Some("10.0.0.1")),
-            Some(Duration::from_secs(1))
+        assert!(fail(&l, "wang", a).is_ok(), "the third is answered…");
+        assert!(
+            l.sign_in_locked("WANG", None)
+                .is_some_and(|w| w <= Duration::from_secs(1))
         );
-        assert_eq!(
-            l.sign_in_failed("wang", Some("10.0.0.1")),
-            Some(Duration::from_secs(2))
-        );
-        assert!(l.sign_in_locked("WANG", None).is_some());
-        // Another account from the same address is not locked yet…
+        assert!(fail(&l, "wang", a).is_err(), "…and locks the account");
+        // Another account from the same address is not locked (3 of its 4 free)…
         assert_eq!(l.sign_in_locked("li", Some("10.0.0.2")), None);
-        // …until the address has had its own free failures.
-        assert_eq!(
-            l.sign_in_failed("li", Some("10.0.0.1")),
-            Some(Duration::from_secs(1))
-        );
-        assert!(l.sign_in_locked("zhao", Some("10.0.0.1")).is_some());
-        l.sign_in_succeeded("wang");
-        assert!(l.sign_in_locked("wang", Some("10.0.0.9")).is_none());
+        assert!(fail(&l, "li", a).is_ok());
+        // …until the address has used its own free failures.
+        assert!(fail(&l, "zhao", a).is_ok());
+        assert!(l.sign_in_locked("zhou", a).is_some());
+        // A right password clears the account's count, and leaves the address as it was.
+        let l = limiter();
+        for _ in 0..2 {
+            assert!(fail(&l, "wang", a).is_ok());
+        }
+        let right = l.sign_in_attempt("wang", a).unwrap();
+        l.sign_in_succeeded(right);
+        assert!(fail(&l, "wang", a).is_ok(), "counting starts again");
+        assert!(fail(&l, "wang", a).is_ok());
+        assert!(l.sign_in_locked("wang", None).is_none());
+        assert!(fail(&l, "li", a).is_ok(), "the address's fifth failure…");
+        assert!(l.sign_in_locked("li", a).is_some(), "…locks it");
+    }
+
+    #[test]
+    fn parallel_guesses_are_counted_before_any_is_answered() {
+        let l = limiter();
+        // Three attempts in flight at once (none answered yet): the third already locks.
+        let _a = l.sign_in_attempt("wang", None).unwrap();
+        let _b = l.sign_in_attempt("wang", None).unwrap();
+        let _c = l.sign_in_attempt("wang", None).unwrap();
+        assert!(l.sign_in_attempt("wang", None).is_err());
     }
 
     #[test]
@@ -245,11 +303,18 @@ mod tests {
             sign_in_max_delay: Duration::from_secs(60),
             ..AbuseLimits::default()
         });
-        let mut last = None;
+        let mut seen = Duration::ZERO;
         for _ in 0..40 {
-            last = l.sign_in_failed("wang", None);
+            // Past the lock each time, as if the caller waited it out.
+            let mut table = l.failures.lock().unwrap();
+            for f in table.values_mut() {
+                f.locked_until = None;
+            }
+            drop(table);
+            let _ = l.sign_in_attempt("wang", None).unwrap();
+            seen = seen.max(l.sign_in_locked("wang", None).unwrap());
         }
-        assert_eq!(last, Some(Duration::from_secs(60)));
+        assert!(seen <= Duration::from_secs(60) && seen > Duration::from_secs(59));
     }
 
     #[test]

@@ -122,21 +122,27 @@ pub fn redrive(conn: &mut Conn, which: Which<'_>, actor: &str) -> DbResult<Vec<S
                 .select((s::id, s::request_id))
                 .load(c))?,
         };
-        let ids: Vec<String> = waiting.iter().map(|(id, _)| id.clone()).collect();
-        for chunk in ids.chunks(1_000) {
-            with_tx!(tx, |c| diesel::update(
+        // One guarded update each: of two re-drives at once (the console and the command line)
+        // only the one that moves a submission back to `queued` sends it and records it.
+        let mut moved = Vec::with_capacity(waiting.len());
+        for (id, request_id) in waiting {
+            let n = with_tx!(tx, |c| diesel::update(
                 s::table
-                    .filter(s::id.eq_any(chunk))
+                    .filter(s::id.eq(&id))
                     .filter(s::status.eq(NEEDS_ATTENTION))
             )
             .set(s::status.eq("queued"))
             .execute(c))?;
-            with_tx!(tx, |c| diesel::delete(
-                sa::table.filter(sa::submission_id.eq_any(chunk))
-            )
-            .execute(c))?;
+            if n == 1 {
+                with_tx!(tx, |c| diesel::delete(
+                    sa::table.filter(sa::submission_id.eq(&id))
+                )
+                .execute(c))?;
+                moved.push((id, request_id));
+            }
         }
-        enqueue_processing(tx, &waiting, now)?;
+        let ids: Vec<String> = moved.iter().map(|(id, _)| id.clone()).collect();
+        enqueue_processing(tx, &moved, now)?;
         log(tx, &ids, "redriven", None, actor, now)?;
         Ok(ids)
     })
@@ -204,7 +210,9 @@ pub fn history(conn: &mut Conn, id: &str) -> DbResult<Vec<Event>> {
 /// was last sent before `older_than` (the caller has seen the queues empty, so no such message
 /// is waiting anywhere): their outbox rows are re-armed for the relay, at most `limit`. A row
 /// not yet sent is the relay's already; a submission without any row gets one. Safe to run
-/// from several processes at once: a row is re-armed by one of them. Returns the ids re-sent.
+/// from several processes at once: a row is re-armed by one of them (two sweeps that both find
+/// a submission without any row each write one; processing is idempotent, so that costs a
+/// duplicate message, not a duplicate result). Returns the ids re-sent.
 pub fn sweep(
     conn: &mut Conn,
     older_than: NaiveDateTime,

@@ -117,6 +117,21 @@ impl PhotoStore {
         }
     }
 
+    /// When an original was last written, if it is there.
+    pub fn written_at(
+        &self,
+        sha256_hex: &str,
+    ) -> Result<Option<std::time::SystemTime>, StorageError> {
+        match self {
+            PhotoStore::Local(l) => match std::fs::metadata(l.path_of(sha256_hex)) {
+                Ok(m) => Ok(Some(m.modified()?)),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(e.into()),
+            },
+            PhotoStore::S3(s) => s.written_at(&original_key(sha256_hex)),
+        }
+    }
+
     /// Remove an original and every file derived from it. Only for a photo no submission
     /// names (`fieldsurvey gc`): the store is otherwise append-only.
     pub fn remove(&self, sha256_hex: &str) -> Result<(), StorageError> {

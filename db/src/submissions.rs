@@ -132,8 +132,8 @@ pub struct PhotoMeta {
     pub phash: Option<u64>,
 }
 
-/// Commit a stage's effects exactly once: the (submission, stage) row is the idempotency key and
-/// the status change is guarded on `queued`. Returns false when the stage had already run (a
+/// Commit a stage's effects exactly once: the status change, guarded on `queued`, decides which
+/// run writes; the (submission, stage) row records it. Returns false when the stage had already run (a
 /// redelivery, or another worker's run), in which case nothing changes.
 ///
 /// No lock that every sign-off takes: the transaction locks its own rows and its household
@@ -142,19 +142,10 @@ pub struct PhotoMeta {
 /// caller runs after the commit.
 pub fn record_stage(conn: &mut Conn, o: &StageOutcome<'_>) -> DbResult<bool> {
     conn.transaction(|tx| {
-        let first = with_tx!(tx, |c| diesel::insert_into(stage_runs::table)
-            .values((
-                stage_runs::submission_id.eq(o.submission_id),
-                stage_runs::stage.eq(o.stage),
-                stage_runs::completed_at.eq(o.at),
-                stage_runs::worker.eq(o.worker),
-            ))
-            .on_conflict((stage_runs::submission_id, stage_runs::stage))
-            .do_nothing()
-            .execute(c))?;
-        if first == 0 {
-            return Ok(false);
-        }
+        // The status first: of two runs of the stage (a redelivery, a re-sent message) only the
+        // one that moves the submission out of `queued` writes anything. (The other way round,
+        // a run that lost to a parking committed its `stage_runs` row alone, and after a
+        // re-drive every later run found that row and did nothing: stuck `queued`.)
         let changed = with_tx!(tx, |c| diesel::update(
             s::table
                 .filter(s::id.eq(o.submission_id))
@@ -170,9 +161,19 @@ pub fn record_stage(conn: &mut Conn, o: &StageOutcome<'_>) -> DbResult<bool> {
         ))
         .execute(c))?;
         if changed != 1 {
-            // Another worker changed it between our read and our write: its result stands.
+            // Processed by another run meanwhile (its result stands), or parked: nothing written.
             return Ok(false);
         }
+        with_tx!(tx, |c| diesel::insert_into(stage_runs::table)
+            .values((
+                stage_runs::submission_id.eq(o.submission_id),
+                stage_runs::stage.eq(o.stage),
+                stage_runs::completed_at.eq(o.at),
+                stage_runs::worker.eq(o.worker),
+            ))
+            .on_conflict((stage_runs::submission_id, stage_runs::stage))
+            .do_nothing()
+            .execute(c))?;
         if let Some(so) = &o.signed_off {
             crate::progress::lock_household(tx, &so.household_code)?;
         }

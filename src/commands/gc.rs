@@ -39,12 +39,15 @@ pub fn run(settings: &Settings, delete: bool, older_than_hours: u64) -> Result<(
             orphans += 1;
             bytes += o.size;
             if delete {
-                // Checked again at the moment of removal, one by one.
+                // Checked again at the moment of removal, one by one: still old (an upload
+                // that sent the same bytes since the listing wrote them again), and still
+                // named by no submission.
+                let still_old = store.written_at(&o.sha256)?.is_some_and(|at| at < before);
                 let again = fieldsurvey_db::submissions::referenced_photos(
                     &mut conn,
                     std::slice::from_ref(&o.sha256),
                 )?;
-                if again.is_empty() {
+                if still_old && again.is_empty() {
                     store.remove(&o.sha256)?;
                     removed += 1;
                 }

@@ -47,9 +47,13 @@ async fn render(state: &AppState, me: &Me, notice: Option<String>) -> Page {
     let (waiting, total) = state
         .db
         .run(move |c| {
-            let waiting = fieldsurvey_db::attention::waiting(c, Some(&org), SHOWN)?;
-            let total = fieldsurvey_db::attention::count(c)?;
-            Ok((waiting, total))
+            // The count is of this admin's jurisdiction, as the rows are.
+            let all = fieldsurvey_db::attention::waiting(c, Some(&org), i64::MAX)?;
+            let total = all.len() as i64;
+            Ok((
+                all.into_iter().take(SHOWN as usize).collect::<Vec<_>>(),
+                total,
+            ))
         })
         .await?;
     let rows = waiting

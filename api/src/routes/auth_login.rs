@@ -95,16 +95,16 @@ pub(crate) async fn sign_in(
         ),
         retry_after: crate::limits::seconds(wait),
     };
-    if let Some(wait) = limiter.sign_in_locked(&username, address.as_deref()) {
-        return Err(locked(wait));
-    }
+    let attempt = limiter
+        .sign_in_attempt(&username, address.as_deref())
+        .map_err(locked)?;
     match authenticate(state, username.clone(), pw).await? {
         Some(user) => {
-            limiter.sign_in_succeeded(&username);
+            limiter.sign_in_succeeded(attempt);
             Ok(user)
         }
         None => {
-            if let Some(wait) = limiter.sign_in_failed(&username, address.as_deref()) {
+            if let Some(wait) = limiter.sign_in_locked(&username, address.as_deref()) {
                 tracing::warn!(
                     wait_s = wait.as_secs(),
                     "sign-ins refused for a while after repeated failures"
