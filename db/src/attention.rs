@@ -183,9 +183,21 @@ pub fn waiting(conn: &mut Conn, org_code: Option<&str>, limit: i64) -> DbResult<
     })
 }
 
-/// How many submissions wait for an operator (the metric an alert watches).
-pub fn count(conn: &mut Conn) -> DbResult<i64> {
-    with_conn!(conn, |c| Ok(sa::table.count().get_result(c)?))
+/// How many submissions wait for an operator, in the subtree of `org_code` (all with `None`:
+/// the metric an alert watches).
+pub fn count(conn: &mut Conn, org_code: Option<&str>) -> DbResult<i64> {
+    let prefix = match org_code {
+        Some(code) => match crate::org::get(conn, code)? {
+            Some(root) => format!("{}%", root.path),
+            None => return Ok(0),
+        },
+        None => return with_conn!(conn, |c| Ok(sa::table.count().get_result(c)?)),
+    };
+    with_conn!(conn, |c| Ok(sa::table
+        .inner_join(s::table)
+        .filter(s::village_code.eq_any(o::table.filter(o::path.like(prefix)).select(o::code)))
+        .count()
+        .get_result(c)?))
 }
 
 /// The reason and time a submission was parked, if it waits.

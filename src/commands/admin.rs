@@ -37,7 +37,7 @@ pub fn attention(settings: &Settings, limit: i64) -> Result<()> {
     let db = connect(settings)?;
     let mut conn = db.get()?;
     let waiting = fieldsurvey_db::attention::waiting(&mut conn, None, limit)?;
-    let total = fieldsurvey_db::attention::count(&mut conn)?;
+    let total = fieldsurvey_db::attention::count(&mut conn, None)?;
     for w in &waiting {
         println!(
             "{}\t{}\t{}\trequest {}\t{}",

@@ -311,7 +311,7 @@ fn queue(db: &Db) -> Finding {
         Ok((
             consistency::queued_submissions(c)?,
             fieldsurvey_db::outbox::backlog(c)?,
-            fieldsurvey_db::attention::count(c)?,
+            fieldsurvey_db::attention::count(c, None)?,
         ))
     });
     let stopped = |n: i64| match n {

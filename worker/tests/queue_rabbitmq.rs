@@ -310,6 +310,10 @@ async fn failures_are_retried_with_a_counted_attempt_then_parked() {
         .unwrap();
     let headers = parked.properties.headers().clone().unwrap();
     assert!(headers.inner().contains_key("x-parked-reason"));
+    // The handler is told of each parking, with the reason (it marks the submission).
+    let told = handler.parked.lock().unwrap().clone();
+    assert_eq!(told.len(), 2);
+    assert!(told.iter().all(|(_, reason)| reason == "database down"));
     cleanup(&url, &t).await;
 }
 
@@ -397,43 +401,5 @@ async fn waiting_on_other_work_spends_no_attempt() {
     }
     assert!(handler.parked.lock().unwrap().is_empty());
     assert_eq!(count(&url, &t.parking_queue()).await, 0);
-    cleanup(&url, &t).await;
-}
-
-#[tokio::test]
-async fn a_parked_message_is_handed_to_the_handler_with_its_reason() {
-    let Some(url) = amqp("a_parked_message_is_handed_to_the_handler_with_its_reason") else {
-        return;
-    };
-    let t = topology(1);
-    let sup = Arc::new(Supervisor::new(url.clone(), t.clone()));
-    publish(&sup, &t, 1).await;
-    let handler = Arc::new(Flaky {
-        fail: 99,
-        panic_first: false,
-        seen: Mutex::default(),
-        done: AtomicU32::new(0),
-        parked: Mutex::default(),
-    });
-    let stop = CancellationToken::new();
-    let consumer = tokio::spawn(run_consumer(
-        sup.clone(),
-        t.clone(),
-        handler.clone(),
-        1,
-        stop.clone(),
-        metrics(),
-    ));
-    for _ in 0..100 {
-        if count(&url, &t.parking_queue()).await == 1 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    stop.cancel();
-    consumer.await.unwrap().unwrap();
-    let parked = handler.parked.lock().unwrap().clone();
-    assert_eq!(parked.len(), 1);
-    assert_eq!(parked[0].1, "database down");
     cleanup(&url, &t).await;
 }

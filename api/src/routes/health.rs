@@ -31,7 +31,7 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         .db
         .run(|c| {
             let outbox = fieldsurvey_db::outbox::backlog(c)?;
-            let attention = fieldsurvey_db::attention::count(c)?;
+            let attention = fieldsurvey_db::attention::count(c, None)?;
             Ok((outbox, attention))
         })
         .await;
