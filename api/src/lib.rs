@@ -9,6 +9,7 @@ pub mod authz;
 pub mod config;
 pub mod console;
 pub mod error;
+pub mod fuzzing;
 pub mod limits;
 pub mod metrics;
 pub mod routes;

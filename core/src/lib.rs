@@ -10,6 +10,7 @@ pub mod canonical;
 pub mod checks;
 pub mod deadline;
 pub mod decision;
+pub mod export;
 pub mod flags;
 pub mod form;
 pub mod fuzzing;

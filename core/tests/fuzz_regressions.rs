@@ -45,3 +45,40 @@ fn the_canonical_json_corpus_replays_cleanly() {
         fieldsurvey_core::fuzzing::canonical_round_trip,
     );
 }
+
+#[test]
+fn the_ledger_export_corpus_replays_cleanly() {
+    replay("ledger_export", fieldsurvey_core::fuzzing::ledger_export);
+}
+
+/// The seed the export fuzzer starts from is an intact export (so mutations start from a
+/// ledger that verifies), and one changed byte in an entry breaks it at that entry.
+#[test]
+fn the_ledger_export_seed_verifies_and_a_changed_byte_is_found() {
+    use fieldsurvey_core::export::{Fault, read};
+    use fieldsurvey_core::fuzzing::{EXPORT_KEY_SEED, ledger_export_seed};
+    use fieldsurvey_core::ledger::LedgerKey;
+    let key = LedgerKey::from_seed(&EXPORT_KEY_SEED).public_key();
+    let seed = ledger_export_seed();
+    let summary = read(seed.as_slice(), key, Vec::new()).unwrap();
+    assert_eq!(summary.entries, 3);
+    assert_eq!(summary.checkpoints, 1);
+    assert_eq!(summary.actor_signatures, 1);
+
+    let text = String::from_utf8(seed).unwrap();
+    let tampered = text.replacen("worker-1", "worker-2", 1);
+    assert_ne!(tampered, text);
+    match read(tampered.as_bytes(), key, Vec::new()) {
+        Err(Fault::Ledger(b)) => assert_eq!(b.seq, 2, "{}", b.reason),
+        other => panic!("a changed entry must break the ledger at it: {other:?}"),
+    }
+    let truncated: String = text.lines().take(4).map(|l| format!("{l}\n")).collect();
+    match read(truncated.as_bytes(), key, Vec::new()) {
+        Err(Fault::Ledger(b)) => assert!(b.reason.contains("promises 3"), "{}", b.reason),
+        other => panic!("a cut export must not verify: {other:?}"),
+    }
+    assert!(matches!(
+        read(&b"{\"entry\":1}\n"[..], key, Vec::new()),
+        Err(Fault::File(_))
+    ));
+}

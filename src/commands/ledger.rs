@@ -14,19 +14,17 @@ use anyhow::{Context, Result, bail};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use fieldsurvey_core::audit::{Auditor, Summary, Witnessed};
-use fieldsurvey_core::ledger::{Broken, Checkpoint, Entry, StoredEntry};
+use fieldsurvey_core::export::{self, Fault, Line};
+use fieldsurvey_core::ledger::{Broken, Checkpoint, Entry};
 use fieldsurvey_db::Db;
 use fieldsurvey_db::ledger::TreeCache;
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::commands::admin::connect;
 use crate::config::Settings;
 
 /// Entries read (and exported) per page.
-const PAGE: i64 = 5_000;
-
-pub const EXPORT_FORMAT: &str = "fieldsurvey-ledger-export/1";
+const PAGE: i64 = export::PAGE as i64;
 
 pub struct VerifyArgs {
     pub public_key: Option<String>,
@@ -143,31 +141,6 @@ pub fn verify_database(
     Ok(auditor.finish())
 }
 
-/// One line of an export file (JSON Lines): a header, then the stored checkpoints, then pages
-/// of entries each followed by the signed surveys its entries name.
-#[derive(Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-enum Line {
-    Header {
-        format: String,
-        public_key: String,
-        size: u64,
-        exported_at: String,
-    },
-    Checkpoint(Checkpoint),
-    Entry {
-        seq: u64,
-        canonical: String,
-        entry_hash: String,
-        service_signature: String,
-    },
-    Document {
-        submission_id: String,
-        content_digest: String,
-        document: String,
-    },
-}
-
 /// `ledger export FILE --to RECIPIENT`: the whole ledger as it stands, its checkpoints, and the
 /// signed surveys its entries name — personal data, so the file is encrypted to the auditor's
 /// X25519 public key in the age format (age-encryption.org/v1; `age -d` or `ledger verify
@@ -190,7 +163,7 @@ pub fn export(settings: &Settings, file: &Path, to: &str) -> Result<()> {
     let mut out = BufWriter::with_capacity(1 << 16, &mut sealed);
     let mut write = |line: &Line| write_line(&mut out, line);
     write(&Line::Header {
-        format: EXPORT_FORMAT.into(),
+        format: export::FORMAT.into(),
         public_key: key.public_key_b64url(),
         size,
         exported_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
@@ -335,30 +308,6 @@ fn write_line(out: &mut impl Write, line: &Line) -> Result<()> {
     Ok(())
 }
 
-/// A fault found while reading an export: the file itself, or the ledger it holds.
-enum Fault {
-    File(anyhow::Error),
-    Ledger(Broken),
-}
-
-impl From<Broken> for Fault {
-    fn from(b: Broken) -> Self {
-        Fault::Ledger(b)
-    }
-}
-
-impl From<anyhow::Error> for Fault {
-    fn from(e: anyhow::Error) -> Self {
-        Fault::File(e)
-    }
-}
-
-impl From<std::io::Error> for Fault {
-    fn from(e: std::io::Error) -> Self {
-        Fault::File(e.into())
-    }
-}
-
 /// Verify an export file offline: only the file, the service's public key and — for an
 /// encrypted export — the auditor's identity are needed. A file already decrypted (`age -d`)
 /// is read as it is.
@@ -380,115 +329,15 @@ pub fn verify_export(
         let plain = decryptor
             .decrypt(std::iter::once(&identity as &dyn age::Identity))
             .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", file.display()))?;
-        read_export(BufReader::new(plain), key, witnesses)
+        export::read(BufReader::new(plain), key, witnesses)
     } else {
-        read_export(raw, key, witnesses)
+        export::read(raw, key, witnesses)
     };
     match outcome {
         Ok(summary) => Ok(Ok(summary)),
         Err(Fault::Ledger(b)) => Ok(Err(b)),
-        Err(Fault::File(e)) => Err(e),
+        Err(Fault::File(e)) => Err(anyhow::anyhow!(e)),
     }
-}
-
-fn read_export(
-    reader: impl BufRead,
-    key: [u8; 32],
-    mut witnesses: Vec<Witnessed>,
-) -> Result<Summary, Fault> {
-    let mut lines = reader.lines();
-    let first = lines.next().context("the export is empty")??;
-    let Ok(Line::Header { format, size, .. }) = serde_json::from_str(&first) else {
-        return Err(anyhow::anyhow!("the export has no header line").into());
-    };
-    if format != EXPORT_FORMAT {
-        return Err(
-            anyhow::anyhow!("the export's format is {format}, expected {EXPORT_FORMAT}").into(),
-        );
-    }
-    let mut auditor: Option<Auditor> = None;
-    let mut entries: Vec<StoredEntry> = Vec::new();
-    let mut documents: Vec<(String, String, String)> = Vec::new();
-    for (n, line) in lines.enumerate() {
-        let parsed: Line = serde_json::from_str(&line?)
-            .with_context(|| format!("line {} of the export is unreadable", n + 2))?;
-        if let Line::Checkpoint(cp) = parsed {
-            if auditor.is_some() {
-                return Err(
-                    anyhow::anyhow!("line {}: a checkpoint after the entries", n + 2).into(),
-                );
-            }
-            witnesses.push(Witnessed {
-                label: format!("exported #{}", cp.size),
-                checkpoint: cp,
-            });
-            continue;
-        }
-        let a = match auditor.as_mut() {
-            Some(a) => a,
-            None => auditor.insert(Auditor::new(key, std::mem::take(&mut witnesses))?),
-        };
-        match parsed {
-            Line::Entry {
-                seq,
-                canonical,
-                entry_hash,
-                service_signature,
-            } => {
-                // A page's surveys follow its entries: check them before the next page.
-                if !documents.is_empty() {
-                    a.documents(std::mem::take(&mut documents))?;
-                }
-                entries.push(StoredEntry {
-                    seq,
-                    text: canonical,
-                    hash: entry_hash,
-                    service_signature,
-                });
-                if entries.len() >= PAGE as usize {
-                    a.feed(&entries)?;
-                    entries.clear();
-                }
-            }
-            Line::Document {
-                submission_id,
-                content_digest,
-                document,
-            } => {
-                if !entries.is_empty() {
-                    a.feed(&entries)?;
-                    entries.clear();
-                }
-                documents.push((submission_id, content_digest, document));
-                if documents.len() >= PAGE as usize {
-                    a.documents(std::mem::take(&mut documents))?;
-                }
-            }
-            Line::Header { .. } => {
-                return Err(anyhow::anyhow!("line {} repeats the header", n + 2).into());
-            }
-            Line::Checkpoint(_) => {}
-        }
-    }
-    let mut auditor = match auditor {
-        Some(a) => a,
-        None => Auditor::new(key, witnesses)?,
-    };
-    auditor.feed(&entries)?;
-    if !documents.is_empty() {
-        auditor.documents(documents)?;
-    }
-    if auditor.size() != size {
-        return Err(Broken {
-            seq: auditor.size() + 1,
-            reason: format!(
-                "the export's header promises {size} entries but it holds {}",
-                auditor.size()
-            ),
-        }
-        .into());
-    }
-    Ok(auditor.finish()?)
 }
 
 /// `ledger checkpoint --out FILE`: publish a signed tree head of the ledger as it stands and

@@ -12,5 +12,5 @@ pub mod review;
 pub mod spot_checks;
 pub mod submissions_create;
 pub mod submissions_get;
-mod upload;
+pub(crate) mod upload;
 pub mod worklists;

@@ -28,7 +28,7 @@ pub struct Accepted {
 }
 
 /// What the API itself needs from the survey: who, which household, which content.
-struct Envelope {
+pub(crate) struct Envelope {
     id: SubmissionId,
     household: HouseholdCode,
     supersedes: Option<String>,
@@ -36,7 +36,7 @@ struct Envelope {
     signer_key_id: Option<String>,
 }
 
-fn envelope(raw: &[u8]) -> Result<Envelope, ApiError> {
+pub(crate) fn envelope(raw: &[u8]) -> Result<Envelope, ApiError> {
     let value: Value = serde_json::from_slice(raw).map_err(|e| {
         ApiError::BadRequest(vec![
             ProblemItem::new(
