@@ -8,7 +8,8 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{App, HttpMessage, HttpResponse, HttpServer, web};
 use utoipa::OpenApi;
-use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+
+use crate::openapi::{ApiDoc, Methods};
 use utoipa_actix_web::AppExt;
 use utoipa_actix_web::service_config::ServiceConfig;
 
@@ -23,25 +24,6 @@ use crate::state::AppState;
 pub struct RequestId(pub String);
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
-
-#[derive(OpenApi)]
-#[openapi(
-    info(title = "fieldsurvey", description = "Photo-backed household verification surveys: upload, validation, review, accountability."),
-    modifiers(&BearerAuth)
-)]
-struct ApiDoc;
-
-struct BearerAuth;
-
-impl utoipa::Modify for BearerAuth {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
-        );
-    }
-}
 
 /// Register every endpoint. Only `service(...)` registrations are collected into the OpenAPI
 /// document, so every handler is added this way.
@@ -133,8 +115,16 @@ fn json_error(
     }
 }
 
-async fn not_found() -> Result<HttpResponse, ApiError> {
-    Err(ApiError::NotFound)
+/// No route took the request: 405 with `Allow` if the path is documented for other methods,
+/// else 404.
+async fn not_found(
+    req: actix_web::HttpRequest,
+    methods: web::Data<Methods>,
+) -> Result<HttpResponse, ApiError> {
+    match methods.allowed(req.path()) {
+        Some(allow) => Err(ApiError::MethodNotAllowed(allow.to_owned())),
+        None => Err(ApiError::NotFound),
+    }
 }
 
 /// Threads each HTTP worker may run blocking work on (database calls, photo writes). actix's
@@ -152,8 +142,10 @@ pub async fn serve(state: AppState, listener: TcpListener, workers: usize) -> st
             .openapi(ApiDoc::openapi())
             .configure(build_app_config)
             .split_for_parts();
-        web::Data::new(api.to_pretty_json().unwrap_or_default())
+        crate::openapi::document(&api)
     };
+    let methods = web::Data::new(Methods::of(&openapi));
+    let openapi = web::Data::new(serde_json::to_string_pretty(&openapi).unwrap_or_default());
     let header_timeout = state.config.abuse.limits.header_timeout;
     let data = web::Data::new(state);
     HttpServer::new(move || {
@@ -173,6 +165,7 @@ pub async fn serve(state: AppState, listener: TcpListener, workers: usize) -> st
             .configure(build_app_config)
             .into_app()
             .app_data(openapi.clone())
+            .app_data(methods.clone())
             .route("/api/v1/openapi.json", web::get().to(openapi_json))
             .configure(crate::console::configure)
             .default_service(web::to(not_found))

@@ -54,6 +54,9 @@ pub enum ApiError {
     Refused(&'static str, String),
     #[error("not found")]
     NotFound,
+    /// The path exists for other methods: these (the `Allow` header).
+    #[error("method not allowed; allowed: {0}")]
+    MethodNotAllowed(String),
     #[error("conflict: {1}")]
     Conflict(&'static str, String),
     #[error("{name} exceeds the limit of {limit} {unit}")]
@@ -95,6 +98,12 @@ impl ApiError {
             ApiError::Forbidden(d) => ("forbidden", "Forbidden", Some(d.clone()), vec![]),
             ApiError::Refused(code, d) => (code, "Forbidden", Some(d.clone()), vec![]),
             ApiError::NotFound => ("not_found", "Not found", None, vec![]),
+            ApiError::MethodNotAllowed(allow) => (
+                "method_not_allowed",
+                "Method not allowed",
+                Some(format!("this resource takes {allow}")),
+                vec![],
+            ),
             ApiError::Conflict(code, d) => (code, "Conflict", Some(d.clone()), vec![]),
             ApiError::TooLarge { name, limit, unit } => (
                 "payload_too_large",
@@ -144,6 +153,7 @@ impl ResponseError for ApiError {
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) | ApiError::Refused(..) => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(..) => StatusCode::CONFLICT,
             ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -185,6 +195,9 @@ impl ResponseError for ApiError {
             }
             ApiError::Timeout => {
                 resp.insert_header(("Connection", "close"));
+            }
+            ApiError::MethodNotAllowed(allow) => {
+                resp.insert_header(("Allow", allow.as_str()));
             }
             _ => {}
         }

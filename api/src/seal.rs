@@ -14,12 +14,15 @@ pub struct SealFields {
     /// When the decider signed, RFC 3339 with an offset; at most 10 minutes from the server's
     /// clock.
     #[serde(default)]
+    #[schema(required = true, value_type = String, format = DateTime)]
     pub decided_at: Option<String>,
     /// The decider's enrolled key.
     #[serde(default)]
+    #[schema(required = true, value_type = String)]
     pub key_id: Option<String>,
     /// Ed25519 over the decision document's RFC 8785 bytes, base64url.
     #[serde(default)]
+    #[schema(required = true, value_type = String, pattern = "^[A-Za-z0-9_-]{86}$")]
     pub signature: Option<String>,
 }
 

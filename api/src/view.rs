@@ -61,7 +61,8 @@ pub struct SubmissionView {
     pub verifier: Verifier,
     pub received_at: String,
     pub processed_at: Option<String>,
-    #[schema(value_type = Object)]
+    /// The indicators' outcome once signed off; null before, and for a rejection.
+    #[schema(value_type = Option<Object>)]
     pub outcome: Option<Value>,
     #[schema(value_type = Vec<Object>)]
     pub rejections: Value,

@@ -21,8 +21,10 @@ pub const PAGE_SIZE: i64 = 50;
 #[derive(Deserialize, utoipa::IntoParams)]
 pub struct CluesQuery {
     /// `open` (default) or `closed`.
+    #[param(schema_with = crate::openapi::clue_status)]
     pub status: Option<String>,
     /// From 1.
+    #[param(minimum = 1)]
     pub page: Option<i64>,
 }
 
@@ -131,6 +133,7 @@ pub async fn list_clues(
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct CloseClue {
     /// Why the clue is closed (required, at most 500 characters); signed exactly as posted.
+    #[schema(min_length = 1, max_length = 500)]
     pub reason: String,
     #[serde(flatten)]
     pub seal: crate::seal::SealFields,

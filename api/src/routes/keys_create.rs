@@ -16,6 +16,7 @@ use crate::state::AppState;
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct EnrolKey {
     /// Ed25519 public key, 32 bytes, base64url without padding.
+    #[schema(pattern = "^[A-Za-z0-9_-]{43}$")]
     pub public_key: String,
     /// The one-time code issued for the caller (`XXXX-XXXX-XXXX`; case, dashes and spaces
     /// do not matter).

@@ -22,6 +22,7 @@ pub const MAX_ENTRIES: i64 = 1_000;
 #[derive(Deserialize, utoipa::IntoParams)]
 pub struct CheckpointQuery {
     /// A stored checkpoint of this size; the latest when absent.
+    #[param(minimum = 1)]
     pub size: Option<i64>,
 }
 
@@ -86,8 +87,10 @@ fn checkpoint_response(cp: &Checkpoint) -> HttpResponse {
 #[derive(Deserialize, utoipa::IntoParams)]
 pub struct EntriesQuery {
     /// First entry (from 1).
+    #[param(minimum = 1)]
     pub from: i64,
     /// Last entry, inclusive; at most 1,000 entries are returned per request.
+    #[param(minimum = 1)]
     pub to: i64,
 }
 
@@ -165,8 +168,10 @@ pub async fn get_entries(
 #[derive(Deserialize, utoipa::IntoParams)]
 pub struct InclusionQuery {
     /// The entry (from 1).
+    #[param(minimum = 1)]
     pub seq: u64,
     /// The tree size the proof is against (a checkpoint's `size`).
+    #[param(minimum = 1)]
     pub size: u64,
 }
 
@@ -226,8 +231,10 @@ pub async fn inclusion_proof(
 #[derive(Deserialize, utoipa::IntoParams)]
 pub struct ConsistencyQuery {
     /// The older tree size (≥ 1).
+    #[param(minimum = 1)]
     pub from: u64,
     /// The newer tree size.
+    #[param(minimum = 1)]
     pub to: u64,
 }
 

@@ -21,8 +21,10 @@ use crate::view::{self, SubmissionView};
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct ReviewRequest {
     /// `approve` or `return`.
+    #[schema(schema_with = crate::openapi::review_decision)]
     pub decision: String,
     /// The content digest of the version the reviewer saw.
+    #[schema(pattern = "^[0-9a-f]{64}$")]
     pub digest: String,
     /// `[{action, field, note}]`; signed exactly as posted.
     #[serde(default = "no_reasons")]
@@ -40,6 +42,7 @@ fn no_reasons() -> serde_json::Value {
 #[serde(deny_unknown_fields)]
 pub struct Reason {
     /// `keep` (留), `correct` (纠), `delete` (删) or `supplement` (补).
+    #[schema(schema_with = crate::openapi::reason_action)]
     pub action: String,
     /// The field of the survey the reason is about (e.g. `members[1].id_number`).
     #[serde(default)]
@@ -48,7 +51,7 @@ pub struct Reason {
     pub note: Option<String>,
 }
 
-const ACTIONS: [&str; 4] = ["keep", "correct", "delete", "supplement"];
+pub(crate) const ACTIONS: [&str; 4] = ["keep", "correct", "delete", "supplement"];
 const MAX_REASONS: usize = 50;
 const MAX_NOTE_CHARS: usize = 500;
 

@@ -19,6 +19,7 @@ pub struct DrawRequest {
     /// The unit one level below the caller's (a township for a county reviewer).
     pub org: String,
     /// Share of approved records to draw, in (0, 1]; default 0.1.
+    #[schema(exclusive_minimum = 0.0, maximum = 1.0)]
     pub rate: Option<f64>,
     /// Default: a fresh random seed. Recorded either way.
     pub seed: Option<String>,
@@ -127,8 +128,10 @@ pub async fn draw(
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct SpotCheckDecision {
     /// `confirm` or `overturn`.
+    #[schema(schema_with = crate::openapi::spot_check_decision)]
     pub decision: String,
     /// The content digest of the record the reviewer checked.
+    #[schema(pattern = "^[0-9a-f]{64}$")]
     pub digest: String,
     /// Required for an overturn; signed exactly as posted.
     #[serde(default)]

@@ -107,9 +107,19 @@ pub(crate) fn envelope(raw: &[u8]) -> Result<Envelope, ApiError> {
     }
 }
 
+/// The upload's parts, as the document describes them (the handler streams them, see
+/// `upload.rs`): the survey, and any number of photo parts beside it.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct UploadForm {
+    /// The signed survey (application/json), first: `id`, `household_code`, `visited_at`,
+    /// `members`, `photos[]` and `signature`, as FORM.md describes.
+    survey: String,
+}
+
 #[utoipa::path(
     tag = "submissions",
-    request_body(content_type = "multipart/form-data", description = "part `survey` (application/json) and one part per photos[].part"),
+    request_body(content = UploadForm, content_type = "multipart/form-data", description = "part `survey` (application/json) and one part per photos[].part (image/jpeg or image/png)"),
     responses(
         (status = 202, body = Accepted), (status = 200, body = SubmissionView),
         (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem),

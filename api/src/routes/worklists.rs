@@ -18,7 +18,7 @@ use crate::view::rfc3339;
 
 pub const PAGE_SIZE: i64 = 50;
 
-const STATUSES: [&str; 7] = [
+pub(crate) const STATUSES: [&str; 7] = [
     "queued",
     "needs_attention",
     "signed_off",
@@ -31,8 +31,10 @@ const STATUSES: [&str; 7] = [
 #[derive(Deserialize, utoipa::IntoParams)]
 pub struct QueueQuery {
     /// Default `signed_off` (awaiting review).
+    #[param(schema_with = crate::openapi::submission_status)]
     pub status: Option<String>,
     /// From 1.
+    #[param(minimum = 1)]
     pub page: Option<i64>,
     /// Only this village.
     pub village: Option<String>,
@@ -233,7 +235,10 @@ pub async fn review_queue(
 #[derive(Deserialize, utoipa::IntoParams)]
 pub struct OwnQuery {
     /// Default `returned` (what came back to the surveyor).
+    #[param(schema_with = crate::openapi::submission_status)]
     pub status: Option<String>,
+    /// From 1.
+    #[param(minimum = 1)]
     pub page: Option<i64>,
 }
 

@@ -1,0 +1,280 @@
+#!/usr/bin/env python3
+"""The answers a generator cannot reach, reached on purpose and checked against the document.
+
+Usage: conformance_flows.py BASE_URL DEV_LOG OUT.json
+
+Against `fieldsurvey dev --demo` (scripts/conformance starts it), as the people who use it
+would: the surveyor uploads a signed survey with its photos with the reference field app
+(../shared/tools/fieldapp.py) and sends it again, then other content under the same id; fetches
+it and its photos (again with If-None-Match); a reviewer enrols a key with the demo's one-time
+code and signs an approval; the county draws a spot check and confirms; a clue is closed; an
+account is locked by wrong passwords. Every answer must be documented for its operation —
+status, content type and body schema (JSON Schema 2020-12, as OpenAPI 3.1 writes it) — and is
+written to OUT.json for scripts/conformance_coverage.py. Exits non-zero on any answer that
+breaks the document or a flow that does not go as the contract says.
+"""
+
+import datetime
+import hashlib
+import json
+import os
+import re
+import sys
+import time
+import urllib.parse
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SHARED = os.path.join(HERE, "..", "..", "shared")
+sys.path.insert(0, os.path.join(SHARED, "tools"))
+
+import fieldapp  # noqa: E402  (the reference client, beside the fixtures)
+import jsonschema  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: E402
+
+FIXTURES = os.path.join(SHARED, "fixtures")
+
+
+class Flows:
+    def __init__(self, base, doc):
+        self.base = base
+        self.doc = doc
+        self.ops = []
+        for path, item in doc["paths"].items():
+            pattern = re.compile("^" + re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(path)) + "$")
+            for method, op in item.items():
+                self.ops.append((method.upper(), path, pattern, op))
+        self.seen = []
+        self.faults = []
+
+    def call(self, method, path, token=None, body=None, content_type=None, headers=None):
+        req = urllib.request.Request(self.base + path, data=body, method=method)
+        if token:
+            req.add_header("Authorization", f"Bearer {token}")
+        if content_type:
+            req.add_header("Content-Type", content_type)
+        for k, v in (headers or {}).items():
+            req.add_header(k, v)
+        try:
+            with urllib.request.urlopen(req, timeout=60) as resp:
+                status, ctype, raw, hdrs = resp.status, resp.headers.get("Content-Type", ""), resp.read(), resp.headers
+        except urllib.error.HTTPError as e:
+            status, ctype, raw, hdrs = e.code, e.headers.get("Content-Type", ""), e.read(), e.headers
+        self.check(method, path, status, ctype, raw)
+        return status, raw, hdrs
+
+    def json(self, method, path, token=None, payload=None, headers=None):
+        body = None if payload is None else json.dumps(payload, ensure_ascii=False).encode()
+        status, raw, hdrs = self.call(method, path, token, body, "application/json" if body else None, headers)
+        try:
+            return status, json.loads(raw) if raw else None, hdrs
+        except ValueError:
+            return status, None, hdrs
+
+    def check(self, method, path, status, ctype, raw):
+        bare = urllib.parse.urlsplit(path).path
+        self.seen.append({"method": method, "path": bare, "status": status})
+        op = next((op for m, _, p, op in self.ops if m == method and p.match(bare)), None)
+        where = f"{method} {bare} {status}"
+        if op is None:
+            self.faults.append(f"{where}: not in the document")
+            return
+        answer = op.get("responses", {}).get(str(status))
+        if answer is None:
+            self.faults.append(f"{where}: status not documented")
+            return
+        content = answer.get("content")
+        if not content or not raw:
+            return
+        media = ctype.split(";")[0].strip()
+        if media not in content:
+            self.faults.append(f"{where}: content type {media}, documented {sorted(content)}")
+            return
+        schema = content[media].get("schema")
+        if not schema or not media.endswith("json"):
+            return
+        root = dict(schema)
+        root["components"] = self.doc.get("components", {})
+        try:
+            jsonschema.validate(json.loads(raw), root, cls=jsonschema.Draft202012Validator)
+        except jsonschema.ValidationError as e:
+            at = "/".join(str(p) for p in e.absolute_path)
+            self.faults.append(f"{where}: body does not match its schema at /{at}: {e.message}")
+
+    def expect(self, what, status, wanted):
+        if status not in wanted:
+            self.faults.append(f"{what}: answered {status}, expected {sorted(wanted)}")
+
+
+def survey_body(key, key_id, photos, overrides=None):
+    survey = json.load(open(os.path.join(FIXTURES, "survey-h1.json"), encoding="utf-8"))
+    survey.pop("signature", None)
+    survey.update(overrides or {})
+    survey = fieldapp.sign(fieldapp.fill_photo_hashes(survey, photos), key, key_id)
+    return survey, *fieldapp.multipart(survey, photos)
+
+
+def wait_final(f, token, sid, seconds=60):
+    until = time.time() + seconds
+    while time.time() < until:
+        status, view, _ = f.json("GET", f"/api/v1/submissions/{sid}", token)
+        if status == 200 and view and view.get("status") not in ("queued",):
+            return view
+        time.sleep(0.3)
+    return None
+
+
+def decision(f, token, path, action, sid, digest, key, key_id, signer):
+    """A review (`reasons`) or a spot-check decision (`reason`), signed as core/src/decision.rs
+    defines the documents."""
+    decided_at = datetime.datetime.now(datetime.timezone.utc).astimezone().isoformat(timespec="seconds")
+    doc = {"action": action, "submission_id": sid, "content_digest": digest, "decided_at": decided_at,
+           "key_id": key_id, "signer": signer}
+    payload = {"decision": action, "digest": digest, "decided_at": decided_at, "key_id": key_id}
+    if path.endswith("/review"):
+        doc["reasons"] = payload["reasons"] = []
+    else:
+        doc["reason"] = payload["reason"] = ""
+    payload["signature"] = fieldapp.sign_decision(doc, key)
+    return f.json("POST", path, token, payload)
+
+
+def main():
+    base, dev_log, out = sys.argv[1:4]
+    status, raw = fieldapp.request("GET", base + "/api/v1/openapi.json")
+    doc = json.loads(raw)
+    f = Flows(base, doc)
+    codes = dict(re.findall(r"^\s+(\w+)\s+([A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4})\s*$", open(dev_log).read(), re.M))
+
+    tokens = {}
+    for user in ("surveyor1", "surveyor2", "township1", "county1"):
+        status, body, _ = f.json("POST", "/api/v1/auth/login", payload={"username": user, "password": f"demo-{user}"})
+        f.expect(f"sign-in of {user}", status, {200})
+        tokens[user] = (body or {}).get("access_token")
+        if user == "surveyor1":
+            status, _, _ = f.json("POST", "/api/v1/auth/refresh", payload={"refresh_token": (body or {}).get("refresh_token")})
+            f.expect("refresh", status, {200})
+
+    # The surveyor's upload, its resend, and other content under its id.
+    vector = json.load(open(os.path.join(FIXTURES, "signing-vector.json"), encoding="utf-8"))
+    key = Ed25519PrivateKey.from_private_bytes(fieldapp.unb64url(vector["private_key_b64url"]))
+    key_id = "k_" + hashlib.sha256(fieldapp.unb64url(vector["public_key_b64url"])).hexdigest()[:16]
+    photo = lambda name: os.path.join(FIXTURES, "photos", name)  # noqa: E731
+    photos = {"p1": photo("h1_house.jpg"), "p2": photo("h1_household_with_verifier.jpg"), "p3": photo("h1_water_source.jpg")}
+    # Not food-secure: the survey signs off with a failing indicator, which opens a clue.
+    survey, body, ctype = survey_body(key, key_id, photos, {"food_secure": False})
+    sid = survey["id"]
+    status, _, _ = f.call("POST", "/api/v1/submissions", tokens["surveyor1"], body, ctype)
+    f.expect("upload", status, {202})
+    status, _, _ = f.call("POST", "/api/v1/submissions", tokens["surveyor1"], body, ctype)
+    f.expect("resend", status, {200})
+    _, other, octype = survey_body(key, key_id, photos, {"id": sid, "visited_at": "2026-11-20T11:00:00+08:00"})
+    status, _, _ = f.call("POST", "/api/v1/submissions", tokens["surveyor1"], other, octype)
+    f.expect("other content under the same id", status, {409})
+    status, _, _ = f.call("POST", "/api/v1/submissions", tokens["surveyor1"], b"{}", "text/plain")
+    f.expect("an upload that is not multipart", status, {415})
+    big = b"--b\r\nContent-Disposition: form-data; name=\"survey\"\r\nContent-Type: application/json\r\n\r\n" + b" " * (300 * 1024) + b"\r\n--b--\r\n"
+    status, _, _ = f.call("POST", "/api/v1/submissions", tokens["surveyor1"], big, "multipart/form-data; boundary=b")
+    f.expect("a survey part over its limit", status, {413})
+
+    view = wait_final(f, tokens["surveyor1"], sid)
+    if not view or view.get("status") != "signed_off":
+        f.faults.append(f"the upload did not sign off: {view and view.get('status')} {view and view.get('rejections')}")
+        view = view or {}
+    digest = view.get("content_digest", "")
+    for variant in ("", "/thumbnail"):
+        path = f"/api/v1/submissions/{sid}/photos/p1{variant}"
+        status, _, hdrs = f.call("GET", path, tokens["surveyor1"])
+        f.expect(f"photo{variant}", status, {200})
+        status, _, _ = f.call("GET", path, tokens["surveyor1"], headers={"If-None-Match": hdrs.get("ETag", "")})
+        f.expect(f"photo{variant} unchanged", status, {304})
+
+    # A photo that is no image: the survey is rejected, its thumbnail cannot be made.
+    bad, bbody, bctype = survey_body(key, key_id, dict(photos, p3=photo("not_an_image.jpg")),
+                                     {"id": "0193a5b2-7c1e-7a10-9d2b-c0965cdc7301"})
+    status, _, _ = f.call("POST", "/api/v1/submissions", tokens["surveyor1"], bbody, bctype)
+    f.expect("upload with a broken photo", status, {202})
+    wait_final(f, tokens["surveyor1"], bad["id"])
+    status, _, _ = f.call("GET", f"/api/v1/submissions/{bad['id']}/photos/p3/thumbnail", tokens["surveyor1"])
+    f.expect("thumbnail of a non-image", status, {409})
+
+    household = survey["household_code"]
+    status, _, _ = f.json("GET", f"/api/v1/households/{household}/accountability", tokens["township1"])
+    f.expect("accountability", status, {200})
+
+    # The township reviewer: a key enrolled with the demo's code, a signed approval.
+    reviewer = Ed25519PrivateKey.generate()
+    rpub = fieldapp.public_key(reviewer)
+    status, enrolled, _ = f.json("POST", "/api/v1/keys", tokens["township1"],
+                                 {"public_key": rpub, "enrolment_code": codes.get("township1", "")})
+    f.expect("key enrolment", status, {201})
+    rkey_id = (enrolled or {}).get("key_id", "")
+    status, _, _ = f.json("POST", "/api/v1/keys", tokens["county1"],
+                          {"public_key": rpub, "enrolment_code": codes.get("county1", "")})
+    f.expect("another person enrolling the same key", status, {409})
+    review = f"/api/v1/submissions/{sid}/review"
+    status, _, _ = decision(f, tokens["surveyor1"], review, "approve", sid, digest, key, key_id, "surveyor1")
+    f.expect("a surveyor approving", status, {404})
+    status, _, _ = decision(f, tokens["county1"], review, "approve", sid, digest, key, key_id, "county1")
+    f.expect("the county approving what the township decides", status, {403})
+    status, _, _ = decision(f, tokens["township1"], review, "approve", sid, digest, reviewer, rkey_id, "township1")
+    f.expect("approval", status, {200})
+    status, _, _ = decision(f, tokens["township1"], review, "approve", sid, digest, reviewer, rkey_id, "township1")
+    f.expect("approving twice", status, {409})
+
+    # The county: a spot check of the township, confirmed once.
+    county = Ed25519PrivateKey.generate()
+    status, enrolled, _ = f.json("POST", "/api/v1/keys", tokens["county1"],
+                                 {"public_key": fieldapp.public_key(county), "enrolment_code": codes.get("county1", "")})
+    f.expect("county key enrolment", status, {201})
+    ckey_id = (enrolled or {}).get("key_id", "")
+    township = view.get("township_code") or household.split("-")[0][:9] + "000"
+    status, drawn, _ = f.json("POST", "/api/v1/spot-checks", tokens["county1"], {"org": township, "rate": 1.0})
+    f.expect("a spot check drawn", status, {201})
+    status, _, _ = f.json("POST", "/api/v1/spot-checks", tokens["township1"], {"org": township, "rate": 1.0})
+    f.expect("a township drawing a spot check", status, {403})
+    check = f"/api/v1/submissions/{sid}/spot-check"
+    status, _, _ = decision(f, tokens["county1"], check, "confirm", sid, digest, county, ckey_id, "county1")
+    f.expect("spot check confirmed", status, {200})
+    status, _, _ = decision(f, tokens["county1"], check, "confirm", sid, digest, county, ckey_id, "county1")
+    f.expect("spot check confirmed twice", status, {409})
+
+    # Clues: one closed by hand with a signed reason, then again; an unknown one.
+    status, clues, _ = f.json("GET", "/api/v1/clues?status=open", tokens["township1"])
+    items = (clues or {}).get("items", [])
+    target = items[0]["id"] if items else "00000000-0000-7000-8000-000000000000"
+    for what, wanted in (("closing a clue", {200}), ("closing it twice", {409})):
+        decided_at = datetime.datetime.now(datetime.timezone.utc).astimezone().isoformat(timespec="seconds")
+        doc_ = {"action": "close", "clue_id": target, "reason": "核实无误", "decided_at": decided_at,
+                "key_id": rkey_id, "signer": "township1"}
+        payload = {"reason": "核实无误", "decided_at": decided_at, "key_id": rkey_id,
+                   "signature": fieldapp.sign_decision(doc_, reviewer)}
+        status, _, _ = f.json("POST", f"/api/v1/clues/{target}/close", tokens["township1"], payload)
+        f.expect(what, status, wanted if items else {404})
+
+    status, _, _ = f.json("POST", "/api/v1/clues/00000000-0000-7000-8000-000000000000/close", tokens["township1"], payload)
+    f.expect("closing a clue that does not exist", status, {404})
+
+    # A query that cannot be read (a parameter given twice).
+    for path in ("/api/v1/stats?org=522732101000&org=522732000000", "/api/v1/clues?page=1&page=2"):
+        status, _, _ = f.json("GET", path, tokens["township1"])
+        f.expect(f"GET {path}", status, {400})
+
+    # Wrong passwords until the account is locked.
+    status = 0
+    for _ in range(12):
+        status, _, _ = f.json("POST", "/api/v1/auth/login", payload={"username": "surveyor2", "password": "wrong"})
+        if status == 429:
+            break
+    f.expect("sign-in after many wrong passwords", status, {429})
+
+    with open(out, "w", encoding="utf-8") as fh:
+        json.dump(f.seen, fh)
+    print(f"conformance flows: {len(f.seen)} answers, {len(f.faults)} faults")
+    for fault in f.faults:
+        print(f"conformance flows: FAULT {fault}")
+    return 1 if f.faults else 0
+
+
+if __name__ == "__main__":
+    import urllib.request  # noqa: F401  (fieldapp uses it; imported for Flows.call)
+    sys.exit(main())
