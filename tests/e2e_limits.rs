@@ -235,6 +235,29 @@ fn an_unwritable_photo_store_answers_503_and_loses_nothing_acknowledged() {
     assert_eq!(app.wait_final(&token, &second.id())["status"], "signed_off");
 }
 
+/// A store the worker cannot write to (full, gone) is no fault of the survey: the worker waits
+/// for it without spending attempts — it would otherwise park the survey for an operator after
+/// `MAX_ATTEMPTS` quick failures (the soak saw 81 of 600 parked by a 10 s full disk).
+#[test]
+fn a_worker_waits_out_a_photo_store_it_cannot_write_without_parking_anything() {
+    let svc = Service::dev_with(&[("RETRY_DELAY_MS", "200"), ("MAX_ATTEMPTS", "2")]);
+    let app = svc.client();
+    let token = app.token("surveyor1");
+    let key = Key::demo();
+    // Thumbnails go under `derived/`: a file in its place fails every write there.
+    let derived = svc.dir.path().join("data/photos/derived");
+    let _ = std::fs::remove_dir_all(&derived);
+    std::fs::write(&derived, b"not a directory").unwrap();
+    let u = Upload::household_h1();
+    assert_eq!(app.upload(&token, &u.signed_by(&key), &u.parts).status, 202);
+    // Two attempts 200 ms apart would have parked it well within this.
+    std::thread::sleep(Duration::from_secs(3));
+    let waiting = app.get(Some(&token), &format!("/api/v1/submissions/{}", u.id()));
+    assert_eq!(waiting.body["status"], "queued", "{}", waiting.text);
+    std::fs::remove_file(&derived).unwrap();
+    assert_eq!(app.wait_final(&token, &u.id())["status"], "signed_off");
+}
+
 #[test]
 fn gc_collects_only_old_photos_that_no_submission_names() {
     let svc = Service::dev();

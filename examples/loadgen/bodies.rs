@@ -9,6 +9,8 @@ use crate::{BoxError, Rng, photos};
 
 /// One prepared upload.
 pub struct Body {
+    /// The survey's id (the submission's, once acknowledged).
+    pub id: String,
     /// Which surveyor (county) posts it: an index into the run's tokens.
     pub surveyor: usize,
     pub bytes: Vec<u8>,
@@ -184,6 +186,7 @@ fn one(plan: &Plan<'_>, i: usize) -> Result<Body, String> {
     }
     out.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
     Ok(Body {
+        id: id.to_owned(),
         surveyor,
         bytes: out,
         content_type: format!("multipart/form-data; boundary={boundary}"),
@@ -234,6 +237,7 @@ fn openrosa(
     }
     out.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
     Ok(Body {
+        id: id.to_owned(),
         surveyor,
         bytes: out,
         content_type: format!("multipart/form-data; boundary={boundary}"),

@@ -16,11 +16,19 @@
 //! submission's time from 202 to its final state and the sign-offs per interval. With
 //! `--openrosa URL --openrosa-template FILE` it posts the same surveys and photos as OpenRosa
 //! submissions to an ODK Central server instead.
+//!
+//! `soak` deploys the service on its own database and vhost and drives uploads through
+//! injected faults (processes killed, connections cut, services restarted, a full disk), then
+//! checks that nothing acknowledged was lost, duplicated or left unfinished (`soak.rs`,
+//! `scripts/soak`, docs/reliability.md).
 
 mod bodies;
 mod observe;
 mod photos;
+#[path = "../../tests/common/proxy.rs"]
+mod proxy;
 mod registry;
+mod soak;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -81,6 +89,8 @@ enum Command {
     },
     /// Post surveys and report.
     Run(Box<RunArgs>),
+    /// Deploy the service, drive uploads through injected faults, check nothing was lost.
+    Soak(Box<soak::SoakArgs>),
 }
 
 #[derive(clap::Args, Clone)]
@@ -192,6 +202,7 @@ fn main() -> Result<(), BoxError> {
             Ok(())
         }
         Command::Run(args) => run(*args),
+        Command::Soak(args) => soak::run(*args),
     }
 }
 

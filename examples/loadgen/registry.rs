@@ -81,6 +81,7 @@ impl Shape {
     }
 }
 
+#[derive(Clone)]
 pub struct Surveyor {
     pub username: String,
     pub password: String,

@@ -34,6 +34,10 @@ impl Handler for Pipeline {
                 tracing::info!(reason = %e, "waiting on other work; no attempt spent");
                 HandleOutcome::Wait(e)
             }
+            Err(StageError::Unavailable(e)) => {
+                tracing::warn!(error = %e, "a dependency is unavailable; waiting, no attempt spent");
+                HandleOutcome::Wait(e)
+            }
             Err(StageError::Transient(e)) => {
                 tracing::warn!(error = %e, "transient failure; will retry");
                 HandleOutcome::Retry(e)

@@ -28,9 +28,14 @@ pub const STAGE_VALIDATE: &str = "validate";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StageError {
-    /// Try again later: the database or the store is unavailable.
+    /// Try again later, counting an attempt: the stage itself failed (its task panicked).
     #[error("transient: {0}")]
     Transient(String),
+    /// What the stage needs is down or full — the database unreachable, the photo store full
+    /// or unreachable — which is no fault of this message: it waits for the dependency
+    /// without spending an attempt (up to `MAX_WAITS` retry delays, then attempts count).
+    #[error("unavailable: {0}")]
+    Unavailable(String),
     /// Will never succeed (the message names no known submission, …).
     #[error("permanent: {0}")]
     Permanent(String),
@@ -56,7 +61,7 @@ impl From<DbError> for StageError {
             return StageError::Stale(why);
         }
         if e.is_transient() {
-            StageError::Transient(e.to_string())
+            StageError::Unavailable(e.to_string())
         } else {
             StageError::Permanent(e.to_string())
         }
@@ -171,7 +176,7 @@ impl Pipeline {
                         p.sha256
                     )));
                 }
-                Err(e) => return Err(StageError::Transient(e.to_string())),
+                Err(e) => return Err(StageError::Unavailable(e.to_string())),
             };
             let actual = hex::encode(Sha256::digest(&bytes));
             if actual != p.sha256 {
@@ -187,7 +192,7 @@ impl Pipeline {
                 Ok(e) => {
                     self.store
                         .write_derived(&p.sha256, THUMB_NAME, &e.thumbnail)
-                        .map_err(|e| StageError::Transient(e.to_string()))?;
+                        .map_err(|e| StageError::Unavailable(e.to_string()))?;
                     fingerprints.push(Fingerprint {
                         part: p.part.clone(),
                         sha256: p.sha256.clone(),
