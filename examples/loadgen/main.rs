@@ -23,6 +23,8 @@
 //! `scripts/soak`, docs/reliability.md).
 
 mod bodies;
+mod deploy;
+mod faults;
 mod observe;
 mod photos;
 #[path = "../../tests/common/proxy.rs"]

@@ -12,12 +12,14 @@
 //! store with the bytes its name says; `fieldsurvey ledger verify` passes. It prints one line
 //! of figures and exits non-zero on any loss, duplicate, stuck survey or broken photo.
 //!
+//! The deployment is in `deploy.rs`, the faults in `faults.rs`.
+//!
 //! Stopping RabbitMQ and restarting PostgreSQL touch the machine's own services: run it where
 //! nothing else needs them meanwhile, or pass `--no-service-restarts`. Needs root (tmpfs).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -27,11 +29,9 @@ use diesel::sql_types::{BigInt, Text};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::proxy::Proxy;
+use crate::deploy::{Deployment, Setup};
+use crate::faults::{FaultPlan, inject};
 use crate::{BoxError, Rng, bodies, registry};
-
-const DATABASE: &str = "fs_soak";
-const VHOST: &str = "fs_soak";
 
 #[derive(clap::Args, Clone)]
 pub struct SoakArgs {
@@ -82,213 +82,6 @@ pub struct SoakArgs {
     no_service_restarts: bool,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-enum Fault {
-    KillApi,
-    KillWorker,
-    KillAll,
-    CutDatabase,
-    CutBroker,
-    StopBroker,
-    RestartDatabase,
-    DiskFull,
-}
-
-impl Fault {
-    const ALL: [Fault; 8] = [
-        Fault::KillApi,
-        Fault::KillWorker,
-        Fault::KillAll,
-        Fault::CutDatabase,
-        Fault::CutBroker,
-        Fault::StopBroker,
-        Fault::RestartDatabase,
-        Fault::DiskFull,
-    ];
-
-    fn name(self) -> &'static str {
-        match self {
-            Fault::KillApi => "api_killed",
-            Fault::KillWorker => "worker_killed",
-            Fault::KillAll => "all_killed",
-            Fault::CutDatabase => "db_cut",
-            Fault::CutBroker => "broker_cut",
-            Fault::StopBroker => "broker_stopped",
-            Fault::RestartDatabase => "db_restarted",
-            Fault::DiskFull => "disk_full",
-        }
-    }
-}
-
-/// One process of the deployment, restarted by the soak as an orchestrator would.
-struct Proc {
-    name: String,
-    command: &'static str,
-    child: Option<Child>,
-    log: PathBuf,
-    /// Exits the soak did not cause (found dead and started again).
-    exited: usize,
-}
-
-struct Deployment {
-    bin: PathBuf,
-    env: Vec<(String, String)>,
-    procs: Mutex<Vec<Proc>>,
-}
-
-impl Deployment {
-    fn spawn(&self, p: &mut Proc) -> Result<(), BoxError> {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&p.log)?;
-        let child = Command::new(&self.bin)
-            .arg(p.command)
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log)
-            .spawn()?;
-        p.child = Some(child);
-        Ok(())
-    }
-
-    /// SIGKILL the processes `which` picks, leaving them down.
-    fn kill(&self, which: impl Fn(usize, &Proc) -> bool) {
-        let mut procs = self.procs.lock().unwrap_or_else(|e| e.into_inner());
-        for (i, p) in procs.iter_mut().enumerate() {
-            if which(i, p)
-                && let Some(mut c) = p.child.take()
-            {
-                let _ = c.kill();
-                let _ = c.wait();
-            }
-        }
-    }
-
-    /// Start what is down: what the soak killed, and what exited on its own (counted).
-    fn revive(&self) -> Result<(), BoxError> {
-        let mut procs = self.procs.lock().unwrap_or_else(|e| e.into_inner());
-        for p in procs.iter_mut() {
-            let alive = match p.child.as_mut() {
-                Some(c) => c.try_wait()?.is_none(),
-                None => false,
-            };
-            if !alive {
-                if p.child.take().is_some() {
-                    p.exited += 1;
-                    eprintln!("soak: {} exited on its own; starting it again", p.name);
-                }
-                self.spawn(p)?;
-            }
-        }
-        Ok(())
-    }
-
-    fn stop(&self) {
-        self.kill(|_, _| true);
-    }
-
-    fn exits(&self) -> usize {
-        let procs = self.procs.lock().unwrap_or_else(|e| e.into_inner());
-        procs.iter().map(|p| p.exited).sum()
-    }
-
-    fn cli(&self, args: &[&str], direct_db: &str, stdin: Option<&str>) -> Result<String, BoxError> {
-        use std::io::Write;
-        let mut child = Command::new(&self.bin)
-            .args(args)
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .env("DATABASE_URL", direct_db)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()?;
-        if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
-            pipe.write_all(text.as_bytes())?;
-        }
-        let out = child.wait_with_output()?;
-        if !out.status.success() {
-            return Err(format!(
-                "fieldsurvey {}: {}",
-                args.join(" "),
-                String::from_utf8_lossy(&out.stderr)
-            )
-            .into());
-        }
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-    }
-}
-
-fn run_tool(program: &str, args: &[&str]) -> Result<(), BoxError> {
-    let out = Command::new(program).args(args).output()?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "{program} {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        )
-        .into())
-    }
-}
-
-fn free_port() -> Result<u16, BoxError> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
-}
-
-fn pg_cluster() -> Result<String, BoxError> {
-    std::fs::read_dir("/etc/postgresql")?
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .next()
-        .ok_or_else(|| "no cluster under /etc/postgresql".into())
-}
-
-/// The photo store's filesystem: a tmpfs of its own, so the soak can fill it.
-fn mount_store(dir: &Path, mib: u64) -> Result<(), BoxError> {
-    let _ = Command::new("umount").arg(dir).output();
-    std::fs::create_dir_all(dir)?;
-    run_tool(
-        "mount",
-        &[
-            "-t",
-            "tmpfs",
-            "-o",
-            &format!("size={mib}m"),
-            "tmpfs",
-            &dir.to_string_lossy(),
-        ],
-    )
-    .map_err(|e| format!("the photo store needs a tmpfs of its own (run as root): {e}").into())
-}
-
-/// Fill the store's filesystem to the last byte; returns the filler to remove.
-fn fill_disk(store: &Path) -> Result<PathBuf, BoxError> {
-    use std::io::Write;
-    let filler = store.join("soak-filler");
-    let mut f = std::fs::File::create(&filler)?;
-    let chunk = vec![0u8; 1 << 20];
-    loop {
-        match f.write(&chunk) {
-            Ok(0) => break,
-            Ok(_) => {}
-            Err(e) if e.raw_os_error() == Some(28) => break, // ENOSPC
-            Err(e) => return Err(e.into()),
-        }
-    }
-    let small = [0u8; 512];
-    while let Ok(n) = f.write(&small) {
-        if n == 0 {
-            break;
-        }
-    }
-    Ok(filler)
-}
-
 #[derive(QueryableByName)]
 struct Row {
     #[diesel(sql_type = Text)]
@@ -326,15 +119,24 @@ struct Apps {
     retries: AtomicUsize,
 }
 
-impl Apps {
-    fn agent() -> ureq::Agent {
-        ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(30)))
-            .build()
-            .new_agent()
-    }
+/// An HTTP client as a phone's: every status is an answer, 30 s and it gives up on a request.
+pub fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .new_agent()
+}
 
+/// What one try of an upload came to.
+enum Try {
+    Acknowledged(u16),
+    Refused(String),
+    /// Send it again, after the server's `Retry-After` if it gave one.
+    Again(Option<f64>),
+}
+
+impl Apps {
     fn token(&self, agent: &ureq::Agent, s: usize) -> Option<String> {
         if let Some(t) = self.tokens.lock().unwrap_or_else(|e| e.into_inner())[s].clone() {
             return Some(t);
@@ -350,6 +152,39 @@ impl Apps {
         Some(t)
     }
 
+    fn try_once(&self, agent: &ureq::Agent, body: &bodies::Body) -> Try {
+        let Some(token) = self.token(agent, body.surveyor) else {
+            return Try::Again(None);
+        };
+        let sent = agent
+            .post(format!("{}/api/v1/submissions", self.base))
+            .content_type(&body.content_type)
+            .header("Authorization", format!("Bearer {token}"))
+            .send(&body.bytes[..]);
+        let Ok(mut resp) = sent else {
+            return Try::Again(None);
+        };
+        let status = resp.status().as_u16();
+        let retry_after = resp
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<f64>().ok());
+        let text = resp.body_mut().read_to_string().unwrap_or_default();
+        match status {
+            200..=299 => Try::Acknowledged(status),
+            401 => {
+                self.tokens.lock().unwrap_or_else(|e| e.into_inner())[body.surveyor] = None;
+                Try::Again(None)
+            }
+            408 | 429 | 500..=599 => Try::Again(retry_after.map(|s| s.min(10.0))),
+            _ => Try::Refused(format!(
+                "{status} {}",
+                text.chars().take(300).collect::<String>()
+            )),
+        }
+    }
+
     /// Post one upload until it is acknowledged or refused, or `give_up` passes.
     fn send(
         &self,
@@ -358,7 +193,6 @@ impl Apps {
         rng: &mut Rng,
         give_up: Instant,
     ) -> Sent {
-        let url = format!("{}/api/v1/submissions", self.base);
         let mut sent = Sent::default();
         let mut backoff = 0.25f64;
         while Instant::now() < give_up {
@@ -366,45 +200,17 @@ impl Apps {
             if sent.attempts > 1 {
                 self.retries.fetch_add(1, Ordering::Relaxed);
             }
-            let mut wait = None;
-            match self.token(agent, body.surveyor) {
-                None => {}
-                Some(token) => match agent
-                    .post(&url)
-                    .content_type(&body.content_type)
-                    .header("Authorization", format!("Bearer {token}"))
-                    .send(&body.bytes[..])
-                {
-                    Ok(mut resp) => {
-                        let status = resp.status().as_u16();
-                        let retry_after = resp
-                            .headers()
-                            .get("retry-after")
-                            .and_then(|v| v.to_str().ok())
-                            .and_then(|v| v.parse::<f64>().ok());
-                        let text = resp.body_mut().read_to_string().unwrap_or_default();
-                        match status {
-                            200..=299 => {
-                                sent.acknowledged = Some(status);
-                                return sent;
-                            }
-                            401 => {
-                                self.tokens.lock().unwrap_or_else(|e| e.into_inner())
-                                    [body.surveyor] = None;
-                            }
-                            408 | 429 | 500..=599 => wait = retry_after.map(|s| s.min(10.0)),
-                            _ => {
-                                sent.refused = Some(format!(
-                                    "{status} {}",
-                                    text.chars().take(300).collect::<String>()
-                                ));
-                                return sent;
-                            }
-                        }
-                    }
-                    Err(_) => {}
-                },
-            }
+            let wait = match self.try_once(agent, body) {
+                Try::Acknowledged(status) => {
+                    sent.acknowledged = Some(status);
+                    return sent;
+                }
+                Try::Refused(why) => {
+                    sent.refused = Some(why);
+                    return sent;
+                }
+                Try::Again(wait) => wait,
+            };
             let pause = wait.unwrap_or(backoff * (0.5 + rng.unit()));
             backoff = (backoff * 2.0).min(8.0);
             std::thread::sleep(Duration::from_secs_f64(pause));
@@ -444,136 +250,18 @@ pub fn run(args: SoakArgs) -> Result<(), BoxError> {
     let photo_bytes: usize = bodies.iter().map(|b| b.bytes.len()).sum();
 
     // The deployment: its own database, vhost, proxies, photo filesystem and processes.
-    let dir = &args.dir;
-    let _ = std::fs::remove_dir_all(dir.join("registry"));
-    std::fs::create_dir_all(dir)?;
-    let store = dir.join("photos");
-    // Photos, their thumbnails and room to spare; the disk-full fault takes the rest.
-    mount_store(&store, (photo_bytes as u64 * 2 / (1 << 20)).max(64) + 64)?;
-    let mut admin = PgConnection::establish(&format!("{}/postgres", args.postgres))?;
-    diesel::sql_query(format!("DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)"))
-        .execute(&mut admin)?;
-    diesel::sql_query(format!("CREATE DATABASE {DATABASE}")).execute(&mut admin)?;
-    drop(admin);
-    let _ = run_tool("rabbitmqctl", &["delete_vhost", VHOST]);
-    run_tool("rabbitmqctl", &["add_vhost", VHOST])?;
-    run_tool(
-        "rabbitmqctl",
-        &["set_permissions", "-p", VHOST, "guest", ".*", ".*", ".*"],
-    )?;
-    let pg_upstream = args
-        .postgres
-        .rsplit('@')
-        .next()
-        .unwrap_or("127.0.0.1:5432")
-        .to_owned();
-    let pg_proxy = Proxy::start(&pg_upstream);
-    let amqp_proxy = Proxy::start(&args.rabbitmq);
-    let direct_db = format!("{}/{DATABASE}", args.postgres);
-    let port = free_port()?;
-    let base = format!("http://127.0.0.1:{port}");
-    let key = |name: &str| dir.join(name).display().to_string();
-    let env: Vec<(String, String)> = [
-        (
-            "DATABASE_URL",
-            format!("postgres://postgres@127.0.0.1:{}/{DATABASE}", pg_proxy.port),
-        ),
-        (
-            "AMQP_URL",
-            format!("amqp://guest:guest@127.0.0.1:{}/{VHOST}", amqp_proxy.port),
-        ),
-        ("STORAGE_URL", format!("file://{}", store.display())),
-        ("JWT_KEY_FILE", key("jwt.key")),
-        ("LEDGER_KEY_FILE", key("ledger.key")),
-        ("PII_KEY_FILE", key("pii.key")),
-        ("LISTEN", format!("127.0.0.1:{port}")),
-        ("LOG_FORMAT", "json".into()),
-        ("RUST_LOG", "info".into()),
-        ("UPLOADS_PER_MINUTE", "0".into()),
-        ("RETRY_DELAY_MS", "1000".into()),
-        // A message lost with a killed process is sent again after a minute, not fifteen.
-        ("SWEEP_EVERY_SECS", "10".into()),
-        ("SWEEP_AFTER_SECS", "60".into()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect();
-    let mut procs = vec![Proc {
-        name: "api".into(),
-        command: "api",
-        child: None,
-        log: dir.join("api.log"),
-        exited: 0,
-    }];
-    for w in 1..=args.workers {
-        procs.push(Proc {
-            name: format!("worker{w}"),
-            command: "worker",
-            child: None,
-            log: dir.join(format!("worker{w}.log")),
-            exited: 0,
-        });
-    }
-    for p in &procs {
-        let _ = std::fs::remove_file(&p.log);
-    }
-    let deployment = Arc::new(Deployment {
-        bin: args.bin.clone(),
-        env,
-        procs: Mutex::new(procs),
-    });
-    let reg = dir.join("registry");
-    registry::write(&shape, &reg)?;
-    let d = &deployment;
-    d.cli(&["migrate"], &direct_db, None)?;
-    d.cli(
-        &[
-            "org",
-            "import",
-            &reg.join("org-units.csv").to_string_lossy(),
-        ],
-        &direct_db,
-        None,
-    )?;
-    d.cli(
-        &[
-            "household",
-            "import",
-            &reg.join("households.csv").to_string_lossy(),
-        ],
-        &direct_db,
-        None,
-    )?;
-    for s in &surveyors {
-        d.cli(
-            &[
-                "user",
-                "add",
-                &s.username,
-                "--role",
-                "surveyor",
-                "--org",
-                &s.org,
-                "--name",
-                &s.username,
-                "--password-stdin",
-            ],
-            &direct_db,
-            Some(&s.password),
-        )?;
-        d.cli(
-            &[
-                "key",
-                "add",
-                &s.username,
-                &format!("--public-key={}", s.public_key),
-            ],
-            &direct_db,
-            None,
-        )?;
-    }
-    deployment.revive()?;
-    wait_ready(&base, Duration::from_secs(60))?;
+    let deployment = Arc::new(Deployment::create(&Setup {
+        bin: &args.bin,
+        postgres: &args.postgres,
+        rabbitmq: &args.rabbitmq,
+        dir: &args.dir,
+        workers: args.workers,
+        // Photos, their thumbnails and room to spare; the disk-full fault takes the rest.
+        store_mib: (photo_bytes as u64 * 2 / (1 << 20)).max(64) + 64,
+        shape: &shape,
+        surveyors: &surveyors,
+    })?);
+    deployment.start()?;
     println!(
         "soak: {} uploads ({} MB) at {}/s by {} apps against 1 API + {} workers; a fault every ~{} s (seed {}); setup {:.0} s",
         bodies.len(),
@@ -588,7 +276,7 @@ pub fn run(args: SoakArgs) -> Result<(), BoxError> {
 
     // The load, with the faults beside it.
     let apps = Arc::new(Apps {
-        base: base.clone(),
+        base: deployment.base.clone(),
         surveyors: surveyors.clone(),
         tokens: Mutex::new(vec![None; surveyors.len()]),
         retries: AtomicUsize::new(0),
@@ -596,14 +284,12 @@ pub fn run(args: SoakArgs) -> Result<(), BoxError> {
     let loading = Arc::new(AtomicBool::new(true));
     let faults = {
         let (d, loading) = (deployment.clone(), loading.clone());
-        let (pg_proxy, amqp_proxy) = (Arc::new(pg_proxy), Arc::new(amqp_proxy));
         let plan = FaultPlan {
             every: args.fault_every,
             seed: args.seed,
             restarts: !args.no_service_restarts,
-            store: store.clone(),
         };
-        std::thread::spawn(move || inject(plan, &d, &pg_proxy, &amqp_proxy, &loading))
+        std::thread::spawn(move || inject(plan, &d, &loading))
     };
     let load_started = Instant::now();
     let next = Arc::new(AtomicUsize::new(0));
@@ -615,7 +301,7 @@ pub fn run(args: SoakArgs) -> Result<(), BoxError> {
             let rate = args.rate;
             let seed = args.seed;
             std::thread::spawn(move || {
-                let agent = Apps::agent();
+                let agent = agent();
                 let mut rng = Rng::new(seed ^ (c as u64 + 1).wrapping_mul(0x9E37_79B9));
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
@@ -659,7 +345,7 @@ pub fn run(args: SoakArgs) -> Result<(), BoxError> {
     let mut stuck = acked.len();
     while drain_started.elapsed() < Duration::from_secs(args.drain_seconds) {
         deployment.revive()?;
-        match unfinished(&direct_db, &acked) {
+        match unfinished(&deployment.direct_db, &acked) {
             Ok(0) => {
                 stuck = 0;
                 break;
@@ -670,10 +356,10 @@ pub fn run(args: SoakArgs) -> Result<(), BoxError> {
         std::thread::sleep(Duration::from_secs(2));
     }
     let drained = drain_started.elapsed().as_secs_f64();
-    let verified = deployment.cli(&["ledger", "verify"], &direct_db, None);
+    let verified = deployment.cli(&["ledger", "verify"], None);
     deployment.stop();
-    let check = check(&direct_db, &acked, &store)?;
-    let _ = Command::new("umount").arg(&store).output();
+    let check = check(&deployment.direct_db, &acked, &deployment.store)?;
+    let _ = Command::new("umount").arg(&deployment.store).output();
 
     let mut by_kind: BTreeMap<&str, usize> = BTreeMap::new();
     for f in &injected {
@@ -724,23 +410,9 @@ pub fn run(args: SoakArgs) -> Result<(), BoxError> {
         + gave_up
         + usize::from(!ledger_ok);
     if failed > 0 {
-        return Err(format!("soak failed (logs in {})", dir.display()).into());
+        return Err(format!("soak failed (logs in {})", args.dir.display()).into());
     }
     Ok(())
-}
-
-fn wait_ready(base: &str, limit: Duration) -> Result<(), BoxError> {
-    let agent = Apps::agent();
-    let until = Instant::now() + limit;
-    while Instant::now() < until {
-        if let Ok(r) = agent.get(format!("{base}/readyz")).call()
-            && r.status().as_u16() == 200
-        {
-            return Ok(());
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    Err(format!("{base} did not become ready").into())
 }
 
 /// Acknowledged surveys not yet in a final state (still queued, or parked for an operator).
@@ -827,106 +499,4 @@ fn check(db: &str, acked: &HashMap<String, u16>, store: &Path) -> Result<Checked
         bad_photos,
         statuses,
     })
-}
-
-struct FaultPlan {
-    every: f64,
-    seed: u64,
-    restarts: bool,
-    store: PathBuf,
-}
-
-/// Inject faults until the load is over and every kind has come up once, each kind in turn
-/// from a shuffled deck, each at a random gap; between faults, processes that died on their own are
-/// started again. Everything is restored before it returns.
-fn inject(
-    plan: FaultPlan,
-    d: &Deployment,
-    pg: &Proxy,
-    amqp: &Proxy,
-    loading: &AtomicBool,
-) -> Result<Vec<Fault>, BoxError> {
-    let mut rng = Rng::new(plan.seed ^ 0x00FA_017);
-    let kinds: Vec<Fault> = Fault::ALL
-        .into_iter()
-        .filter(|f| plan.restarts || !matches!(f, Fault::StopBroker | Fault::RestartDatabase))
-        .collect();
-    let cluster = pg_cluster()?;
-    let mut deck: Vec<Fault> = Vec::new();
-    let mut done = Vec::new();
-    let t0 = Instant::now();
-    let pause = |secs: f64| std::thread::sleep(Duration::from_secs_f64(secs));
-    loop {
-        // Every kind comes up at least once, even if the load ends first.
-        let more = |done: &Vec<Fault>| loading.load(Ordering::SeqCst) || done.len() < kinds.len();
-        let gap = plan.every * (0.5 + rng.unit());
-        let until = Instant::now() + Duration::from_secs_f64(gap);
-        while Instant::now() < until && more(&done) {
-            d.revive()?;
-            std::thread::sleep(Duration::from_millis(250));
-        }
-        if !more(&done) {
-            break;
-        }
-        if deck.is_empty() {
-            deck = kinds.clone();
-            for i in (1..deck.len()).rev() {
-                deck.swap(i, (rng.next_u64() % (i as u64 + 1)) as usize);
-            }
-        }
-        let Some(fault) = deck.pop() else { break };
-        let down = 1.0 + rng.unit() * 4.0;
-        eprintln!(
-            "soak: {:>6.1} s  {}",
-            t0.elapsed().as_secs_f64(),
-            fault.name()
-        );
-        match fault {
-            Fault::KillApi => {
-                d.kill(|_, p| p.command == "api");
-                pause(down);
-            }
-            Fault::KillWorker => {
-                let workers = d.procs.lock().unwrap_or_else(|e| e.into_inner()).len() - 1;
-                let w = 1 + (rng.next_u64() as usize % workers.max(1));
-                d.kill(|i, _| i == w);
-                pause(1.0 + rng.unit() * 14.0);
-            }
-            Fault::KillAll => {
-                d.kill(|_, _| true);
-                pause(15.0);
-            }
-            Fault::CutDatabase => {
-                pg.cut();
-                pause(down + 3.0);
-                pg.restore();
-            }
-            Fault::CutBroker => {
-                amqp.cut();
-                pause(down + 3.0);
-                amqp.restore();
-            }
-            Fault::StopBroker => {
-                run_tool("rabbitmqctl", &["stop_app"])?;
-                pause(10.0);
-                run_tool("rabbitmqctl", &["start_app"])?;
-            }
-            Fault::RestartDatabase => {
-                run_tool(
-                    "pg_ctlcluster",
-                    &["--skip-systemctl-redirect", &cluster, "main", "restart"],
-                )?;
-            }
-            Fault::DiskFull => {
-                let filler = fill_disk(&plan.store)?;
-                pause(10.0);
-                std::fs::remove_file(filler)?;
-            }
-        }
-        d.revive()?;
-        done.push(fault);
-    }
-    pg.restore();
-    amqp.restore();
-    Ok(done)
 }
