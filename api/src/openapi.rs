@@ -42,32 +42,40 @@ fn problem(description: &str) -> Value {
     })
 }
 
-fn text_enum(values: &[&str]) -> Object {
+fn text_enum(values: &[&str], description: &str) -> Object {
     ObjectBuilder::new()
         .schema_type(Type::String)
         .enum_values(Some(values.iter().copied()))
+        .description(Some(description))
         .build()
 }
 
-/// The statuses a worklist can be asked for.
+/// The statuses a worklist can be asked for (`schema_with` replaces the field's own
+/// description, so each says it here).
 pub fn submission_status() -> Object {
-    text_enum(&crate::routes::worklists::STATUSES)
+    text_enum(
+        &crate::routes::worklists::STATUSES,
+        "Default `signed_off` for the review queue, `returned` for a surveyor's own list.",
+    )
 }
 
 pub fn clue_status() -> Object {
-    text_enum(&["open", "closed"])
+    text_enum(&["open", "closed"], "Default `open`.")
 }
 
 pub fn review_decision() -> Object {
-    text_enum(&["approve", "return"])
+    text_enum(&["approve", "return"], "`approve` or `return`.")
 }
 
 pub fn reason_action() -> Object {
-    text_enum(&crate::routes::review::ACTIONS)
+    text_enum(
+        &crate::routes::review::ACTIONS,
+        "`keep` (留), `correct` (纠), `delete` (删) or `supplement` (补).",
+    )
 }
 
 pub fn spot_check_decision() -> Object {
-    text_enum(&["confirm", "overturn"])
+    text_enum(&["confirm", "overturn"], "`confirm` or `overturn`.")
 }
 
 /// Complete the collected document (see the module's notes).

@@ -81,4 +81,11 @@ fn the_ledger_export_seed_verifies_and_a_changed_byte_is_found() {
         read(&b"{\"entry\":1}\n"[..], key, Vec::new()),
         Err(Fault::File(_))
     ));
+    // The seed kept in the corpus still verifies (a change of the entry format would otherwise
+    // leave the fuzzer mutating a broken ledger without anyone noticing).
+    let kept = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus/ledger_export/seed-intact"),
+    )
+    .unwrap();
+    assert_eq!(read(kept.as_slice(), key, Vec::new()).unwrap().entries, 3);
 }

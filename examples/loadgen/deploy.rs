@@ -53,6 +53,14 @@ pub struct Setup<'a> {
     pub surveyors: &'a [registry::Surveyor],
 }
 
+/// Whatever way the soak ends — a failed check, an error, a panic — nothing it started is left
+/// running and its filesystem is not left mounted.
+impl Drop for Deployment {
+    fn drop(&mut self) {
+        self.tear_down();
+    }
+}
+
 impl Deployment {
     /// A database, vhost, photo filesystem and registry of its own, and proxies in front of
     /// PostgreSQL and RabbitMQ for the services to connect through; nothing started yet.
@@ -60,7 +68,6 @@ impl Deployment {
         let _ = std::fs::remove_dir_all(s.dir.join("registry"));
         std::fs::create_dir_all(s.dir)?;
         let store = s.dir.join("photos");
-        mount_store(&store, s.store_mib)?;
         let mut admin = PgConnection::establish(&format!("{}/postgres", s.postgres))?;
         diesel::sql_query(format!("DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)"))
             .execute(&mut admin)?;
@@ -72,7 +79,10 @@ impl Deployment {
             "rabbitmqctl",
             &["set_permissions", "-p", VHOST, "guest", ".*", ".*", ".*"],
         )?;
-        let pg_upstream = s.postgres.rsplit('@').next().unwrap_or("127.0.0.1:5432");
+        // postgres://user@host:port → host:port
+        let after_scheme = s.postgres.split("://").last().unwrap_or(s.postgres);
+        let pg_upstream = after_scheme.rsplit('@').next().unwrap_or(after_scheme);
+        mount_store(&store, s.store_mib)?;
         let pg_proxy = Proxy::start(pg_upstream);
         let amqp_proxy = Proxy::start(s.rabbitmq);
         let port = free_port()?;
@@ -214,6 +224,12 @@ impl Deployment {
         self.kill(|_, _| true);
     }
 
+    /// The processes stopped and the photo filesystem unmounted.
+    pub fn tear_down(&self) {
+        self.stop();
+        let _ = Command::new("umount").arg(&self.store).output();
+    }
+
     pub fn exits(&self) -> usize {
         let procs = self.procs.lock().unwrap_or_else(|e| e.into_inner());
         procs.iter().map(|p| p.exited).sum()
@@ -292,11 +308,10 @@ fn mount_store(dir: &Path, mib: u64) -> Result<(), BoxError> {
     .map_err(|e| format!("the photo store needs a tmpfs of its own (run as root): {e}").into())
 }
 
-/// Fill the store's filesystem to the last byte; returns the filler to remove.
-pub fn fill_disk(store: &Path) -> Result<PathBuf, BoxError> {
+/// Fill the filesystem `filler` is on to the last byte, with `filler` (the caller removes it).
+pub fn fill_disk(filler: &Path) -> Result<(), BoxError> {
     use std::io::Write;
-    let filler = store.join("soak-filler");
-    let mut f = std::fs::File::create(&filler)?;
+    let mut f = std::fs::File::create(filler)?;
     let chunk = vec![0u8; 1 << 20];
     loop {
         match f.write(&chunk) {
@@ -312,7 +327,7 @@ pub fn fill_disk(store: &Path) -> Result<PathBuf, BoxError> {
             break;
         }
     }
-    Ok(filler)
+    Ok(())
 }
 
 pub fn wait_ready(base: &str, limit: Duration) -> Result<(), BoxError> {

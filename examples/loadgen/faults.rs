@@ -120,20 +120,26 @@ pub fn inject(
                 amqp.restore();
             }
             Fault::StopBroker => {
-                run_tool("rabbitmqctl", &["stop_app"])?;
+                let stopped = run_tool("rabbitmqctl", &["stop_app"]);
                 pause(10.0);
-                run_tool("rabbitmqctl", &["start_app"])?;
+                // Started again whatever happened: the machine's broker is not left down.
+                ensure_broker()?;
+                stopped?;
             }
             Fault::RestartDatabase => {
-                run_tool(
+                let restarted = run_tool(
                     "pg_ctlcluster",
                     &["--skip-systemctl-redirect", &cluster, "main", "restart"],
-                )?;
+                );
+                ensure_database(&cluster)?;
+                restarted?;
             }
             Fault::DiskFull => {
-                let filler = fill_disk(&d.store)?;
+                let filler = d.store.join("soak-filler");
+                let filled = fill_disk(&filler);
                 pause(10.0);
-                std::fs::remove_file(filler)?;
+                let _ = std::fs::remove_file(&filler);
+                filled?;
             }
         }
         d.revive()?;
@@ -142,4 +148,34 @@ pub fn inject(
     pg.restore();
     amqp.restore();
     Ok(done)
+}
+
+/// RabbitMQ's app running (`start_app` is a no-op when it is), tried for up to a minute.
+pub fn ensure_broker() -> Result<(), BoxError> {
+    retry(|| run_tool("rabbitmqctl", &["start_app"]))
+}
+
+/// The PostgreSQL cluster running, tried for up to a minute.
+pub fn ensure_database(cluster: &str) -> Result<(), BoxError> {
+    retry(|| {
+        let up = run_tool("pg_isready", &["-q", "-h", "127.0.0.1"]);
+        if up.is_err() {
+            let _ = run_tool(
+                "pg_ctlcluster",
+                &["--skip-systemctl-redirect", cluster, "main", "start"],
+            );
+        }
+        up
+    })
+}
+
+fn retry(mut f: impl FnMut() -> Result<(), BoxError>) -> Result<(), BoxError> {
+    let until = Instant::now() + Duration::from_secs(60);
+    loop {
+        match f() {
+            Ok(()) => return Ok(()),
+            Err(e) if Instant::now() >= until => return Err(e),
+            Err(_) => std::thread::sleep(Duration::from_secs(2)),
+        }
+    }
 }

@@ -29,7 +29,7 @@ use diesel::sql_types::{BigInt, Text};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::deploy::{Deployment, Setup};
+use crate::deploy::{Deployment, Setup, VHOST};
 use crate::faults::{FaultPlan, inject};
 use crate::{BoxError, Rng, bodies, registry};
 
@@ -355,11 +355,15 @@ pub fn run(args: SoakArgs) -> Result<(), BoxError> {
         }
         std::thread::sleep(Duration::from_secs(2));
     }
+    // Then quiet: nothing left to send and nothing in the queues, so that a second copy of any
+    // message (a redelivery, a re-send) has been handled before the checks look.
+    let settled = settle(&deployment.direct_db, Duration::from_secs(120));
     let drained = drain_started.elapsed().as_secs_f64();
     let verified = deployment.cli(&["ledger", "verify"], None);
     deployment.stop();
-    let check = check(&deployment.direct_db, &acked, &deployment.store)?;
-    let _ = Command::new("umount").arg(&deployment.store).output();
+    let sent: HashSet<&str> = bodies.iter().map(|b| b.id.as_str()).collect();
+    let check = check(&deployment.direct_db, &acked, &sent, &deployment.store)?;
+    deployment.tear_down();
 
     let mut by_kind: BTreeMap<&str, usize> = BTreeMap::new();
     for f in &injected {
@@ -374,7 +378,7 @@ pub fn run(args: SoakArgs) -> Result<(), BoxError> {
     statuses.sort();
     let ledger_ok = verified.is_ok();
     println!(
-        "soak: uploads {} acknowledged {} refused {} gave_up {} client_retries {} | faults {} ({}) | own_exits {} | lost {} duplicated {} unrecorded {} stuck {} | photos {} bad {} | final {} | ledger {} | load {:.0} s drain {:.0} s total {:.0} s",
+        "soak: uploads {} acknowledged {} refused {} gave_up {} client_retries {} | faults {} ({}) | own_exits {} | lost {} duplicated {} unrecorded {} stuck {} unknown {} not_signed_off {} | photos {} bad {} | final {} | ledger {} | load {:.0} s drain {:.0} s total {:.0} s",
         bodies.len(),
         acked.len(),
         refused.len(),
@@ -386,7 +390,9 @@ pub fn run(args: SoakArgs) -> Result<(), BoxError> {
         check.lost,
         check.duplicated,
         check.unrecorded,
-        stuck,
+        stuck + check.parked,
+        check.unknown,
+        check.not_signed_off,
         check.photos,
         check.bad_photos,
         statuses.join(", "),
@@ -401,10 +407,18 @@ pub fn run(args: SoakArgs) -> Result<(), BoxError> {
     if let Err(e) = &verified {
         eprintln!("soak: ledger verify: {e}");
     }
+    if let Err(e) = &settled {
+        eprintln!("soak: {e}");
+    }
+    // Every survey is valid (the realistic profile only flags): a rejection is a fault's doing.
     let failed = check.lost
         + check.duplicated
         + check.unrecorded
         + stuck
+        + check.parked
+        + check.unknown
+        + check.not_signed_off
+        + usize::from(settled.is_err())
         + check.bad_photos
         + refused.len()
         + gave_up
@@ -434,29 +448,89 @@ fn unfinished(db: &str, acked: &HashMap<String, u16>) -> Result<usize, BoxError>
         .count())
 }
 
+/// Wait until the outbox has nothing unsent and the soak's queues (the parking queue too) hold
+/// nothing, three looks in a row.
+fn settle(db: &str, limit: Duration) -> Result<(), BoxError> {
+    let until = Instant::now() + limit;
+    let mut quiet = 0;
+    let mut last = String::new();
+    while quiet < 3 {
+        if Instant::now() > until {
+            return Err(format!("the outbox or the queues did not empty in time: {last}").into());
+        }
+        let mut conn = PgConnection::establish(db)?;
+        let unsent: Vec<Counted> = diesel::sql_query(
+            "SELECT 'outbox' AS id, COUNT(*) AS n FROM outbox WHERE sent_at IS NULL",
+        )
+        .load(&mut conn)?;
+        let out = Command::new("rabbitmqctl")
+            .args(["list_queues", "-q", "-p", VHOST, "name", "messages"])
+            .output()?;
+        let listing = String::from_utf8_lossy(&out.stdout).into_owned();
+        let queued: i64 = listing
+            .lines()
+            .filter_map(|l| l.split_whitespace().nth(1)?.parse::<i64>().ok())
+            .sum();
+        let unsent = unsent.first().map_or(0, |c| c.n);
+        last = format!(
+            "{unsent} unsent; queues: {}",
+            listing.split_whitespace().collect::<Vec<_>>().join(" ")
+        );
+        if out.status.success() && queued == 0 && unsent == 0 {
+            quiet += 1;
+        } else {
+            quiet = 0;
+        }
+        std::thread::sleep(Duration::from_secs(2));
+    }
+    Ok(())
+}
+
 struct Checked {
     lost: usize,
     duplicated: usize,
     unrecorded: usize,
+    /// Acknowledged surveys parked for an operator at the end.
+    parked: usize,
+    /// Submissions no app sent.
+    unknown: usize,
+    /// Acknowledged surveys that ended other than `signed_off`.
+    not_signed_off: usize,
     photos: usize,
     bad_photos: usize,
     statuses: HashMap<String, usize>,
 }
 
-fn check(db: &str, acked: &HashMap<String, u16>, store: &Path) -> Result<Checked, BoxError> {
+fn check(
+    db: &str,
+    acked: &HashMap<String, u16>,
+    sent: &HashSet<&str>,
+    store: &Path,
+) -> Result<Checked, BoxError> {
     let mut conn = PgConnection::establish(db)?;
     let rows: Vec<Row> = diesel::sql_query("SELECT id, status FROM submissions").load(&mut conn)?;
-    let mut stored: HashMap<&str, usize> = HashMap::new();
+    // `submissions.id` is the key: one row per id at most; what can go wrong is a row missing,
+    // a row no app sent, or two decisions for one row.
+    let mut stored: HashSet<&str> = HashSet::new();
     let mut statuses: HashMap<String, usize> = HashMap::new();
     for r in &rows {
-        *stored.entry(r.id.as_str()).or_default() += 1;
+        stored.insert(r.id.as_str());
         if acked.contains_key(&r.id) {
             *statuses.entry(r.status.clone()).or_default() += 1;
         }
     }
+    let unknown = rows
+        .iter()
+        .filter(|r| !sent.contains(r.id.as_str()))
+        .count();
+    let not_signed_off = acked.len() - statuses.get("signed_off").copied().unwrap_or(0);
+    let parked: Vec<Counted> =
+        diesel::sql_query("SELECT 'attention' AS id, COUNT(*) AS n FROM submission_attention")
+            .load(&mut conn)?;
+    let parked = parked.first().map_or(0, |c| c.n as usize);
     let lost = acked
         .keys()
-        .filter(|id| !stored.contains_key(id.as_str()))
+        .filter(|id| !stored.contains(id.as_str()))
         .count();
     let entries: Vec<Counted> = diesel::sql_query(
         "SELECT submission_id AS id, COUNT(*) AS n FROM ledger_entries \
@@ -465,14 +539,13 @@ fn check(db: &str, acked: &HashMap<String, u16>, store: &Path) -> Result<Checked
     )
     .load(&mut conn)?;
     let decided: HashMap<&str, i64> = entries.iter().map(|c| (c.id.as_str(), c.n)).collect();
-    let duplicated = stored.values().filter(|n| **n > 1).count()
-        + acked
-            .keys()
-            .filter(|id| decided.get(id.as_str()).is_some_and(|n| *n > 1))
-            .count();
+    let duplicated = acked
+        .keys()
+        .filter(|id| decided.get(id.as_str()).is_some_and(|n| *n > 1))
+        .count();
     let unrecorded = acked
         .keys()
-        .filter(|id| stored.contains_key(id.as_str()) && !decided.contains_key(id.as_str()))
+        .filter(|id| stored.contains(id.as_str()) && !decided.contains_key(id.as_str()))
         .count();
     let hashes: Vec<Hash> =
         diesel::sql_query("SELECT DISTINCT sha256 FROM submission_photos").load(&mut conn)?;
@@ -495,6 +568,9 @@ fn check(db: &str, acked: &HashMap<String, u16>, store: &Path) -> Result<Checked
         lost,
         duplicated,
         unrecorded,
+        parked,
+        unknown,
+        not_signed_off,
         photos: hashes.len(),
         bad_photos,
         statuses,

@@ -24,7 +24,7 @@ pub struct CluesQuery {
     #[param(schema_with = crate::openapi::clue_status)]
     pub status: Option<String>,
     /// From 1.
-    #[param(minimum = 1)]
+    #[param(minimum = 1, maximum = 100_000)]
     pub page: Option<i64>,
 }
 

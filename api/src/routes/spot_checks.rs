@@ -22,6 +22,7 @@ pub struct DrawRequest {
     #[schema(exclusive_minimum = 0.0, maximum = 1.0)]
     pub rate: Option<f64>,
     /// Default: a fresh random seed. Recorded either way.
+    #[schema(min_length = 1, max_length = 128)]
     pub seed: Option<String>,
 }
 

@@ -34,7 +34,7 @@ pub struct QueueQuery {
     #[param(schema_with = crate::openapi::submission_status)]
     pub status: Option<String>,
     /// From 1.
-    #[param(minimum = 1)]
+    #[param(minimum = 1, maximum = 100_000)]
     pub page: Option<i64>,
     /// Only this village.
     pub village: Option<String>,
@@ -238,7 +238,7 @@ pub struct OwnQuery {
     #[param(schema_with = crate::openapi::submission_status)]
     pub status: Option<String>,
     /// From 1.
-    #[param(minimum = 1)]
+    #[param(minimum = 1, maximum = 100_000)]
     pub page: Option<i64>,
 }
 

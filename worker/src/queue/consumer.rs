@@ -176,7 +176,7 @@ async fn process<H: Handler>(
                 .await
             {
                 metrics.outcome("wait");
-                span.in_scope(|| tracing::info!(waits, %reason, "waiting on other work"));
+                span.in_scope(|| tracing::info!(waits, %reason, "waiting, no attempt spent"));
                 let _ = acker.ack(BasicAckOptions::default()).await;
             } else {
                 metrics.outcome("retry");

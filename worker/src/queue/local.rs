@@ -90,7 +90,7 @@ pub async fn run_local_consumer<H: Handler>(
                     HandleOutcome::Wait(reason) => {
                         waits += 1;
                         metrics.outcome("wait");
-                        span.in_scope(|| tracing::info!(waits, %reason, "waiting on other work"));
+                        span.in_scope(|| tracing::info!(waits, %reason, "waiting, no attempt spent"));
                     }
                     HandleOutcome::Retry(reason) if attempt < max_attempts.max(1) => {
                         metrics.outcome("retry");
