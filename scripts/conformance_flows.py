@@ -238,6 +238,10 @@ def main():
     f.expect("spot check confirmed", status, {200})
     status, _, _ = decision(f, tokens["county1"], check, "confirm", sid, digest, county, ckey_id, "county1")
     f.expect("spot check confirmed twice", status, {409})
+    nobody = "00000000-0000-7000-8000-000000000000"
+    status, _, _ = decision(f, tokens["county1"], f"/api/v1/submissions/{nobody}/spot-check", "confirm",
+                            nobody, digest, county, ckey_id, "county1")
+    f.expect("spot check of a submission that does not exist", status, {404})
 
     # Clues: one closed by hand with a signed reason, then again; an unknown one.
     status, clues, _ = f.json("GET", "/api/v1/clues?status=open", tokens["township1"])
@@ -254,6 +258,14 @@ def main():
 
     status, _, _ = f.json("POST", "/api/v1/clues/00000000-0000-7000-8000-000000000000/close", tokens["township1"], payload)
     f.expect("closing a clue that does not exist", status, {404})
+
+    # A JSON body over its limit (64 KiB), on every operation that takes one.
+    big = json.dumps({"username": "x" * (70 * 1024), "password": "y"}).encode()
+    for path in ("/api/v1/auth/login", "/api/v1/auth/refresh", "/api/v1/keys", "/api/v1/spot-checks",
+                 f"/api/v1/submissions/{sid}/review", f"/api/v1/submissions/{sid}/spot-check",
+                 f"/api/v1/clues/{target}/close"):
+        status, _, _ = f.call("POST", path, tokens["county1"], big, "application/json")
+        f.expect(f"an oversized body to {path}", status, {413})
 
     # A query that cannot be read (a parameter given twice).
     for path in ("/api/v1/stats?org=522732101000&org=522732000000", "/api/v1/clues?page=1&page=2"):

@@ -1,7 +1,7 @@
 //! The OpenAPI document served at `/api/v1/openapi.json`: what utoipa collects from the
 //! handlers' annotations, completed in one place with the answers every operation of a kind
 //! gives, so that no handler can forget to document them — 401 where a caller is needed, 400
-//! where a query or a body is read, 415 where a body is — and with every problem answer
+//! where a query or a body is read, 413 and 415 where a body is — and with every problem answer
 //! typed `application/problem+json` (RFC 9457), as it is sent. `scripts/conformance` holds
 //! the service to this document.
 //!
@@ -132,6 +132,7 @@ pub fn complete(mut doc: Value) -> Value {
             }
             if body {
                 add("415", "the body is not of the documented media type");
+                add("413", "the body is over its limit (64 KiB for JSON)");
             }
         }
     }
@@ -208,7 +209,7 @@ mod tests {
         assert!(op["200"]["content"]["application/json"].is_object());
         assert!(op["404"]["content"]["application/problem+json"].is_object());
         assert!(op["404"]["content"].get("application/json").is_none());
-        for status in ["400", "401", "415"] {
+        for status in ["400", "401", "413", "415"] {
             assert!(
                 op[status]["content"]["application/problem+json"].is_object(),
                 "{status}"
