@@ -162,7 +162,21 @@ fn a_township_reviewer_works_the_queue_in_a_browser() {
     // Return it: 纠 water.safe.
     b.click("select[name=action0] option[value=correct]");
     b.type_into("input[name=field0]", "water.safe");
-    b.type_into("input[name=note0]", "饮水不安全，请核实水源");
+    // Enter in the note (U+E007 is WebDriver's Enter) decides nothing: the implicit submission
+    // once took the form's first button, 审核通过.
+    b.type_into("input[name=note0]", "饮水不安全，请核实水源\u{E007}");
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert!(
+        b.url()
+            .contains(&format!("/console/submissions/{}", v1.id())),
+        "Enter left the page: {}",
+        b.url()
+    );
+    let undecided = app.get(Some(&surveyor), &format!("/api/v1/submissions/{}", v1.id()));
+    assert_eq!(
+        undecided.body["status"], "signed_off",
+        "Enter decided nothing"
+    );
     b.click("#return");
     b.wait_url("/console/queue?done=returned");
     assert!(b.source().contains("已退回"));
@@ -263,7 +277,13 @@ fn a_township_reviewer_works_the_queue_in_a_browser() {
         1,
         "the one approved record was drawn"
     );
-    b.type_into("input[name=reason]", "实地抽查：饮水设施已损坏");
+    b.type_into("input[name=reason]", "实地抽查：饮水设施已损坏\u{E007}");
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert!(
+        !b.url().contains("done="),
+        "Enter in the reason confirmed nothing: {}",
+        b.url()
+    );
     b.click("button.overturn");
     b.wait_url("done=overturned");
     assert!(b.source().contains("推翻：实地抽查"));
