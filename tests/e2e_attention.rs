@@ -270,6 +270,13 @@ fn a_submission_that_cannot_be_processed_needs_attention_and_is_redriven() {
         "{}",
         page.text
     );
+    // The cause in words the operator acts on, the worker's own words beside it.
+    assert!(
+        page.text.contains("照片文件在存储中缺失")
+            && page.text.contains("is missing from the store"),
+        "{}",
+        page.text
+    );
     let reviewer = app.console_session("township1", "demo-township1");
     assert_eq!(app.get_cookie(&reviewer, "/console/attention").status, 403);
 

@@ -19,9 +19,33 @@ const SHOWN: i64 = 200;
 struct Row {
     id: String,
     household: String,
+    /// The village's name and code.
     village: String,
     since: String,
+    /// What stopped it, in words an operator acts on; the worker's own words beside it.
+    cause: &'static str,
     reason: String,
+}
+
+/// The worker's reason (English, for logs and operators' tools) told in Chinese by its kind,
+/// with what to do about it. Unknown reasons fall to the general case.
+fn cause(reason: &str) -> &'static str {
+    let has = |needle: &str| reason.contains(needle);
+    if has("is missing from the store") {
+        "照片文件在存储中缺失：请从备份恢复该照片，或请外业人员用同一编号重新上传"
+    } else if has("is corrupt") {
+        "存储中的照片已损坏（内容与其哈希不符）：请从备份恢复该照片"
+    } else if has("No space left on device") || has("os error 28") {
+        "照片存储空间已满：请扩容或清理（fieldsurvey gc）后重新处理"
+    } else if has("storage") || has("object store") {
+        "照片存储不可用：请检查存储（磁盘、挂载或对象存储）后重新处理"
+    } else if has("database") || has("connection") || has("pool") {
+        "数据库不可用：请检查数据库后重新处理"
+    } else if has("validation task failed") {
+        "自动校验程序出错：请将详情报告开发人员"
+    } else {
+        "自动校验多次失败：请查看详情"
+    }
 }
 
 #[derive(Template)]
@@ -44,26 +68,36 @@ fn operator_only(me: &Me) -> Result<(), ConsoleError> {
 
 async fn render(state: &AppState, me: &Me, notice: Option<String>) -> Page {
     let org = me.caller.org_code.clone();
-    let (waiting, total) = state
+    let (waiting, total, names) = state
         .db
         .run(move |c| {
             // The count is of this admin's jurisdiction, as the rows are.
             let all = fieldsurvey_db::attention::waiting(c, Some(&org), i64::MAX)?;
             let total = all.len() as i64;
-            Ok((
-                all.into_iter().take(SHOWN as usize).collect::<Vec<_>>(),
-                total,
-            ))
+            let shown: Vec<_> = all.into_iter().take(SHOWN as usize).collect();
+            let mut names = std::collections::HashMap::new();
+            for w in &shown {
+                if !names.contains_key(&w.village_code)
+                    && let Some(unit) = fieldsurvey_db::org::get(c, &w.village_code)?
+                {
+                    names.insert(w.village_code.clone(), unit.name);
+                }
+            }
+            Ok((shown, total, names))
         })
         .await?;
     let rows = waiting
         .into_iter()
         .map(|w| Row {
             since: crate::view::beijing(w.since),
+            cause: cause(&w.reason),
             reason: w.reason,
             id: w.id,
             household: w.household_code,
-            village: w.village_code,
+            village: match names.get(&w.village_code) {
+                Some(name) => format!("{name}（{}）", w.village_code),
+                None => w.village_code,
+            },
         })
         .collect();
     let body = AttentionPage {
@@ -128,4 +162,35 @@ pub(super) async fn redrive(
         n => format!("已将 {n} 份提交重新交给校验程序；处理结果稍后可在各提交页面查看。"),
     };
     render(&state, &me, Some(notice)).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cause;
+
+    #[test]
+    fn each_kind_of_reason_is_told_in_chinese_with_what_to_do() {
+        let told = [
+            (
+                "permanent: photo ab12 is missing from the store",
+                "照片文件在存储中缺失",
+            ),
+            ("permanent: stored photo ab12 is corrupt", "已损坏"),
+            (
+                "storage I/O failed: No space left on device (os error 28) at path \"/x\"",
+                "空间已满",
+            ),
+            ("object store unavailable: timeout", "照片存储不可用"),
+            ("database unavailable: pool timed out", "数据库不可用"),
+            ("validation task failed: panicked", "自动校验程序出错"),
+            ("something new", "自动校验多次失败"),
+        ];
+        for (reason, words) in told {
+            assert!(
+                cause(reason).contains(words),
+                "{reason} -> {}",
+                cause(reason)
+            );
+        }
+    }
 }
