@@ -40,6 +40,7 @@ pub struct Settings {
     pub worker_nice: Option<i32>,
     pub sweep_after_secs: Option<u64>,
     pub sweep_every_secs: Option<u64>,
+    pub queue_vacuum_secs: Option<u64>,
     pub sign_in_free_failures: Option<u32>,
     pub sign_in_free_failures_per_address: Option<u32>,
     pub sign_in_max_delay_secs: Option<u64>,
@@ -125,6 +126,7 @@ impl Settings {
             "WORKER_NICE" => self.worker_nice = Some(num(key, &v)?),
             "SWEEP_AFTER_SECS" => self.sweep_after_secs = Some(num(key, &v)?),
             "SWEEP_EVERY_SECS" => self.sweep_every_secs = Some(num(key, &v)?),
+            "QUEUE_VACUUM_SECS" => self.queue_vacuum_secs = Some(num(key, &v)?),
             "SIGN_IN_FREE_FAILURES" => self.sign_in_free_failures = Some(num(key, &v)?),
             "SIGN_IN_FREE_FAILURES_PER_ADDRESS" => {
                 self.sign_in_free_failures_per_address = Some(num(key, &v)?)
@@ -205,6 +207,12 @@ impl Settings {
 
     pub fn retry_delay(&self) -> std::time::Duration {
         std::time::Duration::from_millis(self.retry_delay_ms.unwrap_or(5_000))
+    }
+
+    /// How often the API vacuums the tables it uses as queues (`QUEUE_VACUUM_SECS`, default
+    /// 30; see `fieldsurvey_db::upkeep`).
+    pub fn upkeep_interval(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.queue_vacuum_secs.unwrap_or(30).max(1))
     }
 
     /// How often the API publishes a signed tree head when the ledger has grown.

@@ -29,6 +29,7 @@ pub mod spot_checks;
 pub mod storage;
 pub mod submissions;
 pub mod tokens;
+pub mod upkeep;
 pub mod users;
 pub mod worklists;
 

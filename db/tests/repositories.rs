@@ -561,3 +561,52 @@ fn progress_figures_kept_by_difference_equal_a_recount() {
         check(&mut c, [3, 2, 2, 1, 0]);
     });
 }
+
+/// The queue tables do not grow with what passed through them: a day of entries queued and
+/// sequenced leaves a table the size of one batch, not of the day, once the service's upkeep
+/// has vacuumed it (without it, every dead row stays, and so does every page they fill —
+/// autovacuum is off on the project machine).
+#[test]
+fn the_upkeep_keeps_a_queue_table_the_size_of_what_it_holds() {
+    #[derive(diesel::QueryableByName)]
+    struct Size {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        bytes: i64,
+    }
+    let size = |c: &mut fieldsurvey_db::Conn| -> i64 {
+        with_conn!(c, |c| diesel::RunQueryDsl::get_result::<Size>(
+            diesel::sql_query("SELECT pg_relation_size('ledger_pending') AS bytes"),
+            c
+        ))
+        .unwrap()
+        .bytes
+    };
+    let batch = |c: &mut fieldsurvey_db::Conn| {
+        with_conn!(c, |c| c.batch_execute(
+            "INSERT INTO ledger_pending (entry, submission_id, created_at) \
+             SELECT repeat('x', 400), NULL, now() FROM generate_series(1, 2000); \
+             DELETE FROM ledger_pending;"
+        ))
+        .unwrap();
+    };
+    let Some(p) = postgres() else { return };
+    p.db.migrate().unwrap();
+    let mut c = p.db.get().unwrap();
+    batch(&mut c);
+    let one = size(&mut c);
+    assert!(one > 0, "a batch of 2,000 entries fills pages");
+    for _ in 0..5 {
+        fieldsurvey_db::upkeep::vacuum_queues(&mut c).unwrap();
+        batch(&mut c);
+    }
+    let after = size(&mut c);
+    assert!(
+        after <= one + 8192,
+        "six batches with the upkeep between them take {after} bytes, one took {one}"
+    );
+    // SQLite reuses freed pages itself; the upkeep is a no-op there.
+    let s = sqlite();
+    s.db.migrate().unwrap();
+    fieldsurvey_db::upkeep::vacuum_queues(&mut s.db.get().unwrap()).unwrap();
+    assert!(!fieldsurvey_db::upkeep::autovacuum_off(&mut s.db.get().unwrap()).unwrap());
+}

@@ -193,6 +193,7 @@ pub fn api(settings: Settings) -> Result<()> {
             state.ledger_key.clone(),
             std::time::Duration::from_millis(250),
         );
+        fieldsurvey_db::upkeep::spawn_upkeep(state.db.clone(), settings.upkeep_interval());
         let bound = listener
             .local_addr()
             .map(|a| a.to_string())

@@ -1,0 +1,92 @@
+//! Upkeep of the tables the service uses as queues.
+//!
+//! Every sign-off inserts a row into `ledger_pending` and `village_stats_delta` that the
+//! sequencer and the stats folder delete a moment later; every upload's `outbox` row is updated
+//! twice by the relay. On PostgreSQL a deleted or updated row leaves a dead version behind until
+//! VACUUM removes it, and the queries that read these queues (`ORDER BY id LIMIT n` from the
+//! oldest, the fold's `DELETE … RETURNING`) walk every dead version still there. With
+//! autovacuum off — as on the project machine — nothing else ever removes them: each read
+//! costs more than the last, and the sign-off rate falls as the day goes on. Even with
+//! autovacuum on, its default pace (a minute's nap, a 20% threshold) lets a busy queue pile up.
+//!
+//! So the service vacuums its own queue tables, often: they are small when vacuumed often, a
+//! pass takes milliseconds, and `SKIP_LOCKED` lets several processes run it without waiting on
+//! each other. The large tables (submissions, photos, the ledger) stay autovacuum's; a database
+//! that has it off is reported at start ([`autovacuum_off`]) and by `fieldsurvey check`.
+//! SQLite reuses freed pages by itself: nothing to do there.
+
+use diesel::prelude::*;
+
+use crate::{Conn, DbResult};
+
+/// The tables whose rows are deleted or rewritten at the rate of uploads and sign-offs, while
+/// their live contents stay small (or, for `outbox`, only the unsent tail is read).
+pub const QUEUE_TABLES: &[&str] = &[
+    "ledger_pending",
+    "ledger_head",
+    "village_stats_delta",
+    "village_stats",
+    "household_progress",
+    "outbox",
+];
+
+/// Vacuum (and analyse) the queue tables, skipping any another process is vacuuming now.
+/// Must run outside a transaction. A no-op on SQLite.
+pub fn vacuum_queues(conn: &mut Conn) -> DbResult<()> {
+    if let Conn::Pg(c) = conn {
+        diesel::sql_query(format!(
+            "VACUUM (SKIP_LOCKED, ANALYZE) {}",
+            QUEUE_TABLES.join(", ")
+        ))
+        .execute(&mut **c)?;
+    }
+    Ok(())
+}
+
+/// Whether the PostgreSQL server has autovacuum off (always `false` on SQLite): then the large
+/// tables grow dead versions that nothing removes, and an operator should turn it on.
+pub fn autovacuum_off(conn: &mut Conn) -> DbResult<bool> {
+    #[derive(QueryableByName)]
+    struct Setting {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        setting: String,
+    }
+    match conn {
+        Conn::Pg(c) => {
+            let s: Setting =
+                diesel::sql_query("SELECT setting FROM pg_settings WHERE name = 'autovacuum'")
+                    .get_result(&mut **c)?;
+            Ok(s.setting == "off")
+        }
+        Conn::Sqlite(_) => Ok(false),
+    }
+}
+
+/// Vacuum the queue tables every `every` on the async runtime (first after one period), and
+/// warn once at start when autovacuum is off.
+pub fn spawn_upkeep(db: crate::Db, every: std::time::Duration) {
+    tokio::spawn(async move {
+        match db.run(autovacuum_off).await {
+            Ok(true) => tracing::warn!(
+                "PostgreSQL has autovacuum off: the service vacuums its queue tables itself, \
+                 but submissions, photos and the ledger keep every dead row version; \
+                 turn autovacuum on (docs/operations.md)"
+            ),
+            Ok(false) => {}
+            Err(e) => tracing::debug!(error = %e, "could not read the autovacuum setting"),
+        }
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let started = std::time::Instant::now();
+            match db.run(vacuum_queues).await {
+                Ok(()) => tracing::debug!(
+                    ms = started.elapsed().as_millis() as u64,
+                    "queue tables vacuumed"
+                ),
+                Err(e) => tracing::warn!(error = %e, "vacuuming the queue tables failed"),
+            }
+        }
+    });
+}
