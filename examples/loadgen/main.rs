@@ -233,6 +233,19 @@ fn run(args: RunArgs) -> Result<(), BoxError> {
         openrosa: openrosa_template.as_deref(),
         now: chrono::Utc::now().with_timezone(&beijing),
     };
+    let sample: Vec<Vec<u8>> = (0..300u64)
+        .map(|i| {
+            let (w, h) = plan.photo_size;
+            photos::photo(plan.seed ^ (i * 2 + 1), w, h, plan.now, (26.5, 107.9))
+        })
+        .collect::<Result<_, _>>()?;
+    let sample: Vec<&[u8]> = sample.iter().map(Vec::as_slice).collect();
+    println!(
+        "photos: of {} generated, {} have another within {} bits by the service's perceptual hash",
+        sample.len(),
+        photos::near_twins(&sample)?,
+        fieldsurvey_core::photos::REUSE_DISTANCE
+    );
     let t = Instant::now();
     let bodies = Arc::new(bodies::build(&plan, args.surveys, args.build_threads)?);
     let mb = bodies.iter().map(|b| b.bytes.len()).sum::<usize>() as f64 / 1e6;
