@@ -1,11 +1,9 @@
 //! Photo reuse across households: every current signed-off version's photos are kept as
-//! fingerprints (SHA-256 and the 64-bit perceptual hash cut into four indexed 16-bit bands). A
-//! look-up is indexed equality probes — each band's value with its 16 one-bit neighbours, read
-//! from `(band, phash)` indexes — whose hashes are measured exactly, then one fetch of the rows
-//! whose hash is near or whose SHA-256 is the same; it never scans the table
-//! (`fieldsurvey_core::photos::bands` says why the probes find every pair within 6 bits).
-//! Distinct hashes are kept apart (`photo_hashes`), so a photo filed many times costs a look-up
-//! no more than one filed once.
+//! fingerprints (SHA-256 and the 64-bit perceptual hash). A look-up takes the stored hashes
+//! near each photo's from the worker's in-memory index ([`crate::hash_index`]), then fetches,
+//! in one round trip, the newest few versions whose hash is near or whose SHA-256 is the same;
+//! it never scans a table. Distinct hashes are kept apart (`photo_hashes`), so a photo filed
+//! many times costs a look-up no more than one filed once.
 //!
 //! Both sides are flagged: the version being signed off (its flags are computed before its
 //! transaction, by [`find_reuse`]), and each earlier version it matches, which gets a
@@ -14,12 +12,15 @@
 //! orders sign-offs: a match committed after a version's look-up, or at the same moment, is
 //! found by [`reconcile`] after the commit, which flags both sides then.
 
-use fieldsurvey_core::photos::{REUSE_DISTANCE, bands, hamming, informative, probes};
+use std::sync::Mutex;
+
+use fieldsurvey_core::photos::{REUSE_DISTANCE, bands, hamming, informative};
 
 use diesel::prelude::*;
 use fieldsurvey_core::flags::Flag;
 use fieldsurvey_core::ledger::{Actor, Entry};
 
+use crate::hash_index::HashIndex;
 use crate::{Conn, DbError, DbResult, Tx, with_tx};
 
 /// One photo of a version being signed off.
@@ -49,22 +50,6 @@ pub struct Reuse {
     pub exact: bool,
     /// Bits between the perceptual hashes (0 for the same bytes).
     pub distance: u32,
-}
-
-/// The probe values of `fingerprints`: SHA-256s and, per band, each value within one bit.
-pub fn probe_values(fingerprints: &[Fingerprint]) -> (Vec<String>, [Vec<i32>; 4]) {
-    let shas = fingerprints.iter().map(|f| f.sha256.clone()).collect();
-    let mut per_band: [Vec<i32>; 4] = Default::default();
-    for f in fingerprints.iter().filter(|f| informative(f.phash)) {
-        for (band, value) in bands(f.phash).into_iter().enumerate() {
-            per_band[band].extend(probes(value).map(i32::from));
-        }
-    }
-    for values in &mut per_band {
-        values.sort_unstable();
-        values.dedup();
-    }
-    (shas, per_band)
 }
 
 /// Other versions named per photo at most: a photo found in more is flagged with the most
@@ -114,49 +99,36 @@ pub fn measure(fingerprints: &[Fingerprint], candidates: &[Candidate]) -> Vec<Re
     out
 }
 
-/// Candidates for `fingerprints` among other households' current versions. Bounded whatever
-/// the table holds and however often a photo was filed: each band's probes read distinct
-/// hashes from `photo_hashes` (index-only), the hashes within the distance are kept, then per
-/// SHA-256 and per near hash the [`MAX_NAMED`] most recent versions are read from
-/// `(sha256, id)` and `(phash, id)`.
+/// The stored hashes near `fingerprints`, from `index` brought up to date first.
+pub fn near_hashes(
+    conn: &mut Conn,
+    index: &Mutex<HashIndex>,
+    fingerprints: &[Fingerprint],
+) -> DbResult<Vec<i64>> {
+    let mut index = index
+        .lock()
+        .map_err(|_| DbError::Invalid("the photo hash index was poisoned".into()))?;
+    index.refresh(conn)?;
+    Ok(index.near(fingerprints))
+}
+
+/// Candidates among other households' current versions: per SHA-256 of `fingerprints` and per
+/// `near` hash, the [`MAX_NAMED`] most recent versions, read from `(sha256, id)` and
+/// `(phash, id)`. Bounded whatever the table holds and however often a photo was filed.
 pub fn reuse_candidates(
     tx: &mut Tx<'_>,
     household: &str,
     fingerprints: &[Fingerprint],
+    near: &[i64],
 ) -> DbResult<Vec<Candidate>> {
-    use crate::schema::{photo_fingerprints as f, photo_hashes as ph};
-    let (shas, b) = probe_values(fingerprints);
+    use crate::schema::photo_fingerprints as f;
+    let shas: Vec<String> = fingerprints.iter().map(|f| f.sha256.clone()).collect();
     if shas.is_empty() {
         return Ok(Vec::new());
     }
     if let Tx::Pg(c) = tx {
-        return reuse_candidates_pg(c, household, fingerprints, &shas, &b);
+        return reuse_candidates_pg(c, household, &shas, near);
     }
-    let mut seen: Vec<i64> = Vec::new();
-    for (band, values) in b.iter().enumerate() {
-        if values.is_empty() {
-            continue;
-        }
-        seen.extend(match band {
-            0 => with_tx!(tx, |c| ph::table
-                .filter(ph::band0.eq_any(values))
-                .select(ph::phash)
-                .load::<i64>(c))?,
-            1 => with_tx!(tx, |c| ph::table
-                .filter(ph::band1.eq_any(values))
-                .select(ph::phash)
-                .load::<i64>(c))?,
-            2 => with_tx!(tx, |c| ph::table
-                .filter(ph::band2.eq_any(values))
-                .select(ph::phash)
-                .load::<i64>(c))?,
-            _ => with_tx!(tx, |c| ph::table
-                .filter(ph::band3.eq_any(values))
-                .select(ph::phash)
-                .load::<i64>(c))?,
-        });
-    }
-    let near = near_hashes(fingerprints, seen);
     let columns = (
         f::id,
         f::submission_id,
@@ -175,7 +147,7 @@ pub fn reuse_candidates(
             .select(columns);
         out.extend(with_tx!(tx, |c| q.load::<Candidate>(c))?);
     }
-    for hash in &near {
+    for hash in near {
         let q = f::table
             .filter(f::phash.eq(hash))
             .filter(f::household_code.ne(household))
@@ -187,12 +159,6 @@ pub fn reuse_candidates(
     out.sort_unstable_by_key(|c| c.0);
     out.dedup_by_key(|c| c.0);
     Ok(out)
-}
-
-#[derive(diesel::QueryableByName)]
-struct Phash {
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    phash: i64,
 }
 
 #[derive(diesel::QueryableByName)]
@@ -211,31 +177,15 @@ struct CandidateRow {
     phash: i64,
 }
 
-/// The same look-up in two round trips on PostgreSQL: the four bands' probes as one statement,
-/// then every SHA-256 and near hash with its newest few versions through `LATERAL … LIMIT`.
+/// The same look-up in one round trip on PostgreSQL: every SHA-256 and near hash with its
+/// newest few versions through `LATERAL … LIMIT`.
 fn reuse_candidates_pg(
     c: &mut diesel::pg::PgConnection,
     household: &str,
-    fingerprints: &[Fingerprint],
     shas: &[String],
-    bands: &[Vec<i32>; 4],
+    near: &[i64],
 ) -> DbResult<Vec<Candidate>> {
-    use diesel::sql_types::{Array, BigInt, Integer, Text};
-    let seen: Vec<i64> = diesel::sql_query(
-        "SELECT phash FROM photo_hashes WHERE band0 = ANY($1) \
-         UNION ALL SELECT phash FROM photo_hashes WHERE band1 = ANY($2) \
-         UNION ALL SELECT phash FROM photo_hashes WHERE band2 = ANY($3) \
-         UNION ALL SELECT phash FROM photo_hashes WHERE band3 = ANY($4)",
-    )
-    .bind::<Array<Integer>, _>(&bands[0])
-    .bind::<Array<Integer>, _>(&bands[1])
-    .bind::<Array<Integer>, _>(&bands[2])
-    .bind::<Array<Integer>, _>(&bands[3])
-    .load::<Phash>(c)?
-    .into_iter()
-    .map(|p| p.phash)
-    .collect();
-    let near = near_hashes(fingerprints, seen);
+    use diesel::sql_types::{Array, BigInt, Text};
     let rows: Vec<CandidateRow> = diesel::sql_query(format!(
         "SELECT f.id, f.submission_id, f.part, f.household_code, f.sha256, f.phash \
          FROM unnest($1::text[]) AS s(sha256) CROSS JOIN LATERAL \
@@ -248,7 +198,7 @@ fn reuse_candidates_pg(
             AND f.household_code <> $3 ORDER BY f.id DESC LIMIT {MAX_NAMED}) f"
     ))
     .bind::<Array<Text>, _>(shas)
-    .bind::<Array<BigInt>, _>(&near)
+    .bind::<Array<BigInt>, _>(near)
     .bind::<Text, _>(household)
     .load(c)?;
     let mut out: Vec<Candidate> = rows
@@ -268,30 +218,16 @@ fn reuse_candidates_pg(
     Ok(out)
 }
 
-/// The stored hashes (as read from the band indexes) within [`REUSE_DISTANCE`] of one of
-/// `fingerprints`, each once.
-pub fn near_hashes(fingerprints: &[Fingerprint], seen: Vec<i64>) -> Vec<i64> {
-    let mut near: Vec<i64> = seen
-        .into_iter()
-        .filter(|h| {
-            fingerprints
-                .iter()
-                .any(|f| hamming(f.phash, *h as u64) <= REUSE_DISTANCE)
-        })
-        .collect();
-    near.sort_unstable();
-    near.dedup();
-    near
-}
-
 /// The reuse a version about to be signed off shows against what is stored.
 ///
 pub fn find_reuse(
     conn: &mut Conn,
+    index: &Mutex<HashIndex>,
     household_code: &str,
     fingerprints: &[Fingerprint],
 ) -> DbResult<Vec<Reuse>> {
-    let candidates = reuse_candidates(&mut conn.tx(), household_code, fingerprints)?;
+    let near = near_hashes(conn, index, fingerprints)?;
+    let candidates = reuse_candidates(&mut conn.tx(), household_code, fingerprints, &near)?;
     Ok(measure(fingerprints, &candidates))
 }
 
@@ -494,6 +430,7 @@ fn add_reuse_flags(
 /// newly flagged.
 pub fn reconcile(
     conn: &mut Conn,
+    index: &Mutex<HashIndex>,
     submission: &str,
     household: &str,
     fingerprints: &[Fingerprint],
@@ -503,7 +440,8 @@ pub fn reconcile(
     if fingerprints.is_empty() {
         return Ok(0);
     }
-    let candidates = reuse_candidates(&mut conn.tx(), household, fingerprints)?;
+    let near = near_hashes(conn, index, fingerprints)?;
+    let candidates = reuse_candidates(&mut conn.tx(), household, fingerprints, &near)?;
     let new: Vec<Reuse> = measure(fingerprints, &candidates)
         .into_iter()
         .filter(|r| {
@@ -594,9 +532,15 @@ mod tests {
         assert_eq!(found.len(), 2, "{found:?}");
         assert!(found[0].exact && found[0].other_submission == "s1");
         assert_eq!((found[1].exact, found[1].distance), (false, 6));
-        let (shas, b) = probe_values(&mine);
-        assert_eq!(shas, vec!["aa".to_owned()]);
-        assert!(b.iter().all(|v| v.len() == 17));
+        let mut index = crate::hash_index::HashIndex::default();
+        for (.., phash) in &candidates {
+            index.add(*phash as u64);
+        }
+        assert_eq!(
+            index.near(&mine),
+            vec![0xFFFF_0000_FFFF_003F_u64 as i64],
+            "the index finds the hash within six bits, not the one seven away"
+        );
     }
 
     #[test]
@@ -607,10 +551,11 @@ mod tests {
         assert!(measure(&blank, &other_blank).is_empty());
         let same_file = vec![(1, "s1".into(), "q1".into(), "H1".into(), "aa".into(), 0b1)];
         assert_eq!(measure(&blank, &same_file).len(), 1);
-        let (_, b) = probe_values(&blank);
+        let mut index = crate::hash_index::HashIndex::default();
+        index.add(0b11);
         assert!(
-            b.iter().all(Vec::is_empty),
-            "no band probes for a blank hash"
+            index.near(&blank).is_empty(),
+            "a blank hash is not near another"
         );
         // The same file in twenty households: the five most recent are named.
         let many: Vec<Candidate> = (0..20)

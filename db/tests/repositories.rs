@@ -361,7 +361,9 @@ fn concurrent_appends_never_fork_the_chain_or_reuse_a_number() {
 /// however many times either is reconciled.
 #[test]
 fn sign_offs_that_missed_each_others_photo_are_reconciled_after_their_commits() {
+    use fieldsurvey_db::hash_index::HashIndex;
     use fieldsurvey_db::photos::{Fingerprint, find_reuse, reconcile, record_fingerprints};
+    use std::sync::Mutex;
     each_backend(|db| {
         let surveyor = seed(db);
         let mut c = db.get().unwrap();
@@ -403,9 +405,14 @@ fn sign_offs_that_missed_each_others_photo_are_reconciled_after_their_commits() 
             with_conn!(c, |c| lp::table.count().get_result::<i64>(c)).unwrap()
         };
 
-        // Both look before either commits; both commit.
-        let found_a = find_reuse(&mut c, &a.household_code, &fa).unwrap();
-        let found_b = find_reuse(&mut c, &b.household_code, &fb).unwrap();
+        // Two workers, each with its own index of stored hashes. Both look before either
+        // commits; both commit.
+        let (wa, wb) = (
+            Mutex::new(HashIndex::default()),
+            Mutex::new(HashIndex::default()),
+        );
+        let found_a = find_reuse(&mut c, &wa, &a.household_code, &fa).unwrap();
+        let found_b = find_reuse(&mut c, &wb, &b.household_code, &fb).unwrap();
         assert!(found_a.is_empty() && found_b.is_empty());
         for (s, f, found) in [(&b, &fb, &found_b), (&a, &fa, &found_a)] {
             let mirrors = c
@@ -418,7 +425,7 @@ fn sign_offs_that_missed_each_others_photo_are_reconciled_after_their_commits() 
         assert_eq!(flags_of(&mut c, &b.id), serde_json::json!([]));
 
         // A's reconciliation sees B: both sides flagged, a `flagged` entry for each queued.
-        let n = reconcile(&mut c, &a.id, &a.household_code, &fa, &found_a, &actor).unwrap();
+        let n = reconcile(&mut c, &wa, &a.id, &a.household_code, &fa, &found_a, &actor).unwrap();
         assert_eq!(n, 2, "A and B flagged");
         assert_eq!(pending(&mut c), 2);
         let fa_now = flags_of(&mut c, &a.id);
@@ -430,7 +437,7 @@ fn sign_offs_that_missed_each_others_photo_are_reconciled_after_their_commits() 
         assert_eq!(fb_now[0]["detail"]["other_part"], "p1");
 
         // B's reconciliation finds A already flagged both ways: nothing twice.
-        let n = reconcile(&mut c, &b.id, &b.household_code, &fb, &found_b, &actor).unwrap();
+        let n = reconcile(&mut c, &wb, &b.id, &b.household_code, &fb, &found_b, &actor).unwrap();
         assert_eq!(n, 0);
         assert_eq!(flags_of(&mut c, &b.id).as_array().unwrap().len(), 1);
         assert_eq!(flags_of(&mut c, &a.id).as_array().unwrap().len(), 1);
@@ -444,7 +451,7 @@ fn sign_offs_that_missed_each_others_photo_are_reconciled_after_their_commits() 
         assert_eq!(n, 2);
 
         // A look-up made now finds A and B, each once.
-        let again = find_reuse(&mut c, "522732101201-0009", &fa).unwrap();
+        let again = find_reuse(&mut c, &wb, "522732101201-0009", &fa).unwrap();
         assert_eq!(again.len(), 2, "A and B, each once: {again:?}");
     });
 }
@@ -609,4 +616,54 @@ fn the_upkeep_keeps_a_queue_table_the_size_of_what_it_holds() {
     s.db.migrate().unwrap();
     fieldsurvey_db::upkeep::vacuum_queues(&mut s.db.get().unwrap()).unwrap();
     assert!(!fieldsurvey_db::upkeep::autovacuum_off(&mut s.db.get().unwrap()).unwrap());
+}
+
+/// A worker's index of stored photo hashes misses nothing a transaction commits after the
+/// worker read past it: here the first writer takes its transaction id, a second writer
+/// commits, the index is brought up to date, and only then does the first commit. A mark
+/// that followed the largest id seen would step over the first writer's hash for good.
+#[test]
+fn the_hash_index_sees_a_hash_committed_after_a_later_one_was_read() {
+    use fieldsurvey_db::hash_index::HashIndex;
+    use fieldsurvey_db::photos::Fingerprint;
+    let Some(p) = postgres() else { return };
+    p.db.migrate().unwrap();
+    let insert = |hash: u64| {
+        let b = fieldsurvey_core::photos::bands(hash);
+        format!(
+            "INSERT INTO photo_hashes (phash, band0, band1, band2, band3) \
+             VALUES ({}, {}, {}, {}, {})",
+            hash as i64, b[0], b[1], b[2], b[3]
+        )
+    };
+    let (first, second) = (0x0123_4567_89ab_cdefu64, 0xfedc_ba98_7654_3210u64);
+    let mut index = HashIndex::default();
+    let mut reader = p.db.get().unwrap();
+    index.refresh(&mut reader).unwrap();
+    assert!(index.is_empty());
+
+    let mut early = p.db.get().unwrap();
+    with_conn!(&mut early, |c| c
+        .batch_execute(&format!("BEGIN; {}", insert(first))))
+    .unwrap();
+    let mut late = p.db.get().unwrap();
+    with_conn!(&mut late, |c| c.batch_execute(&insert(second))).unwrap();
+    assert_eq!(index.refresh(&mut reader).unwrap(), 1, "the committed one");
+    with_conn!(&mut early, |c| c.batch_execute("COMMIT")).unwrap();
+    assert_eq!(
+        index.refresh(&mut reader).unwrap(),
+        1,
+        "the first, now committed"
+    );
+    assert_eq!(index.refresh(&mut reader).unwrap(), 0, "nothing twice");
+    assert_eq!(index.len(), 2);
+
+    // A photo 3 bits from the first is near it; one 7 bits away is not.
+    let photo = |phash: u64| Fingerprint {
+        part: "p1".into(),
+        sha256: "0".repeat(64),
+        phash,
+    };
+    assert_eq!(index.near(&[photo(first ^ 0b1011)]), vec![first as i64]);
+    assert!(index.near(&[photo(first ^ 0b111_1111)]).is_empty());
 }

@@ -84,6 +84,7 @@ pub fn pipeline(
         pii: settings.pii_key()?,
         review_deadline_days: settings.review_deadline_days(),
         metrics,
+        hashes: Default::default(),
     })
 }
 
@@ -242,6 +243,16 @@ pub fn worker(settings: Settings) -> Result<()> {
     rt.block_on(async move {
         let shutdown = CancellationToken::new();
         cancel_on_signal(shutdown.clone());
+        // The stored photo hashes, read before the first message rather than inside it.
+        let started = std::time::Instant::now();
+        match handler.load_hash_index().await {
+            Ok(n) => tracing::info!(
+                hashes = n,
+                ms = started.elapsed().as_millis() as u64,
+                "photo hash index loaded"
+            ),
+            Err(e) => tracing::warn!(error = %e, "photo hash index not loaded; the first sign-off will load it"),
+        }
         fieldsurvey_db::ledger::spawn_sequencer(
             db.clone(),
             handler.ledger_key.clone(),

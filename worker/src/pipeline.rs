@@ -85,6 +85,9 @@ pub struct Pipeline {
     pub review_deadline_days: u32,
     /// Where the time from 202 to the final status is recorded.
     pub metrics: std::sync::Arc<crate::queue::QueueMetrics>,
+    /// The stored perceptual hashes, for the near-duplicate look-up (loaded at the first
+    /// sign-off, then kept up to date; shared by the process's concurrent stages).
+    pub hashes: std::sync::Arc<std::sync::Mutex<fieldsurvey_db::hash_index::HashIndex>>,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -102,6 +105,20 @@ fn reject(code: RejectionCode, message: impl Into<String>, field: Option<String>
 }
 
 impl Pipeline {
+    /// Bring the photo hash index up to date (all of it, the first time). Returns the hashes
+    /// added.
+    pub async fn load_hash_index(&self) -> Result<usize, DbError> {
+        let hashes = self.hashes.clone();
+        self.db
+            .run(move |c| {
+                hashes
+                    .lock()
+                    .map_err(|_| DbError::Invalid("the photo hash index was poisoned".into()))?
+                    .refresh(c)
+            })
+            .await
+    }
+
     /// Run the validation stage for `submission_id`. CPU-heavy work (hashing, decoding) runs on
     /// the blocking pool, never on the async threads.
     pub async fn process(&self, submission_id: &str) -> Result<Processed, StageError> {
@@ -373,6 +390,7 @@ impl Pipeline {
         if let Some(so) = &record.signed_off {
             match fieldsurvey_db::photos::reconcile(
                 conn,
+                &self.hashes,
                 record.submission_id,
                 &so.household_code,
                 &so.fingerprints,
@@ -422,7 +440,7 @@ impl Pipeline {
         }
         // The same photo (or scene) filed for another household: flagged here, and on the
         // other side inside the sign-off's transaction.
-        let reuse = find_reuse(conn, &sub.household_code, &fingerprints)?;
+        let reuse = find_reuse(conn, &self.hashes, &sub.household_code, &fingerprints)?;
         flags.extend(reuse.iter().map(reuse_flag));
         let mut clues: Vec<(String, String)> = outcome
             .failing()
