@@ -119,7 +119,13 @@ fn one(plan: &Plan<'_>, i: usize) -> Result<Body, String> {
         .into_iter()
         .enumerate()
     {
-        let bytes = photos::photo(plan.seed ^ seeds[k], w, hgt, taken[k], places[k])?;
+        let bytes = photos::photo(
+            photos::seed_of(plan.seed, seeds[k]),
+            w,
+            hgt,
+            taken[k],
+            places[k],
+        )?;
         photos.push((part, kind, bytes));
     }
 

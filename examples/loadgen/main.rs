@@ -229,14 +229,26 @@ fn run(args: RunArgs) -> Result<(), BoxError> {
         template: &template,
         profile: args.profile,
         photo_size: (args.photo_width, args.photo_height),
-        seed: args.shape.seed ^ u64::from(std::process::id()),
+        // Each run its own scenes and surveys, even on a kept database.
+        seed: args.shape.seed
+            ^ Rng::new(
+                u64::from(std::process::id()) << 32
+                    ^ chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0) as u64,
+            )
+            .next_u64(),
         openrosa: openrosa_template.as_deref(),
         now: chrono::Utc::now().with_timezone(&beijing),
     };
     let sample: Vec<Vec<u8>> = (0..300u64)
         .map(|i| {
             let (w, h) = plan.photo_size;
-            photos::photo(plan.seed ^ (i * 2 + 1), w, h, plan.now, (26.5, 107.9))
+            photos::photo(
+                photos::seed_of(plan.seed, i * 2 + 1),
+                w,
+                h,
+                plan.now,
+                (26.5, 107.9),
+            )
         })
         .collect::<Result<_, _>>()?;
     let sample: Vec<&[u8]> = sample.iter().map(Vec::as_slice).collect();
