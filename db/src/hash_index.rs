@@ -12,17 +12,16 @@
 //!
 //! The index is exact, not a cache that may miss: [`HashIndex::refresh`] brings in every hash
 //! committed since the last refresh. On PostgreSQL each row carries the id of the transaction
-//! that wrote it (`xid`, default `pg_current_xact_id()`); a refresh reads, in one snapshot, the
-//! rows with `xid` at or above the previous snapshot's `xmin` and that snapshot's own `xmin`.
-//! Every transaction below a snapshot's `xmin` has ended, so its rows were read; one still
-//! running then has an `xid` at or above it and is read again next time. On SQLite writers take
-//! turns, so row ids grow in commit order and the last id read is the mark.
+//! that wrote it (`xid`, default `pg_current_xact_id()`), and a refresh reads, in one snapshot,
+//! the rows written by transactions the previous snapshot could not see: those at or above its
+//! `xmax`, and those it listed as running (`xip`). Every other transaction had ended by then,
+//! so its rows were read then. A long transaction elsewhere costs nothing: it is one id in the
+//! list, not a mark held back. On SQLite writers take turns, so row ids grow in commit order
+//! and the last id read is the mark.
 //!
 //! A hash committed by another worker between this worker's refresh and its own commit is not
 //! seen by its look-up; the look-up after the commit (`photos::reconcile`) refreshes again and
 //! sees it — of two such sign-offs, at least the later one's does.
-
-use std::collections::HashMap;
 
 use diesel::prelude::*;
 use fieldsurvey_core::photos::{REUSE_DISTANCE, bands, hamming, informative, probes};
@@ -35,11 +34,15 @@ pub struct HashIndex {
     hashes: Vec<u64>,
     /// `postings[band][value]`: positions in `hashes`.
     postings: [Vec<Vec<u32>>; 4],
-    /// Hashes read at or above `mark` (PostgreSQL), with their `xid`: a refresh reads them
-    /// again, and they must not be added twice.
-    recent: HashMap<i64, i64>,
     /// Where the next refresh starts; `None` until the first.
-    mark: Option<i64>,
+    mark: Option<Mark>,
+}
+
+/// What the last refresh's snapshot could not see: transactions from `xmax` on, and `running`.
+#[derive(Debug, Clone)]
+enum Mark {
+    Pg { xmax: i64, running: Vec<i64> },
+    Sqlite { rowid: i64 },
 }
 
 impl Default for HashIndex {
@@ -47,7 +50,6 @@ impl Default for HashIndex {
         HashIndex {
             hashes: Vec::new(),
             postings: std::array::from_fn(|_| vec![Vec::new(); 1 << 16]),
-            recent: HashMap::new(),
             mark: None,
         }
     }
@@ -60,14 +62,22 @@ const PAGE: i64 = 50_000;
 struct Row {
     #[diesel(sql_type = diesel::sql_types::BigInt)]
     phash: i64,
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    mark: i64,
 }
 
 #[derive(QueryableByName)]
-struct Mark {
+struct SqliteRow {
     #[diesel(sql_type = diesel::sql_types::BigInt)]
-    mark: i64,
+    phash: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    at: i64,
+}
+
+#[derive(QueryableByName)]
+struct Snapshot {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    xmax: i64,
+    #[diesel(sql_type = diesel::sql_types::Array<diesel::sql_types::BigInt>)]
+    running: Vec<i64>,
 }
 
 impl HashIndex {
@@ -81,96 +91,120 @@ impl HashIndex {
     }
 
     /// Bring in every hash committed since the last refresh (all of them, the first time).
-    /// Returns how many were new.
+    /// Returns how many were new. On an error nothing changes (a first load that fails part
+    /// way leaves the index empty, to be loaded again).
     pub fn refresh(&mut self, conn: &mut Conn) -> DbResult<usize> {
-        match conn {
-            Conn::Pg(c) => {
-                c.build_transaction()
-                    .repeatable_read()
-                    .read_only()
-                    .run(|c| -> DbResult<usize> {
-                        let xmin: Mark = diesel::sql_query(
-                            "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS mark",
-                        )
-                        .get_result(c)?;
-                        let xmin = xmin.mark;
-                        let mut added = 0;
-                        match self.mark {
-                            // The first read takes every row, a page at a time, so that the
-                            // client never holds them all at once.
-                            None => {
-                                let mut after: Option<i64> = None;
-                                loop {
-                                    let sql = if after.is_none() {
-                                        "SELECT phash, COALESCE(xid, 0) AS mark FROM photo_hashes \
-                                         WHERE phash >= $2 ORDER BY phash LIMIT $1"
-                                    } else {
-                                        "SELECT phash, COALESCE(xid, 0) AS mark FROM photo_hashes \
-                                         WHERE phash > $2 ORDER BY phash LIMIT $1"
-                                    };
-                                    let q = diesel::sql_query(sql)
-                                        .bind::<diesel::sql_types::BigInt, _>(PAGE)
-                                        .bind::<diesel::sql_types::BigInt, _>(
-                                            after.unwrap_or(i64::MIN),
-                                        );
-                                    let page: Vec<Row> = q.load(c)?;
-                                    let full = page.len() as i64 == PAGE;
-                                    after = page.last().map(|r| r.phash);
-                                    for r in page {
-                                        added += usize::from(self.absorb(r, xmin));
-                                    }
-                                    if !full {
-                                        break;
-                                    }
-                                }
-                                self.hashes.shrink_to_fit();
-                                for postings in self.postings.iter_mut().flatten() {
-                                    postings.shrink_to_fit();
-                                }
-                            }
-                            Some(m) => {
-                                let rows: Vec<Row> = diesel::sql_query(
-                                    "SELECT phash, xid AS mark FROM photo_hashes WHERE xid >= $1",
-                                )
-                                .bind::<diesel::sql_types::BigInt, _>(m)
-                                .load(c)?;
-                                for r in rows {
-                                    added += usize::from(self.absorb(r, xmin));
-                                }
-                            }
-                        }
-                        self.recent.retain(|_, xid| *xid >= xmin);
-                        self.mark = Some(xmin);
-                        Ok(added)
-                    })
-            }
-            Conn::Sqlite(c) => {
-                let rows: Vec<Row> = diesel::sql_query(
-                    "SELECT phash, rowid AS mark FROM photo_hashes WHERE rowid > ? ORDER BY rowid",
-                )
-                .bind::<diesel::sql_types::BigInt, _>(self.mark.unwrap_or(0))
-                .load(&mut **c)?;
-                let added = rows.len();
-                for r in rows {
-                    self.add(r.phash as u64);
-                    self.mark = Some(r.mark);
-                }
-                Ok(added)
-            }
+        if let (Conn::Pg(c), None) = (&mut *conn, &self.mark) {
+            // Rows restored from another cluster can carry ids this one has not reached yet:
+            // every refresh would read them again. Only such rows are above this statement's
+            // own id (a running writer's is below it).
+            diesel::sql_query(
+                "UPDATE photo_hashes SET xid = NULL WHERE xid >= pg_current_xact_id()::text::bigint",
+            )
+            .execute(&mut **c)?;
         }
+        let result = match conn {
+            Conn::Pg(c) => c
+                .build_transaction()
+                .repeatable_read()
+                .read_only()
+                .run(|c| self.refresh_pg(c)),
+            Conn::Sqlite(c) => self.refresh_sqlite(c),
+        };
+        if result.is_err() && self.mark.is_none() {
+            *self = HashIndex::default();
+        }
+        result
     }
 
-    /// Take one row read on PostgreSQL: a row read before is read again while its `xid` is at
-    /// or above the mark, and `recent` holds those, so each hash is added once.
-    fn absorb(&mut self, r: Row, xmin: i64) -> bool {
-        if self.recent.contains_key(&r.phash) {
-            return false;
+    fn refresh_pg(&mut self, c: &mut diesel::pg::PgConnection) -> DbResult<usize> {
+        use diesel::sql_types::{Array, BigInt};
+        let now: Snapshot = diesel::sql_query(
+            "SELECT pg_snapshot_xmax(s)::text::bigint AS xmax, \
+             ARRAY(SELECT x::text::bigint FROM pg_snapshot_xip(s) AS x) AS running \
+             FROM pg_current_snapshot() AS s",
+        )
+        .get_result(c)?;
+        let mut added = 0;
+        match &self.mark {
+            // The first read takes every row, a page at a time, so that the client never
+            // holds them all at once.
+            None => {
+                let mut after: Option<i64> = None;
+                loop {
+                    let sql = if after.is_none() {
+                        "SELECT phash FROM photo_hashes WHERE phash >= $2 ORDER BY phash LIMIT $1"
+                    } else {
+                        "SELECT phash FROM photo_hashes WHERE phash > $2 ORDER BY phash LIMIT $1"
+                    };
+                    let page: Vec<Row> = diesel::sql_query(sql)
+                        .bind::<BigInt, _>(PAGE)
+                        .bind::<BigInt, _>(after.unwrap_or(i64::MIN))
+                        .load(c)?;
+                    let full = page.len() as i64 == PAGE;
+                    after = page.last().map(|r| r.phash);
+                    added += page.len();
+                    for r in page {
+                        self.add(r.phash as u64);
+                    }
+                    if !full {
+                        break;
+                    }
+                }
+                self.hashes.shrink_to_fit();
+                for postings in self.postings.iter_mut().flatten() {
+                    postings.shrink_to_fit();
+                }
+            }
+            Some(Mark::Pg { xmax, running }) => {
+                let rows: Vec<Row> = diesel::sql_query(
+                    "SELECT phash FROM photo_hashes WHERE xid >= $1 OR xid = ANY($2)",
+                )
+                .bind::<BigInt, _>(*xmax)
+                .bind::<Array<BigInt>, _>(running)
+                .load(c)?;
+                added = rows.len();
+                for r in rows {
+                    self.add(r.phash as u64);
+                }
+            }
+            Some(Mark::Sqlite { .. }) => {
+                return Err(crate::DbError::Invalid(
+                    "a hash index read from SQLite cannot follow PostgreSQL".into(),
+                ));
+            }
         }
-        self.add(r.phash as u64);
-        if r.mark >= xmin {
-            self.recent.insert(r.phash, r.mark);
+        self.mark = Some(Mark::Pg {
+            xmax: now.xmax,
+            running: now.running,
+        });
+        Ok(added)
+    }
+
+    fn refresh_sqlite(&mut self, c: &mut diesel::sqlite::SqliteConnection) -> DbResult<usize> {
+        let from = match &self.mark {
+            None => 0,
+            Some(Mark::Sqlite { rowid }) => *rowid,
+            Some(Mark::Pg { .. }) => {
+                return Err(crate::DbError::Invalid(
+                    "a hash index read from PostgreSQL cannot follow SQLite".into(),
+                ));
+            }
+        };
+        let rows: Vec<SqliteRow> = diesel::sql_query(
+            "SELECT phash, rowid AS at FROM photo_hashes WHERE rowid > ? ORDER BY rowid",
+        )
+        .bind::<diesel::sql_types::BigInt, _>(from)
+        .load(c)?;
+        let added = rows.len();
+        for r in rows {
+            self.add(r.phash as u64);
+            self.mark = Some(Mark::Sqlite { rowid: r.at });
         }
-        true
+        if self.mark.is_none() {
+            self.mark = Some(Mark::Sqlite { rowid: 0 });
+        }
+        Ok(added)
     }
 
     pub(crate) fn add(&mut self, hash: u64) {

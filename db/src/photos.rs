@@ -105,9 +105,11 @@ pub fn near_hashes(
     index: &Mutex<HashIndex>,
     fingerprints: &[Fingerprint],
 ) -> DbResult<Vec<i64>> {
+    // A stage that panicked holding the index left it usable: at worst one refresh's rows are
+    // read again and held twice, and `near` reports each hash once.
     let mut index = index
         .lock()
-        .map_err(|_| DbError::Invalid("the photo hash index was poisoned".into()))?;
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     index.refresh(conn)?;
     Ok(index.near(fingerprints))
 }

@@ -30,15 +30,13 @@ pub const QUEUE_TABLES: &[&str] = &[
     "outbox",
 ];
 
-/// Vacuum (and analyse) the queue tables, skipping any another process is vacuuming now.
+/// Vacuum the queue tables, skipping any another process is vacuuming now. (No ANALYZE: it
+/// would sample the larger of them every pass; VACUUM keeps their row counts current.)
 /// Must run outside a transaction. A no-op on SQLite.
 pub fn vacuum_queues(conn: &mut Conn) -> DbResult<()> {
     if let Conn::Pg(c) = conn {
-        diesel::sql_query(format!(
-            "VACUUM (SKIP_LOCKED, ANALYZE) {}",
-            QUEUE_TABLES.join(", ")
-        ))
-        .execute(&mut **c)?;
+        diesel::sql_query(format!("VACUUM (SKIP_LOCKED) {}", QUEUE_TABLES.join(", ")))
+            .execute(&mut **c)?;
     }
     Ok(())
 }

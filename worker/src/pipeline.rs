@@ -113,7 +113,7 @@ impl Pipeline {
             .run(move |c| {
                 hashes
                     .lock()
-                    .map_err(|_| DbError::Invalid("the photo hash index was poisoned".into()))?
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
                     .refresh(c)
             })
             .await
