@@ -4,11 +4,11 @@
 //! The look-up is multi-index hashing (`fieldsurvey_core::photos::bands`): four 16-bit bands,
 //! each probed with its value and the 16 values one bit away, so 68 probes per photo find every
 //! hash within the distance among about 68 × N / 65,536 candidates for N stored hashes. Read
-//! from PostgreSQL's band indexes that was ~2,000 index entries, a few hundred buffers and
-//! ~10 ms of the server's CPU per photo at N = 2 million, twice per sign-off (once before it,
-//! once after the commit) — the largest single cost of a sign-off, growing with every photo
-//! filed. Held here, the same probes are array look-ups: microseconds, and 24 bytes of memory
-//! per distinct hash (48 MB at 2 million).
+//! from PostgreSQL's band indexes that was 3.3 ms of the server's CPU and ~540 buffers per
+//! look-up of a survey's two photos at N = 2 million (measured), twice per sign-off (once
+//! before it, once after the commit) — the largest single cost of a sign-off, growing with
+//! every photo filed. Held here, the same probes are array look-ups; a worker holding 2 million
+//! hashes peaked at 140 MiB against 55 MiB without (docs/performance.md).
 //!
 //! The index is exact, not a cache that may miss: [`HashIndex::refresh`] brings in every hash
 //! committed since the last refresh. On PostgreSQL each row carries the id of the transaction
@@ -78,6 +78,15 @@ struct Snapshot {
     xmax: i64,
     #[diesel(sql_type = diesel::sql_types::Array<diesel::sql_types::BigInt>)]
     running: Vec<i64>,
+}
+
+/// The index shared by a process's concurrent stages. A stage that panicked holding it left it
+/// usable: at worst one refresh's rows are read again and held twice, and [`HashIndex::near`]
+/// reports each hash once.
+pub fn lock(index: &std::sync::Mutex<HashIndex>) -> std::sync::MutexGuard<'_, HashIndex> {
+    index
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl HashIndex {

@@ -77,6 +77,18 @@ pub fn get(conn: &mut Conn, code: &str) -> DbResult<Option<OrgUnit>> {
         .optional()?))
 }
 
+/// The names of `codes` that exist, by code, in one query.
+pub fn names(
+    conn: &mut Conn,
+    codes: &[String],
+) -> DbResult<std::collections::HashMap<String, String>> {
+    let rows: Vec<(String, String)> = with_conn!(conn, |c| o::org_units
+        .filter(o::code.eq_any(codes))
+        .select((o::code, o::name))
+        .load(c))?;
+    Ok(rows.into_iter().collect())
+}
+
 /// Whether `unit` lies in the subtree rooted at `root` (a unit is in its own subtree).
 pub fn is_within(conn: &mut Conn, unit: &str, root: &str) -> DbResult<bool> {
     let root_path = with_conn!(conn, |c| o::org_units

@@ -105,11 +105,7 @@ pub fn near_hashes(
     index: &Mutex<HashIndex>,
     fingerprints: &[Fingerprint],
 ) -> DbResult<Vec<i64>> {
-    // A stage that panicked holding the index left it usable: at worst one refresh's rows are
-    // read again and held twice, and `near` reports each hash once.
-    let mut index = index
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut index = crate::hash_index::lock(index);
     index.refresh(conn)?;
     Ok(index.near(fingerprints))
 }

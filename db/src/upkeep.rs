@@ -9,10 +9,11 @@
 //! costs more than the last, and the sign-off rate falls as the day goes on. Even with
 //! autovacuum on, its default pace (a minute's nap, a 20% threshold) lets a busy queue pile up.
 //!
-//! So the service vacuums its own queue tables, often: they are small when vacuumed often, a
-//! pass takes milliseconds, and `SKIP_LOCKED` lets several processes run it without waiting on
+//! So the service vacuums its own queue tables, often: a pass reads only what changed since the
+//! last (0.4–0.9 s at a million prior submissions, measured while it also ran ANALYZE, most of
+//! it `household_progress`), and `SKIP_LOCKED` lets several processes run it without waiting on
 //! each other. The large tables (submissions, photos, the ledger) stay autovacuum's; a database
-//! that has it off is reported at start ([`autovacuum_off`]) and by `fieldsurvey check`.
+//! that has it off is reported at start ([`autovacuum_off`]).
 //! SQLite reuses freed pages by itself: nothing to do there.
 
 use diesel::prelude::*;

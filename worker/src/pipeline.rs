@@ -110,12 +110,7 @@ impl Pipeline {
     pub async fn load_hash_index(&self) -> Result<usize, DbError> {
         let hashes = self.hashes.clone();
         self.db
-            .run(move |c| {
-                hashes
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .refresh(c)
-            })
+            .run(move |c| fieldsurvey_db::hash_index::lock(&hashes).refresh(c))
             .await
     }
 

@@ -75,14 +75,8 @@ async fn render(state: &AppState, me: &Me, notice: Option<String>) -> Page {
             let all = fieldsurvey_db::attention::waiting(c, Some(&org), i64::MAX)?;
             let total = all.len() as i64;
             let shown: Vec<_> = all.into_iter().take(SHOWN as usize).collect();
-            let mut names = std::collections::HashMap::new();
-            for w in &shown {
-                if !names.contains_key(&w.village_code)
-                    && let Some(unit) = fieldsurvey_db::org::get(c, &w.village_code)?
-                {
-                    names.insert(w.village_code.clone(), unit.name);
-                }
-            }
+            let villages: Vec<String> = shown.iter().map(|w| w.village_code.clone()).collect();
+            let names = fieldsurvey_db::org::names(c, &villages)?;
             Ok((shown, total, names))
         })
         .await?;
