@@ -9,7 +9,8 @@ use actix_web::{HttpRequest, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::{ConsoleError, Me, Page, check_csrf, me, page};
+use super::session::{check_csrf, me};
+use super::{ConsoleError, Me, Page, page};
 use crate::error::ApiError;
 use crate::state::AppState;
 

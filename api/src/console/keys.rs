@@ -9,7 +9,8 @@ use actix_web::{HttpRequest, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::{ConsoleError, Me, Page, check_csrf, me, page, redirect};
+use super::session::{check_csrf, me};
+use super::{ConsoleError, Me, Page, page, redirect};
 use crate::auth::caller::Role;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -41,7 +42,8 @@ pub(super) async fn keys_page(
 ) -> Page {
     let me = me(&state, &req).await?;
     let issues = matches!(me.caller.role, Role::Admin)
-        || (me.caller.role == Role::Reviewer && me.level_name == super::level_name("township"));
+        || (me.caller.role == Role::Reviewer
+            && me.level_name == super::labels::level_name("township"));
     render(&me, q.enrolled.as_deref(), issues, None)
 }
 

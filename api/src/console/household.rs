@@ -1,0 +1,104 @@
+//! `/console/households/{code}`: a household's versions with their ledger entries and the
+//! checkpoint that covers them.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, web};
+use askama::Template;
+use serde_json::Value;
+
+use super::labels::{action_name, actor_name, signature_name, status_name};
+use super::session::me;
+use super::{ConsoleError, LedgerRow, Me, Page, page};
+use crate::authz;
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::view;
+
+/// A version as the accountability page shows it: number, status, verifier, its entries.
+type VersionRow = (usize, &'static str, String, Vec<LedgerRow>);
+
+#[derive(Template)]
+#[template(path = "household.html")]
+struct HouseholdPage<'a> {
+    me: Option<&'a Me>,
+    notice: Option<String>,
+    code: String,
+    checkpoint_size: u64,
+    checkpoint_root: String,
+    versions: Vec<VersionRow>,
+}
+
+pub(super) async fn household(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    code: web::Path<String>,
+) -> Page {
+    let me = me(&state, &req).await?;
+    let code = fieldsurvey_core::ids::HouseholdCode::parse(&code)
+        .map_err(|_| ConsoleError::from(ApiError::NotFound))?;
+    let caller = me.caller.clone();
+    let (key, tree) = (state.ledger_key.clone(), state.ledger_tree.clone());
+    let (versions, checkpoint) = state
+        .db
+        .run(move |c| {
+            if !authz::may_view_household(c, &caller, code.village_code().as_str())? {
+                return Ok(None);
+            }
+            let subs = fieldsurvey_db::submissions::for_household(c, code.as_str())?;
+            if subs.is_empty() {
+                return Ok(None);
+            }
+            fieldsurvey_db::ledger::settle(c, &key)?;
+            let mut versions = Vec::new();
+            for (i, sub) in subs.into_iter().enumerate() {
+                let surveyor = fieldsurvey_db::users::by_id(c, &sub.surveyor_id)?
+                    .map(|u| u.display_name.unwrap_or(u.username))
+                    .unwrap_or_default();
+                let entries = fieldsurvey_db::ledger::for_submission(c, &sub.id)?
+                    .into_iter()
+                    .filter_map(|e| {
+                        let parsed: fieldsurvey_core::ledger::Entry =
+                            serde_json::from_str(&e.text).ok()?;
+                        let actor = serde_json::to_value(&parsed.actor).unwrap_or(Value::Null);
+                        Some((
+                            e.seq,
+                            action_name(&parsed.action).to_owned(),
+                            actor_name(&actor),
+                            parsed
+                                .at
+                                .chars()
+                                .take(19)
+                                .collect::<String>()
+                                .replace('T', " "),
+                            e.hash.chars().take(16).collect(),
+                            signature_name(&view::signature_check(&parsed)),
+                        ))
+                    })
+                    .collect();
+                versions.push((i + 1, status_name(&sub.status), surveyor, entries));
+            }
+            let last = versions
+                .iter()
+                .flat_map(|v: &VersionRow| v.3.iter().map(|e| e.0))
+                .max()
+                .unwrap_or(0);
+            let cp = fieldsurvey_db::ledger::checkpoint_covering(c, &key, &tree, last)?;
+            Ok(Some((versions, cp)))
+        })
+        .await?
+        .ok_or(ConsoleError::from(ApiError::NotFound))?;
+    let body = HouseholdPage {
+        me: Some(&me),
+        notice: None,
+        code: code_string(&req),
+        checkpoint_size: checkpoint.size,
+        checkpoint_root: checkpoint.root_hash,
+        versions,
+    }
+    .render()?;
+    Ok(page(StatusCode::OK, body))
+}
+
+fn code_string(req: &HttpRequest) -> String {
+    req.match_info().get("code").unwrap_or_default().to_owned()
+}

@@ -1,0 +1,302 @@
+//! The reviewers' web console under `/console/`: server-rendered pages (askama templates
+//! compiled into the binary), in Simplified Chinese, light enough for an old PC on a slow line
+//! (no scripts, one small stylesheet, photos loaded lazily).
+//!
+//! Security for a browser: a session cookie (a random token, stored hashed; HttpOnly,
+//! SameSite=Strict, Secure when served over TLS), a CSRF token on every form (the session's;
+//! the login form's is a double-submit cookie), a content security policy that allows nothing
+//! but this origin's stylesheet and images, and the same authorisation module as the API.
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpResponse, ResponseError, web};
+use askama::Template;
+use serde::Deserialize;
+
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::seal::SealFields;
+
+mod attention;
+mod clues;
+mod dashboard;
+mod household;
+mod keys;
+mod labels;
+mod queue;
+mod session;
+mod spot_checks;
+mod submission;
+
+use labels::wait_in_words;
+
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
+                   form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+const CSS: &str = include_str!("../../static/console.css");
+
+/// Signs decisions in the page with the reviewer's own WebCrypto key.
+const SIGN_JS: &str = include_str!("../../static/sign.js");
+
+/// Register the console's routes (outside the OpenAPI document: they answer HTML).
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/console", web::get().to(home))
+        .route("/console/", web::get().to(home))
+        .route("/console/static/console.css", web::get().to(stylesheet))
+        .route("/console/static/sign.js", web::get().to(script))
+        .route("/console/attention", web::get().to(attention::page_get))
+        .route("/console/attention", web::post().to(attention::redrive))
+        .route("/console/keys", web::get().to(keys::keys_page))
+        .route("/console/keys", web::post().to(keys::enrol_key))
+        .route("/console/enrolment-codes", web::post().to(keys::issue_code))
+        .route("/console/login", web::get().to(session::login_page))
+        .route("/console/login", web::post().to(session::login))
+        .route("/console/logout", web::post().to(session::logout))
+        .route("/console/queue", web::get().to(queue::queue))
+        .route(
+            "/console/submissions/{id}",
+            web::get().to(submission::submission),
+        )
+        .route(
+            "/console/submissions/{id}/review",
+            web::post().to(submission::review),
+        )
+        .route(
+            "/console/photos/{id}/{part}",
+            web::get().to(submission::photo),
+        )
+        .route("/console/dashboard", web::get().to(dashboard::dashboard))
+        .route(
+            "/console/dashboard.csv",
+            web::get().to(dashboard::dashboard_csv),
+        )
+        .route("/console/clues", web::get().to(clues::clues))
+        .route(
+            "/console/clues/{id}/close",
+            web::post().to(clues::close_clue),
+        )
+        .route(
+            "/console/households/{code}",
+            web::get().to(household::household),
+        )
+        .route(
+            "/console/spot-checks",
+            web::get().to(spot_checks::spot_checks),
+        )
+        .route(
+            "/console/spot-checks",
+            web::post().to(spot_checks::draw_spot_check),
+        )
+        .route(
+            "/console/spot-checks/{sc}/items/{id}",
+            web::post().to(spot_checks::decide_spot_check),
+        );
+}
+
+/// The signed-in reviewer, as the pages need them.
+pub struct Me {
+    pub caller: Caller,
+    pub username: String,
+    pub level_name: String,
+    pub csrf: String,
+    /// The ids of the caller's live signing keys, space-separated (the page's script signs
+    /// only with a key among them).
+    pub keys: String,
+    /// An admin: sees the operators' page (submissions whose processing stopped).
+    pub operator: bool,
+}
+
+/// What a console request can end in besides a page.
+#[derive(Debug)]
+pub enum ConsoleError {
+    /// No live session: to the sign-in page.
+    SignIn,
+    /// An HTML page with a status and a message.
+    Page(StatusCode, String),
+}
+
+impl std::fmt::Display for ConsoleError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConsoleError::SignIn => write!(f, "sign in"),
+            ConsoleError::Page(s, m) => write!(f, "{s}: {m}"),
+        }
+    }
+}
+
+impl From<ApiError> for ConsoleError {
+    fn from(e: ApiError) -> Self {
+        let status = e.status_code();
+        let text = match &e {
+            ApiError::NotFound => "没有这条记录，或不在您的辖区内。".to_owned(),
+            ApiError::Forbidden(d) => format!("无权执行此操作：{d}"),
+            ApiError::Refused(code, d) => match *code {
+                "unknown_key" => "签名所用的密钥不是您登记过的：请先到“签名密钥”页登记本浏览器的密钥。"
+                    .to_owned(),
+                "key_revoked" => "签名所用的密钥已吊销：请向管理员申请登记码，重新登记。".to_owned(),
+                "bad_signature" => "签名与决定内容不符，未执行。请刷新页面后重新操作。".to_owned(),
+                "enrolment_code_required" | "invalid_enrolment_code" => {
+                    "登记码无效：可能输错、已用过、已过期（24 小时），或不是签发给您的。请向管理员或本乡镇审核员重新申请。"
+                        .to_owned()
+                }
+                _ => format!("无权执行此操作：{d}"),
+            },
+            ApiError::Conflict("replayed_decision", _) => "这个已签名的决定已经执行过。".to_owned(),
+            ApiError::Conflict("not_open", _) => "这条线索已经销号。".to_owned(),
+            ApiError::Conflict(_, d) => format!("操作未执行：{d}"),
+            ApiError::BadRequest(items) => items
+                .iter()
+                .map(|i| match (i.code.as_str(), i.field.as_deref()) {
+                    ("reason_required", Some("reason")) => "须填写 1 至 500 字的原因。".to_owned(),
+                    ("signature_required", _) => {
+                        "每个决定须由本人签名：本浏览器还没有签名密钥，或页面脚本未运行。请到“签名密钥”页登记。"
+                            .to_owned()
+                    }
+                    ("stale_decision", _) => {
+                        "签名时间与服务器时间相差超过 10 分钟：请校准电脑时间后重新操作。".to_owned()
+                    }
+                    ("invalid_signature" | "invalid_time", _) => {
+                        "签名格式不对，未执行。请刷新页面后重新操作。".to_owned()
+                    }
+                    _ => i.message.clone(),
+                })
+                .fold(Vec::<String>::new(), |mut all, m| {
+                    if !all.contains(&m) {
+                        all.push(m);
+                    }
+                    all
+                })
+                .join("；"),
+            ApiError::Unavailable(_) => "服务繁忙，请稍后再试。".to_owned(),
+            ApiError::TooMany { retry_after, .. } => format!(
+                "登录失败次数过多，已暂时锁定。请 {} 后再试；如忘记密码，请联系管理员重置。",
+                wait_in_words(*retry_after)
+            ),
+            _ => "出现内部错误，请稍后再试。".to_owned(),
+        };
+        if status.is_server_error() {
+            tracing::error!(error = %e, "console request failed");
+        }
+        ConsoleError::Page(status, text)
+    }
+}
+
+impl From<fieldsurvey_db::DbError> for ConsoleError {
+    fn from(e: fieldsurvey_db::DbError) -> Self {
+        ApiError::from(e).into()
+    }
+}
+
+impl From<askama::Error> for ConsoleError {
+    fn from(e: askama::Error) -> Self {
+        ApiError::Internal(e.to_string()).into()
+    }
+}
+
+#[derive(Template)]
+#[template(path = "message.html")]
+struct MessagePage<'a> {
+    me: Option<&'a Me>,
+    notice: Option<String>,
+    heading: &'a str,
+    text: &'a str,
+}
+
+impl ResponseError for ConsoleError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ConsoleError::SignIn => StatusCode::SEE_OTHER,
+            ConsoleError::Page(s, _) => *s,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        match self {
+            ConsoleError::SignIn => redirect("/console/login"),
+            ConsoleError::Page(status, text) => {
+                let heading = if *status == StatusCode::NOT_FOUND {
+                    "未找到"
+                } else {
+                    "未能完成"
+                };
+                let body = MessagePage {
+                    me: None,
+                    notice: None,
+                    heading,
+                    text,
+                }
+                .render()
+                .unwrap_or_else(|_| text.clone());
+                page(*status, body)
+            }
+        }
+    }
+}
+
+type Page = Result<HttpResponse, ConsoleError>;
+
+fn secured(mut b: actix_web::HttpResponseBuilder) -> actix_web::HttpResponseBuilder {
+    b.insert_header((header::CONTENT_SECURITY_POLICY, CSP))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .insert_header((header::REFERRER_POLICY, "same-origin"))
+        .insert_header((header::X_FRAME_OPTIONS, "DENY"));
+    b
+}
+
+fn page(status: StatusCode, body: String) -> HttpResponse {
+    secured(HttpResponse::build(status))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .content_type("text/html; charset=utf-8")
+        .body(body)
+}
+
+fn redirect(to: &str) -> HttpResponse {
+    secured(HttpResponse::SeeOther())
+        .insert_header((header::LOCATION, to.to_owned()))
+        .finish()
+}
+
+async fn home() -> HttpResponse {
+    redirect("/console/queue")
+}
+
+async fn script() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/javascript; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .body(SIGN_JS)
+}
+
+async fn stylesheet() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/css; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=86400"))
+        .body(CSS)
+}
+
+/// A ledger entry as the pages show it: number, action, who, when, hash (abbreviated), and
+/// whose signature it carries with the check's result.
+type LedgerRow = (u64, String, String, String, String, String);
+
+fn some(s: String) -> Option<String> {
+    Some(s).filter(|s| !s.is_empty())
+}
+
+/// The signer's members as the page's script writes them into a form.
+#[derive(Deserialize, Default)]
+struct SealForm {
+    #[serde(default)]
+    decided_at: String,
+    #[serde(default)]
+    key_id: String,
+    #[serde(default)]
+    signature: String,
+}
+
+impl From<SealForm> for SealFields {
+    fn from(f: SealForm) -> Self {
+        SealFields {
+            decided_at: some(f.decided_at),
+            key_id: some(f.key_id),
+            signature: some(f.signature),
+        }
+    }
+}

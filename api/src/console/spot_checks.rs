@@ -1,0 +1,219 @@
+//! `/console/spot-checks`: drawing a sample of a unit's approved records and deciding each.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, web};
+use askama::Template;
+use serde::Deserialize;
+
+use super::labels::{percent, status_name};
+use super::session::{check_csrf, me};
+use super::{ConsoleError, Me, Page, SealForm, page, redirect};
+use crate::auth::caller::Role;
+use crate::authz;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+struct DrawnItem {
+    id: String,
+    household_code: String,
+    status: &'static str,
+    digest: String,
+    decision: Option<String>,
+}
+
+struct Drawn {
+    id: String,
+    unit: String,
+    rate: String,
+    seed: String,
+    population: i64,
+    items: Vec<DrawnItem>,
+}
+
+#[derive(Template)]
+#[template(path = "spot_checks.html")]
+struct SpotChecksPage<'a> {
+    me: Option<&'a Me>,
+    notice: Option<String>,
+    csrf: &'a str,
+    signer: &'a str,
+    keys: &'a str,
+    units: Vec<(String, String)>,
+    drawn: Option<Drawn>,
+}
+
+#[derive(Deserialize)]
+pub(super) struct SpotQuery {
+    id: Option<String>,
+    done: Option<String>,
+}
+
+/// County and prefecture reviewers: draw a sample of a unit's approved records (县对乡, 州对县,
+/// 州对乡), then confirm or overturn each.
+pub(super) async fn spot_checks(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    q: web::Query<SpotQuery>,
+) -> Page {
+    let me = me(&state, &req).await?;
+    let caller = me.caller.clone();
+    let q = q.into_inner();
+    let (units, drawn) = state
+        .db
+        .run(move |c| {
+            let level = authz::level_of(c, &caller)?;
+            if caller.role != Role::Reviewer || !matches!(level.as_str(), "county" | "prefecture") {
+                return Ok(None);
+            }
+            // A county checks its townships; the prefecture its counties and their townships.
+            let mut units = Vec::new();
+            for u in fieldsurvey_db::org::children(c, &caller.org_code)? {
+                if level == "prefecture" {
+                    let townships = fieldsurvey_db::org::children(c, &u.code)?;
+                    units.push((u.code, u.name.clone()));
+                    for t in townships {
+                        units.push((t.code, format!("{} · {}", u.name, t.name)));
+                    }
+                } else {
+                    units.push((u.code, u.name));
+                }
+            }
+            let drawn = match q.id {
+                Some(id) => match fieldsurvey_db::spot_checks::get(c, &id)? {
+                    Some((unit, _, rate, seed, population))
+                        if fieldsurvey_db::org::is_within(c, &unit, &caller.org_code)? =>
+                    {
+                        let items = fieldsurvey_db::spot_checks::items(c, &id)?
+                            .into_iter()
+                            .map(
+                                |(sid, household, status, digest, decision, reason)| DrawnItem {
+                                    id: sid,
+                                    household_code: household,
+                                    status: status_name(&status),
+                                    digest,
+                                    decision: decision.map(|d| {
+                                        let d = if d == "confirmed" { "确认" } else { "推翻" };
+                                        match reason.filter(|r| !r.is_empty()) {
+                                            Some(r) => format!("{d}：{r}"),
+                                            None => d.to_owned(),
+                                        }
+                                    }),
+                                },
+                            )
+                            .collect();
+                        Some(Drawn {
+                            id,
+                            unit,
+                            rate: percent(rate),
+                            seed,
+                            population,
+                            items,
+                        })
+                    }
+                    _ => None,
+                },
+                None => None,
+            };
+            Ok(Some((units, drawn)))
+        })
+        .await?
+        .ok_or(ConsoleError::from(ApiError::Forbidden(
+            "抽查由县级和州级审核人员进行".into(),
+        )))?;
+    let body = SpotChecksPage {
+        me: Some(&me),
+        notice: q.done.map(|d| match d.as_str() {
+            "overturned" => "已推翻：记录重新打开，并开立问题线索。".to_owned(),
+            _ => "已确认。".to_owned(),
+        }),
+        csrf: &me.csrf,
+        signer: &me.caller.username,
+        keys: &me.keys,
+        units,
+        drawn,
+    }
+    .render()?;
+    Ok(page(StatusCode::OK, body))
+}
+
+#[derive(Deserialize)]
+pub(super) struct DrawForm {
+    #[serde(default)]
+    csrf: String,
+    org: String,
+    #[serde(default)]
+    rate: String,
+    #[serde(default)]
+    seed: String,
+}
+
+pub(super) async fn draw_spot_check(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    form: web::Form<DrawForm>,
+) -> Page {
+    let me = me(&state, &req).await?;
+    check_csrf(&me, &form.csrf)?;
+    let f = form.into_inner();
+    let rate = match f.rate.trim() {
+        "" => None,
+        r => Some(r.parse::<f64>().map(|p| p / 100.0).map_err(|_| {
+            ConsoleError::Page(StatusCode::BAD_REQUEST, "比例须为 0 到 100 之间的数".into())
+        })?),
+    };
+    let drawn = crate::routes::spot_checks::draw(
+        &state,
+        me.caller.clone(),
+        crate::routes::spot_checks::DrawRequest {
+            org: f.org,
+            rate,
+            seed: Some(f.seed.trim().to_owned()).filter(|s| !s.is_empty()),
+        },
+    )
+    .await?;
+    Ok(redirect(&format!("/console/spot-checks?id={}", drawn.id)))
+}
+
+#[derive(Deserialize)]
+pub(super) struct SpotForm {
+    #[serde(default)]
+    csrf: String,
+    digest: String,
+    decision: String,
+    #[serde(default)]
+    reason: String,
+    #[serde(flatten)]
+    seal: SealForm,
+}
+
+pub(super) async fn decide_spot_check(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    form: web::Form<SpotForm>,
+) -> Page {
+    let me = me(&state, &req).await?;
+    check_csrf(&me, &form.csrf)?;
+    let (sc, id) = path.into_inner();
+    let f = form.into_inner();
+    let view = crate::routes::spot_checks::take_spot_decision(
+        &state,
+        me.caller.clone(),
+        &id,
+        crate::routes::spot_checks::SpotCheckDecision {
+            decision: f.decision,
+            digest: f.digest,
+            reason: f.reason,
+            seal: f.seal.into(),
+        },
+    )
+    .await?;
+    let done = if view.status == "returned" {
+        "overturned"
+    } else {
+        "confirmed"
+    };
+    Ok(redirect(&format!(
+        "/console/spot-checks?id={sc}&done={done}"
+    )))
+}
