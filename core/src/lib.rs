@@ -23,3 +23,4 @@ pub mod pii;
 pub mod rejection;
 pub mod sampling;
 pub mod signing;
+pub mod vocab;

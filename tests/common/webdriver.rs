@@ -86,6 +86,17 @@ impl Browser {
     }
 
     fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        self.try_call(method, path, body)
+            .unwrap_or_else(|(err, message)| panic!("webdriver {method} {path}: {err}: {message}"))
+    }
+
+    /// A WebDriver command; its error code and message when the driver refuses it.
+    fn try_call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, (String, String)> {
         let url = format!("{}{path}", self.base);
         let resp = match method {
             "GET" => self.agent.get(&url).call(),
@@ -105,12 +116,9 @@ impl Browser {
             .unwrap();
         let v: Value = serde_json::from_str(&text).unwrap();
         if let Some(err) = v["value"]["error"].as_str() {
-            panic!(
-                "webdriver {method} {path}: {err}: {}",
-                v["value"]["message"]
-            );
+            return Err((err.to_owned(), v["value"]["message"].to_string()));
         }
-        v.get("value").cloned().unwrap_or(v)
+        Ok(v.get("value").cloned().unwrap_or(v))
     }
 
     fn s(&self, rest: &str) -> String {
@@ -195,16 +203,29 @@ impl Browser {
             .to_owned()
     }
 
-    /// A DOM property of an element (e.g. an image's `naturalWidth`).
+    /// The element's text, or nothing while the page is still being replaced: the element
+    /// may be missing, or found and then detached before its text is read (a stale element).
+    fn text_now(&self, css: &str) -> String {
+        let found = self.try_call(
+            "POST",
+            &self.s("/element"),
+            Some(json!({"using": "css selector", "value": css})),
+        );
+        let Some(e) = found.ok().and_then(|v| v[ELEMENT].as_str().map(str::to_owned)) else {
+            return String::new();
+        };
+        match self.try_call("GET", &self.s(&format!("/element/{e}/text")), None) {
+            Ok(v) => v.as_str().unwrap_or_default().to_owned(),
+            Err((err, _)) if err == "stale element reference" => String::new(),
+            Err((err, message)) => panic!("webdriver text of {css}: {err}: {message}"),
+        }
+    }
+
     /// Wait (up to 20 s) until the element's text contains `needle`; the text.
     pub fn wait_text(&self, css: &str, needle: &str) -> String {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
         loop {
-            let text = if self.count(css) > 0 {
-                self.text(css)
-            } else {
-                String::new()
-            };
+            let text = self.text_now(css);
             if text.contains(needle) {
                 return text;
             }
@@ -216,6 +237,7 @@ impl Browser {
         }
     }
 
+    /// A DOM property of an element (e.g. an image's `naturalWidth`).
     pub fn property(&self, element: &str, name: &str) -> Value {
         self.call(
             "GET",

@@ -1,0 +1,423 @@
+//! The job's vocabulary as types: submission statuses, org levels, roles, ledger actions, flag
+//! codes, clue kinds and statuses, and what a return asks of each field. Each value is stored and
+//! sent as its snake_case text (CONTRACT.md, FORM.md), so the database and the API see exactly
+//! the strings they always did; inside the code a value that is not in the list cannot exist,
+//! and a `match` that forgets one does not compile.
+//!
+//! With the `sql` feature every type maps to a text column on any diesel backend (the one mapping
+//! both PostgreSQL and SQLite use); a text the enum does not know fails the row's load instead of
+//! passing through as an unlabelled string.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::indicators::Indicator;
+
+/// A text that is not one of a vocabulary's values.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{value}` is not a known {vocabulary}")]
+pub struct UnknownValue {
+    pub vocabulary: &'static str,
+    pub value: String,
+}
+
+/// Declare a vocabulary: the enum, its texts, `ALL`, `as_str`, `FromStr`, `Display`, serde as the
+/// text and (feature `sql`) the text column mapping.
+macro_rules! vocabulary {
+    (
+        $(#[$meta:meta])*
+        $name:ident ($what:literal) {
+            $( $(#[$vmeta:meta])* $variant:ident = $text:literal, )+
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[cfg_attr(feature = "sql", derive(diesel::expression::AsExpression, diesel::deserialize::FromSqlRow))]
+        #[cfg_attr(feature = "sql", diesel(sql_type = diesel::sql_types::Text))]
+        pub enum $name {
+            $( $(#[$vmeta])* $variant, )+
+        }
+
+        impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The value's stored and sent text.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $( $name::$variant => $text, )+
+                }
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = UnknownValue;
+            fn from_str(s: &str) -> Result<Self, UnknownValue> {
+                match s {
+                    $( $text => Ok($name::$variant), )+
+                    _ => Err(UnknownValue { vocabulary: $what, value: s.to_owned() }),
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                self.as_str()
+            }
+        }
+
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                self.as_str() == other
+            }
+        }
+
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.as_str() == *other
+            }
+        }
+
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+                text.parse().map_err(serde::de::Error::custom)
+            }
+        }
+
+        #[cfg(feature = "sql")]
+        impl<DB> diesel::deserialize::FromSql<diesel::sql_types::Text, DB> for $name
+        where
+            DB: diesel::backend::Backend,
+            String: diesel::deserialize::FromSql<diesel::sql_types::Text, DB>,
+        {
+            fn from_sql(bytes: DB::RawValue<'_>) -> diesel::deserialize::Result<Self> {
+                let text = <String as diesel::deserialize::FromSql<
+                    diesel::sql_types::Text,
+                    DB,
+                >>::from_sql(bytes)?;
+                Ok(text.parse()?)
+            }
+        }
+
+        #[cfg(feature = "sql")]
+        impl<DB> diesel::serialize::ToSql<diesel::sql_types::Text, DB> for $name
+        where
+            DB: diesel::backend::Backend,
+            str: diesel::serialize::ToSql<diesel::sql_types::Text, DB>,
+        {
+            fn to_sql<'b>(
+                &'b self,
+                out: &mut diesel::serialize::Output<'b, '_, DB>,
+            ) -> diesel::serialize::Result {
+                <str as diesel::serialize::ToSql<diesel::sql_types::Text, DB>>::to_sql(
+                    self.as_str(),
+                    out,
+                )
+            }
+        }
+    };
+}
+
+vocabulary! {
+    /// Where a submission stands (CONTRACT.md, "Statuses").
+    Status ("submission status") {
+        /// Accepted, not yet processed.
+        Queued = "queued",
+        Rejected = "rejected",
+        /// Validated, evidence checked, the verifier's signature checked, on the ledger.
+        SignedOff = "signed_off",
+        Approved = "approved",
+        Returned = "returned",
+        /// Replaced by a newer version of the same household.
+        Superseded = "superseded",
+        /// Its processing stopped (attempts spent) and waits for an operator.
+        NeedsAttention = "needs_attention",
+    }
+}
+
+impl Status {
+    /// No further decision changes this version.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            Status::Rejected | Status::Approved | Status::Returned | Status::Superseded
+        )
+    }
+}
+
+vocabulary! {
+    /// An org unit's level, from the top.
+    OrgLevel ("org level") {
+        Province = "province",
+        Prefecture = "prefecture",
+        County = "county",
+        Township = "township",
+        Village = "village",
+    }
+}
+
+impl OrgLevel {
+    /// The level above (the province has none).
+    pub fn above(self) -> Option<OrgLevel> {
+        match self {
+            OrgLevel::Province => None,
+            OrgLevel::Prefecture => Some(OrgLevel::Province),
+            OrgLevel::County => Some(OrgLevel::Prefecture),
+            OrgLevel::Township => Some(OrgLevel::County),
+            OrgLevel::Village => Some(OrgLevel::Township),
+        }
+    }
+
+    /// The level below (a village has none).
+    pub fn below(self) -> Option<OrgLevel> {
+        match self {
+            OrgLevel::Province => Some(OrgLevel::Prefecture),
+            OrgLevel::Prefecture => Some(OrgLevel::County),
+            OrgLevel::County => Some(OrgLevel::Township),
+            OrgLevel::Township => Some(OrgLevel::Village),
+            OrgLevel::Village => None,
+        }
+    }
+}
+
+vocabulary! {
+    /// An account's role (CONTRACT.md, `user add`); a reviewer's level is its org unit's.
+    Role ("role") {
+        Surveyor = "surveyor",
+        Reviewer = "reviewer",
+        Auditor = "auditor",
+        Admin = "admin",
+    }
+}
+
+vocabulary! {
+    /// What a ledger entry records.
+    LedgerAction ("ledger action") {
+        SignedOff = "signed_off",
+        Rejected = "rejected",
+        /// A signed-off version's flags rewritten (a later version reused its photo).
+        Flagged = "flagged",
+        Approved = "approved",
+        Returned = "returned",
+        Superseded = "superseded",
+        SpotCheckDrawn = "spot_check_drawn",
+        SpotChecked = "spot_checked",
+        ClueClosed = "clue_closed",
+        EnrolmentCodeIssued = "enrolment_code_issued",
+        KeyEnrolled = "key_enrolled",
+        KeyRevoked = "key_revoked",
+        UserAdded = "user_added",
+        UserPasswordChanged = "user_password_changed",
+        UserRoleChanged = "user_role_changed",
+        UserActivated = "user_activated",
+        UserDeactivated = "user_deactivated",
+        UserIdentified = "user_identified",
+        OrgImported = "org_imported",
+        RegistryImported = "registry_imported",
+        LedgerExported = "ledger_exported",
+    }
+}
+
+vocabulary! {
+    /// Why a signed-off version is shown to reviewers with a warning (FORM.md, "What is flagged").
+    FlagCode ("flag code") {
+        PhotoTimeMismatch = "photo_time_mismatch",
+        PhotoLocationMismatch = "photo_location_mismatch",
+        FarFromVillage = "far_from_village",
+        PhotoReused = "photo_reused",
+        DuplicatePerson = "duplicate_person",
+        SuspectedMissed = "suspected_missed",
+        IdRegionMismatch = "id_region_mismatch",
+    }
+}
+
+impl FlagCode {
+    /// The clue this flag opens for the household's township, if it opens one.
+    pub fn clue(self) -> Option<ClueKind> {
+        match self {
+            FlagCode::PhotoReused => Some(ClueKind::PhotoReused),
+            FlagCode::DuplicatePerson => Some(ClueKind::DuplicatePerson),
+            FlagCode::SuspectedMissed => Some(ClueKind::SuspectedMissed),
+            FlagCode::PhotoTimeMismatch
+            | FlagCode::PhotoLocationMismatch
+            | FlagCode::FarFromVillage
+            | FlagCode::IdRegionMismatch => None,
+        }
+    }
+}
+
+vocabulary! {
+    /// What a clue is about: a failing indicator or a flag that opens one (FORM.md, "Clues").
+    ClueKind ("clue kind") {
+        Income = "income",
+        Food = "food",
+        Clothing = "clothing",
+        Education = "education",
+        Medical = "medical",
+        Housing = "housing",
+        Water = "water",
+        PhotoReused = "photo_reused",
+        DuplicatePerson = "duplicate_person",
+        SuspectedMissed = "suspected_missed",
+    }
+}
+
+impl From<Indicator> for ClueKind {
+    fn from(i: Indicator) -> ClueKind {
+        match i {
+            Indicator::Income => ClueKind::Income,
+            Indicator::Food => ClueKind::Food,
+            Indicator::Clothing => ClueKind::Clothing,
+            Indicator::Education => ClueKind::Education,
+            Indicator::Medical => ClueKind::Medical,
+            Indicator::Housing => ClueKind::Housing,
+            Indicator::Water => ClueKind::Water,
+        }
+    }
+}
+
+impl ClueKind {
+    /// The indicator a clue of this kind is about, if it is about one.
+    pub fn indicator(self) -> Option<Indicator> {
+        match self {
+            ClueKind::Income => Some(Indicator::Income),
+            ClueKind::Food => Some(Indicator::Food),
+            ClueKind::Clothing => Some(Indicator::Clothing),
+            ClueKind::Education => Some(Indicator::Education),
+            ClueKind::Medical => Some(Indicator::Medical),
+            ClueKind::Housing => Some(Indicator::Housing),
+            ClueKind::Water => Some(Indicator::Water),
+            ClueKind::PhotoReused | ClueKind::DuplicatePerson | ClueKind::SuspectedMissed => None,
+        }
+    }
+
+    /// The flag a clue of this kind was opened by, if a flag opened it.
+    pub fn flag(self) -> Option<FlagCode> {
+        match self {
+            ClueKind::PhotoReused => Some(FlagCode::PhotoReused),
+            ClueKind::DuplicatePerson => Some(FlagCode::DuplicatePerson),
+            ClueKind::SuspectedMissed => Some(FlagCode::SuspectedMissed),
+            _ => None,
+        }
+    }
+}
+
+vocabulary! {
+    /// A clue is open until a later version clears it or a reviewer closes it (销号).
+    ClueStatus ("clue status") {
+        Open = "open",
+        Closed = "closed",
+    }
+}
+
+vocabulary! {
+    /// What a return asks of a field (CONTRACT.md, the review's `reasons[].action`).
+    ReasonAction ("reason action") {
+        Keep = "keep",
+        Correct = "correct",
+        Delete = "delete",
+        Supplement = "supplement",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round_trips<T>(all: &[T])
+    where
+        T: Copy + fmt::Debug + PartialEq + FromStr<Err = UnknownValue> + serde::Serialize,
+        T: serde::de::DeserializeOwned + fmt::Display,
+    {
+        let mut seen = std::collections::HashSet::new();
+        for v in all {
+            let text = v.to_string();
+            assert!(seen.insert(text.clone()), "{text} appears twice");
+            assert!(
+                text.chars().all(|c| c.is_ascii_lowercase() || c == '_'),
+                "{text} is not snake_case"
+            );
+            assert_eq!(text.parse::<T>().as_ref(), Ok(v));
+            let json = serde_json::to_string(v).unwrap_or_default();
+            assert_eq!(json, format!("\"{text}\""));
+            assert_eq!(serde_json::from_str::<T>(&json).ok().as_ref(), Some(v));
+        }
+    }
+
+    #[test]
+    fn every_value_is_its_text_both_ways() {
+        round_trips(Status::ALL);
+        round_trips(OrgLevel::ALL);
+        round_trips(Role::ALL);
+        round_trips(LedgerAction::ALL);
+        round_trips(FlagCode::ALL);
+        round_trips(ClueKind::ALL);
+        round_trips(ClueStatus::ALL);
+        round_trips(ReasonAction::ALL);
+    }
+
+    #[test]
+    fn an_unknown_text_is_refused_with_its_vocabulary() {
+        let err = "archived".parse::<Status>().err();
+        assert_eq!(
+            err.map(|e| e.to_string()),
+            Some("`archived` is not a known submission status".to_owned())
+        );
+        assert!(serde_json::from_str::<FlagCode>("\"photo_blurry\"").is_err());
+        assert!("Signed_Off".parse::<Status>().is_err());
+    }
+
+    #[test]
+    fn clue_kinds_are_the_indicators_and_the_flags_that_open_clues() {
+        for i in Indicator::ALL {
+            let kind = ClueKind::from(i);
+            assert_eq!(kind.as_str(), i.as_str());
+            assert_eq!(kind.indicator(), Some(i));
+        }
+        let opening: Vec<FlagCode> = FlagCode::ALL
+            .iter()
+            .copied()
+            .filter(|f| f.clue().is_some())
+            .collect();
+        assert_eq!(
+            opening,
+            [
+                FlagCode::PhotoReused,
+                FlagCode::DuplicatePerson,
+                FlagCode::SuspectedMissed
+            ]
+        );
+        for f in opening {
+            let kind = f.clue().map(|k| (k.as_str(), k.flag()));
+            assert_eq!(kind, Some((f.as_str(), Some(f))));
+        }
+        assert_eq!(ClueKind::ALL.len(), Indicator::ALL.len() + 3);
+    }
+
+    #[test]
+    fn levels_chain_from_province_to_village() {
+        let mut level = Some(OrgLevel::Province);
+        let mut walked = Vec::new();
+        while let Some(l) = level {
+            walked.push(l);
+            if let Some(b) = l.below() {
+                assert_eq!(b.above(), Some(l));
+            }
+            level = l.below();
+        }
+        assert_eq!(walked, OrgLevel::ALL);
+    }
+}
