@@ -19,6 +19,7 @@
 //! multi-row inserts, 500 at a time.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use fieldsurvey_core::vocab::LedgerAction;
 use std::path::Path;
 
 use diesel::prelude::*;
@@ -88,12 +89,12 @@ fn main() {
             digest.clone(),
             signed.to_string(),
         ));
-        for action in ["signed_off", "approved"] {
+        for action in [LedgerAction::SignedOff, LedgerAction::Approved] {
             if seq == n {
                 break;
             }
             seq += 1;
-            let mut e = if action == "signed_off" {
+            let mut e = if action == LedgerAction::SignedOff {
                 let mut e = Entry::new(
                     action,
                     Actor::Worker {

@@ -255,12 +255,12 @@ fn measure(conn: &mut Conn) {
                 conn,
                 &QueueFilter {
                     org_code: &t,
-                    status: "signed_off",
+                    status: fieldsurvey_core::vocab::Status::SignedOff,
                     village: None,
                     flag: None,
                     offset: 0,
                     limit: 51,
-                    level: Some("township"),
+                    level: Some(fieldsurvey_core::vocab::OrgLevel::Township),
                 },
             )
             .unwrap();
@@ -275,12 +275,12 @@ fn measure(conn: &mut Conn) {
                 conn,
                 &QueueFilter {
                     org_code: &t,
-                    status: "signed_off",
+                    status: fieldsurvey_core::vocab::Status::SignedOff,
                     village: None,
                     flag: None,
                     offset: 19 * 50,
                     limit: 51,
-                    level: Some("township"),
+                    level: Some(fieldsurvey_core::vocab::OrgLevel::Township),
                 },
             )
             .unwrap();
@@ -293,12 +293,12 @@ fn measure(conn: &mut Conn) {
                 conn,
                 &QueueFilter {
                     org_code: &county(i % COUNTIES),
-                    status: "signed_off",
+                    status: fieldsurvey_core::vocab::Status::SignedOff,
                     village: None,
                     flag: None,
                     offset: 0,
                     limit: 51,
-                    level: Some("county"),
+                    level: Some(fieldsurvey_core::vocab::OrgLevel::County),
                 },
             )
             .unwrap();

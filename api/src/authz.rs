@@ -6,6 +6,7 @@ use fieldsurvey_db::{Conn, DbResult, models::Submission, org};
 
 use crate::auth::Caller;
 use crate::auth::caller::Role;
+use fieldsurvey_core::vocab::OrgLevel;
 
 /// May `caller` upload a survey of a household in `village_code`?
 pub fn may_upload(conn: &mut Conn, caller: &Caller, village_code: &str) -> DbResult<bool> {
@@ -36,7 +37,9 @@ pub fn may_issue_enrolment_code(
     }
     let allowed = match caller.role {
         Role::Admin => true,
-        Role::Reviewer => target.role == "surveyor" && level_of(conn, caller)? == "township",
+        Role::Reviewer => {
+            target.role == Role::Surveyor && level_of(conn, caller)? == Some(OrgLevel::Township)
+        }
         _ => false,
     };
     if !allowed {
@@ -75,9 +78,9 @@ pub enum ReviewAccess {
     /// Outside the caller's jurisdiction or role: answer as if absent.
     Hidden,
     /// Inside the jurisdiction but not at the level that decides this stage.
-    WrongLevel(String),
+    WrongLevel(OrgLevel),
     /// May decide, at this org level.
-    Allowed(String),
+    Allowed(OrgLevel),
 }
 
 /// R3: reviewers act only inside their jurisdiction and at their level. A `signed_off` version
@@ -89,13 +92,13 @@ pub fn may_review(conn: &mut Conn, caller: &Caller, sub: &Submission) -> DbResul
     {
         return Ok(ReviewAccess::Hidden);
     }
-    let level = level_of(conn, caller)?;
+    let Some(level) = level_of(conn, caller)? else {
+        return Ok(ReviewAccess::Hidden);
+    };
     // (Not signed off: the township answers, and the decision itself says why not.)
     let (due, review_level) = fieldsurvey_db::worklists::review_state(conn, &sub.id)?
-        .unwrap_or((chrono::NaiveDateTime::MAX, "township".into()));
-    let levels_up = org::level_rank(&level)
-        .zip(org::level_rank(&review_level))
-        .and_then(|(mine, theirs)| theirs.checked_sub(mine));
+        .unwrap_or((chrono::NaiveDateTime::MAX, OrgLevel::Township));
+    let levels_up = (review_level as usize).checked_sub(level as usize);
     Ok(match levels_up {
         Some(up) if fieldsurvey_core::deadline::may_escalate_to(up, due, fieldsurvey_db::now()) => {
             ReviewAccess::Allowed(level)
@@ -145,10 +148,8 @@ pub fn may_view_org_unit(conn: &mut Conn, caller: &Caller, unit: &str) -> DbResu
 }
 
 /// The org level of the caller's unit (`township`, `county`, …).
-pub fn level_of(conn: &mut Conn, caller: &Caller) -> DbResult<String> {
-    Ok(org::get(conn, &caller.org_code)?
-        .map(|u| u.level)
-        .unwrap_or_default())
+pub fn level_of(conn: &mut Conn, caller: &Caller) -> DbResult<Option<OrgLevel>> {
+    Ok(org::get(conn, &caller.org_code)?.map(|u| u.level))
 }
 
 /// May `caller` draw a spot-check of `unit`? A county reviewer of a township, a prefecture
@@ -158,22 +159,22 @@ pub fn may_draw_spot_check(
     conn: &mut Conn,
     caller: &Caller,
     unit: &fieldsurvey_db::models::OrgUnit,
-) -> DbResult<Result<Option<String>, String>> {
+) -> DbResult<Result<Option<OrgLevel>, String>> {
     if caller.role != Role::Reviewer {
         return Ok(Err("spot-checks are drawn by reviewers".into()));
     }
     if !org::is_within(conn, &unit.code, &caller.org_code)? {
         return Ok(Ok(None));
     }
-    let level = level_of(conn, caller)?;
-    let (Some(mine), Some(theirs)) = (org::level_rank(&level), org::level_rank(&unit.level)) else {
+    let Some(level) = level_of(conn, caller)? else {
         return Ok(Err("unknown org level".into()));
     };
+    let (mine, theirs) = (level as usize, unit.level as usize);
     // 县对乡; 州对县 and 州对乡.
-    let allowed = match level.as_str() {
-        "county" => theirs == mine + 1,
-        "prefecture" => theirs == mine + 1 || theirs == mine + 2,
-        _ => false,
+    let allowed = match level {
+        OrgLevel::County => theirs == mine + 1,
+        OrgLevel::Prefecture => theirs == mine + 1 || theirs == mine + 2,
+        OrgLevel::Province | OrgLevel::Township | OrgLevel::Village => false,
     };
     if !allowed {
         return Ok(Err(format!(
@@ -192,10 +193,10 @@ pub fn may_spot_check(
     conn: &mut Conn,
     caller: &Caller,
     sub: &Submission,
-) -> DbResult<Option<String>> {
+) -> DbResult<Option<OrgLevel>> {
     if caller.role != Role::Reviewer || !org::is_within(conn, &sub.village_code, &caller.org_code)?
     {
         return Ok(None);
     }
-    level_of(conn, caller).map(Some)
+    level_of(conn, caller)
 }

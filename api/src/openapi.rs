@@ -54,7 +54,7 @@ fn text_enum(values: &[&str], description: &str) -> Object {
 /// description, so each says it here).
 pub fn submission_status() -> Object {
     text_enum(
-        &crate::routes::worklists::STATUSES,
+        &crate::routes::worklists::statuses(),
         "Default `signed_off` for the review queue, `returned` for a surveyor's own list.",
     )
 }
@@ -69,7 +69,10 @@ pub fn review_decision() -> Object {
 
 pub fn reason_action() -> Object {
     text_enum(
-        &crate::routes::review::ACTIONS,
+        &fieldsurvey_core::vocab::ReasonAction::ALL
+            .iter()
+            .map(|a| a.as_str())
+            .collect::<Vec<_>>(),
         "`keep` (留), `correct` (纠), `delete` (删) or `supplement` (补).",
     )
 }

@@ -53,7 +53,8 @@ pub enum Ids {
 pub struct SubmissionView {
     pub id: String,
     pub household_code: String,
-    pub status: String,
+    #[schema(value_type = String, example = "signed_off")]
+    pub status: fieldsurvey_core::vocab::Status,
     pub content_digest: String,
     pub supersedes: Option<String>,
     /// The correction that replaced this version, when its status is `superseded`.
@@ -172,7 +173,7 @@ pub fn load(
     let surveyor = fieldsurvey_db::users::by_id(conn, &sub.surveyor_id)?;
     let entries = fieldsurvey_db::ledger::for_submission(conn, &sub.id)?;
     let clues = fieldsurvey_db::clues::for_submission(conn, &sub.id)?;
-    let attention = match sub.status.as_str() {
+    let attention = match sub.status {
         fieldsurvey_db::attention::NEEDS_ATTENTION => {
             fieldsurvey_db::attention::reason(conn, &sub.id)?
         }
@@ -228,7 +229,7 @@ pub fn signature_check(entry: &fieldsurvey_core::ledger::Entry) -> Value {
         }
     } else if entry.actor_signature.is_some() {
         serde_json::json!({"kind": "survey", "key_id": key_id})
-    } else if entry.action == "clue_closed"
+    } else if entry.action == fieldsurvey_core::vocab::LedgerAction::ClueClosed
         && entry
             .detail
             .get("closed_by_submission")

@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use crate::ledger::{Actor, Broken, ChainCursor, Checkpoint, Entry, StoredEntry, check_entry};
 use crate::merkle::{Tree, leaf_hash};
+use crate::vocab::LedgerAction;
 
 /// A checkpoint to check, with where it came from (a file name, "stored").
 pub struct Witnessed {
@@ -139,8 +140,8 @@ impl Auditor {
     /// Enrolments and revocations, as they happen in the ledger.
     fn track_keys(&mut self, entry: &Entry) {
         let key_id = entry.detail.get("key_id").and_then(|v| v.as_str());
-        match (entry.action.as_str(), key_id) {
-            ("key_enrolled", Some(key_id)) => {
+        match (entry.action, key_id) {
+            (LedgerAction::KeyEnrolled, Some(key_id)) => {
                 // An operator's enrolment names the user; a person's own names no one else.
                 let user = match (
                     &entry.actor,
@@ -155,7 +156,7 @@ impl Auditor {
                     (user, entry.actor_public_key.clone(), false),
                 );
             }
-            ("key_revoked", Some(key_id)) => {
+            (LedgerAction::KeyRevoked, Some(key_id)) => {
                 if let Some(k) = self.keys.get_mut(key_id) {
                     k.2 = true;
                 }
@@ -170,9 +171,9 @@ impl Auditor {
     /// it. Anything else would let whoever holds the service key write decisions in a
     /// person's name.
     fn check_unsigned(&mut self, seq: u64, entry: &Entry) -> Result<(), Broken> {
-        let decides = crate::decision::Kind::of_entry_action(&entry.action).is_some()
+        let decides = crate::decision::Kind::of_entry_action(entry.action).is_some()
             && matches!(entry.actor, Actor::Person { .. });
-        let follows_approval = entry.action == "clue_closed"
+        let follows_approval = entry.action == LedgerAction::ClueClosed
             && entry.decision.is_none()
             && self.approval_run.is_some()
             && entry
@@ -196,9 +197,10 @@ impl Auditor {
         // pending queue) may come between an approval and its closures; another decision ends
         // the run.
         if decides && !follows_approval {
-            self.approval_run = (entry.action == "approved" && entry.decision.is_some())
-                .then(|| entry.submission_id.clone())
-                .flatten();
+            self.approval_run = (entry.action == LedgerAction::Approved
+                && entry.decision.is_some())
+            .then(|| entry.submission_id.clone())
+            .flatten();
         }
         Ok(())
     }
@@ -415,7 +417,7 @@ mod tests {
 
     fn enrolment(seed: &[u8; 32], user: &str) -> Entry {
         let mut e = Entry::new(
-            "key_enrolled",
+            LedgerAction::KeyEnrolled,
             Actor::Operator {
                 name: "root@host".into(),
             },
@@ -433,7 +435,7 @@ mod tests {
             signer: "township1",
         };
         let doc = review_document("approve", "s1", &"ab".repeat(32), &json!([]), &seal);
-        let mut e = Entry::new("approved", reviewer());
+        let mut e = Entry::new(LedgerAction::Approved, reviewer());
         e.submission_id = Some("s1".into());
         e.content_digest = Some("ab".repeat(32));
         e.actor_public_key = Some(URL_SAFE_NO_PAD.encode(public_key_of(seed)));
@@ -487,7 +489,7 @@ mod tests {
         let theirs = audit(vec![enrolment(&PERSON, "u2"), approval(&PERSON)]);
         assert!(theirs.is_err_and(|b| b.seq == 2));
         let mut revoke = Entry::new(
-            "key_revoked",
+            LedgerAction::KeyRevoked,
             Actor::Operator {
                 name: "root@host".into(),
             },
@@ -513,7 +515,7 @@ mod tests {
         assert!(swapped.is_err_and(|b| b.seq == 2 && b.reason.contains("another public key")));
     }
 
-    fn unsigned(action: &str, closed_by: Option<&str>) -> Entry {
+    fn unsigned(action: LedgerAction, closed_by: Option<&str>) -> Entry {
         let mut e = Entry::new(action, reviewer());
         e.submission_id = Some("s1".into());
         e.detail = json!({"closed_by_submission": closed_by});
@@ -524,24 +526,27 @@ mod tests {
     fn after_the_first_signed_decision_an_unsigned_one_is_a_forgery() {
         // An upgraded ledger's history holds unsigned approvals: accepted.
         let history = audit(vec![
-            unsigned("approved", None),
+            unsigned(LedgerAction::Approved, None),
             enrolment(&PERSON, "u1"),
             approval(&PERSON),
             // The clue the approval cleared closes in its transaction, right after it — or
             // after a worker's entry sequenced meanwhile.
-            unsigned("clue_closed", Some("s1")),
+            unsigned(LedgerAction::ClueClosed, Some("s1")),
             Entry::new(
-                "signed_off",
+                LedgerAction::SignedOff,
                 Actor::Worker {
                     id: "w1".into(),
                     ruleset: "r".into(),
                 },
             ),
-            unsigned("clue_closed", Some("s1")),
+            unsigned(LedgerAction::ClueClosed, Some("s1")),
         ]);
         assert_eq!(history.map(|s| s.decision_signatures).ok(), Some(1));
         // After it, an approval or a closure by hand in a person's name without a signature.
-        for late in [unsigned("approved", None), unsigned("clue_closed", None)] {
+        for late in [
+            unsigned(LedgerAction::Approved, None),
+            unsigned(LedgerAction::ClueClosed, None),
+        ] {
             let forged = audit(vec![enrolment(&PERSON, "u1"), approval(&PERSON), late]);
             assert!(
                 forged.is_err_and(|b| b.seq == 3 && b.reason.contains("without their signature"))
@@ -550,7 +555,7 @@ mod tests {
         let stray = audit(vec![
             enrolment(&PERSON, "u1"),
             approval(&PERSON),
-            unsigned("clue_closed", Some("s9")),
+            unsigned(LedgerAction::ClueClosed, Some("s9")),
         ]);
         assert!(
             stray.is_err_and(|b| b.seq == 3),

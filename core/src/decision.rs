@@ -20,6 +20,7 @@ use serde_json::{Value, json};
 
 use crate::ledger::{Actor, Entry};
 use crate::signing::{SignatureError, key_id_for, parse_public_key_b64url};
+use crate::vocab::LedgerAction;
 
 /// How far `decided_at` may be from the server's clock, either way.
 pub const MAX_SKEW_SECONDS: i64 = 600;
@@ -34,11 +35,11 @@ pub enum Kind {
 
 impl Kind {
     /// The decision kind an entry of `action` carries, if that action is a person's decision.
-    pub fn of_entry_action(action: &str) -> Option<Kind> {
+    pub fn of_entry_action(action: LedgerAction) -> Option<Kind> {
         match action {
-            "approved" | "returned" => Some(Kind::Review),
-            "spot_checked" => Some(Kind::SpotCheck),
-            "clue_closed" => Some(Kind::ClueClose),
+            LedgerAction::Approved | LedgerAction::Returned => Some(Kind::Review),
+            LedgerAction::SpotChecked => Some(Kind::SpotCheck),
+            LedgerAction::ClueClosed => Some(Kind::ClueClose),
             _ => None,
         }
     }
@@ -165,7 +166,7 @@ pub fn check_entry(entry: &Entry) -> Result<(), String> {
     let Some(doc) = entry.decision.as_ref() else {
         return Ok(());
     };
-    let kind = Kind::of_entry_action(&entry.action)
+    let kind = Kind::of_entry_action(entry.action)
         .ok_or_else(|| format!("a `{}` entry carries no decision", entry.action))?;
     let text = |name: &str| doc.get(name).and_then(Value::as_str);
     let action = text("action").unwrap_or_default();
@@ -175,11 +176,11 @@ pub fn check_entry(entry: &Entry) -> Result<(), String> {
             entry.action
         ));
     }
-    let expected = match (entry.action.as_str(), action) {
-        ("approved", a) => a == "approve",
-        ("returned", a) => a == "return",
+    let expected = match (entry.action, action) {
+        (LedgerAction::Approved, a) => a == "approve",
+        (LedgerAction::Returned, a) => a == "return",
         // The detail says `confirmed` or `overturned`.
-        ("spot_checked", a) => {
+        (LedgerAction::SpotChecked, a) => {
             entry.detail.get("decision").and_then(Value::as_str) == Some(format!("{a}ed").as_str())
         }
         _ => true,
@@ -252,7 +253,7 @@ mod tests {
         let doc = review_document("return", "s1", &"ab".repeat(32), &reasons, &seal);
         let sig = sign(&doc, &SEED).unwrap_or_default();
         let mut e = Entry::new(
-            "returned",
+            LedgerAction::Returned,
             Actor::Person {
                 user_id: "u1".into(),
                 username: "township1".into(),
@@ -287,7 +288,7 @@ mod tests {
         );
 
         let mut action = good.clone();
-        action.action = "approved".into();
+        action.action = LedgerAction::Approved;
         assert!(
             check_entry(&action).is_err(),
             "an approval recorded for a signed return"

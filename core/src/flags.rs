@@ -6,16 +6,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::checks::CheckedSurvey;
-
-/// Flags that open a clue for the household's township (besides every failing indicator).
-pub const CLUE_FLAGS: [&str; 3] = ["photo_reused", "duplicate_person", "suspected_missed"];
+use crate::vocab::{ClueKind, FlagCode};
 
 /// How far a survey's location may be from the village's centroid before it is flagged.
 pub const FAR_FROM_VILLAGE_KM: f64 = 10.0;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Flag {
-    pub code: String,
+    pub code: FlagCode,
     pub message: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
@@ -24,9 +22,9 @@ pub struct Flag {
 }
 
 impl Flag {
-    pub fn new(code: &str, message: impl Into<String>) -> Flag {
+    pub fn new(code: FlagCode, message: impl Into<String>) -> Flag {
         Flag {
-            code: code.to_owned(),
+            code,
             message: message.into(),
             field: None,
             detail: Value::Null,
@@ -34,7 +32,7 @@ impl Flag {
     }
 
     pub fn opens_clue(&self) -> bool {
-        CLUE_FLAGS.contains(&self.code.as_str())
+        self.code.clue().is_some()
     }
 }
 
@@ -58,7 +56,7 @@ pub fn document_flags(
     let mut flags = Vec::new();
     if !registered {
         flags.push(Flag::new(
-            "suspected_missed",
+            FlagCode::SuspectedMissed,
             "the household code is not in the household registry (疑似漏评)",
         ));
     }
@@ -66,7 +64,7 @@ pub fn document_flags(
     for (i, id) in checked.id_numbers.iter().enumerate() {
         if id.region() != county {
             let mut f = Flag::new(
-                "id_region_mismatch",
+                FlagCode::IdRegionMismatch,
                 format!("member {i}'s ID number is registered outside the household's county"),
             );
             f.field = Some(format!("members[{i}].id_number"));
@@ -78,7 +76,7 @@ pub fn document_flags(
         let km = distance_km((s.location.lat, s.location.lon), centre);
         if km > FAR_FROM_VILLAGE_KM {
             let mut f = Flag::new(
-                "far_from_village",
+                FlagCode::FarFromVillage,
                 format!("the survey was taken {km:.1} km from the village's centre"),
             );
             f.field = Some("location".into());
@@ -92,7 +90,7 @@ pub fn document_flags(
 /// `duplicate_person`: member `member` also appears in the latest survey of `other_household`.
 pub fn duplicate_person(member: usize, other_household: &str, other_submission: &str) -> Flag {
     let mut f = Flag::new(
-        "duplicate_person",
+        FlagCode::DuplicatePerson,
         format!("member {member} also appears in the latest survey of household {other_household}"),
     );
     f.field = Some(format!("members[{member}].id_number"));
@@ -106,21 +104,21 @@ pub fn duplicate_person(member: usize, other_household: &str, other_submission: 
 
 /// The clue kinds a version clears: every indicator it passes, and every clue-opening flag it
 /// does not carry. An approved version closes the household's open clues of these kinds.
-pub fn cleared_kinds(outcome: &crate::indicators::Outcome, flags: &[Flag]) -> Vec<String> {
+pub fn cleared_kinds(outcome: &crate::indicators::Outcome, flags: &[Flag]) -> Vec<ClueKind> {
     let failing = outcome.failing();
-    let mut kinds: Vec<String> = crate::indicators::Indicator::ALL
+    let mut kinds: Vec<ClueKind> = crate::indicators::Indicator::ALL
         .into_iter()
         .filter(|i| !failing.contains(i))
-        .map(|i| i.as_str().to_owned())
+        .map(ClueKind::from)
         .collect();
     kinds.extend(
-        CLUE_FLAGS
+        FlagCode::ALL
             .iter()
             .filter(|code| !flags.iter().any(|f| f.code == **code))
-            .map(|c| (*c).to_owned()),
+            .filter_map(|code| code.clue()),
     );
     // A record a spot-check overturned is answered by its next approved version.
-    kinds.push("spot_check".to_owned());
+    kinds.push(ClueKind::SpotCheck);
     kinds
 }
 

@@ -15,6 +15,7 @@ use crate::flags::document_flags;
 use crate::indicators::{IndicatorConfig, assess};
 use crate::ledger::{Actor, Checkpoint, Entry, GENESIS, LedgerKey};
 use crate::merkle::{Tree, leaf_hash};
+use crate::vocab::LedgerAction;
 
 /// A survey part as the worker reads it: checked, and if it passes, assessed and flagged. No
 /// input panics or hangs.
@@ -96,9 +97,9 @@ pub fn ledger_export_seed() -> Vec<u8> {
     let operator = Actor::Operator {
         name: "root@county".into(),
     };
-    let mut imported = Entry::new("org_imported", operator.clone());
+    let mut imported = Entry::new(LedgerAction::OrgImported, operator.clone());
     let mut signed_off = Entry::new(
-        "signed_off",
+        LedgerAction::SignedOff,
         Actor::Worker {
             id: "worker-1".into(),
             ruleset: crate::ledger::RULESET.into(),
@@ -108,7 +109,7 @@ pub fn ledger_export_seed() -> Vec<u8> {
     signed_off.content_digest = Some(digest.clone());
     signed_off.actor_signature = signed.get("signature").cloned();
     signed_off.actor_public_key = Some(URL_SAFE_NO_PAD.encode(person_key));
-    let mut exported = Entry::new("ledger_exported", operator);
+    let mut exported = Entry::new(LedgerAction::LedgerExported, operator);
     imported.detail = json!({"units": 3});
     let mut lines = Vec::new();
     let mut tree = Tree::new();

@@ -3,6 +3,7 @@
 //! by `prev` (the previous entry's hash); the same canonical bytes are the Merkle leaves of the
 //! checkpoints (`merkle.rs`).
 
+use crate::vocab::LedgerAction;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
@@ -38,7 +39,7 @@ pub enum Actor {
 pub struct Entry {
     pub seq: u64,
     pub prev: String,
-    pub action: String,
+    pub action: LedgerAction,
     pub actor: Actor,
     pub at: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -70,11 +71,11 @@ pub enum LedgerError {
 
 impl Entry {
     /// An entry for `action` by `actor` now; `seq` and `prev` are filled when it is appended.
-    pub fn new(action: &str, actor: Actor) -> Entry {
+    pub fn new(action: LedgerAction, actor: Actor) -> Entry {
         Entry {
             seq: 0,
             prev: String::new(),
-            action: action.to_owned(),
+            action,
             actor,
             at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
             submission_id: None,
@@ -351,7 +352,7 @@ mod tests {
                 let e = Entry {
                     seq,
                     prev: prev.clone(),
-                    action: "signed_off".into(),
+                    action: LedgerAction::SignedOff,
                     actor: Actor::Worker {
                         id: "w1".into(),
                         ruleset: RULESET.into(),

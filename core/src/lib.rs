@@ -23,4 +23,5 @@ pub mod pii;
 pub mod rejection;
 pub mod sampling;
 pub mod signing;
+pub mod transitions;
 pub mod vocab;

@@ -72,18 +72,6 @@ macro_rules! vocabulary {
             }
         }
 
-        impl PartialEq<str> for $name {
-            fn eq(&self, other: &str) -> bool {
-                self.as_str() == other
-            }
-        }
-
-        impl PartialEq<&str> for $name {
-            fn eq(&self, other: &&str) -> bool {
-                self.as_str() == *other
-            }
-        }
-
         impl serde::Serialize for $name {
             fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
                 s.serialize_str(self.as_str())
@@ -181,6 +169,11 @@ impl OrgLevel {
         }
     }
 
+    /// `n` levels below (`None` past the village).
+    pub fn down(self, n: usize) -> Option<OrgLevel> {
+        OrgLevel::ALL.get(self as usize + n).copied()
+    }
+
     /// The level below (a village has none).
     pub fn below(self) -> Option<OrgLevel> {
         match self {
@@ -272,6 +265,8 @@ vocabulary! {
         PhotoReused = "photo_reused",
         DuplicatePerson = "duplicate_person",
         SuspectedMissed = "suspected_missed",
+        /// A record a spot-check overturned; its next approved version answers it.
+        SpotCheck = "spot_check",
     }
 }
 
@@ -300,7 +295,10 @@ impl ClueKind {
             ClueKind::Medical => Some(Indicator::Medical),
             ClueKind::Housing => Some(Indicator::Housing),
             ClueKind::Water => Some(Indicator::Water),
-            ClueKind::PhotoReused | ClueKind::DuplicatePerson | ClueKind::SuspectedMissed => None,
+            ClueKind::PhotoReused
+            | ClueKind::DuplicatePerson
+            | ClueKind::SuspectedMissed
+            | ClueKind::SpotCheck => None,
         }
     }
 
@@ -310,7 +308,14 @@ impl ClueKind {
             ClueKind::PhotoReused => Some(FlagCode::PhotoReused),
             ClueKind::DuplicatePerson => Some(FlagCode::DuplicatePerson),
             ClueKind::SuspectedMissed => Some(FlagCode::SuspectedMissed),
-            _ => None,
+            ClueKind::Income
+            | ClueKind::Food
+            | ClueKind::Clothing
+            | ClueKind::Education
+            | ClueKind::Medical
+            | ClueKind::Housing
+            | ClueKind::Water
+            | ClueKind::SpotCheck => None,
         }
     }
 }
@@ -404,7 +409,7 @@ mod tests {
             let kind = f.clue().map(|k| (k.as_str(), k.flag()));
             assert_eq!(kind, Some((f.as_str(), Some(f))));
         }
-        assert_eq!(ClueKind::ALL.len(), Indicator::ALL.len() + 3);
+        assert_eq!(ClueKind::ALL.len(), Indicator::ALL.len() + 4);
     }
 
     #[test]

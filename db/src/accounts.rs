@@ -9,6 +9,7 @@ use fieldsurvey_core::ledger::{Actor, Entry, LedgerKey};
 use crate::models::User;
 use crate::schema::users::dsl as u;
 use crate::{Conn, DbError, DbResult, Tx, with_tx};
+use fieldsurvey_core::vocab::{LedgerAction, Role};
 
 /// A change to an existing account.
 #[derive(Debug, Clone)]
@@ -16,7 +17,7 @@ pub enum Change {
     /// A new password hash (the entry never carries it).
     Password(String),
     Role {
-        role: String,
+        role: Role,
         org: String,
     },
     Active(bool),
@@ -25,13 +26,13 @@ pub enum Change {
 }
 
 impl Change {
-    fn action(&self) -> &'static str {
+    fn action(&self) -> LedgerAction {
         match self {
-            Change::Password(_) => "user_password_changed",
-            Change::Role { .. } => "user_role_changed",
-            Change::Active(true) => "user_activated",
-            Change::Active(false) => "user_deactivated",
-            Change::Person(_) => "user_identified",
+            Change::Password(_) => LedgerAction::UserPasswordChanged,
+            Change::Role { .. } => LedgerAction::UserRoleChanged,
+            Change::Active(true) => LedgerAction::UserActivated,
+            Change::Active(false) => LedgerAction::UserDeactivated,
+            Change::Person(_) => LedgerAction::UserIdentified,
         }
     }
 }
@@ -42,7 +43,7 @@ fn person_id(hmac: &str) -> &str {
     &hmac[..hmac.len().min(16)]
 }
 
-fn entry(action: &str, actor: &Actor, user: &User) -> Entry {
+fn entry(action: LedgerAction, actor: &Actor, user: &User) -> Entry {
     let mut e = Entry::new(action, actor.clone());
     e.detail = serde_json::json!({
         "user_id": user.id,
@@ -68,7 +69,7 @@ pub fn add(conn: &mut Conn, user: &User, actor: &Actor, key: &LedgerKey) -> DbRe
         with_tx!(tx, |c| diesel::insert_into(u::users)
             .values(user)
             .execute(c))?;
-        let mut e = entry("user_added", actor, user);
+        let mut e = entry(LedgerAction::UserAdded, actor, user);
         e.detail["name_given"] = serde_json::json!(user.display_name.is_some());
         crate::ledger::append_in(tx, vec![(e, None)], key, at)?;
         Ok(true)
@@ -109,7 +110,7 @@ pub fn change(
                 e.detail["was"] = serde_json::json!({"role": user.role, "org": user.org_code});
                 e.detail["role"] = serde_json::json!(role);
                 e.detail["org"] = serde_json::json!(org);
-                user.role = role.clone();
+                user.role = *role;
                 user.org_code = org.clone();
             }
             Change::Active(active) => {

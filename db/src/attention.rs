@@ -19,7 +19,10 @@ use crate::schema::{
 };
 use crate::{Conn, DbResult, Tx, with_conn, with_tx};
 
-pub const NEEDS_ATTENTION: &str = "needs_attention";
+use fieldsurvey_core::vocab::Status;
+
+/// The status of a version whose processing stopped and waits for an operator.
+pub const NEEDS_ATTENTION: Status = Status::NeedsAttention;
 
 /// A submission waiting for an operator.
 #[derive(Debug, Clone, Queryable)]
@@ -76,7 +79,9 @@ pub fn park(conn: &mut Conn, id: &str, reason: &str, actor: &str) -> DbResult<bo
     let now = crate::now();
     conn.transaction(|tx| {
         let n = with_tx!(tx, |c| diesel::update(
-            s::table.filter(s::id.eq(id)).filter(s::status.eq("queued"))
+            s::table
+                .filter(s::id.eq(id))
+                .filter(s::status.eq(Status::Queued))
         )
         .set(s::status.eq(NEEDS_ATTENTION))
         .execute(c))?;
@@ -131,7 +136,7 @@ pub fn redrive(conn: &mut Conn, which: Which<'_>, actor: &str) -> DbResult<Vec<S
                     .filter(s::id.eq(&id))
                     .filter(s::status.eq(NEEDS_ATTENTION))
             )
-            .set(s::status.eq("queued"))
+            .set(s::status.eq(Status::Queued))
             .execute(c))?;
             if n == 1 {
                 with_tx!(tx, |c| diesel::delete(
@@ -234,7 +239,7 @@ pub fn sweep(
     let now = crate::now();
     conn.transaction(|tx| {
         let queued: Vec<(String, Option<String>)> = with_tx!(tx, |c| s::table
-            .filter(s::status.eq("queued"))
+            .filter(s::status.eq(Status::Queued))
             .filter(s::received_at.lt(older_than))
             .order(s::received_at.asc())
             .limit(limit)

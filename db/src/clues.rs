@@ -10,6 +10,8 @@ use crate::models::Clue;
 use crate::schema::org_units::dsl as o;
 use crate::schema::{clues as cl, person_index as pi};
 use crate::{Conn, DbError, DbResult, Tx, progress, with_conn, with_tx};
+use fieldsurvey_core::vocab::LedgerAction;
+use fieldsurvey_core::vocab::{ClueKind, ClueStatus, OrgLevel};
 
 /// For each of `hmacs` (ID numbers as look-up values), one member of another household's
 /// latest version with that ID number: `(id_hmac, household_code, submission_id)`. One indexed
@@ -68,12 +70,12 @@ pub fn open(tx: &mut Tx<'_>, clue: &Clue) -> DbResult<()> {
 }
 
 /// Whether the household has an open clue of `kind`.
-pub fn is_open(tx: &mut Tx<'_>, household: &str, kind: &str) -> DbResult<bool> {
+pub fn is_open(tx: &mut Tx<'_>, household: &str, kind: ClueKind) -> DbResult<bool> {
     Ok(with_tx!(tx, |c| diesel::select(diesel::dsl::exists(
         cl::table
             .filter(cl::household_code.eq(household))
             .filter(cl::kind.eq(kind))
-            .filter(cl::status.eq("open"))
+            .filter(cl::status.eq(ClueStatus::Open))
     ))
     .get_result(c))?)
 }
@@ -84,7 +86,7 @@ pub fn new_clue(
     village: &str,
     township: &str,
     submission_id: &str,
-    kind: &str,
+    kind: ClueKind,
     detail: String,
     at: chrono::NaiveDateTime,
 ) -> Clue {
@@ -94,9 +96,9 @@ pub fn new_clue(
         village_code: village.to_owned(),
         township_code: township.to_owned(),
         submission_id: submission_id.to_owned(),
-        kind: kind.to_owned(),
+        kind,
         detail,
-        status: "open".into(),
+        status: ClueStatus::Open,
         opened_at: at,
         closed_at: None,
         closed_by: None,
@@ -145,7 +147,7 @@ pub fn record_sign_off(
             .execute(c))?;
     }
     for (kind, detail) in &s.clues {
-        if is_open(tx, &s.household_code, kind)? {
+        if is_open(tx, &s.household_code, *kind)? {
             continue;
         }
         let clue = new_clue(
@@ -153,7 +155,7 @@ pub fn record_sign_off(
             &s.village_code,
             &s.township_code,
             id,
-            kind,
+            *kind,
             detail.clone(),
             at,
         );
@@ -199,10 +201,10 @@ pub fn close(
         let changed = with_tx!(tx, |c| diesel::update(
             cl::table
                 .filter(cl::id.eq(id))
-                .filter(cl::status.eq("open"))
+                .filter(cl::status.eq(ClueStatus::Open))
         )
         .set((
-            cl::status.eq("closed"),
+            cl::status.eq(ClueStatus::Closed),
             cl::closed_at.eq(Some(at)),
             cl::closed_by.eq(Some(&by)),
             cl::closed_by_submission.eq(by_submission),
@@ -222,7 +224,7 @@ pub fn close(
                     cl::kind
                 ))
                 .first(c))?;
-        let mut entry = Entry::new("clue_closed", actor.clone());
+        let mut entry = Entry::new(LedgerAction::ClueClosed, actor.clone());
         entry.submission_id = Some(by_submission.unwrap_or(&submission).to_owned());
         entry.household_code = Some(household);
         entry.detail = serde_json::json!({
@@ -310,7 +312,7 @@ pub fn get(conn: &mut Conn, clue_id: &str) -> DbResult<Option<Clue>> {
 pub fn list(
     conn: &mut Conn,
     org_code: &str,
-    status: &str,
+    status: ClueStatus,
     offset: i64,
     limit: i64,
 ) -> DbResult<Vec<Clue>> {
@@ -339,7 +341,7 @@ pub fn list(
 pub struct UnitStats {
     pub code: String,
     pub name: String,
-    pub level: String,
+    pub level: OrgLevel,
     /// Households in the registry (底图).
     pub households: i64,
     /// Households with a current (not superseded, not rejected) version.
@@ -425,7 +427,7 @@ pub fn stats(
         UnitStats {
             code: u.code.clone(),
             name: u.name.clone(),
-            level: u.level.clone(),
+            level: u.level,
             households,
             surveyed,
             meets_standard,

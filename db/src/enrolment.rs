@@ -11,6 +11,7 @@ use sha2::{Digest, Sha256};
 use crate::models::SigningKey;
 use crate::schema::enrolment_codes as ec;
 use crate::{Conn, DbError, DbResult, Tx, transaction, with_tx};
+use fieldsurvey_core::vocab::LedgerAction;
 
 /// How long a code is valid.
 pub const VALID_HOURS: i64 = 24;
@@ -70,7 +71,7 @@ pub fn issue(
     let at = crate::now();
     let expires_at = at + TimeDelta::hours(VALID_HOURS);
     let actor = serde_json::to_string(issued_by).map_err(|e| DbError::Invalid(e.to_string()))?;
-    let mut entry = Entry::new("enrolment_code_issued", issued_by.clone());
+    let mut entry = Entry::new(LedgerAction::EnrolmentCodeIssued, issued_by.clone());
     entry.detail = serde_json::json!({
         "user_id": user_id,
         "username": username,
@@ -159,7 +160,7 @@ fn enrol_in(
     }
     let issued_by: serde_json::Value =
         serde_json::from_str(&issued_by).unwrap_or(serde_json::Value::Null);
-    let mut entry = Entry::new("key_enrolled", actor.clone());
+    let mut entry = Entry::new(LedgerAction::KeyEnrolled, actor.clone());
     entry.actor_public_key = Some(key.public_key.clone());
     entry.detail = serde_json::json!({
         "key_id": key.key_id,

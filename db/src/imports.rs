@@ -8,6 +8,7 @@ use fieldsurvey_core::ledger::{Actor, Entry, LedgerKey};
 
 use crate::schema::registry_imports as ri;
 use crate::{Conn, DbResult, with_tx};
+use fieldsurvey_core::vocab::LedgerAction;
 
 /// What an import came to.
 pub struct Imported<'a> {
@@ -38,7 +39,7 @@ pub fn record(
         if latest.as_deref() == Some(import.sha256) {
             return Ok(None);
         }
-        let mut e = Entry::new("registry_imported", actor.clone());
+        let mut e = Entry::new(LedgerAction::RegistryImported, actor.clone());
         e.detail = serde_json::json!({
             "registry": import.registry,
             "sha256": import.sha256,

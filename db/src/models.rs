@@ -2,6 +2,7 @@
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
+use fieldsurvey_core::vocab::{ClueKind, ClueStatus, OrgLevel, Role, Status};
 
 use crate::schema::*;
 
@@ -10,7 +11,7 @@ use crate::schema::*;
 pub struct OrgUnit {
     pub code: String,
     pub name: String,
-    pub level: String,
+    pub level: OrgLevel,
     pub parent_code: Option<String>,
     pub path: String,
     pub lat: Option<f64>,
@@ -36,7 +37,7 @@ pub struct User {
     pub id: String,
     pub username: String,
     pub display_name: Option<String>,
-    pub role: String,
+    pub role: Role,
     pub org_code: String,
     pub password_hash: String,
     pub active: bool,
@@ -62,7 +63,7 @@ pub struct Submission {
     pub surveyor_id: String,
     pub content_digest: String,
     pub document: String,
-    pub status: String,
+    pub status: Status,
     pub received_at: NaiveDateTime,
     pub processed_at: Option<NaiveDateTime>,
     pub request_id: Option<String>,
@@ -126,9 +127,9 @@ pub struct Clue {
     pub village_code: String,
     pub township_code: String,
     pub submission_id: String,
-    pub kind: String,
+    pub kind: ClueKind,
     pub detail: String,
-    pub status: String,
+    pub status: ClueStatus,
     pub opened_at: NaiveDateTime,
     pub closed_at: Option<NaiveDateTime>,
     pub closed_by: Option<String>,

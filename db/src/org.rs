@@ -2,26 +2,21 @@
 //! decision rests on.
 
 use diesel::prelude::*;
+use fieldsurvey_core::vocab::OrgLevel;
 
 use crate::models::OrgUnit;
 use crate::schema::org_units::dsl as o;
 use crate::{Conn, DbError, DbResult, transaction, with_conn};
-
-pub const LEVELS: [&str; 5] = ["province", "prefecture", "county", "township", "village"];
 
 /// One org unit as read from an import file.
 #[derive(Debug, Clone)]
 pub struct NewOrgUnit {
     pub code: String,
     pub name: String,
-    pub level: String,
+    pub level: OrgLevel,
     pub parent_code: Option<String>,
     pub lat: Option<f64>,
     pub lon: Option<f64>,
-}
-
-pub fn level_rank(level: &str) -> Option<usize> {
-    LEVELS.iter().position(|l| *l == level)
 }
 
 /// Insert or update units in one transaction. Parents must precede children in `units` or
@@ -47,7 +42,7 @@ pub fn upsert_all(conn: &mut Conn, units: &[NewOrgUnit]) -> DbResult<usize> {
             let row = OrgUnit {
                 code: u.code.clone(),
                 name: u.name.clone(),
-                level: u.level.clone(),
+                level: u.level,
                 parent_code: u.parent_code.clone(),
                 path,
                 lat: u.lat,

@@ -9,6 +9,7 @@ use diesel::prelude::*;
 use crate::models::{NewOutbox, OutboxRow};
 use crate::schema::outbox::dsl as ob;
 use crate::{Conn, DbError, DbResult, with_conn};
+use fieldsurvey_core::vocab::Status;
 
 /// Claim up to `limit` pending rows, oldest first, for `lease`.
 pub fn claim(conn: &mut Conn, limit: i64, lease: TimeDelta) -> DbResult<Vec<OutboxRow>> {
@@ -145,7 +146,7 @@ pub fn requeue_queued(conn: &mut Conn) -> DbResult<usize> {
     use crate::schema::submissions::dsl as s;
     conn.transaction(|tx| {
         let queued: Vec<(String, Option<String>)> = crate::with_tx!(tx, |c| s::submissions
-            .filter(s::status.eq("queued"))
+            .filter(s::status.eq(Status::Queued))
             .order(s::received_at.asc())
             .select((s::id, s::request_id))
             .load(c))?;

@@ -22,6 +22,8 @@ use fieldsurvey_core::ledger::{Actor, Entry};
 
 use crate::hash_index::HashIndex;
 use crate::{Conn, DbError, DbResult, Tx, with_tx};
+use fieldsurvey_core::vocab::LedgerAction;
+use fieldsurvey_core::vocab::{ClueKind, FlagCode};
 
 /// One photo of a version being signed off.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -237,7 +239,7 @@ pub fn reuse_flag(r: &Reuse) -> fieldsurvey_core::flags::Flag {
         format!("shows the same scene as ({} of 64 bits apart)", r.distance)
     };
     let mut flag = fieldsurvey_core::flags::Flag::new(
-        "photo_reused",
+        FlagCode::PhotoReused,
         format!(
             "photo {} {how} photo {} of household {} (submission {})",
             r.part, r.other_part, r.other_household, r.other_submission
@@ -392,7 +394,7 @@ fn add_reuse_flags(
     with_tx!(tx, |c| diesel::update(s::table.filter(s::id.eq(target)))
         .set(s::flags.eq(&text))
         .execute(c))?;
-    if !crate::clues::is_open(tx, &household, "photo_reused")? {
+    if !crate::clues::is_open(tx, &household, ClueKind::PhotoReused)? {
         let township: Option<String> = with_tx!(tx, |c| o::table
             .filter(o::code.eq(&village))
             .select(o::parent_code)
@@ -405,13 +407,13 @@ fn add_reuse_flags(
             &village,
             township.as_deref().unwrap_or(&village),
             target,
-            "photo_reused",
+            ClueKind::PhotoReused,
             detail,
             at,
         );
         crate::clues::open(tx, &clue)?;
     }
-    let mut entry = Entry::new("flagged", actor.clone());
+    let mut entry = Entry::new(LedgerAction::Flagged, actor.clone());
     entry.submission_id = Some(target.to_owned());
     entry.household_code = Some(household);
     entry.content_digest = Some(digest);

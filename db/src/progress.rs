@@ -18,9 +18,11 @@ use crate::schema::{
     submissions as s, village_stats as vs, village_stats_delta as vd,
 };
 use crate::{Conn, DbError, DbResult, Tx, with_conn, with_tx};
+use fieldsurvey_core::vocab::ClueStatus;
+use fieldsurvey_core::vocab::Status;
 
 /// The statuses of a version that stands for its household.
-pub const CURRENT: [&str; 3] = ["signed_off", "approved", "returned"];
+pub const CURRENT: [Status; 3] = [Status::SignedOff, Status::Approved, Status::Returned];
 
 /// A change to one village's figures.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -258,7 +260,7 @@ pub fn recount(conn: &mut Conn, village: &str) -> DbResult<[i64; 5]> {
             .get_result(c)?;
         let closed: i64 = cl::table
             .filter(cl::village_code.eq(village))
-            .filter(cl::status.eq("closed"))
+            .filter(cl::status.eq(ClueStatus::Closed))
             .count()
             .get_result(c)?;
         Ok::<_, DbError>([households, surveyed, meets, raised, closed])

@@ -4,6 +4,8 @@
 
 use diesel::prelude::*;
 use fieldsurvey_core::ledger::{Actor, Entry, LedgerKey};
+use fieldsurvey_core::transitions::{self, ReviewRefusal, Verdict, Version};
+use fieldsurvey_core::vocab::{ClueStatus, LedgerAction, OrgLevel, Status};
 
 use crate::decisions::{SealRefusal, Signed};
 use crate::schema::{clues as cl, reviews as r, submissions as s};
@@ -14,9 +16,8 @@ pub struct Decision<'a> {
     pub reviewer_id: &'a str,
     pub reviewer_username: &'a str,
     /// The level of the reviewer's org unit (township, county, …).
-    pub org_level: &'a str,
-    /// `approved` or `returned`.
-    pub action: &'a str,
+    pub org_level: OrgLevel,
+    pub verdict: Verdict,
     /// The content digest the reviewer saw.
     pub digest: &'a str,
     /// JSON array of `{action, field, note}`.
@@ -29,12 +30,8 @@ pub struct Decision<'a> {
 /// Why a decision was not taken; nothing changed.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Refusal {
-    /// R3: the reviewer verified this version (through this account or another of theirs).
-    OwnVerification,
-    /// R4: the digest is not the current version's; `current` names the newer version if any.
-    Stale { current: Option<String> },
-    /// The version is not awaiting review (its status is given).
-    NotReviewable(String),
+    /// The rule refused it (`core::transitions::review`).
+    Rule(ReviewRefusal),
     /// The reviewer's signature is not accepted.
     Seal(SealRefusal),
 }
@@ -47,7 +44,7 @@ pub fn decide(conn: &mut Conn, d: &Decision<'_>) -> DbResult<Result<i64, Refusal
         #[allow(clippy::type_complexity)]
         let (surveyor, status, digest, superseded_by, household, outcome, flags): (
             String,
-            String,
+            Status,
             String,
             Option<String>,
             String,
@@ -74,31 +71,36 @@ pub fn decide(conn: &mut Conn, d: &Decision<'_>) -> DbResult<Result<i64, Refusal
             Err(refusal) => return Ok::<_, DbError>(Err(Refusal::Seal(refusal))),
         };
         // R3 by person: not the verifier, through whichever account.
-        if crate::accounts::same_person(&mut crate::Tx::from(&mut *c), &surveyor, d.reviewer_id)? {
-            return Ok(Err(Refusal::OwnVerification));
-        }
-        if superseded_by.is_some() || digest != d.digest {
-            return Ok(Err(Refusal::Stale {
-                current: superseded_by,
-            }));
-        }
-        if status != "signed_off" {
-            return Ok(Err(Refusal::NotReviewable(status)));
-        }
+        let verified_it =
+            crate::accounts::same_person(&mut crate::Tx::from(&mut *c), &surveyor, d.reviewer_id)?;
+        let version = Version {
+            status,
+            content_digest: &digest,
+            superseded_by: superseded_by.as_deref(),
+        };
+        let new_status = match transitions::review(&version, d.digest, verified_it, d.verdict) {
+            Ok(s) => s,
+            Err(refusal) => return Ok(Err(Refusal::Rule(refusal))),
+        };
+        // Guarded on what the rule was asked about, in case it changed since it was read.
         let changed = diesel::update(
             s::table
                 .filter(s::id.eq(d.submission_id))
-                .filter(s::status.eq("signed_off"))
+                .filter(s::status.eq(Status::SignedOff))
                 .filter(s::content_digest.eq(d.digest))
                 .filter(s::superseded_by.is_null()),
         )
-        .set(s::status.eq(d.action))
+        .set(s::status.eq(new_status))
         .execute(c)?;
         if changed != 1 {
-            return Ok(Err(Refusal::Stale { current: None }));
+            return Ok(Err(Refusal::Rule(ReviewRefusal::Stale { current: None })));
         }
+        let action = match d.verdict {
+            Verdict::Approve => LedgerAction::Approved,
+            Verdict::Return => LedgerAction::Returned,
+        };
         let mut entry = Entry::new(
-            d.action,
+            action,
             Actor::Person {
                 user_id: d.reviewer_id.to_owned(),
                 username: d.reviewer_username.to_owned(),
@@ -130,14 +132,14 @@ pub fn decide(conn: &mut Conn, d: &Decision<'_>) -> DbResult<Result<i64, Refusal
                 r::submission_id.eq(d.submission_id),
                 r::reviewer_id.eq(d.reviewer_id),
                 r::org_level.eq(d.org_level),
-                r::decision.eq(d.action),
+                r::decision.eq(new_status),
                 r::content_digest.eq(d.digest),
                 r::reasons.eq(&reasons),
                 r::decided_at.eq(at),
                 r::ledger_seq.eq(seq),
             ))
             .execute(c)?;
-        if d.action == "approved" {
+        if d.verdict == Verdict::Approve {
             // 销号: the household's open clues this approved version clears close with it.
             let outcome: Option<fieldsurvey_core::indicators::Outcome> = outcome
                 .as_deref()
@@ -148,7 +150,7 @@ pub fn decide(conn: &mut Conn, d: &Decision<'_>) -> DbResult<Result<i64, Refusal
                 let cleared = fieldsurvey_core::flags::cleared_kinds(&outcome, &flags);
                 let ids: Vec<String> = cl::table
                     .filter(cl::household_code.eq(&household))
-                    .filter(cl::status.eq("open"))
+                    .filter(cl::status.eq(ClueStatus::Open))
                     .filter(cl::kind.eq_any(&cleared))
                     .select(cl::id)
                     .load(c)?;

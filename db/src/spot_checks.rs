@@ -10,6 +10,8 @@ use crate::models::OrgUnit;
 use crate::schema::org_units::dsl as o;
 use crate::schema::{spot_check_items as it, spot_checks as sc, submissions as s};
 use crate::{Conn, DbError, DbResult, transaction};
+use fieldsurvey_core::transitions::{self, SpotRefusal, SpotVerdict, Version};
+use fieldsurvey_core::vocab::{ClueKind, LedgerAction, OrgLevel, Status};
 
 pub struct Drawn {
     pub id: String,
@@ -23,7 +25,7 @@ pub struct Drawn {
 pub fn draw(
     conn: &mut Conn,
     unit: &OrgUnit,
-    level: &str,
+    level: OrgLevel,
     user_id: &str,
     username: &str,
     rate: f64,
@@ -35,7 +37,7 @@ pub fn draw(
     let prefix = format!("{}%", unit.path);
     transaction!(conn, |c| {
         let population: Vec<(String, String)> = s::table
-            .filter(s::status.eq("approved"))
+            .filter(s::status.eq(Status::Approved))
             .filter(s::superseded_by.is_null())
             .filter(
                 s::village_code.eq_any(
@@ -53,7 +55,7 @@ pub fn draw(
             .filter_map(|d| population.iter().find(|(i, _)| i == d).cloned())
             .collect();
         let mut entry = Entry::new(
-            "spot_check_drawn",
+            LedgerAction::SpotCheckDrawn,
             Actor::Person {
                 user_id: user_id.to_owned(),
                 username: username.to_owned(),
@@ -101,23 +103,18 @@ pub fn draw(
 pub enum Refusal {
     /// The record is not in an undecided sample drawn at the caller's level.
     NotSampled,
-    /// The digest is not the record's current one.
-    Stale,
-    /// The record is no longer approved (its status is given).
-    NotApproved(String),
+    /// The rule refused it (`core::transitions::spot_check`).
+    Rule(SpotRefusal),
     /// The reviewer's signature is not accepted.
     Seal(crate::decisions::SealRefusal),
-    /// The spot-checker verified this version or decided it at another level (by person).
-    OwnDecision,
 }
 
 pub struct SpotDecision<'a> {
     pub submission_id: &'a str,
     pub user_id: &'a str,
     pub username: &'a str,
-    pub level: &'a str,
-    /// `confirmed` or `overturned`.
-    pub decision: &'a str,
+    pub level: OrgLevel,
+    pub verdict: SpotVerdict,
     pub digest: &'a str,
     pub reason: &'a str,
     /// The reviewer's own signature over the decision document.
@@ -146,7 +143,7 @@ pub fn decide(conn: &mut Conn, d: &SpotDecision<'_>) -> DbResult<Result<i64, Ref
             return Ok(Err(Refusal::NotSampled));
         };
         let (status, digest, superseded, household, village): (
-            String,
+            Status,
             String,
             Option<String>,
             String,
@@ -161,9 +158,6 @@ pub fn decide(conn: &mut Conn, d: &SpotDecision<'_>) -> DbResult<Result<i64, Ref
                 s::village_code,
             ))
             .first(c)?;
-        if digest != d.digest || superseded.is_some() {
-            return Ok(Err(Refusal::Stale));
-        }
         // Separation of duties by person: nobody checks a version they verified or decided.
         let verifier: String = s::table
             .filter(s::id.eq(d.submission_id))
@@ -173,14 +167,22 @@ pub fn decide(conn: &mut Conn, d: &SpotDecision<'_>) -> DbResult<Result<i64, Ref
             .filter(crate::schema::reviews::submission_id.eq(d.submission_id))
             .select(crate::schema::reviews::reviewer_id)
             .load(c)?;
+        let mut took_part = false;
         for other in std::iter::once(verifier).chain(deciders) {
             if crate::accounts::same_person(&mut crate::Tx::from(&mut *c), &other, d.user_id)? {
-                return Ok(Err(Refusal::OwnDecision));
+                took_part = true;
+                break;
             }
         }
-        if status != "approved" {
-            return Ok(Err(Refusal::NotApproved(status)));
-        }
+        let version = Version {
+            status,
+            content_digest: &digest,
+            superseded_by: superseded.as_deref(),
+        };
+        let new_status = match transitions::spot_check(&version, d.digest, took_part, d.verdict) {
+            Ok(s) => s,
+            Err(refusal) => return Ok(Err(Refusal::Rule(refusal))),
+        };
         // Guarded: of two reviewers deciding the same item at once, the second finds it
         // decided (PostgreSQL re-checks the row after the first commits) and nothing is written.
         let changed = diesel::update(
@@ -190,7 +192,7 @@ pub fn decide(conn: &mut Conn, d: &SpotDecision<'_>) -> DbResult<Result<i64, Ref
                 .filter(it::decision.is_null()),
         )
         .set((
-            it::decision.eq(Some(d.decision)),
+            it::decision.eq(Some(d.verdict.as_str())),
             it::decided_by.eq(Some(d.user_id)),
             it::decided_at.eq(Some(at)),
             it::reason.eq(Some(d.reason)),
@@ -200,7 +202,7 @@ pub fn decide(conn: &mut Conn, d: &SpotDecision<'_>) -> DbResult<Result<i64, Ref
             return Ok(Err(Refusal::NotSampled));
         }
         let mut entry = Entry::new(
-            "spot_checked",
+            LedgerAction::SpotChecked,
             Actor::Person {
                 user_id: d.user_id.to_owned(),
                 username: d.username.to_owned(),
@@ -211,7 +213,7 @@ pub fn decide(conn: &mut Conn, d: &SpotDecision<'_>) -> DbResult<Result<i64, Ref
         entry.content_digest = Some(d.digest.to_owned());
         entry.detail = serde_json::json!({
             "spot_check_id": spot_check_id,
-            "decision": d.decision,
+            "decision": d.verdict.as_str(),
             "level": d.level,
             "reason": d.reason,
         });
@@ -225,14 +227,14 @@ pub fn decide(conn: &mut Conn, d: &SpotDecision<'_>) -> DbResult<Result<i64, Ref
             seq,
             at,
         )?;
-        if d.decision == "overturned" {
+        if new_status == Status::Returned {
             // The record is reopened for its surveyor, and the township answers for a clue.
             diesel::update(
                 s::table
                     .filter(s::id.eq(d.submission_id))
-                    .filter(s::status.eq("approved")),
+                    .filter(s::status.eq(Status::Approved)),
             )
-            .set(s::status.eq("returned"))
+            .set(s::status.eq(new_status))
             .execute(c)?;
             let township: Option<String> = o::org_units
                 .filter(o::code.eq(&village))
@@ -249,7 +251,7 @@ pub fn decide(conn: &mut Conn, d: &SpotDecision<'_>) -> DbResult<Result<i64, Ref
                 &village,
                 township.as_deref().unwrap_or(&village),
                 d.submission_id,
-                "spot_check",
+                ClueKind::SpotCheck,
                 detail,
                 at,
             );
@@ -290,7 +292,7 @@ pub fn items(
     Vec<(
         String,
         String,
-        String,
+        Status,
         String,
         Option<String>,
         Option<String>,

@@ -7,6 +7,7 @@ use diesel::prelude::*;
 use crate::models::{NewOutbox, Submission, SubmissionPhoto};
 use crate::schema::{outbox, stage_runs, submission_photos as p, submissions as s};
 use crate::{Conn, DbError, DbResult, Tx, transaction, with_conn, with_tx};
+use fieldsurvey_core::vocab::{LedgerAction, OrgLevel, Status};
 
 pub enum Ingested {
     /// Stored now, with its outbox row.
@@ -63,14 +64,14 @@ pub fn photos(conn: &mut Conn, id: &str) -> DbResult<Vec<SubmissionPhoto>> {
 /// Ids of submissions still `queued`, oldest first (the embedded queue re-feeds them on start).
 pub fn queued_ids(conn: &mut Conn, limit: i64) -> DbResult<Vec<String>> {
     with_conn!(conn, |c| Ok(s::table
-        .filter(s::status.eq("queued"))
+        .filter(s::status.eq(Status::Queued))
         .order(s::received_at.asc())
         .limit(limit)
         .select(s::id)
         .load(c)?))
 }
 
-pub fn count_by_status(conn: &mut Conn, status: &str) -> DbResult<i64> {
+pub fn count_by_status(conn: &mut Conn, status: Status) -> DbResult<i64> {
     with_conn!(conn, |c| Ok(s::table
         .filter(s::status.eq(status))
         .count()
@@ -82,7 +83,7 @@ pub struct StageOutcome<'a> {
     pub submission_id: &'a str,
     pub stage: &'a str,
     pub worker: &'a str,
-    pub status: &'a str,
+    pub status: Status,
     pub outcome: Option<String>,
     pub rejections: String,
     pub flags: String,
@@ -108,13 +109,13 @@ pub struct SignedOff {
     pub review_due_at: NaiveDateTime,
     /// The level that decides this version (`township`, or the level that returned the
     /// version it corrects).
-    pub review_level: String,
+    pub review_level: OrgLevel,
     /// `(HMAC of the ID number, member index)` of this version's members: the household's
     /// entries in the person index are replaced by these.
     pub people: Vec<(String, i32)>,
     /// `(kind, detail JSON)` of the clues this version raises (failing indicators and
     /// clue-opening flags); a kind already open for the household is not opened twice.
-    pub clues: Vec<(String, String)>,
+    pub clues: Vec<(fieldsurvey_core::vocab::ClueKind, String)>,
     /// This version's photos and what its reuse look-up found (see `photos::find_reuse`,
     /// `photos::record_fingerprints` and, after the commit, `photos::reconcile`).
     pub fingerprints: Vec<crate::photos::Fingerprint>,
@@ -149,7 +150,7 @@ pub fn record_stage(conn: &mut Conn, o: &StageOutcome<'_>) -> DbResult<bool> {
         let changed = with_tx!(tx, |c| diesel::update(
             s::table
                 .filter(s::id.eq(o.submission_id))
-                .filter(s::status.eq("queued")),
+                .filter(s::status.eq(Status::Queued)),
         )
         .set((
             s::status.eq(o.status),
@@ -244,9 +245,12 @@ fn supersede(
             .filter(s::id.eq(old))
             .filter(s::superseded_by.is_null())
             // Not processed yet (or its processing stopped and waits for an operator).
-            .filter(s::status.ne_all(["queued", crate::attention::NEEDS_ATTENTION])),
+            .filter(s::status.ne_all([Status::Queued, Status::NeedsAttention])),
     )
-    .set((s::status.eq("superseded"), s::superseded_by.eq(Some(by))))
+    .set((
+        s::status.eq(Status::Superseded),
+        s::superseded_by.eq(Some(by))
+    ))
     .execute(c))?;
     if replaced != 1 {
         // Not yet processed, or corrected by another version first: roll back and let the
@@ -266,7 +270,7 @@ fn supersede(
         .select((s::household_code, s::village_code, s::content_digest))
         .first(c))?;
     crate::progress::household_changed(tx, &village, &household)?;
-    let mut entry = fieldsurvey_core::ledger::Entry::new("superseded", actor.clone());
+    let mut entry = fieldsurvey_core::ledger::Entry::new(LedgerAction::Superseded, actor.clone());
     entry.submission_id = Some(old.to_owned());
     entry.household_code = Some(household);
     entry.content_digest = Some(digest);
@@ -294,16 +298,16 @@ pub fn documents(conn: &mut Conn, ids: &[String]) -> DbResult<Vec<(String, Strin
 
 /// The level that last sent this version back (a township's return, or a county's or
 /// prefecture's overturn in a spot-check), if any.
-pub fn returned_at_level(conn: &mut Conn, id: &str) -> DbResult<Option<String>> {
+pub fn returned_at_level(conn: &mut Conn, id: &str) -> DbResult<Option<OrgLevel>> {
     use crate::schema::{reviews as r, spot_check_items as it, spot_checks as sc};
-    let review: Option<(String, NaiveDateTime)> = with_conn!(conn, |c| r::table
+    let review: Option<(OrgLevel, NaiveDateTime)> = with_conn!(conn, |c| r::table
         .filter(r::submission_id.eq(id))
-        .filter(r::decision.eq("returned"))
+        .filter(r::decision.eq(Status::Returned))
         .order(r::decided_at.desc())
         .select((r::org_level, r::decided_at))
         .first(c)
         .optional())?;
-    let spot: Option<(String, Option<NaiveDateTime>)> = with_conn!(conn, |c| it::table
+    let spot: Option<(OrgLevel, Option<NaiveDateTime>)> = with_conn!(conn, |c| it::table
         .inner_join(sc::table.on(sc::id.eq(it::spot_check_id)))
         .filter(it::submission_id.eq(id))
         .filter(it::decision.eq("overturned"))

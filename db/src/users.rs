@@ -6,8 +6,6 @@ use crate::models::User;
 use crate::schema::users::dsl as u;
 use crate::{Conn, DbResult, with_conn};
 
-pub const ROLES: [&str; 4] = ["surveyor", "reviewer", "auditor", "admin"];
-
 pub fn insert(conn: &mut Conn, user: &User) -> DbResult<()> {
     with_conn!(conn, |c| {
         diesel::insert_into(u::users).values(user).execute(c)?;

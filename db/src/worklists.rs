@@ -8,11 +8,12 @@ use crate::models::Submission;
 use crate::schema::org_units::dsl as o;
 use crate::schema::{reviews as r, submission_outcomes as so, submissions as s};
 use crate::{Conn, DbResult, with_conn};
+use fieldsurvey_core::vocab::{OrgLevel, Status};
 
 pub struct QueueFilter<'a> {
     /// The root of the caller's jurisdiction.
     pub org_code: &'a str,
-    pub status: &'a str,
+    pub status: Status,
     /// Only this village (must lie inside the subtree to match anything).
     pub village: Option<&'a str>,
     /// Only submissions carrying this flag code.
@@ -22,7 +23,7 @@ pub struct QueueFilter<'a> {
     /// For a reviewer's queue of signed-off versions: the reviewer's level. The queue then holds
     /// the versions decided at that level, and those escalated to it from one or two levels
     /// below (`fieldsurvey_core::deadline`). `None`: every version of the status (auditors, admins).
-    pub level: Option<&'a str>,
+    pub level: Option<OrgLevel>,
 }
 
 /// Submissions of `status` whose village lies in the subtree of `org_code`, in the order they
@@ -56,17 +57,12 @@ pub fn review_queue(conn: &mut Conn, f: &QueueFilter<'_>) -> DbResult<Vec<Submis
         if let Some(level) = f.level {
             // Its own level's, and what escalated to it (`core::deadline`): one level down
             // once overdue, two levels down a week of working days after that.
-            let down = |n: usize| {
-                crate::org::level_rank(level)
-                    .and_then(|r| crate::org::LEVELS.get(r + n))
-                    .copied()
-                    .unwrap_or("")
-            };
+            let down = |n: usize| level.down(n).map_or("", OrgLevel::as_str);
             let now = crate::now();
             let cutoff = |n| fieldsurvey_core::deadline::escalation_cutoff(n, now).unwrap_or(now);
             q = q.filter(
                 so::review_level
-                    .eq(level.to_owned())
+                    .eq(level)
                     .or(so::review_level
                         .eq(down(1))
                         .and(so::review_due_at.lt(cutoff(1))))
@@ -92,7 +88,7 @@ pub fn review_queue(conn: &mut Conn, f: &QueueFilter<'_>) -> DbResult<Vec<Submis
 pub fn own(
     conn: &mut Conn,
     surveyor_id: &str,
-    status: &str,
+    status: Status,
     offset: i64,
     limit: i64,
 ) -> DbResult<Vec<Submission>> {
@@ -149,7 +145,7 @@ pub fn latest_reviews(
 pub fn review_state(
     conn: &mut Conn,
     submission_id: &str,
-) -> DbResult<Option<(chrono::NaiveDateTime, String)>> {
+) -> DbResult<Option<(chrono::NaiveDateTime, OrgLevel)>> {
     with_conn!(conn, |c| Ok(so::table
         .filter(so::submission_id.eq(submission_id))
         .select((so::review_due_at, so::review_level))

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use diesel::connection::SimpleConnection;
+use fieldsurvey_core::vocab::{ClueKind, LedgerAction, OrgLevel, Role, Status};
 use fieldsurvey_db::models::{NewOutbox, Submission, SubmissionPhoto, User};
 use fieldsurvey_db::org::NewOrgUnit;
 use fieldsurvey_db::submissions::{Ingested, StageOutcome};
@@ -79,7 +80,7 @@ fn seed(db: &Db) -> String {
     let unit = |code: &str, level: &str, parent: Option<&str>| NewOrgUnit {
         code: code.into(),
         name: code.into(),
-        level: level.into(),
+        level: level.parse().unwrap(),
         parent_code: parent.map(Into::into),
         lat: None,
         lon: None,
@@ -100,7 +101,7 @@ fn seed(db: &Db) -> String {
         id: uuid::Uuid::new_v4().to_string(),
         username: "s1".into(),
         display_name: None,
-        role: "surveyor".into(),
+        role: Role::Surveyor,
         org_code: "522732101000".into(),
         password_hash: "x".into(),
         active: true,
@@ -123,7 +124,7 @@ fn submission(id: &str, surveyor: &str, digest: &str) -> Submission {
         surveyor_id: surveyor.into(),
         content_digest: digest.into(),
         document: "{}".into(),
-        status: "queued".into(),
+        status: Status::Queued,
         received_at: fieldsurvey_db::now(),
         processed_at: None,
         request_id: None,
@@ -265,7 +266,7 @@ fn a_stage_commits_once_however_often_it_runs() {
             &message(&id),
         )
         .unwrap();
-        let outcome = |status: &'static str| StageOutcome {
+        let outcome = |status: Status| StageOutcome {
             submission_id: &id,
             stage: "validate",
             worker: "w1",
@@ -279,7 +280,7 @@ fn a_stage_commits_once_however_often_it_runs() {
             entry: fieldsurvey_core::ledger::Entry {
                 seq: 0,
                 prev: String::new(),
-                action: status.into(),
+                action: status.as_str().parse().unwrap(),
                 actor: fieldsurvey_core::ledger::Actor::Worker {
                     id: "w1".into(),
                     ruleset: "r".into(),
@@ -297,12 +298,20 @@ fn a_stage_commits_once_however_often_it_runs() {
             supersedes: None,
             signed_off: None,
         };
-        assert!(fieldsurvey_db::submissions::record_stage(&mut c, &outcome("signed_off")).unwrap());
-        assert!(!fieldsurvey_db::submissions::record_stage(&mut c, &outcome("rejected")).unwrap());
+        assert!(
+            fieldsurvey_db::submissions::record_stage(&mut c, &outcome(Status::SignedOff)).unwrap()
+        );
+        assert!(
+            !fieldsurvey_db::submissions::record_stage(&mut c, &outcome(Status::Rejected)).unwrap()
+        );
         let sub = fieldsurvey_db::submissions::get(&mut c, &id)
             .unwrap()
             .unwrap();
-        assert_eq!(sub.status, "signed_off", "the redelivery changed nothing");
+        assert_eq!(
+            sub.status,
+            Status::SignedOff,
+            "the redelivery changed nothing"
+        );
         let key = fieldsurvey_core::ledger::LedgerKey::from_seed(&[1; 32]);
         fieldsurvey_db::ledger::sequence(&mut c, &key).unwrap();
         assert_eq!(
@@ -328,7 +337,7 @@ fn concurrent_appends_never_fork_the_chain_or_reuse_a_number() {
                         let entry = Entry {
                             seq: 0,
                             prev: String::new(),
-                            action: "signed_off".into(),
+                            action: LedgerAction::SignedOff,
                             actor: Actor::Worker {
                                 id: format!("w{t}"),
                                 ruleset: "r".into(),
@@ -462,11 +471,11 @@ fn sign_off_outcome<'a>(
     household: &str,
     meets_standard: bool,
     supersedes: Option<&str>,
-    clues: Vec<(String, String)>,
+    clues: Vec<(ClueKind, String)>,
 ) -> StageOutcome<'a> {
     use fieldsurvey_db::submissions::SignedOff;
     let mut entry = fieldsurvey_core::ledger::Entry::new(
-        "signed_off",
+        LedgerAction::SignedOff,
         fieldsurvey_core::ledger::Actor::Worker {
             id: "w1".into(),
             ruleset: "r".into(),
@@ -477,7 +486,7 @@ fn sign_off_outcome<'a>(
         submission_id: id,
         stage: "validate",
         worker: "w1",
-        status: "signed_off",
+        status: Status::SignedOff,
         outcome: None,
         rejections: "[]".into(),
         flags: "[]".into(),
@@ -493,7 +502,7 @@ fn sign_off_outcome<'a>(
             township_code: "522732101000".into(),
             meets_standard,
             review_due_at: fieldsurvey_db::now(),
-            review_level: "township".into(),
+            review_level: OrgLevel::Township,
             people: vec![],
             clues,
             fingerprints: vec![],
@@ -532,7 +541,7 @@ fn progress_figures_kept_by_difference_equal_a_recount() {
                     household: &str,
                     meets: bool,
                     supersedes: Option<&str>,
-                    clues: Vec<(String, String)>| {
+                    clues: Vec<(ClueKind, String)>| {
             let id = uuid::Uuid::now_v7().to_string();
             let mut s = submission(&id, &surveyor, &id);
             s.household_code = household.into();
@@ -546,7 +555,7 @@ fn progress_figures_kept_by_difference_equal_a_recount() {
             assert_eq!(recount(c, village).unwrap(), expected, "recount");
             assert_eq!(figures(c, village).unwrap(), expected, "kept by difference");
         };
-        let income = vec![("income".to_owned(), "{}".to_owned())];
+        let income = vec![(ClueKind::Income, "{}".to_owned())];
         let first = file(&mut c, "522732101201-0001", false, None, income.clone());
         check(&mut c, [2, 1, 0, 1, 0]);
         file(&mut c, "522732101201-0002", true, None, vec![]);

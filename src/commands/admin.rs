@@ -7,6 +7,7 @@ use fieldsurvey_core::ledger::{Actor, Entry, LedgerKey};
 use fieldsurvey_db::{Db, models::User};
 
 use crate::config::{Role, Settings};
+use fieldsurvey_core::vocab::{LedgerAction, Role as AccountRole};
 
 /// The database for a one-shot command.
 pub fn connect(settings: &Settings) -> Result<Db> {
@@ -119,14 +120,11 @@ pub struct NewUser<'a> {
     pub password: &'a str,
 }
 
-fn check_role(role: &str) -> Result<()> {
-    if !fieldsurvey_db::users::ROLES.contains(&role) {
-        bail!(
-            "unknown role {role:?}: use one of {}",
-            fieldsurvey_db::users::ROLES.join(", ")
-        );
-    }
-    Ok(())
+fn check_role(role: &str) -> Result<AccountRole> {
+    role.parse().map_err(|_| {
+        let known: Vec<&str> = AccountRole::ALL.iter().map(|r| r.as_str()).collect();
+        anyhow::anyhow!("unknown role {role:?}: use one of {}", known.join(", "))
+    })
 }
 
 fn check_password(password: &str) -> Result<String> {
@@ -155,7 +153,7 @@ pub fn create_user(db: &Db, ledger_key: &LedgerKey, new: NewUser<'_>) -> Result<
         name,
         password,
     } = new;
-    check_role(role)?;
+    let role = check_role(role)?;
     let mut conn = db.get()?;
     if fieldsurvey_db::users::by_username(&mut conn, username)?.is_some() {
         bail!(
@@ -171,7 +169,7 @@ pub fn create_user(db: &Db, ledger_key: &LedgerKey, new: NewUser<'_>) -> Result<
         id: uuid::Uuid::new_v4().to_string(),
         username: username.to_owned(),
         display_name: name,
-        role: role.to_owned(),
+        role,
         org_code: org.to_owned(),
         password_hash: hash,
         active: true,
@@ -214,7 +212,7 @@ pub fn user_passwd(settings: &Settings, username: &str) -> Result<()> {
 }
 
 pub fn user_role(settings: &Settings, username: &str, role: &str, org: Option<&str>) -> Result<()> {
-    check_role(role)?;
+    let role = check_role(role)?;
     let org = match org {
         Some(org) => {
             check_org(&mut connect(settings)?.get()?, org)?;
@@ -231,7 +229,7 @@ pub fn user_role(settings: &Settings, username: &str, role: &str, org: Option<&s
         settings,
         username,
         fieldsurvey_db::accounts::Change::Role {
-            role: role.to_owned(),
+            role,
             org: org.clone(),
         },
     )?;
@@ -287,7 +285,7 @@ pub fn enrol_key(
     let user = fieldsurvey_db::users::by_username(&mut conn, username)?
         .with_context(|| format!("no user {username}"))?;
     let key_id = fieldsurvey_core::signing::key_id_for(&public);
-    let mut entry = Entry::new("key_enrolled", operator());
+    let mut entry = Entry::new(LedgerAction::KeyEnrolled, operator());
     entry.actor_public_key = Some(public_key.trim().to_owned());
     entry.detail =
         serde_json::json!({ "key_id": key_id, "user_id": user.id, "username": username });
@@ -354,7 +352,7 @@ pub fn key_revoke(settings: &Settings, key_id: &str) -> Result<()> {
     if fieldsurvey_db::keys::get(&mut conn, key_id)?.is_none() {
         bail!("no key {key_id}");
     }
-    let mut entry = Entry::new("key_revoked", operator());
+    let mut entry = Entry::new(LedgerAction::KeyRevoked, operator());
     entry.detail = serde_json::json!({ "key_id": key_id });
     if fieldsurvey_db::keys::revoke(&mut conn, key_id, entry, &settings.ledger_key()?)? {
         println!("key {key_id} revoked");

@@ -6,8 +6,9 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use fieldsurvey_core::ids::{HouseholdCode, IdNumber, OrgCode};
+use fieldsurvey_core::vocab::OrgLevel;
 use fieldsurvey_db::models::Household;
-use fieldsurvey_db::org::{NewOrgUnit, level_rank};
+use fieldsurvey_db::org::NewOrgUnit;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
@@ -118,21 +119,21 @@ pub fn import_org_units(db: &fieldsurvey_db::Db, csv_bytes: &[u8]) -> Result<Sum
             refused.push((line, "code must be 12 digits".into()));
             continue;
         }
-        let Some(rank) = level_rank(&row.level) else {
+        let Ok(level) = row.level.parse::<OrgLevel>() else {
             refused.push((line, format!("unknown level {:?}", row.level)));
             continue;
         };
         let parent = row.parent_code.filter(|p| !p.is_empty());
-        if rank > 0 && parent.is_none() {
+        if level != OrgLevel::Province && parent.is_none() {
             refused.push((line, format!("a {} needs a parent_code", row.level)));
             continue;
         }
         units.push((
-            rank,
+            level,
             NewOrgUnit {
                 code: row.code,
                 name: row.name,
-                level: row.level,
+                level,
                 parent_code: parent,
                 lat: row.lat,
                 lon: row.lon,
@@ -140,7 +141,7 @@ pub fn import_org_units(db: &fieldsurvey_db::Db, csv_bytes: &[u8]) -> Result<Sum
         ));
     }
     // Parents before children, whatever the file's order.
-    units.sort_by_key(|(rank, _)| *rank);
+    units.sort_by_key(|(level, _)| *level);
     let units: Vec<NewOrgUnit> = units.into_iter().map(|(_, u)| u).collect();
     let mut conn = db.get()?;
     let imported = fieldsurvey_db::org::upsert_all(&mut conn, &units)?;
@@ -219,7 +220,7 @@ pub fn import_households(
         let village = code.village_code().as_str().to_owned();
         if !known_villages.contains(&village) {
             match fieldsurvey_db::org::get(&mut conn, &village)? {
-                Some(u) if u.level == "village" => {
+                Some(u) if u.level == OrgLevel::Village => {
                     known_villages.insert(village.clone());
                 }
                 _ => {

@@ -22,6 +22,7 @@ use sha2::{Digest, Sha256};
 
 use crate::commands::admin::connect;
 use crate::config::Settings;
+use fieldsurvey_core::vocab::LedgerAction;
 
 /// Entries read (and exported) per page.
 const PAGE: i64 = export::PAGE as i64;
@@ -218,7 +219,10 @@ pub fn export(settings: &Settings, file: &Path, to: &str) -> Result<()> {
     let digest = hex::encode(Sha256::digest(
         std::fs::read(file).with_context(|| format!("reading {} back", file.display()))?,
     ));
-    let mut entry = Entry::new("ledger_exported", crate::commands::admin::operator());
+    let mut entry = Entry::new(
+        LedgerAction::LedgerExported,
+        crate::commands::admin::operator(),
+    );
     entry.detail = serde_json::json!({
         "size": size,
         "recipient": recipient.to_string(),

@@ -211,7 +211,10 @@ impl Browser {
             &self.s("/element"),
             Some(json!({"using": "css selector", "value": css})),
         );
-        let Some(e) = found.ok().and_then(|v| v[ELEMENT].as_str().map(str::to_owned)) else {
+        let Some(e) = found
+            .ok()
+            .and_then(|v| v[ELEMENT].as_str().map(str::to_owned))
+        else {
             return String::new();
         };
         match self.try_call("GET", &self.s(&format!("/element/{e}/text")), None) {

@@ -14,6 +14,8 @@ use fieldsurvey_core::ids::ContentDigest;
 use fieldsurvey_core::indicators::{IndicatorConfig, Outcome, assess};
 use fieldsurvey_core::photos::{UploadedPhoto, check_photo_parts};
 use fieldsurvey_core::rejection::{Rejection, RejectionCode};
+use fieldsurvey_core::transitions::{Earlier, PhotoSaid, photo_flags, supersede};
+use fieldsurvey_core::vocab::{ClueKind, LedgerAction, OrgLevel, Status};
 use fieldsurvey_db::models::{Submission, SubmissionPhoto};
 use fieldsurvey_db::storage::PhotoStore;
 use fieldsurvey_db::submissions::{PhotoMeta, SignedOff, StageOutcome};
@@ -92,7 +94,7 @@ pub struct Pipeline {
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Processed {
-    Done { status: String },
+    Done { status: Status },
     AlreadyDone,
 }
 
@@ -131,7 +133,7 @@ impl Pipeline {
                 "no submission {submission_id}"
             )));
         };
-        if sub.status != "queued" {
+        if sub.status != Status::Queued {
             return Ok(Processed::AlreadyDone);
         }
         let mut pauses = STALE_PAUSES.iter();
@@ -279,9 +281,9 @@ impl Pipeline {
         }
 
         let status = if rejections.is_empty() {
-            "signed_off"
+            Status::SignedOff
         } else {
-            "rejected"
+            Status::Rejected
         };
         let outcome_json = if rejections.is_empty() {
             outcome
@@ -304,7 +306,20 @@ impl Pipeline {
             .map(|(f, _)| f.clone())
             .unwrap_or_default();
         if let (Some(_), Ok(doc)) = (&signed_off, &checked) {
-            flags.extend(photo_flags(&doc.survey, &exifs));
+            let said: Vec<PhotoSaid<'_>> = exifs
+                .iter()
+                .map(|(part, exif)| PhotoSaid {
+                    part,
+                    taken_at: exif.taken_at,
+                    gps: exif.gps,
+                })
+                .collect();
+            let s = &doc.survey;
+            flags.extend(photo_flags(
+                s.visited_at,
+                (s.location.lat, s.location.lon),
+                &said,
+            ));
         }
         let detail = match &outcome_json {
             Some(_) => {
@@ -320,7 +335,10 @@ impl Pipeline {
         let entry = fieldsurvey_core::ledger::Entry {
             seq: 0,
             prev: String::new(),
-            action: status.to_owned(),
+            action: match status {
+                Status::SignedOff => LedgerAction::SignedOff,
+                _ => LedgerAction::Rejected,
+            },
             actor: fieldsurvey_core::ledger::Actor::Worker {
                 id: self.worker_id.clone(),
                 ruleset: fieldsurvey_core::ledger::RULESET.to_owned(),
@@ -357,17 +375,18 @@ impl Pipeline {
             at: fieldsurvey_db::now(),
             entry,
             ledger_key: self.ledger_key.clone(),
-            supersedes: sub.supersedes.clone().filter(|_| status == "signed_off"),
+            supersedes: sub
+                .supersedes
+                .clone()
+                .filter(|_| status == Status::SignedOff),
             signed_off: signed_off.map(|(_, extras)| extras),
         };
         match fieldsurvey_db::submissions::record_stage(&mut conn, &record) {
             Ok(true) => {
                 let waited = (fieldsurvey_db::now() - sub.received_at).as_seconds_f64();
-                self.metrics.finished(status, waited.max(0.0));
+                self.metrics.finished(status.as_str(), waited.max(0.0));
                 self.after_commit(&mut conn, &record);
-                Ok(Processed::Done {
-                    status: status.to_owned(),
-                })
+                Ok(Processed::Done { status })
             }
             Ok(false) => Ok(Processed::AlreadyDone),
             // A concurrent transaction wrote what this one meant to (a unique key): nothing was
@@ -437,20 +456,21 @@ impl Pipeline {
         // other side inside the sign-off's transaction.
         let reuse = find_reuse(conn, &self.hashes, &sub.household_code, &fingerprints)?;
         flags.extend(reuse.iter().map(reuse_flag));
-        let mut clues: Vec<(String, String)> = outcome
+        let mut clues: Vec<(ClueKind, String)> = outcome
             .failing()
             .into_iter()
             .map(|i| {
                 (
-                    i.as_str().to_owned(),
+                    ClueKind::from(i),
                     serde_json::json!({"indicator": i.as_str()}).to_string(),
                 )
             })
             .collect();
-        for f in flags.iter().filter(|f| f.opens_clue()) {
-            if !clues.iter().any(|(k, _)| *k == f.code) {
+        for f in &flags {
+            let Some(kind) = f.code.clue() else { continue };
+            if !clues.iter().any(|(k, _)| *k == kind) {
                 clues.push((
-                    f.code.clone(),
+                    kind,
                     serde_json::to_string(f).map_err(|e| StageError::Permanent(e.to_string()))?,
                 ));
             }
@@ -463,8 +483,8 @@ impl Pipeline {
             review_due_at: add_working_days(fieldsurvey_db::now(), self.review_deadline_days),
             review_level: match &sub.supersedes {
                 Some(prev) => fieldsurvey_db::submissions::returned_at_level(conn, prev)?
-                    .unwrap_or_else(|| "township".into()),
-                None => "township".into(),
+                    .unwrap_or(OrgLevel::Township),
+                None => OrgLevel::Township,
             },
             people,
             clues,
@@ -540,72 +560,19 @@ impl Pipeline {
             return Ok(None);
         };
         let earlier = fieldsurvey_db::submissions::get(conn, prev)?;
-        Ok(match earlier {
-            Some(e) if e.household_code != sub.household_code || e.id == sub.id => Some(reject(
-                RejectionCode::SupersedesMismatch,
-                "supersedes names a submission of another household",
-                Some("supersedes".into()),
-            )),
-            Some(e) => match e.superseded_by {
-                Some(other) if other != sub.id => Some(reject(
+        let earlier = earlier.as_ref().map(|e| Earlier {
+            id: &e.id,
+            household_code: &e.household_code,
+            superseded_by: e.superseded_by.as_deref(),
+        });
+        Ok(supersede(&sub.id, &sub.household_code, earlier.as_ref())
+            .err()
+            .map(|why| {
+                reject(
                     RejectionCode::SupersedesMismatch,
-                    format!("the version it corrects was already corrected by submission {other}"),
+                    why.message(),
                     Some("supersedes".into()),
-                )),
-                _ => None,
-            },
-            None => Some(reject(
-                RejectionCode::SupersedesMismatch,
-                "supersedes names no known submission",
-                Some("supersedes".into()),
-            )),
-        })
+                )
+            }))
     }
-}
-
-/// FORM.md's photo flags, with the measured gap: a capture time missing or more than 24 h from
-/// `visited_at` (`photo_time_mismatch`), a capture place more than 2 km from `location`
-/// (`photo_location_mismatch`). Neither opens a clue; both are shown to the reviewer.
-fn photo_flags(
-    survey: &fieldsurvey_core::form::Survey,
-    exifs: &[(String, fieldsurvey_evidence::exif::Exif)],
-) -> Vec<Flag> {
-    let mut flags = Vec::new();
-    for (part, said) in exifs {
-        let gap_hours = said
-            .taken_at
-            .map(|t| (t - survey.visited_at).num_minutes().abs() as f64 / 60.0);
-        if gap_hours.is_none_or(|h| h > 24.0) {
-            let mut f = Flag::new(
-                "photo_time_mismatch",
-                match gap_hours {
-                    Some(h) => format!("photo {part} was taken {h:.0} h from the visit"),
-                    None => format!("photo {part} has no capture time"),
-                },
-            );
-            f.field = Some(format!("photos[{part}]"));
-            f.detail = serde_json::json!({
-                "part": part,
-                "gap_hours": gap_hours.map(|h| (h * 10.0).round() / 10.0),
-            });
-            flags.push(f);
-        }
-        if let Some(place) = said.gps {
-            let km = fieldsurvey_core::flags::distance_km(
-                place,
-                (survey.location.lat, survey.location.lon),
-            );
-            if km > 2.0 {
-                let mut f = Flag::new(
-                    "photo_location_mismatch",
-                    format!("photo {part} was taken {km:.1} km from the recorded location"),
-                );
-                f.field = Some(format!("photos[{part}]"));
-                f.detail =
-                    serde_json::json!({"part": part, "distance_km": (km * 10.0).round() / 10.0});
-                flags.push(f);
-            }
-        }
-    }
-    flags
 }

@@ -9,25 +9,7 @@ use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 use crate::error::ApiError;
 use crate::state::AppState;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    Surveyor,
-    Reviewer,
-    Auditor,
-    Admin,
-}
-
-impl Role {
-    pub fn parse(s: &str) -> Option<Role> {
-        match s {
-            "surveyor" => Some(Role::Surveyor),
-            "reviewer" => Some(Role::Reviewer),
-            "auditor" => Some(Role::Auditor),
-            "admin" => Some(Role::Admin),
-            _ => None,
-        }
-    }
-}
+pub use fieldsurvey_core::vocab::Role;
 
 #[derive(Debug, Clone)]
 pub struct Caller {
@@ -65,8 +47,7 @@ impl FromRequest for Caller {
                 .await?
                 .filter(|u| u.active)
                 .ok_or_else(|| ApiError::Unauthorized("account unknown or deactivated".into()))?;
-            let role = Role::parse(&user.role)
-                .ok_or_else(|| ApiError::Internal(format!("user {} has a bad role", user.id)))?;
+            let role = user.role;
             Ok(Caller {
                 user_id: user.id,
                 username: user.username,

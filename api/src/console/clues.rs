@@ -12,6 +12,7 @@ use crate::authz;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::view::rfc3339;
+use fieldsurvey_core::vocab::ClueStatus;
 
 struct ClueRow {
     id: String,
@@ -50,7 +51,11 @@ pub(super) async fn clues(
     }
     let q = q.into_inner();
     let open = q.status.as_deref() != Some("closed");
-    let status = if open { "open" } else { "closed" };
+    let status = if open {
+        ClueStatus::Open
+    } else {
+        ClueStatus::Closed
+    };
     let org = me.caller.org_code.clone();
     let rows = state
         .db
@@ -59,7 +64,7 @@ pub(super) async fn clues(
     let items = rows
         .into_iter()
         .map(|c| ClueRow {
-            kind_name: kind_name(&c.kind),
+            kind_name: kind_name(c.kind).to_owned(),
             opened_at: rfc3339(c.opened_at).chars().take(10).collect(),
             reason: c.close_reason.unwrap_or_default(),
             id: c.id,

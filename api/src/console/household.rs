@@ -62,7 +62,7 @@ pub(super) async fn household(
                         let actor = serde_json::to_value(&parsed.actor).unwrap_or(Value::Null);
                         Some((
                             e.seq,
-                            action_name(&parsed.action).to_owned(),
+                            action_name(parsed.action).to_owned(),
                             actor_name(&actor),
                             parsed
                                 .at
@@ -75,7 +75,7 @@ pub(super) async fn household(
                         ))
                     })
                     .collect();
-                versions.push((i + 1, status_name(&sub.status), surveyor, entries));
+                versions.push((i + 1, status_name(sub.status), surveyor, entries));
             }
             let last = versions
                 .iter()

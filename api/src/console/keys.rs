@@ -14,6 +14,7 @@ use super::{ConsoleError, Me, Page, page, redirect};
 use crate::auth::caller::Role;
 use crate::error::ApiError;
 use crate::state::AppState;
+use fieldsurvey_core::vocab::OrgLevel;
 
 #[derive(Template)]
 #[template(path = "keys.html")]
@@ -43,7 +44,7 @@ pub(super) async fn keys_page(
     let me = me(&state, &req).await?;
     let issues = matches!(me.caller.role, Role::Admin)
         || (me.caller.role == Role::Reviewer
-            && me.level_name == super::labels::level_name("township"));
+            && me.level_name == super::labels::level_name(OrgLevel::Township));
     render(&me, q.enrolled.as_deref(), issues, None)
 }
 

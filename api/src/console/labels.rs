@@ -1,6 +1,7 @@
 //! Codes told in Chinese words for the pages: levels, statuses, flags, relations, ledger
 //! actions and signatures, waits and rates. Pure functions of values.
 
+use fieldsurvey_core::vocab::{ClueKind, FlagCode, LedgerAction, OrgLevel, Status};
 use serde_json::Value;
 
 /// A wait in seconds as people say it: "30 秒", "3 分钟".
@@ -12,85 +13,86 @@ pub(super) fn wait_in_words(seconds: u64) -> String {
     }
 }
 
-pub(crate) fn level_name(level: &str) -> &'static str {
+pub(crate) fn level_name(level: OrgLevel) -> &'static str {
     match level {
-        "province" => "省级",
-        "prefecture" => "州级",
-        "county" => "县级",
-        "township" => "乡镇",
-        "village" => "村级",
-        _ => "—",
+        OrgLevel::Province => "省级",
+        OrgLevel::Prefecture => "州级",
+        OrgLevel::County => "县级",
+        OrgLevel::Township => "乡镇",
+        OrgLevel::Village => "村级",
     }
 }
 
-pub(super) fn status_name(status: &str) -> &'static str {
+pub(super) fn status_name(status: Status) -> &'static str {
     match status {
-        "queued" => "待处理",
-        "rejected" => "校验未通过",
-        "signed_off" => "已签核，待审核",
-        "approved" => "审核通过",
-        "returned" => "已退回",
-        "superseded" => "已被更正版本取代",
-        "needs_attention" => "处理受阻，待运维处理",
-        _ => "—",
+        Status::Queued => "待处理",
+        Status::Rejected => "校验未通过",
+        Status::SignedOff => "已签核，待审核",
+        Status::Approved => "审核通过",
+        Status::Returned => "已退回",
+        Status::Superseded => "已被更正版本取代",
+        Status::NeedsAttention => "处理受阻，待运维处理",
     }
 }
 
-pub(super) const STATUSES: [(&str, &str); 4] = [
-    ("signed_off", "已签核，待审核"),
-    ("returned", "已退回"),
-    ("approved", "审核通过"),
-    ("rejected", "校验未通过"),
+/// The statuses the review queue can be filtered by, in the order offered.
+pub(super) const STATUSES: [Status; 4] = [
+    Status::SignedOff,
+    Status::Returned,
+    Status::Approved,
+    Status::Rejected,
 ];
 
-pub(super) const FLAG_NAMES: [(&str, &str); 7] = [
-    ("photo_time_mismatch", "照片时间不符"),
-    ("photo_location_mismatch", "照片地点不符"),
-    ("far_from_village", "远离村庄"),
-    ("photo_reused", "照片重复使用"),
-    ("duplicate_person", "人员重复"),
-    ("suspected_missed", "疑似漏评"),
-    ("id_region_mismatch", "户籍地不符"),
-];
+pub(super) fn flag_name(code: FlagCode) -> &'static str {
+    match code {
+        FlagCode::PhotoTimeMismatch => "照片时间不符",
+        FlagCode::PhotoLocationMismatch => "照片地点不符",
+        FlagCode::FarFromVillage => "远离村庄",
+        FlagCode::PhotoReused => "照片重复使用",
+        FlagCode::DuplicatePerson => "人员重复",
+        FlagCode::SuspectedMissed => "疑似漏评",
+        FlagCode::IdRegionMismatch => "户籍地不符",
+    }
+}
 
-pub(super) fn kind_name(kind: &str) -> String {
-    let indicator = match kind {
-        "income" => Some("一达标（人均纯收入）"),
-        "food" => Some("不愁吃"),
-        "clothing" => Some("不愁穿"),
-        "education" => Some("义务教育有保障"),
-        "medical" => Some("基本医疗有保障"),
-        "housing" => Some("住房安全有保障"),
-        "water" => Some("饮水安全有保障"),
-        "spot_check" => Some("抽查推翻"),
-        _ => None,
-    };
-    indicator
-        .or_else(|| FLAG_NAMES.iter().find(|(c, _)| *c == kind).map(|(_, n)| *n))
-        .unwrap_or(kind)
-        .to_owned()
+pub(super) fn kind_name(kind: ClueKind) -> &'static str {
+    match kind {
+        ClueKind::Income => "一达标（人均纯收入）",
+        ClueKind::Food => "不愁吃",
+        ClueKind::Clothing => "不愁穿",
+        ClueKind::Education => "义务教育有保障",
+        ClueKind::Medical => "基本医疗有保障",
+        ClueKind::Housing => "住房安全有保障",
+        ClueKind::Water => "饮水安全有保障",
+        ClueKind::SpotCheck => "抽查推翻",
+        ClueKind::PhotoReused => flag_name(FlagCode::PhotoReused),
+        ClueKind::DuplicatePerson => flag_name(FlagCode::DuplicatePerson),
+        ClueKind::SuspectedMissed => flag_name(FlagCode::SuspectedMissed),
+    }
 }
 
 /// A flag explained in words, with its measured figures.
 pub(super) fn explain_flag(f: &Value) -> String {
-    let code = f["code"].as_str().unwrap_or_default();
+    let Some(code) = f["code"].as_str().and_then(|c| c.parse::<FlagCode>().ok()) else {
+        return f["message"].as_str().unwrap_or("—").to_owned();
+    };
     let d = &f["detail"];
     let member = |k: &str| d[k].as_u64().map(|n| n + 1).unwrap_or(0);
     match code {
-        "photo_time_mismatch" => match d["gap_hours"].as_f64() {
+        FlagCode::PhotoTimeMismatch => match d["gap_hours"].as_f64() {
             Some(h) if h >= 48.0 => format!("照片拍摄时间与入户时间相差 {:.0} 天", h / 24.0),
             Some(h) => format!("照片拍摄时间与入户时间相差 {h:.0} 小时"),
             None => "照片没有拍摄时间，或与入户时间不符".into(),
         },
-        "photo_location_mismatch" => match d["distance_km"].as_f64() {
+        FlagCode::PhotoLocationMismatch => match d["distance_km"].as_f64() {
             Some(km) => format!("照片拍摄地点距登记位置 {km:.1} 公里"),
             None => "照片拍摄地点与登记位置不符".into(),
         },
-        "far_from_village" => format!(
+        FlagCode::FarFromVillage => format!(
             "入户位置距村中心 {:.1} 公里",
             d["distance_km"].as_f64().unwrap_or_default()
         ),
-        "photo_reused" => {
+        FlagCode::PhotoReused => {
             let how = if d["match"] == "sha256" {
                 "是同一文件".to_owned()
             } else {
@@ -107,19 +109,18 @@ pub(super) fn explain_flag(f: &Value) -> String {
                 d["other_submission"].as_str().unwrap_or("?"),
             )
         }
-        "duplicate_person" => format!(
+        FlagCode::DuplicatePerson => format!(
             "第 {} 位成员的身份证号也出现在户 {} 的最新调查中",
             member("member"),
             d["other_household"].as_str().unwrap_or("?")
         ),
-        "suspected_missed" => "户码不在底图中（疑似漏评）".into(),
-        "id_region_mismatch" => format!(
+        FlagCode::SuspectedMissed => "户码不在底图中（疑似漏评）".into(),
+        FlagCode::IdRegionMismatch => format!(
             "第 {} 位成员身份证号的户籍地（{}）与本户所在县（{}）不一致",
             member("member"),
             d["id_region"].as_str().unwrap_or("?"),
             d["county"].as_str().unwrap_or("?")
         ),
-        other => f["message"].as_str().unwrap_or(other).to_owned(),
     }
 }
 
@@ -161,16 +162,29 @@ pub(super) fn actor_name(actor: &Value) -> String {
     }
 }
 
-pub(super) fn action_name(action: &str) -> &str {
+pub(super) fn action_name(action: LedgerAction) -> &'static str {
     match action {
-        "signed_off" => "校验签核",
-        "rejected" => "校验驳回",
-        "approved" => "审核通过",
-        "returned" => "退回",
-        "superseded" => "被更正版本取代",
-        "spot_checked" => "抽查",
-        "clue_closed" => "线索销号",
-        other => other,
+        LedgerAction::SignedOff => "校验签核",
+        LedgerAction::Rejected => "校验驳回",
+        LedgerAction::Flagged => "标记更新",
+        LedgerAction::Approved => "审核通过",
+        LedgerAction::Returned => "退回",
+        LedgerAction::Superseded => "被更正版本取代",
+        LedgerAction::SpotCheckDrawn => "抽取抽查样本",
+        LedgerAction::SpotChecked => "抽查",
+        LedgerAction::ClueClosed => "线索销号",
+        LedgerAction::EnrolmentCodeIssued => "签发登记码",
+        LedgerAction::KeyEnrolled => "登记签名密钥",
+        LedgerAction::KeyRevoked => "吊销签名密钥",
+        LedgerAction::UserAdded => "新增账号",
+        LedgerAction::UserPasswordChanged => "修改密码",
+        LedgerAction::UserRoleChanged => "变更角色",
+        LedgerAction::UserActivated => "启用账号",
+        LedgerAction::UserDeactivated => "停用账号",
+        LedgerAction::UserIdentified => "绑定身份",
+        LedgerAction::OrgImported => "导入行政区划",
+        LedgerAction::RegistryImported => "导入农户底册",
+        LedgerAction::LedgerExported => "导出台账",
     }
 }
 

@@ -5,12 +5,13 @@ use actix_web::{HttpRequest, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::labels::{FLAG_NAMES, STATUSES, kind_name, status_name};
+use super::labels::{STATUSES, flag_name, status_name};
 use super::session::me;
 use super::{Me, Page, page};
 use crate::authz;
 use crate::error::ApiError;
 use crate::state::AppState;
+use fieldsurvey_core::vocab::{FlagCode, Status};
 
 #[derive(Deserialize)]
 pub(super) struct QueueQuery {
@@ -60,12 +61,10 @@ pub(super) async fn queue(
     let q = q.into_inner();
     let status = q
         .status
-        .filter(|s| STATUSES.iter().any(|(c, _)| c == s))
-        .unwrap_or_else(|| "signed_off".into());
-    let flag = q
-        .flag
-        .filter(|f| FLAG_NAMES.iter().any(|(c, _)| c == f))
-        .unwrap_or_default();
+        .and_then(|s| s.parse::<Status>().ok())
+        .filter(|s| STATUSES.contains(s))
+        .unwrap_or(Status::SignedOff);
+    let flag: Option<FlagCode> = q.flag.and_then(|f| f.parse().ok());
     let village = q
         .village
         .map(|v| v.trim().to_owned())
@@ -73,16 +72,16 @@ pub(super) async fn queue(
         .unwrap_or_default();
     let page_no = q.page.unwrap_or(1).clamp(1, 100_000);
     let caller = me.caller.clone();
-    let (st, fl, vi) = (status.clone(), flag.clone(), village.clone());
+    let vi = village.clone();
     let result = state
         .db
         .run(move |c| {
             crate::routes::worklists::queue_page(
                 c,
                 &caller,
-                &st,
+                status,
                 (!vi.is_empty()).then_some(vi.as_str()),
-                (!fl.is_empty()).then_some(fl.as_str()),
+                flag.map(FlagCode::as_str),
                 page_no,
             )
         })
@@ -102,7 +101,12 @@ pub(super) async fn queue(
                 .as_array()
                 .map(|fs| {
                     fs.iter()
-                        .map(|f| kind_name(f["code"].as_str().unwrap_or_default()))
+                        .map(|f| {
+                            f["code"]
+                                .as_str()
+                                .and_then(|c| c.parse::<FlagCode>().ok())
+                                .map_or("—", flag_name)
+                        })
                         .collect::<Vec<_>>()
                         .join("、")
                 })
@@ -123,8 +127,10 @@ pub(super) async fn queue(
             village_code: i.village_code,
         })
         .collect();
-    let link =
-        |p: i64| format!("/console/queue?status={status}&village={village}&flag={flag}&page={p}");
+    let flag_text = flag.map_or("", FlagCode::as_str);
+    let link = |p: i64| {
+        format!("/console/queue?status={status}&village={village}&flag={flag_text}&page={p}")
+    };
     let notice = q.done.as_deref().map(|d| match d {
         "approved" => "已审核通过。".to_owned(),
         "returned" => "已退回，核实人会在工作清单中看到退回原因。".to_owned(),
@@ -134,14 +140,14 @@ pub(super) async fn queue(
         me: Some(&me),
         notice,
         items,
-        status_name: status_name(&status),
+        status_name: status_name(status),
         statuses: STATUSES
             .iter()
-            .map(|(c, n)| (*c, *n, *c == status))
+            .map(|s| (s.as_str(), status_name(*s), *s == status))
             .collect(),
-        flag_names: FLAG_NAMES
+        flag_names: FlagCode::ALL
             .iter()
-            .map(|(c, n)| (*c, *n, *c == flag))
+            .map(|c| (c.as_str(), flag_name(*c), Some(*c) == flag))
             .collect(),
         prev_link: link(page_no - 1),
         next_link: link(page_no + 1),

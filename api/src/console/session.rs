@@ -47,15 +47,14 @@ pub(super) async fn me(state: &AppState, req: &HttpRequest) -> Result<Me, Consol
             let Some(user) = fieldsurvey_db::users::by_id(c, &user_id)?.filter(|u| u.active) else {
                 return Ok(None);
             };
-            let level = fieldsurvey_db::org::get(c, &user.org_code)?
-                .map(|u| u.level)
-                .unwrap_or_default();
+            let level = fieldsurvey_db::org::get(c, &user.org_code)?.map(|u| u.level);
             let keys = fieldsurvey_db::keys::live_for(c, &user.id)?.join(" ");
-            Ok(Role::parse(&user.role).map(|role| Me {
+            let role = user.role;
+            Ok(Some(Me {
                 keys,
                 operator: role == Role::Admin,
                 username: user.display_name.clone().unwrap_or(user.username.clone()),
-                level_name: level_name(&level).to_owned(),
+                level_name: level.map_or("—", level_name).to_owned(),
                 csrf,
                 caller: Caller {
                     user_id: user.id,
@@ -144,7 +143,7 @@ pub(super) async fn login(
     let user = match crate::routes::auth_login::sign_in(&state, &req, form.username, form.password)
         .await
     {
-        Ok(u) if u.role == "surveyor" => {
+        Ok(u) if u.role == Role::Surveyor => {
             // Surveyors work in the field app, not the console: their password was right.
             return Err(ConsoleError::Page(
                 StatusCode::FORBIDDEN,

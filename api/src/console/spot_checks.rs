@@ -12,6 +12,7 @@ use crate::auth::caller::Role;
 use crate::authz;
 use crate::error::ApiError;
 use crate::state::AppState;
+use fieldsurvey_core::vocab::OrgLevel;
 
 struct DrawnItem {
     id: String,
@@ -62,13 +63,15 @@ pub(super) async fn spot_checks(
         .db
         .run(move |c| {
             let level = authz::level_of(c, &caller)?;
-            if caller.role != Role::Reviewer || !matches!(level.as_str(), "county" | "prefecture") {
+            if caller.role != Role::Reviewer
+                || !matches!(level, Some(OrgLevel::County | OrgLevel::Prefecture))
+            {
                 return Ok(None);
             }
             // A county checks its townships; the prefecture its counties and their townships.
             let mut units = Vec::new();
             for u in fieldsurvey_db::org::children(c, &caller.org_code)? {
-                if level == "prefecture" {
+                if level == Some(OrgLevel::Prefecture) {
                     let townships = fieldsurvey_db::org::children(c, &u.code)?;
                     units.push((u.code, u.name.clone()));
                     for t in townships {
@@ -89,7 +92,7 @@ pub(super) async fn spot_checks(
                                 |(sid, household, status, digest, decision, reason)| DrawnItem {
                                     id: sid,
                                     household_code: household,
-                                    status: status_name(&status),
+                                    status: status_name(status),
                                     digest,
                                     decision: decision.map(|d| {
                                         let d = if d == "confirmed" { "确认" } else { "推翻" };
@@ -208,7 +211,7 @@ pub(super) async fn decide_spot_check(
         },
     )
     .await?;
-    let done = if view.status == "returned" {
+    let done = if view.status == fieldsurvey_core::vocab::Status::Returned {
         "overturned"
     } else {
         "confirmed"

@@ -18,6 +18,8 @@ use crate::routes::photos;
 use crate::routes::review::{Reason, ReviewRequest, take_decision};
 use crate::state::AppState;
 use crate::view;
+use fieldsurvey_core::indicators::Indicator;
+use fieldsurvey_core::vocab::{ClueKind, LedgerAction, Status};
 
 #[derive(Template)]
 #[template(path = "submission.html")]
@@ -63,7 +65,7 @@ pub(super) async fn submission(
             let Some(sub) = fieldsurvey_db::submissions::get(c, &id)? else {
                 return Ok(None);
             };
-            let reviewable = sub.status == "signed_off"
+            let reviewable = sub.status == Status::SignedOff
                 && matches!(
                     authz::may_review(c, &caller, &sub)?,
                     ReviewAccess::Allowed(_)
@@ -80,18 +82,13 @@ pub(super) async fn submission(
         .as_ref()
         .and_then(|o| o["indicators"].as_object())
         .map(|inds| {
-            [
-                "income",
-                "food",
-                "clothing",
-                "education",
-                "medical",
-                "housing",
-                "water",
-            ]
-            .iter()
-            .map(|k| (kind_name(k), inds[*k]["pass"].as_bool().unwrap_or(false)))
-            .collect()
+            Indicator::ALL
+                .iter()
+                .map(|i| {
+                    let pass = inds[i.as_str()]["pass"].as_bool().unwrap_or(false);
+                    (kind_name(ClueKind::from(*i)).to_owned(), pass)
+                })
+                .collect()
         })
         .unwrap_or_default();
     let flags = view
@@ -131,7 +128,11 @@ pub(super) async fn submission(
         .map(|e| {
             (
                 e["seq"].as_u64().unwrap_or_default(),
-                action_name(e["action"].as_str().unwrap_or_default()).to_owned(),
+                e["action"]
+                    .as_str()
+                    .and_then(|a| a.parse::<LedgerAction>().ok())
+                    .map_or("—", action_name)
+                    .to_owned(),
                 actor_name(&e["actor"]),
                 e["at"]
                     .as_str()
@@ -150,15 +151,17 @@ pub(super) async fn submission(
             )
         })
         .collect();
-    let signature_state = match view.status.as_str() {
-        "signed_off" | "approved" | "returned" | "superseded" => "核实人本人签名，验证有效",
-        "rejected" => "见驳回原因",
-        _ => "待校验",
+    let signature_state = match view.status {
+        Status::SignedOff | Status::Approved | Status::Returned | Status::Superseded => {
+            "核实人本人签名，验证有效"
+        }
+        Status::Rejected => "见驳回原因",
+        Status::Queued | Status::NeedsAttention => "待校验",
     };
     let body = SubmissionPage {
         me: Some(&me),
         notice: None,
-        status_name: status_name(&view.status),
+        status_name: status_name(view.status),
         verifier: view
             .verifier
             .display_name

@@ -31,7 +31,8 @@ pub struct Version {
     /// 1 for the first version of the household's record.
     pub version: usize,
     pub submission_id: String,
-    pub status: String,
+    #[schema(value_type = String, example = "approved")]
+    pub status: fieldsurvey_core::vocab::Status,
     pub content_digest: String,
     pub supersedes: Option<String>,
     pub superseded_by: Option<String>,
@@ -141,8 +142,9 @@ pub async fn household_accountability(
                                 seq: view.seq,
                                 action: parsed
                                     .as_ref()
-                                    .map(|p| p.action.clone())
-                                    .unwrap_or_default(),
+                                    .map(|p| p.action.as_str())
+                                    .unwrap_or_default()
+                                    .to_owned(),
                                 actor: parsed
                                     .as_ref()
                                     .map(|p| actor_json(&p.actor))

@@ -134,6 +134,6 @@ pub async fn login(
     let user = sign_in(&state, &req, username, password).await?;
     let token = refresh::new_token().map_err(ApiError::Internal)?;
     let family = uuid::Uuid::new_v4().to_string();
-    let pair = issue_pair(&state, user.id, &user.role, token, true, family).await?;
+    let pair = issue_pair(&state, user.id, user.role.as_str(), token, true, family).await?;
     Ok(web::Json(pair))
 }

@@ -49,6 +49,14 @@ pub async fn refresh_token(
         .await?
         .filter(|u| u.active)
         .ok_or_else(|| ApiError::Unauthorized("account unknown or deactivated".into()))?;
-    let pair = issue_pair(&state, user_id, &user.role, successor, false, family).await?;
+    let pair = issue_pair(
+        &state,
+        user_id,
+        user.role.as_str(),
+        successor,
+        false,
+        family,
+    )
+    .await?;
     Ok(web::Json(pair))
 }

@@ -4,6 +4,7 @@
 //! the standard, clues raised and closed, the closure rate 整改销号率).
 
 use actix_web::{get, post, web};
+use fieldsurvey_core::vocab::ClueStatus;
 use fieldsurvey_db::clues::UnitStats;
 use fieldsurvey_db::models::Clue;
 use serde::{Deserialize, Serialize};
@@ -38,10 +39,12 @@ pub struct ClueView {
     /// The submission that raised it.
     pub submission_id: String,
     /// A failing indicator or a flag code.
-    pub kind: String,
+    #[schema(value_type = String, example = "water")]
+    pub kind: fieldsurvey_core::vocab::ClueKind,
     #[schema(value_type = Object)]
     pub detail: Value,
-    pub status: String,
+    #[schema(value_type = String, example = "open")]
+    pub status: fieldsurvey_core::vocab::ClueStatus,
     pub opened_at: String,
     pub closed_at: Option<String>,
     pub closed_by: Option<String>,
@@ -97,10 +100,15 @@ pub async fn list_clues(
     }
     let q = query.into_inner();
     let mut errors = Vec::new();
-    let status = q.status.unwrap_or_else(|| "open".into());
-    if status != "open" && status != "closed" {
-        errors.push(ProblemItem::new("invalid_status", "status is open or closed").at("status"));
-    }
+    let status = match q.status.as_deref().map(str::parse::<ClueStatus>) {
+        None => ClueStatus::Open,
+        Some(Ok(status)) => status,
+        Some(Err(_)) => {
+            errors
+                .push(ProblemItem::new("invalid_status", "status is open or closed").at("status"));
+            ClueStatus::Open
+        }
+    };
     let page = q.page.unwrap_or(1);
     if !(1..=100_000).contains(&page) {
         errors.push(ProblemItem::new("invalid_page", "page counts from 1").at("page"));
@@ -114,7 +122,7 @@ pub async fn list_clues(
             fieldsurvey_db::clues::list(
                 c,
                 &caller.org_code,
-                &status,
+                status,
                 (page - 1) * PAGE_SIZE,
                 PAGE_SIZE + 1,
             )

@@ -7,6 +7,8 @@
 //! stale (400), mis-signed or with a key not theirs (403) or replayed (409).
 
 use actix_web::{post, web};
+use fieldsurvey_core::transitions::{ReviewRefusal, Verdict};
+use fieldsurvey_core::vocab::ReasonAction;
 use fieldsurvey_db::decisions::Signed;
 use fieldsurvey_db::reviews::{Decision, Refusal};
 use serde::{Deserialize, Serialize};
@@ -51,12 +53,11 @@ pub struct Reason {
     pub note: Option<String>,
 }
 
-pub(crate) const ACTIONS: [&str; 4] = ["keep", "correct", "delete", "supplement"];
 const MAX_REASONS: usize = 50;
 const MAX_NOTE_CHARS: usize = 500;
 
 /// Every fault in the request at once.
-fn validate(req: &ReviewRequest) -> Result<(&'static str, Sealed), ApiError> {
+fn validate(req: &ReviewRequest) -> Result<(Verdict, Sealed), ApiError> {
     let mut errors = Vec::new();
     let reasons: Vec<Reason> = match serde_json::from_value(req.reasons.clone()) {
         Ok(reasons) => reasons,
@@ -71,15 +72,15 @@ fn validate(req: &ReviewRequest) -> Result<(&'static str, Sealed), ApiError> {
             Vec::new()
         }
     };
-    let action = match req.decision.as_str() {
-        "approve" => "approved",
-        "return" => "returned",
+    let verdict = match req.decision.as_str() {
+        "approve" => Some(Verdict::Approve),
+        "return" => Some(Verdict::Return),
         _ => {
             errors.push(
                 ProblemItem::new("invalid_decision", "decision must be approve or return")
                     .at("decision"),
             );
-            ""
+            None
         }
     };
     if fieldsurvey_core::ids::ContentDigest::parse(&req.digest).is_err() {
@@ -91,7 +92,7 @@ fn validate(req: &ReviewRequest) -> Result<(&'static str, Sealed), ApiError> {
             .at("digest"),
         );
     }
-    if action == "returned" && reasons.is_empty() {
+    if verdict == Some(Verdict::Return) && reasons.is_empty() {
         errors.push(
             ProblemItem::new("reason_required", "a return names at least one reason").at("reasons"),
         );
@@ -103,7 +104,7 @@ fn validate(req: &ReviewRequest) -> Result<(&'static str, Sealed), ApiError> {
         );
     }
     for (i, r) in reasons.iter().enumerate() {
-        if !ACTIONS.contains(&r.action.as_str()) {
+        if r.action.parse::<ReasonAction>().is_err() {
             errors.push(
                 ProblemItem::new(
                     "invalid_reason",
@@ -126,8 +127,8 @@ fn validate(req: &ReviewRequest) -> Result<(&'static str, Sealed), ApiError> {
         }
     }
     let sealed = req.seal.check(&mut errors);
-    match sealed {
-        Some(sealed) if errors.is_empty() => Ok((action, sealed)),
+    match (verdict, sealed) {
+        (Some(verdict), Some(sealed)) if errors.is_empty() => Ok((verdict, sealed)),
         _ => Err(ApiError::BadRequest(errors)),
     }
 }
@@ -162,7 +163,7 @@ pub async fn take_decision(
     let id = fieldsurvey_core::ids::SubmissionId::parse(id)
         .map_err(|_| ApiError::NotFound)?
         .to_string();
-    let (action, sealed) = validate(&req)?;
+    let (verdict, sealed) = validate(&req)?;
     let signed = Signed {
         document: fieldsurvey_core::decision::review_document(
             &req.decision,
@@ -196,8 +197,8 @@ pub async fn take_decision(
                 submission_id: &id,
                 reviewer_id: &caller.user_id,
                 reviewer_username: &caller.username,
-                org_level: &level,
-                action,
+                org_level: level,
+                verdict,
                 digest: &req.digest,
                 reasons: req.reasons.clone(),
                 signed: &signed,
@@ -217,20 +218,20 @@ pub async fn take_decision(
 
 fn refused(r: Refusal) -> ApiError {
     match r {
-        Refusal::OwnVerification => ApiError::Forbidden(
+        Refusal::Rule(ReviewRefusal::OwnVerification) => ApiError::Forbidden(
             "separation of duties: nobody approves or returns a version they verified".into(),
         ),
-        Refusal::Stale {
+        Refusal::Rule(ReviewRefusal::Stale {
             current: Some(newer),
-        } => ApiError::Conflict(
+        }) => ApiError::Conflict(
             "stale_digest",
             format!("a newer version exists: submission {newer}"),
         ),
-        Refusal::Stale { current: None } => ApiError::Conflict(
+        Refusal::Rule(ReviewRefusal::Stale { current: None }) => ApiError::Conflict(
             "stale_digest",
             "the digest is not the current version's".into(),
         ),
-        Refusal::NotReviewable(status) => ApiError::Conflict(
+        Refusal::Rule(ReviewRefusal::NotReviewable(status)) => ApiError::Conflict(
             "not_reviewable",
             format!("the version is {status}, not awaiting review"),
         ),

@@ -5,6 +5,7 @@
 //! reviewers do the same one level down.
 
 use actix_web::{HttpResponse, post, web};
+use fieldsurvey_core::transitions::{SpotRefusal, SpotVerdict};
 use fieldsurvey_db::spot_checks::{Refusal, SpotDecision};
 use serde::{Deserialize, Serialize};
 
@@ -99,7 +100,7 @@ pub async fn draw(
             let d = fieldsurvey_db::spot_checks::draw(
                 c,
                 &unit,
-                &level,
+                level,
                 &caller.user_id,
                 &caller.username,
                 rate,
@@ -171,26 +172,26 @@ pub async fn take_spot_decision(
         .map_err(|_| ApiError::NotFound)?
         .to_string();
     let mut errors = Vec::new();
-    let decision = match req.decision.as_str() {
-        "confirm" => "confirmed",
-        "overturn" => "overturned",
+    let verdict = match req.decision.as_str() {
+        "confirm" => Some(SpotVerdict::Confirm),
+        "overturn" => Some(SpotVerdict::Overturn),
         _ => {
             errors.push(
                 ProblemItem::new("invalid_decision", "decision is confirm or overturn")
                     .at("decision"),
             );
-            ""
+            None
         }
     };
     let reason = req.reason.trim().to_owned();
-    if decision == "overturned" && reason.is_empty() {
+    if verdict == Some(SpotVerdict::Overturn) && reason.is_empty() {
         errors.push(ProblemItem::new("reason_required", "an overturn says why").at("reason"));
     }
     if reason.chars().count() > 500 {
         errors.push(ProblemItem::new("invalid_reason", "at most 500 characters").at("reason"));
     }
     let sealed = req.seal.check(&mut errors);
-    let Some(sealed) = sealed.filter(|_| errors.is_empty()) else {
+    let (Some(verdict), Some(sealed)) = (verdict, sealed.filter(|_| errors.is_empty())) else {
         return Err(ApiError::BadRequest(errors));
     };
     let signed = fieldsurvey_db::decisions::Signed {
@@ -222,8 +223,8 @@ pub async fn take_spot_decision(
                     submission_id: &id,
                     user_id: &caller.user_id,
                     username: &caller.username,
-                    level: &level,
-                    decision,
+                    level,
+                    verdict,
                     digest: &req.digest,
                     reason: &reason,
                     signed: &signed,
@@ -236,16 +237,16 @@ pub async fn take_spot_decision(
                         "not_sampled",
                         "the record is not in an open sample drawn at your level".into(),
                     ),
-                    Refusal::Stale => ApiError::Conflict(
+                    Refusal::Rule(SpotRefusal::Stale) => ApiError::Conflict(
                         "stale_digest",
                         "the digest is not the record's current one".into(),
                     ),
-                    Refusal::NotApproved(status) => ApiError::Conflict(
+                    Refusal::Rule(SpotRefusal::NotApproved(status)) => ApiError::Conflict(
                         "not_reviewable",
                         format!("the record is {status}, not approved"),
                     ),
                     Refusal::Seal(r) => crate::seal::refused(r),
-                    Refusal::OwnDecision => ApiError::Forbidden(
+                    Refusal::Rule(SpotRefusal::OwnDecision) => ApiError::Forbidden(
                         "separation of duties: nobody spot-checks a version they verified or \
                          decided at another level"
                             .into(),

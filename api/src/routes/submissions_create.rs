@@ -240,7 +240,7 @@ async fn accept(
             .pii
             .seal(&survey_text)
             .map_err(|e| ApiError::Internal(e.to_string()))?,
-        status: "queued".into(),
+        status: fieldsurvey_core::vocab::Status::Queued,
         received_at: now,
         processed_at: None,
         request_id: request_id.clone(),

@@ -5,6 +5,7 @@
 //! decision that sent each back, so a field app can sync what came back.
 
 use actix_web::{get, web};
+use fieldsurvey_core::vocab::Status;
 use fieldsurvey_db::models::Submission;
 use fieldsurvey_db::worklists::QueueFilter;
 use serde::{Deserialize, Serialize};
@@ -18,15 +19,10 @@ use crate::view::rfc3339;
 
 pub const PAGE_SIZE: i64 = 50;
 
-pub(crate) const STATUSES: [&str; 7] = [
-    "queued",
-    "needs_attention",
-    "signed_off",
-    "rejected",
-    "approved",
-    "returned",
-    "superseded",
-];
+/// The statuses a worklist can be asked for: all of them.
+pub(crate) fn statuses() -> Vec<&'static str> {
+    Status::ALL.iter().map(|s| s.as_str()).collect()
+}
 
 #[derive(Deserialize, utoipa::IntoParams)]
 pub struct QueueQuery {
@@ -47,7 +43,8 @@ pub struct QueueItem {
     pub id: String,
     pub household_code: String,
     pub village_code: String,
-    pub status: String,
+    #[schema(value_type = String, example = "returned")]
+    pub status: fieldsurvey_core::vocab::Status,
     pub content_digest: String,
     pub surveyor_id: String,
     pub received_at: String,
@@ -71,16 +68,16 @@ pub struct Page {
     pub has_more: bool,
 }
 
-fn check_status(status: Option<String>, default: &str) -> Result<String, ProblemItem> {
-    let status = status.unwrap_or_else(|| default.to_owned());
-    if STATUSES.contains(&status.as_str()) {
-        Ok(status)
-    } else {
-        Err(ProblemItem::new(
-            "invalid_status",
-            format!("status must be one of {STATUSES:?}"),
-        )
-        .at("status"))
+fn check_status(status: Option<String>, default: Status) -> Result<Status, ProblemItem> {
+    match status {
+        None => Ok(default),
+        Some(text) => text.parse().map_err(|_| {
+            ProblemItem::new(
+                "invalid_status",
+                format!("status must be one of {:?}", statuses()),
+            )
+            .at("status")
+        }),
     }
 }
 
@@ -97,7 +94,7 @@ fn item(
     now: chrono::NaiveDateTime,
     reasons: Value,
 ) -> QueueItem {
-    let due = due.filter(|_| sub.status == "signed_off");
+    let due = due.filter(|_| sub.status == Status::SignedOff);
     QueueItem {
         meets_standard: sub
             .outcome
@@ -153,20 +150,21 @@ fn page_of(
 pub fn queue_page(
     c: &mut fieldsurvey_db::Conn,
     caller: &Caller,
-    status: &str,
+    status: Status,
     village: Option<&str>,
     flag: Option<&str>,
     page: i64,
 ) -> fieldsurvey_db::DbResult<Page> {
-    let level = if caller.role == crate::auth::caller::Role::Reviewer && status == "signed_off" {
-        Some(authz::level_of(c, caller)?)
+    let level = if caller.role == crate::auth::caller::Role::Reviewer && status == Status::SignedOff
+    {
+        authz::level_of(c, caller)?
     } else {
         None
     };
     let subs = fieldsurvey_db::worklists::review_queue(
         c,
         &QueueFilter {
-            level: level.as_deref(),
+            level,
             org_code: &caller.org_code,
             status,
             village,
@@ -201,7 +199,7 @@ pub async fn review_queue(
     }
     let q = query.into_inner();
     let mut errors = Vec::new();
-    let status = check_status(q.status, "signed_off")
+    let status = check_status(q.status, Status::SignedOff)
         .map_err(|e| errors.push(e))
         .ok();
     let page = check_page(q.page).map_err(|e| errors.push(e)).ok();
@@ -222,7 +220,7 @@ pub async fn review_queue(
             queue_page(
                 c,
                 &caller,
-                &status,
+                status,
                 q.village.as_deref(),
                 q.flag.as_deref(),
                 page,
@@ -262,7 +260,7 @@ pub async fn own_submissions(
     }
     let q = query.into_inner();
     let mut errors = Vec::new();
-    let status = check_status(q.status, "returned")
+    let status = check_status(q.status, Status::Returned)
         .map_err(|e| errors.push(e))
         .ok();
     let page = check_page(q.page).map_err(|e| errors.push(e)).ok();
@@ -275,7 +273,7 @@ pub async fn own_submissions(
             let subs = fieldsurvey_db::worklists::own(
                 c,
                 &caller.user_id,
-                &status,
+                status,
                 (page - 1) * PAGE_SIZE,
                 PAGE_SIZE + 1,
             )?;
