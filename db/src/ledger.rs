@@ -478,3 +478,55 @@ pub fn checkpoint_covering(
         _ => publish_checkpoint(conn, key, cache),
     }
 }
+
+/// How many entries an audit reads at a time (the export's page).
+const AUDIT_PAGE: i64 = fieldsurvey_core::export::PAGE as i64;
+
+/// Verify the ledger in the database, with its stored checkpoints and the witnesses'
+/// (`ledger verify` and `check`).
+pub fn verify_database(
+    db: &crate::Db,
+    key: [u8; 32],
+    pii: &fieldsurvey_core::pii::PiiKey,
+    mut witnesses: Vec<fieldsurvey_core::audit::Witnessed>,
+) -> DbResult<Result<fieldsurvey_core::audit::Summary, fieldsurvey_core::ledger::Broken>> {
+    let mut conn = db.get()?;
+    for cp in checkpoints(&mut conn)? {
+        witnesses.push(fieldsurvey_core::audit::Witnessed {
+            label: format!("stored #{}", cp.size),
+            checkpoint: cp,
+        });
+    }
+    let mut auditor = match fieldsurvey_core::audit::Auditor::new(key, witnesses) {
+        Ok(a) => a,
+        Err(b) => return Ok(Err(b)),
+    };
+    loop {
+        let page = page(&mut conn, auditor.size() as i64 + 1, AUDIT_PAGE)?;
+        if page.is_empty() {
+            break;
+        }
+        if let Err(b) = auditor.feed(&page) {
+            return Ok(Err(b));
+        }
+        let wanted = auditor.wanted_documents();
+        if !wanted.is_empty() {
+            // A survey that does not open is passed on as it is stored: its entry is then
+            // reported as broken, by number, like any other edited survey.
+            let docs = crate::submissions::documents(&mut conn, &wanted)?
+                .into_iter()
+                .map(|(id, digest, sealed)| {
+                    let plain = pii.open(&sealed).unwrap_or(sealed);
+                    (id, digest, plain)
+                })
+                .collect();
+            if let Err(b) = auditor.documents(docs) {
+                return Ok(Err(b));
+            }
+        }
+        if (page.len() as i64) < AUDIT_PAGE {
+            break;
+        }
+    }
+    Ok(auditor.finish())
+}

@@ -3,22 +3,12 @@
 use std::io::BufRead;
 
 use anyhow::{Context, Result, bail};
-use fieldsurvey_core::ledger::{Actor, Entry, LedgerKey};
+use fieldsurvey_core::ledger::{Entry, LedgerKey};
 use fieldsurvey_db::{Db, models::User};
 
-use crate::config::{Role, Settings};
+use crate::config::Settings;
+use crate::wiring::{connect, operator};
 use fieldsurvey_core::vocab::{LedgerAction, Role as AccountRole};
-
-/// The database for a one-shot command.
-pub fn connect(settings: &Settings) -> Result<Db> {
-    connect_as(settings, Role::Admin)
-}
-
-/// The database with the pool of a process in `role`.
-pub fn connect_as(settings: &Settings, role: Role) -> Result<Db> {
-    let db = Db::connect(settings.database_url()?, &settings.pool_options(role))?;
-    Ok(db)
-}
 
 pub fn migrate(settings: &Settings) -> Result<()> {
     let db = connect(settings)?;
@@ -258,19 +248,6 @@ pub fn key_add(settings: &Settings, username: &str, public_key: &str) -> Result<
     let key_id = enrol_key(&db, &settings.ledger_key()?, username, public_key)?;
     println!("{key_id}");
     Ok(())
-}
-
-/// Who is at the command line, for the ledger: the OS user and host.
-pub fn operator() -> Actor {
-    let user = std::env::var("USER")
-        .or_else(|_| std::env::var("LOGNAME"))
-        .unwrap_or_else(|_| "unknown".into());
-    let host = std::fs::read_to_string("/etc/hostname")
-        .map(|h| h.trim().to_owned())
-        .unwrap_or_default();
-    Actor::Operator {
-        name: format!("{user}@{host}"),
-    }
 }
 
 pub fn enrol_key(

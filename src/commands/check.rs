@@ -23,8 +23,8 @@ use fieldsurvey_db::consistency;
 use fieldsurvey_db::storage::{PhotoStore, StorageError};
 use sha2::{Digest, Sha256};
 
-use crate::commands::admin::connect;
 use crate::config::Settings;
+use crate::wiring::connect;
 
 /// Sealed rows of each kind opened to test the PII key.
 const PII_SAMPLE: i64 = 50;
@@ -276,7 +276,8 @@ fn ledger(db: &Db, ledger_key: &LedgerKey, pii: &PiiKey) -> Finding {
     let started = Instant::now();
     let pending = read(db, |c| Ok(consistency::pending_entries(c)?));
     let outcome =
-        crate::commands::ledger::verify_database(db, ledger_key.public_key(), pii, Vec::new());
+        fieldsurvey_db::ledger::verify_database(db, ledger_key.public_key(), pii, Vec::new())
+            .map_err(anyhow::Error::from);
     match (outcome, pending) {
         (Err(e), _) | (_, Err(e)) => Finding::failed(NAME, format!("{e:#}")),
         (Ok(Err(broken)), _) => Finding::failed(

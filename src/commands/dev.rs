@@ -8,7 +8,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use fieldsurvey_api::AppState;
 use fieldsurvey_api::auth::jwt::JwtKeys;
-use fieldsurvey_api::metrics::{ApiMetrics, PoolMetrics};
+use fieldsurvey_api::metrics::ApiMetrics;
 use fieldsurvey_db::Db;
 use fieldsurvey_db::storage::{LocalStore, PhotoStore};
 use fieldsurvey_worker::outbox_store::DbOutbox;
@@ -17,11 +17,11 @@ use prometheus_client::registry::Registry;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use crate::commands::serve::{cancel_on_signal, hostname, pipeline, runtime};
 use crate::config::{Role, Settings};
+use crate::wiring::{cancel_on_signal, hostname, pipeline, runtime};
 
 pub fn run(mut settings: Settings, listen: String, data_dir: PathBuf, demo: bool) -> Result<()> {
-    crate::commands::serve::tune_allocator();
+    crate::wiring::tune_allocator();
     std::fs::create_dir_all(&data_dir)
         .with_context(|| format!("creating {}", data_dir.display()))?;
     let data_dir = data_dir.canonicalize()?;
@@ -146,47 +146,5 @@ async fn requeue_unfinished(db: &Db, local: &Arc<LocalQueue>) -> Result<()> {
         })
         .collect();
     local.publish_batch(&batch).await;
-    Ok(())
-}
-
-/// A small HTTP endpoint with `/metrics` for processes that have no API (workers).
-/// A worker's `/metrics` (its queue figures and its connection pool, read at each scrape).
-pub async fn serve_metrics(
-    addr: String,
-    registry: Arc<Registry>,
-    db: Db,
-    pool: PoolMetrics,
-) -> Result<()> {
-    use actix_web::{App, HttpResponse, HttpServer, web};
-    let registry = web::Data::new(registry);
-    let pool = web::Data::new((db, pool));
-    let server = HttpServer::new(move || {
-        App::new()
-            .app_data(registry.clone())
-            .app_data(pool.clone())
-            .route(
-                "/metrics",
-                web::get().to(
-                    |r: web::Data<Arc<Registry>>, p: web::Data<(Db, PoolMetrics)>| async move {
-                        p.1.refresh(&p.0);
-                        let mut out = String::new();
-                        match prometheus_client::encoding::text::encode(&mut out, &r) {
-                            Ok(()) => HttpResponse::Ok()
-                                .content_type(
-                                    "application/openmetrics-text; version=1.0.0; charset=utf-8",
-                                )
-                                .body(out),
-                            Err(e) => HttpResponse::InternalServerError().body(e.to_string()),
-                        }
-                    },
-                ),
-            )
-    })
-    .workers(1)
-    .disable_signals()
-    .bind(&addr)
-    .with_context(|| format!("binding metrics on {addr}"))?
-    .run();
-    tokio::spawn(server);
     Ok(())
 }

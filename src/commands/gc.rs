@@ -13,8 +13,8 @@ use std::time::{Duration, SystemTime};
 use anyhow::{Result, bail};
 use fieldsurvey_db::storage::PhotoStore;
 
-use crate::commands::admin::connect;
 use crate::config::Settings;
+use crate::wiring::connect;
 
 pub fn run(settings: &Settings, delete: bool, older_than_hours: u64) -> Result<()> {
     if older_than_hours < 1 {

@@ -12,8 +12,8 @@ use fieldsurvey_db::org::NewOrgUnit;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use crate::commands::admin::connect;
 use crate::config::Settings;
+use crate::wiring::connect;
 
 #[derive(Deserialize)]
 struct OrgRow {
@@ -69,7 +69,7 @@ pub fn record(
             imported: summary.imported,
             refused: summary.refused.len(),
         },
-        &crate::commands::admin::operator(),
+        &crate::wiring::operator(),
         ledger_key,
     )?;
     Ok(())

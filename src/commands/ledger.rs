@@ -13,15 +13,14 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use fieldsurvey_core::audit::{Auditor, Summary, Witnessed};
+use fieldsurvey_core::audit::{Summary, Witnessed};
 use fieldsurvey_core::export::{self, Fault, Line};
 use fieldsurvey_core::ledger::{Broken, Checkpoint, Entry};
-use fieldsurvey_db::Db;
 use fieldsurvey_db::ledger::TreeCache;
 use sha2::{Digest, Sha256};
 
-use crate::commands::admin::connect;
 use crate::config::Settings;
+use crate::wiring::connect;
 use fieldsurvey_core::vocab::LedgerAction;
 
 /// Entries read (and exported) per page.
@@ -64,7 +63,7 @@ pub fn verify(settings: &Settings, args: VerifyArgs) -> Result<()> {
                 // own key is at hand).
                 fieldsurvey_db::ledger::settle(&mut db.get()?, &settings.ledger_key()?)?;
             }
-            verify_database(&db, key, &settings.pii_key()?, witnesses)?
+            fieldsurvey_db::ledger::verify_database(&db, key, &settings.pii_key()?, witnesses)?
         }
     };
     match outcome {
@@ -92,54 +91,6 @@ fn read_checkpoint(path: &Path) -> Result<Checkpoint> {
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     serde_json::from_str(&text)
         .with_context(|| format!("{} is not a ledger checkpoint", path.display()))
-}
-
-/// Verify the ledger in the database, with its stored checkpoints and the witnesses'.
-pub fn verify_database(
-    db: &Db,
-    key: [u8; 32],
-    pii: &fieldsurvey_core::pii::PiiKey,
-    mut witnesses: Vec<Witnessed>,
-) -> Result<Result<Summary, Broken>> {
-    let mut conn = db.get()?;
-    for cp in fieldsurvey_db::ledger::checkpoints(&mut conn)? {
-        witnesses.push(Witnessed {
-            label: format!("stored #{}", cp.size),
-            checkpoint: cp,
-        });
-    }
-    let mut auditor = match Auditor::new(key, witnesses) {
-        Ok(a) => a,
-        Err(b) => return Ok(Err(b)),
-    };
-    loop {
-        let page = fieldsurvey_db::ledger::page(&mut conn, auditor.size() as i64 + 1, PAGE)?;
-        if page.is_empty() {
-            break;
-        }
-        if let Err(b) = auditor.feed(&page) {
-            return Ok(Err(b));
-        }
-        let wanted = auditor.wanted_documents();
-        if !wanted.is_empty() {
-            // A survey that does not open is passed on as it is stored: its entry is then
-            // reported as broken, by number, like any other edited survey.
-            let docs = fieldsurvey_db::submissions::documents(&mut conn, &wanted)?
-                .into_iter()
-                .map(|(id, digest, sealed)| {
-                    let plain = pii.open(&sealed).unwrap_or(sealed);
-                    (id, digest, plain)
-                })
-                .collect();
-            if let Err(b) = auditor.documents(docs) {
-                return Ok(Err(b));
-            }
-        }
-        if (page.len() as i64) < PAGE {
-            break;
-        }
-    }
-    Ok(auditor.finish())
 }
 
 /// `ledger export FILE --to RECIPIENT`: the whole ledger as it stands, its checkpoints, and the
@@ -219,10 +170,7 @@ pub fn export(settings: &Settings, file: &Path, to: &str) -> Result<()> {
     let digest = hex::encode(Sha256::digest(
         std::fs::read(file).with_context(|| format!("reading {} back", file.display()))?,
     ));
-    let mut entry = Entry::new(
-        LedgerAction::LedgerExported,
-        crate::commands::admin::operator(),
-    );
+    let mut entry = Entry::new(LedgerAction::LedgerExported, crate::wiring::operator());
     entry.detail = serde_json::json!({
         "size": size,
         "recipient": recipient.to_string(),

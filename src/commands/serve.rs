@@ -7,129 +7,19 @@ use anyhow::{Context, Result};
 use fieldsurvey_api::AppState;
 use fieldsurvey_api::auth::jwt::JwtKeys;
 use fieldsurvey_api::metrics::{ApiMetrics, PoolMetrics};
-use fieldsurvey_db::Db;
 use fieldsurvey_db::storage::PhotoStore;
 use fieldsurvey_worker::outbox_store::DbOutbox;
-use fieldsurvey_worker::pipeline::Pipeline;
-use fieldsurvey_worker::queue::{self, AmqpPublisher, QueueMetrics, Supervisor, Topology};
+use fieldsurvey_worker::queue::{self, AmqpPublisher, QueueMetrics, Supervisor};
 use prometheus_client::registry::Registry;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use crate::commands::admin::connect_as;
 use crate::config::{Role, Settings};
-
-pub fn runtime() -> Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?)
-}
-
-/// A worker's runtime: its blocking work (decoding photos, database calls) runs on at most
-/// `prefetch` + 4 threads — one per message it holds, and a few for the relay, the sequencer
-/// and metrics. Tokio's default of 512 let a worker with a backlog grow to dozens of threads,
-/// each keeping its own allocator cache of decoded images (200+ MB resident).
-pub fn worker_runtime(prefetch: u16) -> Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .max_blocking_threads(usize::from(prefetch) + 4)
-        .build()?)
-}
-
-pub fn topology(settings: &Settings) -> Topology {
-    Topology::new(
-        settings.amqp_prefix(),
-        settings.retry_delay(),
-        settings.max_attempts(),
-    )
-}
-
-/// Cancel `token` on SIGTERM or Ctrl-C.
-pub fn cancel_on_signal(token: CancellationToken) {
-    tokio::spawn(async move {
-        let ctrl_c = tokio::signal::ctrl_c();
-        #[cfg(unix)]
-        {
-            let mut term =
-                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                    Ok(s) => s,
-                    Err(_) => {
-                        let _ = ctrl_c.await;
-                        token.cancel();
-                        return;
-                    }
-                };
-            tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
-        }
-        #[cfg(not(unix))]
-        let _ = ctrl_c.await;
-        tracing::info!("shutdown requested");
-        token.cancel();
-    });
-}
-
-pub fn pipeline(
-    settings: &Settings,
-    db: Db,
-    store: PhotoStore,
-    metrics: Arc<QueueMetrics>,
-) -> Result<Pipeline> {
-    Ok(Pipeline {
-        db,
-        store,
-        indicators: settings.indicator_config(),
-        photo_limits: Default::default(),
-        worker_id: format!("worker:{}:{}", hostname(), std::process::id()),
-        ledger_key: settings.ledger_key()?,
-        pii: settings.pii_key()?,
-        review_deadline_days: settings.review_deadline_days(),
-        metrics,
-        hashes: Default::default(),
-    })
-}
-
-pub(crate) fn hostname() -> String {
-    std::fs::read_to_string("/etc/hostname")
-        .map(|s| s.trim().to_owned())
-        .unwrap_or_else(|_| "localhost".into())
-}
-
-/// A production process starts only on the schema it was built for: behind, the operator runs
-/// `fieldsurvey migrate` first; ahead, a newer release has migrated the database and this
-/// binary's writes may no longer fit it (see docs/operations.md, "Upgrades").
-pub fn require_schema(db: &Db) -> Result<()> {
-    let s = db.schema_status()?;
-    if !s.behind.is_empty() {
-        anyhow::bail!(
-            "the database lacks migrations {}: run `fieldsurvey migrate` first",
-            s.behind.join(", ")
-        );
-    }
-    if !s.ahead.is_empty() {
-        anyhow::bail!(
-            "the database was migrated by a newer release ({}): run that release's binary",
-            s.ahead.join(", ")
-        );
-    }
-    Ok(())
-}
-
-/// Keep the API's memory to what it uses. With glibc's defaults, a burst of uploads (32 at once,
-/// ~300 KB each) left 200–230 MB resident for a live heap that peaked at 32 MB (heaptrack):
-/// per-thread arenas, and a dynamic mmap threshold that rises after the first large free so
-/// later photo buffers come from the arenas and fragment them. Two arenas and a fixed 512 KB
-/// threshold held the same burst at 58 MB, at the same rate within the runs' spread
-/// (docs/performance.md). Workers keep the defaults: they stay near 60 MB with them.
-pub fn tune_allocator() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    {
-        // SAFETY: mallopt only sets allocator parameters; called before the server's threads.
-        unsafe {
-            libc::mallopt(libc::M_ARENA_MAX, 2);
-            libc::mallopt(libc::M_MMAP_THRESHOLD, 512 * 1024);
-        }
-    }
-}
+use crate::wiring::connect_as;
+use crate::wiring::{
+    cancel_on_signal, hostname, pipeline, require_schema, runtime, topology, tune_allocator,
+    worker_runtime,
+};
 
 pub fn api(settings: Settings) -> Result<()> {
     tune_allocator();
@@ -259,7 +149,7 @@ pub fn worker(settings: Settings) -> Result<()> {
             std::time::Duration::from_millis(250),
         );
         if let Some(addr) = settings.metrics_listen.clone() {
-            crate::commands::dev::serve_metrics(addr, Arc::new(registry), db, pool_metrics).await?;
+            crate::wiring::serve_metrics(addr, Arc::new(registry), db, pool_metrics).await?;
         }
         let sup = Arc::new(Supervisor::new(amqp, topology(&settings)));
         sup.start();
