@@ -254,7 +254,7 @@ fn measure(conn: &mut Conn) {
             let page = fieldsurvey_db::worklists::review_queue(
                 conn,
                 &QueueFilter {
-                    org_code: &t,
+                    within: &fieldsurvey_db::org::Jurisdiction::granted(t.clone()),
                     status: fieldsurvey_core::vocab::Status::SignedOff,
                     village: None,
                     flag: None,
@@ -274,7 +274,7 @@ fn measure(conn: &mut Conn) {
             fieldsurvey_db::worklists::review_queue(
                 conn,
                 &QueueFilter {
-                    org_code: &t,
+                    within: &fieldsurvey_db::org::Jurisdiction::granted(t.clone()),
                     status: fieldsurvey_core::vocab::Status::SignedOff,
                     village: None,
                     flag: None,
@@ -292,7 +292,7 @@ fn measure(conn: &mut Conn) {
             fieldsurvey_db::worklists::review_queue(
                 conn,
                 &QueueFilter {
-                    org_code: &county(i % COUNTIES),
+                    within: &fieldsurvey_db::org::Jurisdiction::granted(county(i % COUNTIES)),
                     status: fieldsurvey_core::vocab::Status::SignedOff,
                     village: None,
                     flag: None,

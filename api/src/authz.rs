@@ -7,6 +7,7 @@ use fieldsurvey_db::{Conn, DbResult, models::Submission, org};
 use crate::auth::Caller;
 use crate::auth::caller::Role;
 use fieldsurvey_core::vocab::OrgLevel;
+use fieldsurvey_db::org::Jurisdiction;
 
 /// May `caller` upload a survey of a household in `village_code`?
 pub fn may_upload(conn: &mut Conn, caller: &Caller, village_code: &str) -> DbResult<bool> {
@@ -107,10 +108,61 @@ pub fn may_review(conn: &mut Conn, caller: &Caller, sub: &Submission) -> DbResul
     })
 }
 
+/// The caller's subtree, for the list queries (which require one).
+fn jurisdiction(caller: &Caller) -> Jurisdiction {
+    Jurisdiction::granted(caller.org_code.clone())
+}
+
 /// May `caller` read a review queue? Reviewers (their own level's work), auditors and admins
-/// (read-only); always limited to the caller's subtree by the query itself.
-pub fn may_read_review_queue(caller: &Caller) -> bool {
+/// (read-only), of their subtree: the jurisdiction the queue query is limited to.
+pub fn may_read_review_queue(caller: &Caller) -> Option<Jurisdiction> {
     matches!(caller.role, Role::Reviewer | Role::Auditor | Role::Admin)
+        .then(|| jurisdiction(caller))
+}
+
+/// Which level's queue `caller` sees for `status`: a reviewer's signed-off queue holds what is
+/// decided at their level (and what escalated to it); everyone else sees every version of the
+/// status in their subtree.
+pub fn queue_level(
+    conn: &mut Conn,
+    caller: &Caller,
+    status: fieldsurvey_core::vocab::Status,
+) -> DbResult<Option<OrgLevel>> {
+    if caller.role == Role::Reviewer && status == fieldsurvey_core::vocab::Status::SignedOff {
+        level_of(conn, caller)
+    } else {
+        Ok(None)
+    }
+}
+
+/// May `caller` see and re-drive the submissions whose processing stopped? Admins, of their
+/// subtree.
+pub fn may_tend_stopped_work(caller: &Caller) -> Option<Jurisdiction> {
+    (caller.role == Role::Admin).then(|| jurisdiction(caller))
+}
+
+/// May `caller` upload surveys at all (before the body is read)? Surveyors (R1: what they
+/// verified, under their own key); the household's village is checked by `may_upload`.
+pub fn is_uploader(caller: &Caller) -> bool {
+    caller.role == Role::Surveyor
+}
+
+/// May `caller` issue enrolment codes? Admins, and township reviewers for their surveyors.
+pub fn may_issue_enrolment_codes(conn: &mut Conn, caller: &Caller) -> DbResult<bool> {
+    Ok(match caller.role {
+        Role::Admin => true,
+        Role::Reviewer => level_of(conn, caller)? == Some(OrgLevel::Township),
+        Role::Surveyor | Role::Auditor => false,
+    })
+}
+
+/// May `caller` open the spot-check page? County and prefecture reviewers; the answer is their
+/// level.
+pub fn spot_check_level(conn: &mut Conn, caller: &Caller) -> DbResult<Option<OrgLevel>> {
+    if caller.role != Role::Reviewer {
+        return Ok(None);
+    }
+    Ok(level_of(conn, caller)?.filter(|l| matches!(l, OrgLevel::County | OrgLevel::Prefecture)))
 }
 
 /// May `caller` list their own submissions? Surveyors: the list is their own work.
@@ -118,10 +170,11 @@ pub fn may_list_own_submissions(caller: &Caller) -> bool {
     caller.role == Role::Surveyor
 }
 
-/// May `caller` read clues? Reviewers, auditors and admins, of their subtree (the query is
-/// limited to it).
-pub fn may_read_clues(caller: &Caller) -> bool {
+/// May `caller` read clues? Reviewers, auditors and admins, of their subtree: the jurisdiction
+/// the list query is limited to.
+pub fn may_read_clues(caller: &Caller) -> Option<Jurisdiction> {
     matches!(caller.role, Role::Reviewer | Role::Auditor | Role::Admin)
+        .then(|| jurisdiction(caller))
 }
 
 /// May `caller` close this clue by hand? A reviewer of its township or above (the clue's

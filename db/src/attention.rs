@@ -155,8 +155,12 @@ pub fn redrive(conn: &mut Conn, which: Which<'_>, actor: &str) -> DbResult<Vec<S
 
 /// Submissions waiting for an operator, in the subtree of `org_code` (all with `None`),
 /// longest waiting first.
-pub fn waiting(conn: &mut Conn, org_code: Option<&str>, limit: i64) -> DbResult<Vec<Waiting>> {
-    let prefix = match org_code {
+pub fn waiting(
+    conn: &mut Conn,
+    within: Option<&crate::org::Jurisdiction>,
+    limit: i64,
+) -> DbResult<Vec<Waiting>> {
+    let prefix = match within.map(crate::org::Jurisdiction::root) {
         Some(code) => match crate::org::get(conn, code)? {
             Some(root) => Some(format!("{}%", root.path)),
             None => return Ok(vec![]),

@@ -308,15 +308,15 @@ pub fn get(conn: &mut Conn, clue_id: &str) -> DbResult<Option<Clue>> {
         .optional()?))
 }
 
-/// Clues of `status` whose village lies in the subtree of `org_code`, oldest first.
+/// Clues of `status` whose village lies `within` the jurisdiction, oldest first.
 pub fn list(
     conn: &mut Conn,
-    org_code: &str,
+    within: &crate::org::Jurisdiction,
     status: ClueStatus,
     offset: i64,
     limit: i64,
 ) -> DbResult<Vec<Clue>> {
-    let Some(root) = crate::org::get(conn, org_code)? else {
+    let Some(root) = crate::org::get(conn, within.root())? else {
         return Ok(vec![]);
     };
     let prefix = format!("{}%", root.path);

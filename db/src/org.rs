@@ -8,6 +8,26 @@ use crate::models::OrgUnit;
 use crate::schema::org_units::dsl as o;
 use crate::{Conn, DbError, DbResult, transaction, with_conn};
 
+/// The subtree someone may list, as the access layer grants it (`api::authz`): the list
+/// queries take this instead of a bare org code, so a handler lists only what it was granted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Jurisdiction {
+    root: String,
+}
+
+impl Jurisdiction {
+    /// The subtree under `root`. Granted by `api::authz` from the caller's own unit; nothing else
+    /// in a request should make one.
+    pub fn granted(root: impl Into<String>) -> Jurisdiction {
+        Jurisdiction { root: root.into() }
+    }
+
+    /// The unit at the top of the subtree.
+    pub fn root(&self) -> &str {
+        &self.root
+    }
+}
+
 /// One org unit as read from an import file.
 #[derive(Debug, Clone)]
 pub struct NewOrgUnit {

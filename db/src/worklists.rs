@@ -12,7 +12,7 @@ use fieldsurvey_core::vocab::{OrgLevel, Status};
 
 pub struct QueueFilter<'a> {
     /// The root of the caller's jurisdiction.
-    pub org_code: &'a str,
+    pub within: &'a crate::org::Jurisdiction,
     pub status: Status,
     /// Only this village (must lie inside the subtree to match anything).
     pub village: Option<&'a str>,
@@ -31,7 +31,7 @@ pub struct QueueFilter<'a> {
 /// on the org units' materialized path (indexed), fed to the submissions' (village, status)
 /// index.
 pub fn review_queue(conn: &mut Conn, f: &QueueFilter<'_>) -> DbResult<Vec<Submission>> {
-    let Some(root) = crate::org::get(conn, f.org_code)? else {
+    let Some(root) = crate::org::get(conn, f.within.root())? else {
         return Ok(vec![]);
     };
     let prefix = format!("{}%", root.path);

@@ -11,8 +11,10 @@ use serde::Deserialize;
 
 use super::session::{check_csrf, me};
 use super::{ConsoleError, Me, Page, page};
+use crate::authz;
 use crate::error::ApiError;
 use crate::state::AppState;
+use fieldsurvey_db::org::Jurisdiction;
 
 /// Rows shown at most (the oldest first; the count says how many wait in all).
 const SHOWN: i64 = 200;
@@ -59,21 +61,17 @@ struct AttentionPage<'a> {
     total: i64,
 }
 
-fn operator_only(me: &Me) -> Result<(), ConsoleError> {
-    if me.operator {
-        Ok(())
-    } else {
-        Err(ApiError::Forbidden("只有管理员可以查看和重新处理受阻的提交".into()).into())
-    }
+fn operator_only(me: &Me) -> Result<Jurisdiction, ConsoleError> {
+    authz::may_tend_stopped_work(&me.caller)
+        .ok_or_else(|| ApiError::Forbidden("只有管理员可以查看和重新处理受阻的提交".into()).into())
 }
 
-async fn render(state: &AppState, me: &Me, notice: Option<String>) -> Page {
-    let org = me.caller.org_code.clone();
+async fn render(state: &AppState, me: &Me, within: Jurisdiction, notice: Option<String>) -> Page {
     let (waiting, total, names) = state
         .db
         .run(move |c| {
             // The count is of this admin's jurisdiction, as the rows are.
-            let all = fieldsurvey_db::attention::waiting(c, Some(&org), i64::MAX)?;
+            let all = fieldsurvey_db::attention::waiting(c, Some(&within), i64::MAX)?;
             let total = all.len() as i64;
             let shown: Vec<_> = all.into_iter().take(SHOWN as usize).collect();
             let villages: Vec<String> = shown.iter().map(|w| w.village_code.clone()).collect();
@@ -108,8 +106,8 @@ async fn render(state: &AppState, me: &Me, notice: Option<String>) -> Page {
 
 pub(super) async fn page_get(state: web::Data<AppState>, req: HttpRequest) -> Page {
     let me = me(&state, &req).await?;
-    operator_only(&me)?;
-    render(&state, &me, None).await
+    let within = operator_only(&me)?;
+    render(&state, &me, within, None).await
 }
 
 #[derive(Deserialize)]
@@ -127,19 +125,19 @@ pub(super) async fn redrive(
     form: web::Form<RedriveForm>,
 ) -> Page {
     let me = me(&state, &req).await?;
-    operator_only(&me)?;
+    let within = operator_only(&me)?;
     check_csrf(&me, &form.csrf)?;
     let actor = serde_json::to_string(&fieldsurvey_core::ledger::Actor::Person {
         user_id: me.caller.user_id.clone(),
         username: me.caller.username.clone(),
     })
     .map_err(|e| ApiError::Internal(e.to_string()))?;
-    let (org, id) = (me.caller.org_code.clone(), form.id.trim().to_owned());
+    let (scope, id) = (within.clone(), form.id.trim().to_owned());
     let done = state
         .db
         .run(move |c| {
             // Only what this admin can see: their jurisdiction's waiting submissions.
-            let mine: Vec<String> = fieldsurvey_db::attention::waiting(c, Some(&org), i64::MAX)?
+            let mine: Vec<String> = fieldsurvey_db::attention::waiting(c, Some(&scope), i64::MAX)?
                 .into_iter()
                 .map(|w| w.id)
                 .filter(|w| id.is_empty() || *w == id)
@@ -156,7 +154,7 @@ pub(super) async fn redrive(
         0 => "没有可重新处理的提交（可能已被他人处理）。".to_owned(),
         n => format!("已将 {n} 份提交重新交给校验程序；处理结果稍后可在各提交页面查看。"),
     };
-    render(&state, &me, Some(notice)).await
+    render(&state, &me, within, Some(notice)).await
 }
 
 #[cfg(test)]

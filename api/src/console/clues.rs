@@ -46,9 +46,9 @@ pub(super) async fn clues(
     q: web::Query<CluesQuery>,
 ) -> Page {
     let me = me(&state, &req).await?;
-    if !authz::may_read_clues(&me.caller) {
+    let Some(within) = authz::may_read_clues(&me.caller) else {
         return Err(ApiError::Forbidden("问题线索供审核、审计和管理人员使用".into()).into());
-    }
+    };
     let q = q.into_inner();
     let open = q.status.as_deref() != Some("closed");
     let status = if open {
@@ -56,10 +56,9 @@ pub(super) async fn clues(
     } else {
         ClueStatus::Closed
     };
-    let org = me.caller.org_code.clone();
     let rows = state
         .db
-        .run(move |c| fieldsurvey_db::clues::list(c, &org, status, 0, 200))
+        .run(move |c| fieldsurvey_db::clues::list(c, &within, status, 0, 200))
         .await?;
     let items = rows
         .into_iter()

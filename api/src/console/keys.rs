@@ -11,10 +11,9 @@ use serde::Deserialize;
 
 use super::session::{check_csrf, me};
 use super::{ConsoleError, Me, Page, page, redirect};
-use crate::auth::caller::Role;
+use crate::authz;
 use crate::error::ApiError;
 use crate::state::AppState;
-use fieldsurvey_core::vocab::OrgLevel;
 
 #[derive(Template)]
 #[template(path = "keys.html")]
@@ -42,9 +41,11 @@ pub(super) async fn keys_page(
     q: web::Query<KeysQuery>,
 ) -> Page {
     let me = me(&state, &req).await?;
-    let issues = matches!(me.caller.role, Role::Admin)
-        || (me.caller.role == Role::Reviewer
-            && me.level_name == super::labels::level_name(OrgLevel::Township));
+    let caller = me.caller.clone();
+    let issues = state
+        .db
+        .run(move |c| authz::may_issue_enrolment_codes(c, &caller))
+        .await?;
     render(&me, q.enrolled.as_deref(), issues, None)
 }
 

@@ -55,9 +55,9 @@ pub(super) async fn queue(
     q: web::Query<QueueQuery>,
 ) -> Page {
     let me = me(&state, &req).await?;
-    if !authz::may_read_review_queue(&me.caller) {
+    let Some(within) = authz::may_read_review_queue(&me.caller) else {
         return Err(ApiError::Forbidden("待审队列供审核人员使用".into()).into());
-    }
+    };
     let q = q.into_inner();
     let status = q
         .status
@@ -79,6 +79,7 @@ pub(super) async fn queue(
             crate::routes::worklists::queue_page(
                 c,
                 &caller,
+                &within,
                 status,
                 (!vi.is_empty()).then_some(vi.as_str()),
                 flag.map(FlagCode::as_str),

@@ -8,7 +8,6 @@ use serde::Deserialize;
 use super::labels::{percent, status_name};
 use super::session::{check_csrf, me};
 use super::{ConsoleError, Me, Page, SealForm, page, redirect};
-use crate::auth::caller::Role;
 use crate::authz;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -62,16 +61,13 @@ pub(super) async fn spot_checks(
     let (units, drawn) = state
         .db
         .run(move |c| {
-            let level = authz::level_of(c, &caller)?;
-            if caller.role != Role::Reviewer
-                || !matches!(level, Some(OrgLevel::County | OrgLevel::Prefecture))
-            {
+            let Some(level) = authz::spot_check_level(c, &caller)? else {
                 return Ok(None);
-            }
+            };
             // A county checks its townships; the prefecture its counties and their townships.
             let mut units = Vec::new();
             for u in fieldsurvey_db::org::children(c, &caller.org_code)? {
-                if level == Some(OrgLevel::Prefecture) {
+                if level == OrgLevel::Prefecture {
                     let townships = fieldsurvey_db::org::children(c, &u.code)?;
                     units.push((u.code, u.name.clone()));
                     for t in townships {

@@ -93,11 +93,11 @@ pub async fn list_clues(
     caller: Caller,
     query: web::Query<CluesQuery>,
 ) -> Result<web::Json<CluesPage>, ApiError> {
-    if !authz::may_read_clues(&caller) {
+    let Some(within) = authz::may_read_clues(&caller) else {
         return Err(ApiError::Forbidden(
             "clues are read by reviewers, auditors and admins".into(),
         ));
-    }
+    };
     let q = query.into_inner();
     let mut errors = Vec::new();
     let status = match q.status.as_deref().map(str::parse::<ClueStatus>) {
@@ -119,13 +119,7 @@ pub async fn list_clues(
     let mut rows = state
         .db
         .run(move |c| {
-            fieldsurvey_db::clues::list(
-                c,
-                &caller.org_code,
-                status,
-                (page - 1) * PAGE_SIZE,
-                PAGE_SIZE + 1,
-            )
+            fieldsurvey_db::clues::list(c, &within, status, (page - 1) * PAGE_SIZE, PAGE_SIZE + 1)
         })
         .await?;
     let has_more = rows.len() as i64 > PAGE_SIZE;

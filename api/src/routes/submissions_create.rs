@@ -13,7 +13,6 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::auth::Caller;
-use crate::auth::caller::Role;
 use crate::authz;
 use crate::error::{ApiError, ProblemItem};
 use crate::routes::upload;
@@ -163,7 +162,7 @@ async fn accept(
     payload: web::Payload,
     request_id: Option<String>,
 ) -> Result<HttpResponse, ApiError> {
-    if caller.role != Role::Surveyor {
+    if !authz::is_uploader(&caller) {
         return Err(ApiError::Forbidden("only surveyors upload surveys".into()));
     }
     // Held until the answer: this process reads at most so many uploads at once.

@@ -7,6 +7,7 @@
 use actix_web::{get, web};
 use fieldsurvey_core::vocab::Status;
 use fieldsurvey_db::models::Submission;
+use fieldsurvey_db::org::Jurisdiction;
 use fieldsurvey_db::worklists::QueueFilter;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -150,22 +151,18 @@ fn page_of(
 pub fn queue_page(
     c: &mut fieldsurvey_db::Conn,
     caller: &Caller,
+    within: &Jurisdiction,
     status: Status,
     village: Option<&str>,
     flag: Option<&str>,
     page: i64,
 ) -> fieldsurvey_db::DbResult<Page> {
-    let level = if caller.role == crate::auth::caller::Role::Reviewer && status == Status::SignedOff
-    {
-        authz::level_of(c, caller)?
-    } else {
-        None
-    };
+    let level = authz::queue_level(c, caller, status)?;
     let subs = fieldsurvey_db::worklists::review_queue(
         c,
         &QueueFilter {
             level,
-            org_code: &caller.org_code,
+            within,
             status,
             village,
             flag,
@@ -192,11 +189,11 @@ pub async fn review_queue(
     caller: Caller,
     query: web::Query<QueueQuery>,
 ) -> Result<web::Json<Page>, ApiError> {
-    if !authz::may_read_review_queue(&caller) {
+    let Some(within) = authz::may_read_review_queue(&caller) else {
         return Err(ApiError::Forbidden(
             "the review queue is for reviewers".into(),
         ));
-    }
+    };
     let q = query.into_inner();
     let mut errors = Vec::new();
     let status = check_status(q.status, Status::SignedOff)
@@ -220,6 +217,7 @@ pub async fn review_queue(
             queue_page(
                 c,
                 &caller,
+                &within,
                 status,
                 q.village.as_deref(),
                 q.flag.as_deref(),
