@@ -80,7 +80,7 @@ pub(super) async fn spot_checks(
             let drawn = match q.id {
                 Some(id) => match fieldsurvey_db::spot_checks::get(c, &id)? {
                     Some((unit, _, rate, seed, population))
-                        if fieldsurvey_db::org::is_within(c, &unit, &caller.org_code)? =>
+                        if authz::may_view_org_unit(c, &caller, &unit)? =>
                     {
                         let items = fieldsurvey_db::spot_checks::items(c, &id)?
                             .into_iter()
