@@ -191,6 +191,47 @@ pub fn supersede(
     }
 }
 
+/// An enrolment code as stored: whose it is, whether it was spent, until when it is good.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnrolmentCode<'a> {
+    pub owner: &'a str,
+    pub used: bool,
+    pub expires_at: chrono::NaiveDateTime,
+}
+
+/// Why a code does not enrol a key; nothing changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CodeRefusal {
+    /// No such code (or none was given).
+    Unknown,
+    /// Issued for someone else.
+    NotYours,
+    Used,
+    Expired,
+}
+
+/// May `user` enrol a key with this code at `now` (UTC)? A code is one person's, used once,
+/// before it expires.
+pub fn enrol_with(
+    code: Option<&EnrolmentCode<'_>>,
+    user: &str,
+    now: chrono::NaiveDateTime,
+) -> Result<(), CodeRefusal> {
+    let Some(code) = code else {
+        return Err(CodeRefusal::Unknown);
+    };
+    if code.owner != user {
+        return Err(CodeRefusal::NotYours);
+    }
+    if code.used {
+        return Err(CodeRefusal::Used);
+    }
+    if code.expires_at <= now {
+        return Err(CodeRefusal::Expired);
+    }
+    Ok(())
+}
+
 /// What a photo's EXIF said about when and where it was taken.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PhotoSaid<'a> {
@@ -374,6 +415,32 @@ mod tests {
             ..earlier
         };
         assert_eq!(supersede("v2", "h1", Some(&mine)), Ok(()));
+    }
+
+    #[test]
+    fn an_enrolment_code_is_its_owners_once_until_it_expires() {
+        let now = chrono::DateTime::UNIX_EPOCH.naive_utc() + chrono::Duration::days(20_000);
+        let code = EnrolmentCode {
+            owner: "u1",
+            used: false,
+            expires_at: now + chrono::Duration::minutes(1),
+        };
+        assert_eq!(enrol_with(Some(&code), "u1", now), Ok(()));
+        assert_eq!(enrol_with(None, "u1", now), Err(CodeRefusal::Unknown));
+        assert_eq!(
+            enrol_with(Some(&code), "u2", now),
+            Err(CodeRefusal::NotYours)
+        );
+        let used = EnrolmentCode {
+            used: true,
+            ..code.clone()
+        };
+        assert_eq!(enrol_with(Some(&used), "u1", now), Err(CodeRefusal::Used));
+        let later = now + chrono::Duration::minutes(1);
+        assert_eq!(
+            enrol_with(Some(&code), "u1", later),
+            Err(CodeRefusal::Expired)
+        );
     }
 
     #[test]

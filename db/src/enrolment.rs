@@ -99,16 +99,8 @@ pub fn issue(
     Ok(Issued { code, expires_at })
 }
 
-/// Why a code does not enrol a key; nothing changed.
-#[derive(Debug, PartialEq, Eq)]
-pub enum CodeRefusal {
-    /// No such code (or none was given).
-    Unknown,
-    /// Issued for someone else.
-    NotYours,
-    Used,
-    Expired,
-}
+pub use fieldsurvey_core::transitions::CodeRefusal;
+use fieldsurvey_core::transitions::{EnrolmentCode, enrol_with};
 
 /// Enrol `key` for its user with `code`, the person themselves (`actor`) enrolling: the code
 /// is spent and the key enrolled in one transaction, the ledger entry naming who issued the
@@ -146,18 +138,19 @@ fn enrol_in(
         .returning((ec::user_id, ec::issued_by, ec::expires_at, ec::used_at))
         .get_result(c)
         .optional())?;
-    let Some((owner, issued_by, expires_at, used_at)) = row else {
+    let stored = row
+        .as_ref()
+        .map(|(owner, _, expires_at, used_at)| EnrolmentCode {
+            owner,
+            used: used_at.is_some(),
+            expires_at: *expires_at,
+        });
+    if let Err(refusal) = enrol_with(stored.as_ref(), &key.user_id, at) {
+        return Ok(Err(refusal));
+    }
+    let Some((_, issued_by, _, _)) = row else {
         return Ok(Err(CodeRefusal::Unknown));
     };
-    if owner != key.user_id {
-        return Ok(Err(CodeRefusal::NotYours));
-    }
-    if used_at.is_some() {
-        return Ok(Err(CodeRefusal::Used));
-    }
-    if expires_at <= at {
-        return Ok(Err(CodeRefusal::Expired));
-    }
     let issued_by: serde_json::Value =
         serde_json::from_str(&issued_by).unwrap_or(serde_json::Value::Null);
     let mut entry = Entry::new(LedgerAction::KeyEnrolled, actor.clone());
