@@ -17,7 +17,8 @@ pub struct Verifier {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PhotoView {
     pub part: String,
-    pub kind: Option<String>,
+    #[schema(value_type = Option<String>, example = "house")]
+    pub kind: Option<fieldsurvey_core::form::PhotoKind>,
     pub sha256: String,
     pub size_bytes: i64,
     pub width: Option<i32>,

@@ -108,6 +108,11 @@ pub struct Water {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(
+    feature = "sql",
+    derive(diesel::expression::AsExpression, diesel::deserialize::FromSqlRow)
+)]
+#[cfg_attr(feature = "sql", diesel(sql_type = diesel::sql_types::Text))]
 pub enum PhotoKind {
     House,
     HouseholdWithVerifier,
@@ -127,6 +132,27 @@ impl PhotoKind {
         }
     }
 }
+
+impl std::str::FromStr for PhotoKind {
+    type Err = crate::vocab::UnknownValue;
+    fn from_str(s: &str) -> Result<PhotoKind, Self::Err> {
+        [
+            PhotoKind::House,
+            PhotoKind::HouseholdWithVerifier,
+            PhotoKind::WaterSource,
+            PhotoKind::Document,
+            PhotoKind::Other,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+        .ok_or_else(|| crate::vocab::UnknownValue {
+            vocabulary: "photo kind",
+            value: s.to_owned(),
+        })
+    }
+}
+
+crate::vocab::text_column!(PhotoKind);
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -21,6 +21,45 @@ pub struct UnknownValue {
     pub value: String,
 }
 
+/// A text column on any diesel backend (feature `sql`) for a type with `as_str` and `FromStr`;
+/// the type itself derives `AsExpression` and `FromSqlRow` for `Text`.
+macro_rules! text_column {
+    ($name:ident) => {
+        #[cfg(feature = "sql")]
+        impl<DB> diesel::deserialize::FromSql<diesel::sql_types::Text, DB> for $name
+        where
+            DB: diesel::backend::Backend,
+            String: diesel::deserialize::FromSql<diesel::sql_types::Text, DB>,
+        {
+            fn from_sql(bytes: DB::RawValue<'_>) -> diesel::deserialize::Result<Self> {
+                let text = <String as diesel::deserialize::FromSql<
+                            diesel::sql_types::Text,
+                            DB,
+                        >>::from_sql(bytes)?;
+                Ok(text.parse()?)
+            }
+        }
+
+        #[cfg(feature = "sql")]
+        impl<DB> diesel::serialize::ToSql<diesel::sql_types::Text, DB> for $name
+        where
+            DB: diesel::backend::Backend,
+            str: diesel::serialize::ToSql<diesel::sql_types::Text, DB>,
+        {
+            fn to_sql<'b>(
+                &'b self,
+                out: &mut diesel::serialize::Output<'b, '_, DB>,
+            ) -> diesel::serialize::Result {
+                <str as diesel::serialize::ToSql<diesel::sql_types::Text, DB>>::to_sql(
+                    self.as_str(),
+                    out,
+                )
+            }
+        }
+    };
+}
+pub(crate) use text_column;
+
 /// Declare a vocabulary: the enum, its texts, `ALL`, `as_str`, `FromStr`, `Display`, serde as the
 /// text and (feature `sql`) the text column mapping.
 macro_rules! vocabulary {
@@ -85,37 +124,7 @@ macro_rules! vocabulary {
             }
         }
 
-        #[cfg(feature = "sql")]
-        impl<DB> diesel::deserialize::FromSql<diesel::sql_types::Text, DB> for $name
-        where
-            DB: diesel::backend::Backend,
-            String: diesel::deserialize::FromSql<diesel::sql_types::Text, DB>,
-        {
-            fn from_sql(bytes: DB::RawValue<'_>) -> diesel::deserialize::Result<Self> {
-                let text = <String as diesel::deserialize::FromSql<
-                    diesel::sql_types::Text,
-                    DB,
-                >>::from_sql(bytes)?;
-                Ok(text.parse()?)
-            }
-        }
-
-        #[cfg(feature = "sql")]
-        impl<DB> diesel::serialize::ToSql<diesel::sql_types::Text, DB> for $name
-        where
-            DB: diesel::backend::Backend,
-            str: diesel::serialize::ToSql<diesel::sql_types::Text, DB>,
-        {
-            fn to_sql<'b>(
-                &'b self,
-                out: &mut diesel::serialize::Output<'b, '_, DB>,
-            ) -> diesel::serialize::Result {
-                <str as diesel::serialize::ToSql<diesel::sql_types::Text, DB>>::to_sql(
-                    self.as_str(),
-                    out,
-                )
-            }
-        }
+        text_column!($name);
     };
 }
 
@@ -329,6 +338,15 @@ vocabulary! {
 }
 
 vocabulary! {
+    /// The kind of a message the service sends itself through the queue (its type and routing
+    /// key).
+    MessageKind ("message kind") {
+        /// Process a submission: the staged pipeline.
+        SubmissionProcess = "submission.process",
+    }
+}
+
+vocabulary! {
     /// What a return asks of a field (CONTRACT.md, the review's `reasons[].action`).
     ReasonAction ("reason action") {
         Keep = "keep",
@@ -352,8 +370,9 @@ mod tests {
             let text = v.to_string();
             assert!(seen.insert(text.clone()), "{text} appears twice");
             assert!(
-                text.chars().all(|c| c.is_ascii_lowercase() || c == '_'),
-                "{text} is not snake_case"
+                text.chars()
+                    .all(|c| c.is_ascii_lowercase() || c == '_' || c == '.'),
+                "{text} is not lower-case words"
             );
             assert_eq!(text.parse::<T>().as_ref(), Ok(v));
             let json = serde_json::to_string(v).unwrap_or_default();
@@ -372,6 +391,7 @@ mod tests {
         round_trips(ClueKind::ALL);
         round_trips(ClueStatus::ALL);
         round_trips(ReasonAction::ALL);
+        round_trips(MessageKind::ALL);
     }
 
     #[test]

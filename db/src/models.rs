@@ -2,7 +2,8 @@
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use fieldsurvey_core::vocab::{ClueKind, ClueStatus, OrgLevel, Role, Status};
+use fieldsurvey_core::form::PhotoKind;
+use fieldsurvey_core::vocab::{ClueKind, ClueStatus, MessageKind, OrgLevel, Role, Status};
 
 use crate::schema::*;
 
@@ -84,7 +85,7 @@ pub struct SubmissionPhoto {
     pub sha256: String,
     pub size_bytes: i64,
     pub content_type: Option<String>,
-    pub kind: Option<String>,
+    pub kind: Option<PhotoKind>,
     pub width: Option<i32>,
     pub height: Option<i32>,
     /// EXIF capture time (RFC 3339), when the photo says.
@@ -102,7 +103,7 @@ pub struct SubmissionPhoto {
 pub struct OutboxRow {
     pub id: i64,
     pub message_id: String,
-    pub kind: String,
+    pub kind: MessageKind,
     pub routing_key: String,
     pub payload: String,
     pub request_id: Option<String>,
@@ -112,7 +113,7 @@ pub struct OutboxRow {
 #[diesel(table_name = outbox)]
 pub struct NewOutbox {
     pub message_id: String,
-    pub kind: String,
+    pub kind: MessageKind,
     pub routing_key: String,
     pub payload: String,
     pub request_id: Option<String>,

@@ -5,6 +5,7 @@
 
 use chrono::{NaiveDateTime, TimeDelta};
 use diesel::prelude::*;
+use fieldsurvey_core::vocab::MessageKind;
 
 use crate::models::{NewOutbox, OutboxRow};
 use crate::schema::outbox::dsl as ob;
@@ -87,7 +88,7 @@ pub struct ProcessMessage {
 }
 
 /// The message's type and routing key.
-pub const PROCESS_KIND: &str = "submission.process";
+pub const PROCESS_KIND: MessageKind = MessageKind::SubmissionProcess;
 
 impl ProcessMessage {
     pub fn new(submission_id: &str, request_id: Option<&str>) -> Self {
@@ -110,8 +111,8 @@ impl ProcessMessage {
     pub fn outbox_row(&self, now: NaiveDateTime) -> NewOutbox {
         NewOutbox {
             message_id: Self::message_id(&self.submission_id),
-            kind: PROCESS_KIND.into(),
-            routing_key: PROCESS_KIND.into(),
+            kind: PROCESS_KIND,
+            routing_key: PROCESS_KIND.as_str().to_owned(),
             // A struct of two strings always serialises.
             payload: serde_json::to_string(self).unwrap_or_default(),
             request_id: self.request_id.clone(),

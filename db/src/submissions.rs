@@ -124,7 +124,7 @@ pub struct SignedOff {
 
 pub struct PhotoMeta {
     pub part: String,
-    pub kind: Option<String>,
+    pub kind: Option<fieldsurvey_core::form::PhotoKind>,
     pub width: Option<i32>,
     pub height: Option<i32>,
     pub exif_time: Option<String>,

@@ -140,7 +140,7 @@ fn submission(id: &str, surveyor: &str, digest: &str) -> Submission {
 fn message(id: &str) -> NewOutbox {
     NewOutbox {
         message_id: format!("{id}:process"),
-        kind: "submission.process".into(),
+        kind: fieldsurvey_core::vocab::MessageKind::SubmissionProcess,
         routing_key: "submission.process".into(),
         payload: "{}".into(),
         request_id: None,

@@ -138,7 +138,7 @@ async fn requeue_unfinished(db: &Db, local: &Arc<LocalQueue>) -> Result<()> {
             OutboxMessage {
                 id: 0,
                 message_id: row.message_id,
-                kind: row.kind,
+                kind: row.kind.as_str().to_owned(),
                 routing_key: row.routing_key,
                 payload: row.payload.into_bytes(),
                 request_id: row.request_id,

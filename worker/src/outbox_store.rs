@@ -25,7 +25,7 @@ impl OutboxStore for DbOutbox {
             .map(|r| OutboxMessage {
                 id: r.id,
                 message_id: r.message_id,
-                kind: r.kind,
+                kind: r.kind.as_str().to_owned(),
                 routing_key: r.routing_key,
                 payload: r.payload.into_bytes(),
                 request_id: r.request_id,

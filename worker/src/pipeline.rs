@@ -260,7 +260,7 @@ impl Pipeline {
                         .photos
                         .iter()
                         .find(|e| e.part == m.part)
-                        .map(|e| e.kind.as_str().to_owned());
+                        .map(|e| e.kind);
                 }
                 outcome = Some(assess(doc, &self.indicators));
             }

@@ -18,6 +18,7 @@ use crate::routes::photos;
 use crate::routes::review::{Reason, ReviewRequest, take_decision};
 use crate::state::AppState;
 use crate::view;
+use fieldsurvey_core::form::PhotoKind;
 use fieldsurvey_core::indicators::Indicator;
 use fieldsurvey_core::vocab::{ClueKind, LedgerAction, Status};
 
@@ -109,12 +110,12 @@ pub(super) async fn submission(
         .photos
         .iter()
         .map(|p| {
-            let label = match p.kind.as_deref() {
-                Some("house") => "住房",
-                Some("household_with_verifier") => "入户合影",
-                Some("water_source") => "饮水水源",
-                Some(other) => other,
-                None => "照片",
+            let label = match p.kind {
+                Some(PhotoKind::House) => "住房",
+                Some(PhotoKind::HouseholdWithVerifier) => "入户合影",
+                Some(PhotoKind::WaterSource) => "饮水水源",
+                Some(PhotoKind::Document) => "证件材料",
+                Some(PhotoKind::Other) | None => "照片",
             };
             (
                 label.to_owned(),
