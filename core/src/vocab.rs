@@ -21,6 +21,17 @@ pub struct UnknownValue {
     pub value: String,
 }
 
+/// A text column's value as a `String`, on any backend (what `text_column!` parses).
+#[cfg(feature = "sql")]
+#[doc(hidden)]
+pub fn text_of<DB>(bytes: DB::RawValue<'_>) -> diesel::deserialize::Result<String>
+where
+    DB: diesel::backend::Backend,
+    String: diesel::deserialize::FromSql<diesel::sql_types::Text, DB>,
+{
+    <String as diesel::deserialize::FromSql<diesel::sql_types::Text, DB>>::from_sql(bytes)
+}
+
 /// A text column on any diesel backend (feature `sql`) for a type with `as_str` and `FromStr`;
 /// the type itself derives `AsExpression` and `FromSqlRow` for `Text`.
 macro_rules! text_column {
@@ -32,11 +43,7 @@ macro_rules! text_column {
             String: diesel::deserialize::FromSql<diesel::sql_types::Text, DB>,
         {
             fn from_sql(bytes: DB::RawValue<'_>) -> diesel::deserialize::Result<Self> {
-                let text = <String as diesel::deserialize::FromSql<
-                            diesel::sql_types::Text,
-                            DB,
-                        >>::from_sql(bytes)?;
-                Ok(text.parse()?)
+                Ok($crate::vocab::text_of::<DB>(bytes)?.parse()?)
             }
         }
 
