@@ -29,6 +29,7 @@ pub struct Settings {
     pub pii_key_file: Option<String>,
     pub http_workers: Option<usize>,
     pub worker_prefetch: Option<u16>,
+    pub worker_evidence_concurrency: Option<usize>,
     pub retry_delay_ms: Option<u64>,
     pub max_attempts: Option<u32>,
     pub metrics_listen: Option<String>,
@@ -52,7 +53,7 @@ pub struct Settings {
     pub trust_forwarded_for: Option<bool>,
 }
 
-const KEYS: [&str; 30] = [
+const KEYS: [&str; 31] = [
     "SIGN_IN_FREE_FAILURES",
     "SIGN_IN_FREE_FAILURES_PER_ADDRESS",
     "SIGN_IN_MAX_DELAY_SECS",
@@ -75,6 +76,7 @@ const KEYS: [&str; 30] = [
     "JWT_KEY_FILE",
     "HTTP_WORKERS",
     "WORKER_PREFETCH",
+    "WORKER_EVIDENCE_CONCURRENCY",
     "RETRY_DELAY_MS",
     "MAX_ATTEMPTS",
     "METRICS_LISTEN",
@@ -119,6 +121,7 @@ impl Settings {
             "PII_KEY_FILE" => self.pii_key_file = Some(v),
             "HTTP_WORKERS" => self.http_workers = Some(num(key, &v)?),
             "WORKER_PREFETCH" => self.worker_prefetch = Some(num(key, &v)?),
+            "WORKER_EVIDENCE_CONCURRENCY" => self.worker_evidence_concurrency = Some(num(key, &v)?),
             "RETRY_DELAY_MS" => self.retry_delay_ms = Some(num(key, &v)?),
             "MAX_ATTEMPTS" => self.max_attempts = Some(num(key, &v)?),
             "CHECKPOINT_INTERVAL_SECS" => self.checkpoint_interval_secs = Some(num(key, &v)?),
@@ -280,6 +283,15 @@ impl Settings {
 
     pub fn prefetch(&self) -> u16 {
         self.worker_prefetch.unwrap_or(8)
+    }
+
+    /// How many submissions one worker process examines photos for at once (the evidence
+    /// stage's decoding; default: the cores it may use). The other stages of the messages it
+    /// holds wait on the database meanwhile.
+    pub fn evidence_concurrency(&self) -> usize {
+        self.worker_evidence_concurrency
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from))
+            .max(1)
     }
 
     /// The connection pool of a process in `role`. Defaults fit one API and four workers in

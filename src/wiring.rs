@@ -106,6 +106,9 @@ pub fn pipeline(
         review_deadline_days: settings.review_deadline_days(),
         metrics,
         hashes: Default::default(),
+        evidence_slots: std::sync::Arc::new(tokio::sync::Semaphore::new(
+            settings.evidence_concurrency(),
+        )),
     })
 }
 

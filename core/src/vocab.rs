@@ -286,6 +286,22 @@ vocabulary! {
 }
 
 vocabulary! {
+    /// A step of the worker's pipeline, in order (DESIGN.md). Each is recorded once per
+    /// submission in `stage_runs`, keyed on (submission, stage), in the transaction that commits
+    /// the submission's outcome.
+    Stage ("pipeline stage") {
+        /// The document checks and the photos against the survey's `photos[]`.
+        Validate = "validate",
+        /// Each photo's bytes: digest, bounded decoding, thumbnail, perceptual hash, EXIF.
+        Evidence = "evidence",
+        /// R1 (the uploader's own, unrevoked key), `supersedes`, and the seven indicators.
+        Signature = "signature",
+        /// Flags, clues and photo reuse; the outcome (signed off or rejected) committed.
+        SignOff = "sign_off",
+    }
+}
+
+vocabulary! {
     /// What a return asks of a field (CONTRACT.md, the review's `reasons[].action`).
     ReasonAction ("reason action") {
         Keep = "keep",

@@ -6,8 +6,8 @@ use diesel::prelude::*;
 
 use crate::models::{NewOutbox, Submission, SubmissionPhoto};
 use crate::schema::{outbox, stage_runs, submission_photos as p, submissions as s};
-use crate::{Conn, DbError, DbResult, Tx, transaction, with_conn, with_tx};
-use fieldsurvey_core::vocab::{LedgerAction, OrgLevel, Status};
+use crate::{Conn, DbError, DbResult, Tx, with_conn, with_tx};
+use fieldsurvey_core::vocab::{LedgerAction, OrgLevel, Stage, Status};
 
 pub enum Ingested {
     /// Stored now, with its outbox row.
@@ -24,23 +24,25 @@ pub fn ingest(
     photos: &[SubmissionPhoto],
     message: &NewOutbox,
 ) -> DbResult<Ingested> {
-    transaction!(conn, |c| {
-        let inserted = diesel::insert_into(s::table)
+    conn.transaction(|tx| {
+        let inserted = with_tx!(tx, |c| diesel::insert_into(s::table)
             .values(sub)
             .on_conflict(s::id)
             .do_nothing()
-            .execute(c)?;
+            .execute(c))?;
         if inserted == 0 {
-            let existing = s::table
+            let existing = with_tx!(tx, |c| s::table
                 .filter(s::id.eq(&sub.id))
                 .select(Submission::as_select())
-                .first(c)?;
+                .first(c))?;
             return Ok::<_, DbError>(Ingested::Existing(Box::new(existing)));
         }
-        diesel::insert_into(p::table).values(photos).execute(c)?;
-        diesel::insert_into(outbox::table)
+        with_tx!(tx, |c| diesel::insert_into(p::table)
+            .values(photos)
+            .execute(c))?;
+        with_tx!(tx, |c| diesel::insert_into(outbox::table)
             .values(message)
-            .execute(c)?;
+            .execute(c))?;
         Ok(Ingested::New)
     })
 }
@@ -78,17 +80,18 @@ pub fn count_by_status(conn: &mut Conn, status: Status) -> DbResult<i64> {
         .get_result(c)?))
 }
 
-/// What the validation stage decided about one submission.
+/// What the pipeline decided about one submission, committed by its last stage.
 pub struct StageOutcome<'a> {
     pub submission_id: &'a str,
-    pub stage: &'a str,
+    /// The stages that ran and when each finished: one `stage_runs` row each.
+    pub stages: Vec<(Stage, NaiveDateTime)>,
     pub worker: &'a str,
     pub status: Status,
     pub outcome: Option<String>,
     pub rejections: String,
     pub flags: String,
     pub signer_key_id: Option<String>,
-    pub photo_meta: Vec<PhotoMeta>,
+    pub photo_meta: &'a [PhotoMeta],
     pub at: NaiveDateTime,
     /// The ledger entry recording this change (R2), appended in the same transaction.
     pub entry: fieldsurvey_core::ledger::Entry,
@@ -133,9 +136,10 @@ pub struct PhotoMeta {
     pub phash: Option<u64>,
 }
 
-/// Commit a stage's effects exactly once: the status change, guarded on `queued`, decides which
-/// run writes; the (submission, stage) row records it. Returns false when the stage had already run (a
-/// redelivery, or another worker's run), in which case nothing changes.
+/// Commit the pipeline's outcome exactly once: the status change, guarded on `queued`, decides
+/// which run writes; a (submission, stage) row records each stage that ran. Returns false when
+/// the submission had already been processed (a redelivery, or another worker's run), in which
+/// case nothing changes.
 ///
 /// No lock that every sign-off takes: the transaction locks its own rows and its household
 /// (two versions of one household take turns), figures change by inserted deltas, and its
@@ -165,20 +169,22 @@ pub fn record_stage(conn: &mut Conn, o: &StageOutcome<'_>) -> DbResult<bool> {
             // Processed by another run meanwhile (its result stands), or parked: nothing written.
             return Ok(false);
         }
-        with_tx!(tx, |c| diesel::insert_into(stage_runs::table)
-            .values((
-                stage_runs::submission_id.eq(o.submission_id),
-                stage_runs::stage.eq(o.stage),
-                stage_runs::completed_at.eq(o.at),
-                stage_runs::worker.eq(o.worker),
-            ))
-            .on_conflict((stage_runs::submission_id, stage_runs::stage))
-            .do_nothing()
-            .execute(c))?;
+        for (stage, completed_at) in &o.stages {
+            with_tx!(tx, |c| diesel::insert_into(stage_runs::table)
+                .values((
+                    stage_runs::submission_id.eq(o.submission_id),
+                    stage_runs::stage.eq(stage),
+                    stage_runs::completed_at.eq(completed_at),
+                    stage_runs::worker.eq(o.worker),
+                ))
+                .on_conflict((stage_runs::submission_id, stage_runs::stage))
+                .do_nothing()
+                .execute(c))?;
+        }
         if let Some(so) = &o.signed_off {
             crate::progress::lock_household(tx, &so.household_code)?;
         }
-        for m in &o.photo_meta {
+        for m in o.photo_meta {
             with_tx!(tx, |c| diesel::update(
                 p::table
                     .filter(p::submission_id.eq(o.submission_id))

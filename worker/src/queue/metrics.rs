@@ -14,6 +14,11 @@ pub struct OutcomeLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StageLabels {
+    pub stage: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct FinalLabels {
     pub status: String,
 }
@@ -24,8 +29,16 @@ pub struct QueueMetrics {
     pub messages: Family<OutcomeLabels, Counter>,
     pub handler_seconds: Histogram,
     pub final_seconds: Family<FinalLabels, Histogram, fn() -> Histogram>,
+    /// Time each pipeline stage took (its own work, not the wait before it).
+    pub stage_seconds: Family<StageLabels, Histogram, fn() -> Histogram>,
     /// Messages of pending work re-sent by the sweeper (their first was lost).
     pub resent: Counter,
+}
+
+fn stage_histogram() -> Histogram {
+    Histogram::new([
+        0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+    ])
 }
 
 fn final_histogram() -> Histogram {
@@ -44,6 +57,7 @@ impl QueueMetrics {
                 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
             ]),
             final_seconds: Family::new_with_constructor(final_histogram as fn() -> Histogram),
+            stage_seconds: Family::new_with_constructor(stage_histogram as fn() -> Histogram),
             resent: Counter::default(),
         };
         registry.register(
@@ -72,6 +86,11 @@ impl QueueMetrics {
             m.final_seconds.clone(),
         );
         registry.register(
+            "fieldsurvey_stage_seconds",
+            "Time one pipeline stage took for one submission (validate, evidence, signature, sign_off)",
+            m.stage_seconds.clone(),
+        );
+        registry.register(
             "fieldsurvey_resent",
             "Messages of queued submissions re-sent by the sweeper after the first was lost",
             m.resent.clone(),
@@ -84,6 +103,15 @@ impl QueueMetrics {
         self.final_seconds
             .get_or_create(&FinalLabels {
                 status: status.to_owned(),
+            })
+            .observe(seconds);
+    }
+
+    /// The pipeline stage `stage` took `seconds` for one submission.
+    pub fn stage(&self, stage: &str, seconds: f64) {
+        self.stage_seconds
+            .get_or_create(&StageLabels {
+                stage: stage.to_owned(),
             })
             .observe(seconds);
     }
