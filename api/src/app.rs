@@ -13,7 +13,7 @@ use crate::openapi::{ApiDoc, Methods};
 use utoipa_actix_web::AppExt;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::error::{ApiError, ProblemItem};
+use crate::error::{ApiError, ErrorCode, ProblemItem};
 use crate::metrics::RouteLabels;
 use crate::routes::*;
 use crate::state::AppState;
@@ -109,9 +109,11 @@ fn json_error(
             unit: "bytes",
         }
         .into(),
-        other => {
-            ApiError::BadRequest(vec![ProblemItem::new("invalid_json", other.to_string())]).into()
-        }
+        other => ApiError::BadRequest(vec![ProblemItem::new(
+            ErrorCode::InvalidJson,
+            other.to_string(),
+        )])
+        .into(),
     }
 }
 
@@ -157,8 +159,11 @@ pub async fn serve(state: AppState, listener: TcpListener, workers: usize) -> st
                     .error_handler(json_error),
             )
             .app_data(web::QueryConfig::default().error_handler(|err, _| {
-                ApiError::BadRequest(vec![ProblemItem::new("invalid_query", err.to_string())])
-                    .into()
+                ApiError::BadRequest(vec![ProblemItem::new(
+                    ErrorCode::InvalidQuery,
+                    err.to_string(),
+                )])
+                .into()
             }))
             .wrap(actix_web::middleware::from_fn(request_context))
             .into_utoipa_app()

@@ -6,7 +6,7 @@ use fieldsurvey_core::decision::{self, TimeError};
 use fieldsurvey_db::decisions::SealRefusal;
 use serde::Deserialize;
 
-use crate::error::{ApiError, ProblemItem};
+use crate::error::{ApiError, ErrorCode, ProblemItem};
 
 /// Members every signed decision request carries beside its own.
 #[derive(Debug, Default, Clone, Deserialize, utoipa::ToSchema)]
@@ -55,7 +55,7 @@ impl SealFields {
                 _ => {
                     errors.push(
                         ProblemItem::new(
-                            "signature_required",
+                            ErrorCode::SignatureRequired,
                             "a decision is signed by the person who takes it: decided_at, \
                              key_id and signature are required",
                         )
@@ -77,7 +77,7 @@ impl SealFields {
         {
             errors.push(
                 ProblemItem::new(
-                    "invalid_signature",
+                    ErrorCode::InvalidSignature,
                     "signature is 64 bytes in base64url without padding (86 characters)",
                 )
                 .at("signature"),
@@ -87,10 +87,14 @@ impl SealFields {
             match decision::decided_at(&decided_at, chrono::Utc::now()) {
                 Ok(_) => {}
                 Err(e @ TimeError::Unreadable) => {
-                    errors.push(ProblemItem::new("invalid_time", e.to_string()).at("decided_at"));
+                    errors.push(
+                        ProblemItem::new(ErrorCode::InvalidTime, e.to_string()).at("decided_at"),
+                    );
                 }
                 Err(e @ TimeError::Stale(_)) => {
-                    errors.push(ProblemItem::new("stale_decision", e.to_string()).at("decided_at"));
+                    errors.push(
+                        ProblemItem::new(ErrorCode::StaleDecision, e.to_string()).at("decided_at"),
+                    );
                 }
             }
         }
@@ -106,18 +110,19 @@ impl SealFields {
 pub fn refused(r: SealRefusal) -> ApiError {
     match r {
         SealRefusal::UnknownKey => ApiError::Refused(
-            "unknown_key",
+            ErrorCode::UnknownKey,
             "the key is not one enrolled for you (enrol it with an enrolment code)".into(),
         ),
-        SealRefusal::KeyRevoked => {
-            ApiError::Refused("key_revoked", "the key was revoked; enrol a new one".into())
-        }
+        SealRefusal::KeyRevoked => ApiError::Refused(
+            ErrorCode::KeyRevoked,
+            "the key was revoked; enrol a new one".into(),
+        ),
         SealRefusal::BadSignature(why) => ApiError::Refused(
-            "bad_signature",
+            ErrorCode::BadSignature,
             format!("the signature is not yours over this decision: {why}"),
         ),
         SealRefusal::Replayed(seq) => ApiError::Conflict(
-            "replayed_decision",
+            ErrorCode::ReplayedDecision,
             format!("this signed decision was already taken (ledger entry {seq})"),
         ),
     }

@@ -13,7 +13,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::auth::Caller;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::seal::SealFields;
 
 mod attention;
@@ -128,32 +128,32 @@ impl From<ApiError> for ConsoleError {
         let text = match &e {
             ApiError::NotFound => "没有这条记录，或不在您的辖区内。".to_owned(),
             ApiError::Forbidden(d) => format!("无权执行此操作：{d}"),
-            ApiError::Refused(code, d) => match *code {
-                "unknown_key" => "签名所用的密钥不是您登记过的：请先到“签名密钥”页登记本浏览器的密钥。"
+            ApiError::Refused(code, d) => match code {
+                ErrorCode::UnknownKey => "签名所用的密钥不是您登记过的：请先到“签名密钥”页登记本浏览器的密钥。"
                     .to_owned(),
-                "key_revoked" => "签名所用的密钥已吊销：请向管理员申请登记码，重新登记。".to_owned(),
-                "bad_signature" => "签名与决定内容不符，未执行。请刷新页面后重新操作。".to_owned(),
-                "enrolment_code_required" | "invalid_enrolment_code" => {
+                ErrorCode::KeyRevoked => "签名所用的密钥已吊销：请向管理员申请登记码，重新登记。".to_owned(),
+                ErrorCode::BadSignature => "签名与决定内容不符，未执行。请刷新页面后重新操作。".to_owned(),
+                ErrorCode::EnrolmentCodeRequired | ErrorCode::InvalidEnrolmentCode => {
                     "登记码无效：可能输错、已用过、已过期（24 小时），或不是签发给您的。请向管理员或本乡镇审核员重新申请。"
                         .to_owned()
                 }
                 _ => format!("无权执行此操作：{d}"),
             },
-            ApiError::Conflict("replayed_decision", _) => "这个已签名的决定已经执行过。".to_owned(),
-            ApiError::Conflict("not_open", _) => "这条线索已经销号。".to_owned(),
+            ApiError::Conflict(ErrorCode::ReplayedDecision, _) => "这个已签名的决定已经执行过。".to_owned(),
+            ApiError::Conflict(ErrorCode::NotOpen, _) => "这条线索已经销号。".to_owned(),
             ApiError::Conflict(_, d) => format!("操作未执行：{d}"),
             ApiError::BadRequest(items) => items
                 .iter()
-                .map(|i| match (i.code.as_str(), i.field.as_deref()) {
-                    ("reason_required", Some("reason")) => "须填写 1 至 500 字的原因。".to_owned(),
-                    ("signature_required", _) => {
+                .map(|i| match (i.code, i.field.as_deref()) {
+                    (ErrorCode::ReasonRequired, Some("reason")) => "须填写 1 至 500 字的原因。".to_owned(),
+                    (ErrorCode::SignatureRequired, _) => {
                         "每个决定须由本人签名：本浏览器还没有签名密钥，或页面脚本未运行。请到“签名密钥”页登记。"
                             .to_owned()
                     }
-                    ("stale_decision", _) => {
+                    (ErrorCode::StaleDecision, _) => {
                         "签名时间与服务器时间相差超过 10 分钟：请校准电脑时间后重新操作。".to_owned()
                     }
-                    ("invalid_signature" | "invalid_time", _) => {
+                    (ErrorCode::InvalidSignature | ErrorCode::InvalidTime, _) => {
                         "签名格式不对，未执行。请刷新页面后重新操作。".to_owned()
                     }
                     _ => i.message.clone(),

@@ -13,7 +13,7 @@ use super::labels::{
 use super::session::{check_csrf, me};
 use super::{ConsoleError, LedgerRow, Me, Page, SealForm, page, redirect, secured, some};
 use crate::authz::{self, ReviewAccess};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::routes::photos;
 use crate::routes::review::{Reason, ReviewRequest, take_decision};
 use crate::state::AppState;
@@ -252,8 +252,9 @@ pub(super) async fn review(
         .collect();
         serde_json::to_value(rows).unwrap_or_default()
     } else {
-        serde_json::from_str(&f.reasons)
-            .map_err(|_| ApiError::bad("invalid_reason", "退回原因无法读取，请重新填写。"))?
+        serde_json::from_str(&f.reasons).map_err(|_| {
+            ApiError::bad(ErrorCode::InvalidReason, "退回原因无法读取，请重新填写。")
+        })?
     };
     let request = ReviewRequest {
         decision: f.decision,

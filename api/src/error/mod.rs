@@ -1,5 +1,11 @@
 //! One error type for every handler, mapped to HTTP once: RFC 9457 problem+json with a stable
-//! snake_case `code` and every reason in `errors`.
+//! snake_case `code` and every reason in `errors`. Every code answered, top-level and in
+//! `errors[]`, is a variant of one enum, [`ErrorCode`] (`code.rs`): its text is the one on the
+//! wire, so no handler spells a code itself.
+
+mod code;
+
+pub use code::ErrorCode;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
@@ -8,16 +14,17 @@ use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ProblemItem {
-    pub code: String,
+    #[schema(value_type = String)]
+    pub code: ErrorCode,
     pub message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
 }
 
 impl ProblemItem {
-    pub fn new(code: &str, message: impl Into<String>) -> Self {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
-            code: code.to_owned(),
+            code,
             message: message.into(),
             field: None,
         }
@@ -35,7 +42,8 @@ pub struct Problem {
     pub kind: String,
     pub title: String,
     pub status: u16,
-    pub code: String,
+    #[schema(value_type = String)]
+    pub code: ErrorCode,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
     pub errors: Vec<ProblemItem>,
@@ -51,14 +59,14 @@ pub enum ApiError {
     Forbidden(String),
     /// Forbidden for a reason with its own code (a decision's signature, an enrolment code).
     #[error("refused: {1}")]
-    Refused(&'static str, String),
+    Refused(ErrorCode, String),
     #[error("not found")]
     NotFound,
     /// The path exists for other methods: these (the `Allow` header).
     #[error("method not allowed; allowed: {0}")]
     MethodNotAllowed(String),
     #[error("conflict: {1}")]
-    Conflict(&'static str, String),
+    Conflict(ErrorCode, String),
     #[error("{name} exceeds the limit of {limit} {unit}")]
     TooLarge {
         name: &'static str,
@@ -72,7 +80,7 @@ pub enum ApiError {
     /// Too many requests of one kind from one account or address: wait `retry_after` s.
     #[error("too many requests: {detail}")]
     TooMany {
-        code: &'static str,
+        code: ErrorCode,
         detail: String,
         retry_after: u64,
     },
@@ -87,61 +95,72 @@ pub enum ApiError {
 }
 
 impl ApiError {
-    pub fn bad(code: &str, message: impl Into<String>) -> Self {
+    pub fn bad(code: ErrorCode, message: impl Into<String>) -> Self {
         ApiError::BadRequest(vec![ProblemItem::new(code, message)])
     }
 
-    fn parts(&self) -> (&'static str, &'static str, Option<String>, Vec<ProblemItem>) {
+    /// The answer's code, title, detail and items.
+    fn parts(&self) -> (ErrorCode, &'static str, Option<String>, Vec<ProblemItem>) {
         match self {
-            ApiError::BadRequest(items) => ("bad_request", "Bad request", None, items.clone()),
-            ApiError::Unauthorized(d) => ("unauthorized", "Unauthorized", Some(d.clone()), vec![]),
-            ApiError::Forbidden(d) => ("forbidden", "Forbidden", Some(d.clone()), vec![]),
-            ApiError::Refused(code, d) => (code, "Forbidden", Some(d.clone()), vec![]),
-            ApiError::NotFound => ("not_found", "Not found", None, vec![]),
+            ApiError::BadRequest(items) => {
+                (ErrorCode::BadRequest, "Bad request", None, items.clone())
+            }
+            ApiError::Unauthorized(d) => (
+                ErrorCode::Unauthorized,
+                "Unauthorized",
+                Some(d.clone()),
+                vec![],
+            ),
+            ApiError::Forbidden(d) => (ErrorCode::Forbidden, "Forbidden", Some(d.clone()), vec![]),
+            ApiError::Refused(code, d) => (*code, "Forbidden", Some(d.clone()), vec![]),
+            ApiError::NotFound => (ErrorCode::NotFound, "Not found", None, vec![]),
             ApiError::MethodNotAllowed(allow) => (
-                "method_not_allowed",
+                ErrorCode::MethodNotAllowed,
                 "Method not allowed",
                 Some(format!("this resource takes {allow}")),
                 vec![],
             ),
-            ApiError::Conflict(code, d) => (code, "Conflict", Some(d.clone()), vec![]),
+            ApiError::Conflict(code, d) => (*code, "Conflict", Some(d.clone()), vec![]),
             ApiError::TooLarge { name, limit, unit } => (
-                "payload_too_large",
+                ErrorCode::PayloadTooLarge,
                 "Payload too large",
                 Some(format!("{name} exceeds the limit of {limit} {unit}")),
                 vec![
-                    ProblemItem::new("limit_exceeded", format!("{name}: at most {limit} {unit}"))
-                        .at(*name),
+                    ProblemItem::new(
+                        ErrorCode::LimitExceeded,
+                        format!("{name}: at most {limit} {unit}"),
+                    )
+                    .at(*name),
                 ],
             ),
             ApiError::UnsupportedMediaType(d) => (
-                "unsupported_media_type",
+                ErrorCode::UnsupportedMediaType,
                 "Unsupported media type",
                 Some(d.clone()),
                 vec![],
             ),
             ApiError::Unavailable(_) => (
-                "unavailable",
+                ErrorCode::Unavailable,
                 "Service unavailable",
                 Some("the service is busy or a dependency is down; retry later".into()),
                 vec![],
             ),
             ApiError::TooMany { code, detail, .. } => {
-                (code, "Too many requests", Some(detail.clone()), vec![])
+                (*code, "Too many requests", Some(detail.clone()), vec![])
             }
             ApiError::Busy(_) => (
-                "busy",
+                ErrorCode::Busy,
                 "Service busy",
                 Some("the service is reading as many uploads as it takes at once; retry after the time given".into()),
                 vec![],
             ),
             ApiError::Timeout => (
-                "request_timeout",
+                ErrorCode::RequestTimeout,
                 "Request timeout",
                 Some("the request body stopped arriving; send it again (a resend with the same id is safe)".into()),
                 vec![],
             ),
-            ApiError::Internal(_) => ("internal", "Internal error", None, vec![]),
+            ApiError::Internal(_) => (ErrorCode::Internal, "Internal error", None, vec![]),
         }
     }
 }
@@ -174,7 +193,7 @@ impl ResponseError for ApiError {
             kind: format!("https://fieldsurvey.invalid/problems/{code}"),
             title: title.to_owned(),
             status: status.as_u16(),
-            code: code.to_owned(),
+            code,
             detail,
             errors,
         };
@@ -210,18 +229,18 @@ impl From<DbError> for ApiError {
         match e {
             DbError::NotFound => ApiError::NotFound,
             DbError::Unavailable(m) => ApiError::Unavailable(m),
-            DbError::Conflict(m) => ApiError::Conflict("conflict", m),
+            DbError::Conflict(m) => ApiError::Conflict(ErrorCode::Conflict, m),
             // The database's own words name tables and constraints: logged, not answered.
             DbError::Duplicate(m) => {
                 tracing::warn!(error = %m, "unique violation answered as a conflict");
                 ApiError::Conflict(
-                    "conflict",
+                    ErrorCode::Conflict,
                     "a concurrent request recorded the same thing first; read the current state \
                      and retry if still needed"
                         .into(),
                 )
             }
-            DbError::Stale(m) => ApiError::Conflict("stale", m),
+            DbError::Stale(m) => ApiError::Conflict(ErrorCode::Stale, m),
             other => ApiError::Internal(other.to_string()),
         }
     }
@@ -271,5 +290,76 @@ mod tests {
         assert_eq!(body(missing.into()).0, 404);
         let down = fieldsurvey_db::storage::StorageError::Remote("timeout".into());
         assert_eq!(body(down.into()).0, 503);
+    }
+
+    #[test]
+    fn every_code_is_distinct_snake_case_text() {
+        let mut seen = std::collections::HashSet::new();
+        for code in ErrorCode::ALL {
+            let text = code.as_str();
+            assert!(seen.insert(text), "{text} is the text of two codes");
+            assert!(
+                text.starts_with(|c: char| c.is_ascii_lowercase())
+                    && !text.ends_with('_')
+                    && !text.contains("__")
+                    && text.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+                "{text} is not snake_case"
+            );
+            assert_eq!(code.to_string(), text);
+            assert_eq!(
+                serde_json::to_value(code).unwrap_or_default(),
+                serde_json::Value::from(text)
+            );
+        }
+        let unique: std::collections::HashSet<ErrorCode> = ErrorCode::ALL.into_iter().collect();
+        assert_eq!(unique.len(), ErrorCode::ALL.len());
+    }
+
+    fn answer(e: ApiError) -> (u16, serde_json::Value) {
+        let (status, text) = body(e);
+        (status, serde_json::from_str(&text).unwrap_or_default())
+    }
+
+    #[test]
+    fn answers_carry_the_same_code_texts() {
+        let (status, p) = answer(ApiError::bad(
+            ErrorCode::InvalidDocument,
+            "id must be a UUID",
+        ));
+        assert_eq!(status, 400);
+        assert_eq!(p["code"], "bad_request");
+        assert_eq!(
+            p["type"],
+            "https://fieldsurvey.invalid/problems/bad_request"
+        );
+        assert_eq!(p["errors"][0]["code"], "invalid_document");
+
+        let (status, p) = answer(DbError::Stale("read it again".into()).into());
+        assert_eq!((status, p["code"].as_str()), (409, Some("stale")));
+
+        let (status, p) = answer(ApiError::TooLarge {
+            name: "photo",
+            limit: 10,
+            unit: "bytes",
+        });
+        assert_eq!(
+            (status, p["code"].as_str()),
+            (413, Some("payload_too_large"))
+        );
+        assert_eq!(p["errors"][0]["code"], "limit_exceeded");
+        assert_eq!(p["errors"][0]["field"], "photo");
+
+        let (status, p) = answer(ApiError::TooMany {
+            code: ErrorCode::SignInLocked,
+            detail: "wait".into(),
+            retry_after: 3,
+        });
+        assert_eq!((status, p["code"].as_str()), (429, Some("sign_in_locked")));
+
+        let (status, p) = answer(ApiError::Refused(ErrorCode::UnknownKey, "enrol it".into()));
+        assert_eq!((status, p["code"].as_str()), (403, Some("unknown_key")));
+
+        let (status, p) = answer(ApiError::Timeout);
+        assert_eq!((status, p["code"].as_str()), (408, Some("request_timeout")));
     }
 }

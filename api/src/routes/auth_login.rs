@@ -4,7 +4,7 @@ use actix_web::{HttpRequest, post, web};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::{password, refresh};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::state::AppState;
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -88,7 +88,7 @@ pub(crate) async fn sign_in(
     let limiter = &state.config.abuse;
     let address = state.config.client_address(req);
     let locked = |wait: std::time::Duration| ApiError::TooMany {
-        code: "sign_in_locked",
+        code: ErrorCode::SignInLocked,
         detail: format!(
             "too many failed sign-ins for this account or from this address; try again in {} s",
             crate::limits::seconds(wait)

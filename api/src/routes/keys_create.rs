@@ -10,7 +10,7 @@ use fieldsurvey_db::enrolment::CodeRefusal;
 use serde::{Deserialize, Serialize};
 
 use crate::auth::Caller;
-use crate::error::{ApiError, ProblemItem};
+use crate::error::{ApiError, ErrorCode, ProblemItem};
 use crate::state::AppState;
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -63,12 +63,12 @@ pub async fn enrol(
     let public_key = public_key.trim().to_owned();
     let public = fieldsurvey_core::signing::parse_public_key_b64url(&public_key).map_err(|e| {
         ApiError::BadRequest(vec![
-            ProblemItem::new("invalid_public_key", e.to_string()).at("public_key"),
+            ProblemItem::new(ErrorCode::InvalidPublicKey, e.to_string()).at("public_key"),
         ])
     })?;
     if code.trim().is_empty() {
         return Err(ApiError::Refused(
-            "enrolment_code_required",
+            ErrorCode::EnrolmentCodeRequired,
             "a key is enrolled with a one-time enrolment code issued for you".into(),
         ));
     }
@@ -98,7 +98,7 @@ pub async fn enrol(
             Ok(key_id)
         }
         Err(refusal) => Err(ApiError::Refused(
-            "invalid_enrolment_code",
+            ErrorCode::InvalidEnrolmentCode,
             match refusal {
                 CodeRefusal::Unknown => "no such enrolment code",
                 CodeRefusal::NotYours => "the enrolment code was issued for someone else",

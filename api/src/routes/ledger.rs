@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use crate::auth::Caller;
 use crate::authz;
-use crate::error::{ApiError, ProblemItem};
+use crate::error::{ApiError, ErrorCode, ProblemItem};
 use crate::state::AppState;
 
 /// At most this many entries per `entries` request.
@@ -152,7 +152,7 @@ pub async fn get_entries(
     let EntriesQuery { from, to } = query.into_inner();
     if from < 1 || to < from {
         return Err(ApiError::BadRequest(vec![
-            ProblemItem::new("invalid_range", "need 1 <= from <= to").at("from"),
+            ProblemItem::new(ErrorCode::InvalidRange, "need 1 <= from <= to").at("from"),
         ]));
     }
     let to = to.min(from + MAX_ENTRIES - 1);
@@ -201,7 +201,7 @@ pub async fn inclusion_proof(
     let InclusionQuery { seq, size } = query.into_inner();
     if seq == 0 || seq > size {
         return Err(ApiError::BadRequest(vec![
-            ProblemItem::new("invalid_range", "need 1 <= seq <= size").at("seq"),
+            ProblemItem::new(ErrorCode::InvalidRange, "need 1 <= seq <= size").at("seq"),
         ]));
     }
     let tree = state.ledger_tree.clone();
@@ -263,7 +263,7 @@ pub async fn consistency_proof(
     let ConsistencyQuery { from, to } = query.into_inner();
     if from == 0 || from > to {
         return Err(ApiError::BadRequest(vec![
-            ProblemItem::new("invalid_range", "need 1 <= from <= to").at("from"),
+            ProblemItem::new(ErrorCode::InvalidRange, "need 1 <= from <= to").at("from"),
         ]));
     }
     let tree = state.ledger_tree.clone();
@@ -296,7 +296,7 @@ pub fn hexes(hashes: &[Hash]) -> Vec<String> {
 fn beyond_the_ledger(e: fieldsurvey_core::merkle::ProofError) -> ApiError {
     ApiError::BadRequest(vec![
         ProblemItem::new(
-            "invalid_range",
+            ErrorCode::InvalidRange,
             format!("{e} (the ledger is not that large)"),
         )
         .at("size"),

@@ -13,7 +13,7 @@ use fieldsurvey_evidence::{Limits, THUMB_NAME, examine, sniff};
 
 use crate::auth::Caller;
 use crate::authz;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::state::AppState;
 
 /// Which of a photo's files.
@@ -87,7 +87,7 @@ pub async fn load(
         let original = store.read(&sha).map_err(ApiError::from)?;
         let made = examine(&original, &Limits::default()).map_err(|e| {
             ApiError::Conflict(
-                "no_thumbnail",
+                ErrorCode::NoThumbnail,
                 format!("the photo cannot be shown small: {e}"),
             )
         })?;

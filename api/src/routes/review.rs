@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::Caller;
 use crate::authz::{self, ReviewAccess};
-use crate::error::{ApiError, ProblemItem};
+use crate::error::{ApiError, ErrorCode, ProblemItem};
 use crate::seal::{SealFields, Sealed};
 use crate::state::AppState;
 use crate::view::{self, SubmissionView};
@@ -64,7 +64,7 @@ fn validate(req: &ReviewRequest) -> Result<(Verdict, Sealed), ApiError> {
         Err(e) => {
             errors.push(
                 ProblemItem::new(
-                    "invalid_reason",
+                    ErrorCode::InvalidReason,
                     format!("reasons is a list of {{action, field, note}}: {e}"),
                 )
                 .at("reasons"),
@@ -77,8 +77,11 @@ fn validate(req: &ReviewRequest) -> Result<(Verdict, Sealed), ApiError> {
         "return" => Some(Verdict::Return),
         _ => {
             errors.push(
-                ProblemItem::new("invalid_decision", "decision must be approve or return")
-                    .at("decision"),
+                ProblemItem::new(
+                    ErrorCode::InvalidDecision,
+                    "decision must be approve or return",
+                )
+                .at("decision"),
             );
             None
         }
@@ -86,7 +89,7 @@ fn validate(req: &ReviewRequest) -> Result<(Verdict, Sealed), ApiError> {
     if fieldsurvey_core::ids::ContentDigest::parse(&req.digest).is_err() {
         errors.push(
             ProblemItem::new(
-                "invalid_digest",
+                ErrorCode::InvalidDigest,
                 "digest must be the version's content digest",
             )
             .at("digest"),
@@ -94,20 +97,27 @@ fn validate(req: &ReviewRequest) -> Result<(Verdict, Sealed), ApiError> {
     }
     if verdict == Some(Verdict::Return) && reasons.is_empty() {
         errors.push(
-            ProblemItem::new("reason_required", "a return names at least one reason").at("reasons"),
+            ProblemItem::new(
+                ErrorCode::ReasonRequired,
+                "a return names at least one reason",
+            )
+            .at("reasons"),
         );
     }
     if reasons.len() > MAX_REASONS {
         errors.push(
-            ProblemItem::new("too_many_reasons", format!("at most {MAX_REASONS} reasons"))
-                .at("reasons"),
+            ProblemItem::new(
+                ErrorCode::TooManyReasons,
+                format!("at most {MAX_REASONS} reasons"),
+            )
+            .at("reasons"),
         );
     }
     for (i, r) in reasons.iter().enumerate() {
         if r.action.parse::<ReasonAction>().is_err() {
             errors.push(
                 ProblemItem::new(
-                    "invalid_reason",
+                    ErrorCode::InvalidReason,
                     "action must be keep, correct, delete or supplement",
                 )
                 .at(format!("reasons[{i}].action")),
@@ -119,7 +129,7 @@ fn validate(req: &ReviewRequest) -> Result<(Verdict, Sealed), ApiError> {
         {
             errors.push(
                 ProblemItem::new(
-                    "invalid_reason",
+                    ErrorCode::InvalidReason,
                     format!("a note has at most {MAX_NOTE_CHARS} characters"),
                 )
                 .at(format!("reasons[{i}].note")),
@@ -224,15 +234,15 @@ fn refused(r: Refusal) -> ApiError {
         Refusal::Rule(ReviewRefusal::Stale {
             current: Some(newer),
         }) => ApiError::Conflict(
-            "stale_digest",
+            ErrorCode::StaleDigest,
             format!("a newer version exists: submission {newer}"),
         ),
         Refusal::Rule(ReviewRefusal::Stale { current: None }) => ApiError::Conflict(
-            "stale_digest",
+            ErrorCode::StaleDigest,
             "the digest is not the current version's".into(),
         ),
         Refusal::Rule(ReviewRefusal::NotReviewable(status)) => ApiError::Conflict(
-            "not_reviewable",
+            ErrorCode::NotReviewable,
             format!("the version is {status}, not awaiting review"),
         ),
         Refusal::Seal(r) => crate::seal::refused(r),

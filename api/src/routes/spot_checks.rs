@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::Caller;
 use crate::authz;
-use crate::error::{ApiError, ProblemItem};
+use crate::error::{ApiError, ErrorCode, ProblemItem};
 use crate::state::AppState;
 use crate::view::{self, SubmissionView};
 
@@ -70,14 +70,16 @@ pub async fn draw(
     let rate = req.rate.unwrap_or(0.1);
     let mut errors = Vec::new();
     if !(rate > 0.0 && rate <= 1.0) {
-        errors.push(ProblemItem::new("invalid_rate", "rate is in (0, 1]").at("rate"));
+        errors.push(ProblemItem::new(ErrorCode::InvalidRate, "rate is in (0, 1]").at("rate"));
     }
     if req
         .seed
         .as_deref()
         .is_some_and(|s| s.is_empty() || s.len() > 128)
     {
-        errors.push(ProblemItem::new("invalid_seed", "a seed has 1 to 128 characters").at("seed"));
+        errors.push(
+            ProblemItem::new(ErrorCode::InvalidSeed, "a seed has 1 to 128 characters").at("seed"),
+        );
     }
     if !errors.is_empty() {
         return Err(ApiError::BadRequest(errors));
@@ -177,18 +179,24 @@ pub async fn take_spot_decision(
         "overturn" => Some(SpotVerdict::Overturn),
         _ => {
             errors.push(
-                ProblemItem::new("invalid_decision", "decision is confirm or overturn")
-                    .at("decision"),
+                ProblemItem::new(
+                    ErrorCode::InvalidDecision,
+                    "decision is confirm or overturn",
+                )
+                .at("decision"),
             );
             None
         }
     };
     let reason = req.reason.trim().to_owned();
     if verdict == Some(SpotVerdict::Overturn) && reason.is_empty() {
-        errors.push(ProblemItem::new("reason_required", "an overturn says why").at("reason"));
+        errors
+            .push(ProblemItem::new(ErrorCode::ReasonRequired, "an overturn says why").at("reason"));
     }
     if reason.chars().count() > 500 {
-        errors.push(ProblemItem::new("invalid_reason", "at most 500 characters").at("reason"));
+        errors.push(
+            ProblemItem::new(ErrorCode::InvalidReason, "at most 500 characters").at("reason"),
+        );
     }
     let sealed = req.seal.check(&mut errors);
     let (Some(verdict), Some(sealed)) = (verdict, sealed.filter(|_| errors.is_empty())) else {
@@ -234,15 +242,15 @@ pub async fn take_spot_decision(
             if let Err(r) = outcome {
                 return Ok(Err(match r {
                     Refusal::NotSampled => ApiError::Conflict(
-                        "not_sampled",
+                        ErrorCode::NotSampled,
                         "the record is not in an open sample drawn at your level".into(),
                     ),
                     Refusal::Rule(SpotRefusal::Stale) => ApiError::Conflict(
-                        "stale_digest",
+                        ErrorCode::StaleDigest,
                         "the digest is not the record's current one".into(),
                     ),
                     Refusal::Rule(SpotRefusal::NotApproved(status)) => ApiError::Conflict(
-                        "not_reviewable",
+                        ErrorCode::NotReviewable,
                         format!("the record is {status}, not approved"),
                     ),
                     Refusal::Seal(r) => crate::seal::refused(r),

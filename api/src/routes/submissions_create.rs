@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use crate::auth::Caller;
 use crate::authz;
-use crate::error::{ApiError, ProblemItem};
+use crate::error::{ApiError, ErrorCode, ProblemItem};
 use crate::routes::upload;
 use crate::state::AppState;
 use crate::view::{self, SubmissionView};
@@ -39,7 +39,7 @@ pub(crate) fn envelope(raw: &[u8]) -> Result<Envelope, ApiError> {
     let value: Value = serde_json::from_slice(raw).map_err(|e| {
         ApiError::BadRequest(vec![
             ProblemItem::new(
-                "invalid_document",
+                ErrorCode::InvalidDocument,
                 format!("the survey part is not JSON: {e}"),
             )
             .at("survey"),
@@ -47,7 +47,7 @@ pub(crate) fn envelope(raw: &[u8]) -> Result<Envelope, ApiError> {
     })?;
     let Value::Object(obj) = &value else {
         return Err(ApiError::bad(
-            "invalid_document",
+            ErrorCode::InvalidDocument,
             "the survey must be a JSON object",
         ));
     };
@@ -57,7 +57,7 @@ pub(crate) fn envelope(raw: &[u8]) -> Result<Envelope, ApiError> {
         .and_then(Value::as_str)
         .and_then(|s| SubmissionId::parse(s).ok());
     if id.is_none() {
-        errors.push(ProblemItem::new("invalid_document", "id must be a UUID").at("id"));
+        errors.push(ProblemItem::new(ErrorCode::InvalidDocument, "id must be a UUID").at("id"));
     }
     let household = obj
         .get("household_code")
@@ -66,7 +66,7 @@ pub(crate) fn envelope(raw: &[u8]) -> Result<Envelope, ApiError> {
     if household.is_none() {
         errors.push(
             ProblemItem::new(
-                "invalid_document",
+                ErrorCode::InvalidDocument,
                 "household_code must look like 522732100201-0037",
             )
             .at("household_code"),
@@ -77,8 +77,11 @@ pub(crate) fn envelope(raw: &[u8]) -> Result<Envelope, ApiError> {
         Some(Value::String(s)) if SubmissionId::parse(s).is_ok() => Some(s.to_lowercase()),
         Some(_) => {
             errors.push(
-                ProblemItem::new("invalid_document", "supersedes must be null or a UUID")
-                    .at("supersedes"),
+                ProblemItem::new(
+                    ErrorCode::InvalidDocument,
+                    "supersedes must be null or a UUID",
+                )
+                .at("supersedes"),
             );
             None
         }
@@ -86,7 +89,7 @@ pub(crate) fn envelope(raw: &[u8]) -> Result<Envelope, ApiError> {
     let digest = fieldsurvey_core::canonical::content_digest(&value);
     if let Err(e) = &digest {
         errors.push(ProblemItem::new(
-            "invalid_document",
+            ErrorCode::InvalidDocument,
             format!("the survey cannot be canonicalised: {e}"),
         ));
     }
@@ -170,7 +173,7 @@ async fn accept(
     if let Err(wait) = state.config.abuse.take_upload(&caller.user_id) {
         let after = crate::limits::seconds(wait);
         return Err(ApiError::TooMany {
-            code: "upload_rate",
+            code: ErrorCode::UploadRate,
             detail: format!(
                 "this account has sent more uploads than {} a minute; send the rest in {after} s",
                 state.config.abuse.limits.uploads_per_minute
@@ -224,7 +227,7 @@ async fn accept(
     let id = env.id.to_string();
     tracing::Span::current().record("submission_id", id.as_str());
     let survey_text = String::from_utf8(upload.survey)
-        .map_err(|_| ApiError::bad("invalid_document", "the survey part is not UTF-8"))?;
+        .map_err(|_| ApiError::bad(ErrorCode::InvalidDocument, "the survey part is not UTF-8"))?;
 
     let now = fieldsurvey_db::now();
     let village = env.household.village_code().as_str().to_owned();
@@ -285,7 +288,7 @@ async fn accept(
                         || existing.surveyor_id != sub.surveyor_id
                     {
                         return Ok(Err(ApiError::Conflict(
-                            "id_conflict",
+                            ErrorCode::IdConflict,
                             "a different submission already has this id".into(),
                         )));
                     }

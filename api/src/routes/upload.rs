@@ -7,7 +7,7 @@ use fieldsurvey_db::storage::{ObjectWriter, PhotoStore, StoredObject};
 use futures_util::StreamExt;
 
 use crate::config::UploadLimits;
-use crate::error::{ApiError, ProblemItem};
+use crate::error::{ApiError, ErrorCode, ProblemItem};
 
 pub struct UploadedPart {
     pub part: String,
@@ -38,16 +38,20 @@ pub async fn read(
     let mut photos: Vec<UploadedPart> = Vec::new();
     let mut total: u64 = 0;
     while let Some(field) = within(limits.body_idle, multipart.next()).await? {
-        let field = field.map_err(|e| ApiError::bad("malformed_multipart", e.to_string()))?;
+        let field =
+            field.map_err(|e| ApiError::bad(ErrorCode::MalformedMultipart, e.to_string()))?;
         let name = field.name().map(str::to_owned).unwrap_or_default();
         if name.is_empty() {
-            return Err(ApiError::bad("malformed_multipart", "a part has no name"));
+            return Err(ApiError::bad(
+                ErrorCode::MalformedMultipart,
+                "a part has no name",
+            ));
         }
         let ctype = field.content_type().map(|m| m.essence_str().to_owned());
         if name == "survey" {
             if survey.is_some() {
                 return Err(ApiError::bad(
-                    "malformed_multipart",
+                    ErrorCode::MalformedMultipart,
                     "more than one survey part",
                 ));
             }
@@ -62,8 +66,11 @@ pub async fn read(
         } else {
             if photos.iter().any(|p| p.part == name) {
                 return Err(ApiError::BadRequest(vec![
-                    ProblemItem::new("malformed_multipart", "a photo part name is repeated")
-                        .at(name),
+                    ProblemItem::new(
+                        ErrorCode::MalformedMultipart,
+                        "a photo part name is repeated",
+                    )
+                    .at(name),
                 ]));
             }
             if photos.len() >= limits.photos {
@@ -88,7 +95,8 @@ pub async fn read(
     }
     let survey = survey.ok_or_else(|| {
         ApiError::BadRequest(vec![
-            ProblemItem::new("missing_survey", "the upload has no survey part").at("survey"),
+            ProblemItem::new(ErrorCode::MissingSurvey, "the upload has no survey part")
+                .at("survey"),
         ])
     })?;
     Ok(Upload { survey, photos })
@@ -113,7 +121,8 @@ async fn read_survey(
 ) -> Result<Vec<u8>, ApiError> {
     let mut buf = Vec::with_capacity(8 * 1024);
     while let Some(chunk) = within(limits.body_idle, field.next()).await? {
-        let chunk = chunk.map_err(|e| ApiError::bad("malformed_multipart", e.to_string()))?;
+        let chunk =
+            chunk.map_err(|e| ApiError::bad(ErrorCode::MalformedMultipart, e.to_string()))?;
         add_total(total, chunk.len(), limits)?;
         if buf.len() + chunk.len() > limits.survey_bytes {
             return Err(ApiError::TooLarge {
@@ -138,7 +147,8 @@ async fn stream_photo(
     let mut pending: Vec<u8> = Vec::with_capacity(FLUSH_AT);
     let mut size: u64 = 0;
     while let Some(chunk) = within(limits.body_idle, field.next()).await? {
-        let chunk = chunk.map_err(|e| ApiError::bad("malformed_multipart", e.to_string()))?;
+        let chunk =
+            chunk.map_err(|e| ApiError::bad(ErrorCode::MalformedMultipart, e.to_string()))?;
         add_total(total, chunk.len(), limits)?;
         size += chunk.len() as u64;
         if size > limits.photo_bytes {

@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use crate::auth::Caller;
 use crate::authz;
-use crate::error::{ApiError, ProblemItem};
+use crate::error::{ApiError, ErrorCode, ProblemItem};
 use crate::state::AppState;
 use crate::view::rfc3339;
 
@@ -74,7 +74,7 @@ fn check_status(status: Option<String>, default: Status) -> Result<Status, Probl
         None => Ok(default),
         Some(text) => text.parse().map_err(|_| {
             ProblemItem::new(
-                "invalid_status",
+                ErrorCode::InvalidStatus,
                 format!("status must be one of {:?}", statuses()),
             )
             .at("status")
@@ -85,7 +85,7 @@ fn check_status(status: Option<String>, default: Status) -> Result<Status, Probl
 fn check_page(page: Option<i64>) -> Result<i64, ProblemItem> {
     match page.unwrap_or(1) {
         p if (1..=100_000).contains(&p) => Ok(p),
-        _ => Err(ProblemItem::new("invalid_page", "page counts from 1").at("page")),
+        _ => Err(ProblemItem::new(ErrorCode::InvalidPage, "page counts from 1").at("page")),
     }
 }
 
@@ -205,7 +205,11 @@ pub async fn review_queue(
     });
     if !flag_ok {
         errors.push(
-            ProblemItem::new("invalid_flag", "a flag code is lower-case letters and _").at("flag"),
+            ProblemItem::new(
+                ErrorCode::InvalidFlag,
+                "a flag code is lower-case letters and _",
+            )
+            .at("flag"),
         );
     }
     let (Some(status), Some(page), true) = (status, page, errors.is_empty()) else {
