@@ -7,7 +7,7 @@ use chrono::{DateTime, FixedOffset};
 use serde_json::json;
 
 use crate::flags::{Flag, distance_km};
-use crate::vocab::{FlagCode, Status};
+use crate::vocab::{ClueStatus, FlagCode, Status};
 
 /// How far from `visited_at` a photo's capture time may be before it is flagged (FORM.md).
 pub const PHOTO_TIME_TOLERANCE_HOURS: f64 = 24.0;
@@ -230,6 +230,53 @@ pub fn enrol_with(
         return Err(CodeRefusal::Expired);
     }
     Ok(())
+}
+
+/// The longest written reason a clue may be closed with by hand, in characters.
+pub const CLOSE_REASON_MAX_CHARS: usize = 500;
+
+/// Why a clue was not closed by hand (销号); nothing changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClueRefusal {
+    /// Closing by hand needs a written reason of 1 to 500 characters.
+    ReasonRequired,
+    /// The clue is closed already (by hand, or cleared by a later approved version).
+    NotOpen,
+}
+
+/// The written reason of a closure by hand, trimmed, if it is one.
+pub fn close_reason(reason: &str) -> Result<&str, ClueRefusal> {
+    let reason = reason.trim();
+    if reason.is_empty() || reason.chars().count() > CLOSE_REASON_MAX_CHARS {
+        return Err(ClueRefusal::ReasonRequired);
+    }
+    Ok(reason)
+}
+
+/// May a clue that is `status` be closed by hand with `reason`? The answer is the reason as it
+/// is recorded. (Who may close it is `authz`'s: a reviewer whose jurisdiction holds it.)
+pub fn close_clue(status: ClueStatus, reason: &str) -> Result<&str, ClueRefusal> {
+    let reason = close_reason(reason)?;
+    match status {
+        ClueStatus::Open => Ok(reason),
+        ClueStatus::Closed => Err(ClueRefusal::NotOpen),
+    }
+}
+
+/// Why a signing key was not revoked; nothing changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyRefusal {
+    /// Revoked already, at this time: the first revocation stands, since R1 judges every
+    /// survey by whether it arrived before it.
+    AlreadyRevoked(chrono::NaiveDateTime),
+}
+
+/// May a key revoked at `revoked_at` (if ever) be revoked now? A key is revoked once.
+pub fn revoke_key(revoked_at: Option<chrono::NaiveDateTime>) -> Result<(), KeyRefusal> {
+    match revoked_at {
+        None => Ok(()),
+        Some(at) => Err(KeyRefusal::AlreadyRevoked(at)),
+    }
 }
 
 /// What a photo's EXIF said about when and where it was taken.
@@ -478,5 +525,35 @@ mod tests {
         );
         assert_eq!(flags[0].detail["gap_hours"], json!(25.0));
         assert_eq!(flags[1].detail["distance_km"], json!(11.1));
+    }
+
+    #[test]
+    fn a_clue_is_closed_by_hand_once_with_a_written_reason() {
+        assert_eq!(
+            close_clue(ClueStatus::Open, "  已核实整改  "),
+            Ok("已核实整改")
+        );
+        assert_eq!(
+            close_clue(ClueStatus::Closed, "已核实整改"),
+            Err(ClueRefusal::NotOpen)
+        );
+        assert_eq!(
+            close_clue(ClueStatus::Open, "   "),
+            Err(ClueRefusal::ReasonRequired)
+        );
+        let longest = "理".repeat(CLOSE_REASON_MAX_CHARS);
+        assert_eq!(close_reason(&longest), Ok(longest.as_str()));
+        assert_eq!(
+            close_reason(&format!("{longest}由")),
+            Err(ClueRefusal::ReasonRequired),
+            "characters are counted, not bytes"
+        );
+    }
+
+    #[test]
+    fn a_key_is_revoked_once_and_its_first_revocation_stands() {
+        assert_eq!(revoke_key(None), Ok(()));
+        let at = chrono::DateTime::UNIX_EPOCH.naive_utc();
+        assert_eq!(revoke_key(Some(at)), Err(KeyRefusal::AlreadyRevoked(at)));
     }
 }

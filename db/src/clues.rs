@@ -10,6 +10,7 @@ use crate::models::Clue;
 use crate::schema::org_units::dsl as o;
 use crate::schema::{clues as cl, person_index as pi};
 use crate::{Conn, DbError, DbResult, Tx, progress, with_conn, with_tx};
+use fieldsurvey_core::transitions::{ClueRefusal, close_clue};
 use fieldsurvey_core::vocab::LedgerAction;
 use fieldsurvey_core::vocab::{ClueKind, ClueStatus, OrgLevel};
 
@@ -256,7 +257,8 @@ pub fn close(
 #[derive(Debug)]
 pub enum ClosedByHand {
     Closed(Box<Clue>),
-    NotOpen,
+    /// The rule refused it (`core::transitions::close_clue`).
+    Refused(ClueRefusal),
     Seal(crate::decisions::SealRefusal),
 }
 
@@ -281,6 +283,14 @@ pub fn close_by_hand(
             Ok(public_key) => public_key,
             Err(refusal) => return Ok(ClosedByHand::Seal(refusal)),
         };
+        let status: ClueStatus = with_tx!(tx, |c| cl::table
+            .filter(cl::id.eq(clue_id))
+            .select(cl::status)
+            .first(c))?;
+        let reason = match close_clue(status, reason) {
+            Ok(reason) => reason,
+            Err(refusal) => return Ok(ClosedByHand::Refused(refusal)),
+        };
         let how = Closure {
             actor: &actor,
             at,
@@ -288,9 +298,10 @@ pub fn close_by_hand(
             reason,
             signed: Some((signed, &public_key)),
         };
+        // Guarded on `open` in `close`: a concurrent closure makes this one miss.
         let seqs = close(tx, &[clue_id.to_owned()], key, &how)?;
         let Some(seq) = seqs.first() else {
-            return Ok(ClosedByHand::NotOpen);
+            return Ok(ClosedByHand::Refused(ClueRefusal::NotOpen));
         };
         crate::decisions::record(tx, signed, user_id, "clue_close", *seq, at)?;
         Ok(ClosedByHand::Closed(Box::new(with_tx!(tx, |c| cl::table

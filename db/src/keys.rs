@@ -6,7 +6,7 @@ use fieldsurvey_core::ledger::{Entry, LedgerKey};
 
 use crate::models::SigningKey;
 use crate::schema::signing_keys::dsl as k;
-use crate::{Conn, DbError, DbResult, Tx, transaction, with_conn, with_tx};
+use crate::{Conn, DbError, DbResult, Tx, with_conn, with_tx};
 
 /// Enrol a key and record it in the ledger, in one transaction. Enrolling the same public key
 /// for the same user again changes nothing and returns false; a public key already held by
@@ -18,13 +18,7 @@ pub fn enrol(
     ledger_key: &LedgerKey,
 ) -> DbResult<bool> {
     let at = crate::now();
-    transaction!(conn, |c| enrol_in(
-        &mut crate::Tx::from(&mut *c),
-        key,
-        entry.clone(),
-        ledger_key,
-        at
-    ))
+    conn.transaction(|tx| enrol_in(tx, key, entry.clone(), ledger_key, at))
 }
 
 /// [`enrol`] inside the caller's transaction.
@@ -81,16 +75,28 @@ pub fn revoke(
     ledger_key: &LedgerKey,
 ) -> DbResult<bool> {
     let at = crate::now();
-    transaction!(conn, |c| {
-        let changed = diesel::update(
+    conn.transaction(|tx| {
+        let revoked_at: Option<Option<chrono::NaiveDateTime>> = with_tx!(tx, |c| k::signing_keys
+            .filter(k::key_id.eq(key_id))
+            .select(k::revoked_at)
+            .first(c)
+            .optional())?;
+        let Some(revoked_at) = revoked_at else {
+            return Err(DbError::NotFound);
+        };
+        if fieldsurvey_core::transitions::revoke_key(revoked_at).is_err() {
+            return Ok(false);
+        }
+        // Guarded on what the rule was asked about.
+        let changed = with_tx!(tx, |c| diesel::update(
             k::signing_keys
                 .filter(k::key_id.eq(key_id))
                 .filter(k::revoked_at.is_null()),
         )
         .set(k::revoked_at.eq(Some(at)))
-        .execute(c)?;
+        .execute(c))?;
         if changed == 1 {
-            crate::append_entry!(c, entry.clone(), ledger_key, None::<&str>, at)?;
+            crate::ledger::append_one(tx, entry.clone(), ledger_key, None::<&str>, at)?;
         }
         Ok::<_, DbError>(changed == 1)
     })

@@ -4,6 +4,7 @@
 //! the standard, clues raised and closed, the closure rate 整改销号率).
 
 use actix_web::{get, post, web};
+use fieldsurvey_core::transitions::{CLOSE_REASON_MAX_CHARS, ClueRefusal, close_reason};
 use fieldsurvey_core::vocab::ClueStatus;
 use fieldsurvey_db::clues::UnitStats;
 use fieldsurvey_db::models::Clue;
@@ -12,7 +13,7 @@ use serde_json::Value;
 
 use crate::auth::Caller;
 use crate::authz;
-use crate::error::{ApiError, ProblemItem};
+use crate::error::{ApiError, ErrorCode, ProblemItem};
 use crate::state::AppState;
 use crate::view::rfc3339;
 use fieldsurvey_db::clues::ClosedByHand;
@@ -104,14 +105,15 @@ pub async fn list_clues(
         None => ClueStatus::Open,
         Some(Ok(status)) => status,
         Some(Err(_)) => {
-            errors
-                .push(ProblemItem::new("invalid_status", "status is open or closed").at("status"));
+            errors.push(
+                ProblemItem::new(ErrorCode::InvalidStatus, "status is open or closed").at("status"),
+            );
             ClueStatus::Open
         }
     };
     let page = q.page.unwrap_or(1);
     if !(1..=100_000).contains(&page) {
-        errors.push(ProblemItem::new("invalid_page", "page counts from 1").at("page"));
+        errors.push(ProblemItem::new(ErrorCode::InvalidPage, "page counts from 1").at("page"));
     }
     if !errors.is_empty() {
         return Err(ApiError::BadRequest(errors));
@@ -160,6 +162,19 @@ pub async fn close_clue(
     Ok(web::Json(closed.into()))
 }
 
+/// A refused closure as a problem item.
+fn clue_refused(refusal: ClueRefusal) -> ProblemItem {
+    match refusal {
+        ClueRefusal::ReasonRequired => ProblemItem::new(
+            ErrorCode::ReasonRequired,
+            format!(
+                "closing a clue by hand needs a reason of 1 to {CLOSE_REASON_MAX_CHARS} characters"
+            ),
+        ),
+        ClueRefusal::NotOpen => ProblemItem::new(ErrorCode::NotOpen, "the clue is already closed"),
+    }
+}
+
 /// Close a clue by hand as `caller`, with a reason and their signature over the closure
 /// document (the API and the console).
 pub async fn close(
@@ -170,14 +185,8 @@ pub async fn close(
 ) -> Result<Clue, ApiError> {
     let reason = req.reason.trim().to_owned();
     let mut errors = Vec::new();
-    if reason.is_empty() || reason.chars().count() > 500 {
-        errors.push(
-            ProblemItem::new(
-                "reason_required",
-                "closing a clue by hand needs a reason of 1 to 500 characters",
-            )
-            .at("reason"),
-        );
+    if let Err(refusal) = close_reason(&reason) {
+        errors.push(clue_refused(refusal).at("reason"));
     }
     let sealed = req.seal.check(&mut errors);
     let Some(sealed) = sealed.filter(|_| errors.is_empty()) else {
@@ -213,10 +222,13 @@ pub async fn close(
                     &key,
                 )? {
                     ClosedByHand::Closed(clue) => Ok(*clue),
-                    ClosedByHand::NotOpen => Err(ApiError::Conflict(
-                        "not_open",
+                    ClosedByHand::Refused(ClueRefusal::NotOpen) => Err(ApiError::Conflict(
+                        ErrorCode::NotOpen,
                         "the clue is already closed".into(),
                     )),
+                    ClosedByHand::Refused(r) => {
+                        Err(ApiError::BadRequest(vec![clue_refused(r).at("reason")]))
+                    }
                     ClosedByHand::Seal(r) => Err(crate::seal::refused(r)),
                 },
             )
