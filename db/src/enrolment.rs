@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 
 use crate::models::SigningKey;
 use crate::schema::enrolment_codes as ec;
-use crate::{Conn, DbError, DbResult, Tx, transaction, with_tx};
+use crate::{Conn, DbError, DbResult, Tx, with_tx};
 use fieldsurvey_core::vocab::LedgerAction;
 
 /// How long a code is valid.
@@ -78,8 +78,8 @@ pub fn issue(
         "code_id": code_id(&hashed),
         "expires_at": expires_at.and_utc().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
     });
-    transaction!(conn, |c| {
-        diesel::insert_into(ec::table)
+    conn.transaction(|tx| {
+        with_tx!(tx, |c| diesel::insert_into(ec::table)
             .values((
                 ec::code_hash.eq(&hashed),
                 ec::user_id.eq(user_id),
@@ -87,13 +87,8 @@ pub fn issue(
                 ec::issued_at.eq(at),
                 ec::expires_at.eq(expires_at),
             ))
-            .execute(c)?;
-        crate::ledger::append_in(
-            &mut crate::Tx::from(&mut *c),
-            vec![(entry.clone(), None)],
-            ledger_key,
-            at,
-        )?;
+            .execute(c))?;
+        crate::ledger::append_in(tx, vec![(entry.clone(), None)], ledger_key, at)?;
         Ok::<_, DbError>(())
     })?;
     Ok(Issued { code, expires_at })
@@ -115,10 +110,7 @@ pub fn enrol_with_code(
 ) -> DbResult<Result<bool, CodeRefusal>> {
     let hashed = hash(code);
     let at = crate::now();
-    transaction!(conn, |c| {
-        let mut tx = crate::Tx::from(&mut *c);
-        enrol_in(&mut tx, &hashed, key, actor, ledger_key, at)
-    })
+    conn.transaction(|tx| enrol_in(tx, &hashed, key, actor, ledger_key, at))
 }
 
 fn enrol_in(

@@ -250,24 +250,19 @@ fn has_pending(conn: &mut Conn) -> DbResult<bool> {
     .get_result(c))?)
 }
 
-/// Append one entry on a transaction's connection `$c` (either backend's concrete connection,
-/// as `transaction!` hands it out): [`append_in`] for code not yet written against [`Tx`].
-/// Evaluates to `DbResult<(seq, entry_hash)>`.
-#[macro_export]
-macro_rules! append_entry {
-    ($c:expr, $entry:expr, $key:expr, $submission:expr, $at:expr) => {
-        $crate::ledger::append_in(
-            &mut $crate::Tx::from(&mut *$c),
-            vec![($entry, $submission)],
-            $key,
-            $at,
-        )
-        .and_then(|v| {
-            v.into_iter()
-                .next()
-                .ok_or_else(|| $crate::DbError::Invalid("no entry appended".into()))
-        })
-    };
+/// Append one entry inside the caller's transaction: [`append_in`] for a single entry.
+/// Returns its `(seq, entry_hash)`.
+pub fn append_one(
+    tx: &mut Tx<'_>,
+    entry: Entry,
+    key: &LedgerKey,
+    submission_id: Option<&str>,
+    at: chrono::NaiveDateTime,
+) -> DbResult<(i64, String)> {
+    append_in(tx, vec![(entry, submission_id)], key, at)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| DbError::Invalid("no entry appended".into()))
 }
 
 /// Entries with `from <= seq < to`, in order.
@@ -322,10 +317,7 @@ pub fn append(
     submission_id: Option<&str>,
 ) -> DbResult<(i64, String)> {
     let at = crate::now();
-    conn.transaction(|tx| append_in(tx, vec![(entry, submission_id)], key, at))?
-        .into_iter()
-        .next()
-        .ok_or_else(|| DbError::Invalid("no entry appended".into()))
+    conn.transaction(|tx| append_one(tx, entry, key, submission_id, at))
 }
 
 /// Entries after the first `from - 1`, up to `limit` of them: the page a client or the tree

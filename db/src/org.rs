@@ -6,7 +6,7 @@ use fieldsurvey_core::vocab::OrgLevel;
 
 use crate::models::OrgUnit;
 use crate::schema::org_units::dsl as o;
-use crate::{Conn, DbError, DbResult, transaction, with_conn};
+use crate::{Conn, DbError, DbResult, with_conn, with_tx};
 
 /// The subtree someone may list, as the access layer grants it (`api::authz`): the list
 /// queries take this instead of a bare org code, so a handler lists only what it was granted.
@@ -42,20 +42,20 @@ pub struct NewOrgUnit {
 /// Insert or update units in one transaction. Parents must precede children in `units` or
 /// already exist; the path of each unit is its parent's path plus its code.
 pub fn upsert_all(conn: &mut Conn, units: &[NewOrgUnit]) -> DbResult<usize> {
-    transaction!(conn, |c| {
+    conn.transaction(|tx| {
         let mut n = 0;
         for u in units {
             let path = match &u.parent_code {
                 None => format!("/{}/", u.code),
                 Some(parent) => {
-                    let parent_path: String = o::org_units
+                    let parent_path: String = with_tx!(tx, |c| o::org_units
                         .filter(o::code.eq(parent))
                         .select(o::path)
                         .first(c)
-                        .optional()?
-                        .ok_or_else(|| {
-                            DbError::Invalid(format!("unit {}: parent {parent} is unknown", u.code))
-                        })?;
+                        .optional())?
+                    .ok_or_else(|| {
+                        DbError::Invalid(format!("unit {}: parent {parent} is unknown", u.code))
+                    })?;
                     format!("{parent_path}{}/", u.code)
                 }
             };
@@ -68,7 +68,7 @@ pub fn upsert_all(conn: &mut Conn, units: &[NewOrgUnit]) -> DbResult<usize> {
                 lat: u.lat,
                 lon: u.lon,
             };
-            diesel::insert_into(o::org_units)
+            with_tx!(tx, |c| diesel::insert_into(o::org_units)
                 .values(&row)
                 .on_conflict(o::code)
                 .do_update()
@@ -77,7 +77,7 @@ pub fn upsert_all(conn: &mut Conn, units: &[NewOrgUnit]) -> DbResult<usize> {
                     o::lat.eq(row.lat),
                     o::lon.eq(row.lon),
                 ))
-                .execute(c)?;
+                .execute(c))?;
             n += 1;
         }
         Ok::<_, DbError>(n)

@@ -5,10 +5,14 @@
 //! checkout that times out is `DbError::Unavailable` (503), never a stalled executor.
 //!
 //! Two backends from one codebase: [`Conn`] is an enum over the pooled PostgreSQL and SQLite
-//! connections, and [`with_conn!`]/[`transaction!`] expand a query body once per backend, so the
-//! same diesel DSL is type-checked against both and each arm can still use what only its backend
-//! has. (diesel's `MultiConnection` derive dispatches the same way, but its docs limit it to the
-//! backends' common subset and a short list of SQL types: no `Bool`, no `RETURNING`.)
+//! connections, and [`Tx`] the same over a borrowed connection inside a transaction. Code that
+//! runs inside a transaction is an ordinary function taking `&mut Tx`; [`with_conn!`] and
+//! [`with_tx!`] dispatch one query to the concrete connection, so the same diesel DSL is
+//! type-checked against both backends and a function can still use what only one backend has
+//! (`FOR UPDATE SKIP LOCKED`, advisory locks, `LATERAL`). [`Conn::transaction`] is the one write
+//! transaction: SQLite takes its write lock up front (`BEGIN IMMEDIATE`), so two writers wait on
+//! the busy timeout instead of failing on upgrade. (docs/decisions.md weighs this against
+//! diesel's `MultiConnection` derive.)
 
 use std::time::Duration;
 
@@ -41,20 +45,6 @@ macro_rules! with_conn {
                 let $c: &mut ::diesel::sqlite::SqliteConnection = &mut *pooled;
                 $body
             }
-        }
-    };
-}
-
-/// Run `$body` in one write transaction on either backend. SQLite takes its write lock up front
-/// (`BEGIN IMMEDIATE`) so two writers wait on the busy timeout instead of failing on upgrade.
-#[macro_export]
-macro_rules! transaction {
-    ($conn:expr, |$c:ident| $body:expr) => {
-        match $conn {
-            $crate::Conn::Pg(pooled) => {
-                ::diesel::Connection::transaction(&mut **pooled, |$c| $body)
-            }
-            $crate::Conn::Sqlite(pooled) => pooled.immediate_transaction(|$c| $body),
         }
     };
 }
@@ -106,7 +96,9 @@ impl Conn {
         }
     }
 
-    /// Run `f` in one write transaction (SQLite: `BEGIN IMMEDIATE`, see [`transaction!`]).
+    /// Run `f` in one write transaction. SQLite takes its write lock up front
+    /// (`BEGIN IMMEDIATE`): two writers then wait on the busy timeout instead of failing with
+    /// `SQLITE_BUSY` when both upgrade a read lock.
     pub fn transaction<T>(&mut self, f: impl FnOnce(&mut Tx<'_>) -> DbResult<T>) -> DbResult<T> {
         match self {
             Conn::Pg(pooled) => {

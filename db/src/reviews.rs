@@ -9,7 +9,7 @@ use fieldsurvey_core::vocab::{ClueStatus, LedgerAction, OrgLevel, Status};
 
 use crate::decisions::{SealRefusal, Signed};
 use crate::schema::{clues as cl, reviews as r, submissions as s};
-use crate::{Conn, DbError, DbResult, transaction};
+use crate::{Conn, DbError, DbResult, with_tx};
 
 pub struct Decision<'a> {
     pub submission_id: &'a str,
@@ -40,7 +40,7 @@ pub enum Refusal {
 pub fn decide(conn: &mut Conn, d: &Decision<'_>) -> DbResult<Result<i64, Refusal>> {
     let at = crate::now();
     let review_id = uuid::Uuid::now_v7().to_string();
-    transaction!(conn, |c| {
+    conn.transaction(|tx| {
         #[allow(clippy::type_complexity)]
         let (surveyor, status, digest, superseded_by, household, outcome, flags): (
             String,
@@ -50,7 +50,7 @@ pub fn decide(conn: &mut Conn, d: &Decision<'_>) -> DbResult<Result<i64, Refusal
             String,
             Option<String>,
             String,
-        ) = s::table
+        ) = with_tx!(tx, |c| s::table
             .filter(s::id.eq(d.submission_id))
             .select((
                 s::surveyor_id,
@@ -61,18 +61,13 @@ pub fn decide(conn: &mut Conn, d: &Decision<'_>) -> DbResult<Result<i64, Refusal
                 s::outcome,
                 s::flags,
             ))
-            .first(c)?;
-        let public_key = match crate::decisions::check(
-            &mut crate::Tx::from(&mut *c),
-            d.signed,
-            d.reviewer_id,
-        )? {
+            .first(c))?;
+        let public_key = match crate::decisions::check(tx, d.signed, d.reviewer_id)? {
             Ok(public_key) => public_key,
-            Err(refusal) => return Ok::<_, DbError>(Err(Refusal::Seal(refusal))),
+            Err(refusal) => return Ok(Err(Refusal::Seal(refusal))),
         };
         // R3 by person: not the verifier, through whichever account.
-        let verified_it =
-            crate::accounts::same_person(&mut crate::Tx::from(&mut *c), &surveyor, d.reviewer_id)?;
+        let verified_it = crate::accounts::same_person(tx, &surveyor, d.reviewer_id)?;
         let version = Version {
             status,
             content_digest: &digest,
@@ -83,7 +78,7 @@ pub fn decide(conn: &mut Conn, d: &Decision<'_>) -> DbResult<Result<i64, Refusal
             Err(refusal) => return Ok(Err(Refusal::Rule(refusal))),
         };
         // Guarded on what the rule was asked about, in case it changed since it was read.
-        let changed = diesel::update(
+        let changed = with_tx!(tx, |c| diesel::update(
             s::table
                 .filter(s::id.eq(d.submission_id))
                 .filter(s::status.eq(Status::SignedOff))
@@ -91,7 +86,7 @@ pub fn decide(conn: &mut Conn, d: &Decision<'_>) -> DbResult<Result<i64, Refusal
                 .filter(s::superseded_by.is_null()),
         )
         .set(s::status.eq(new_status))
-        .execute(c)?;
+        .execute(c))?;
         if changed != 1 {
             return Ok(Err(Refusal::Rule(ReviewRefusal::Stale { current: None })));
         }
@@ -115,18 +110,11 @@ pub fn decide(conn: &mut Conn, d: &Decision<'_>) -> DbResult<Result<i64, Refusal
             "review_id": review_id,
         });
         d.signed.stamp(&mut entry, &public_key);
-        let (seq, _) = crate::append_entry!(c, entry, d.key, Some(d.submission_id), at)?;
-        crate::decisions::record(
-            &mut crate::Tx::from(&mut *c),
-            d.signed,
-            d.reviewer_id,
-            "review",
-            seq,
-            at,
-        )?;
+        let (seq, _) = crate::ledger::append_one(tx, entry, d.key, Some(d.submission_id), at)?;
+        crate::decisions::record(tx, d.signed, d.reviewer_id, "review", seq, at)?;
         let reasons =
             serde_json::to_string(&d.reasons).map_err(|e| DbError::Invalid(e.to_string()))?;
-        diesel::insert_into(r::table)
+        with_tx!(tx, |c| diesel::insert_into(r::table)
             .values((
                 r::id.eq(&review_id),
                 r::submission_id.eq(d.submission_id),
@@ -138,7 +126,7 @@ pub fn decide(conn: &mut Conn, d: &Decision<'_>) -> DbResult<Result<i64, Refusal
                 r::decided_at.eq(at),
                 r::ledger_seq.eq(seq),
             ))
-            .execute(c)?;
+            .execute(c))?;
         if d.verdict == Verdict::Approve {
             // 销号: the household's open clues this approved version clears close with it.
             let outcome: Option<fieldsurvey_core::indicators::Outcome> = outcome
@@ -148,18 +136,18 @@ pub fn decide(conn: &mut Conn, d: &Decision<'_>) -> DbResult<Result<i64, Refusal
                 serde_json::from_str(&flags).unwrap_or_default();
             if let Some(outcome) = outcome {
                 let cleared = fieldsurvey_core::flags::cleared_kinds(&outcome, &flags);
-                let ids: Vec<String> = cl::table
+                let ids: Vec<String> = with_tx!(tx, |c| cl::table
                     .filter(cl::household_code.eq(&household))
                     .filter(cl::status.eq(ClueStatus::Open))
                     .filter(cl::kind.eq_any(&cleared))
                     .select(cl::id)
-                    .load(c)?;
+                    .load(c))?;
                 let actor = Actor::Person {
                     user_id: d.reviewer_id.to_owned(),
                     username: d.reviewer_username.to_owned(),
                 };
                 crate::clues::close(
-                    &mut crate::Tx::from(&mut *c),
+                    tx,
                     &ids,
                     d.key,
                     &crate::clues::Closure {

@@ -9,7 +9,7 @@ use fieldsurvey_core::ledger::{Actor, Entry, LedgerKey};
 use crate::models::OrgUnit;
 use crate::schema::org_units::dsl as o;
 use crate::schema::{spot_check_items as it, spot_checks as sc, submissions as s};
-use crate::{Conn, DbError, DbResult, transaction};
+use crate::{Conn, DbError, DbResult, with_tx};
 use fieldsurvey_core::transitions::{self, SpotRefusal, SpotVerdict, Version};
 use fieldsurvey_core::vocab::{ClueKind, LedgerAction, OrgLevel, Status};
 
@@ -35,8 +35,8 @@ pub fn draw(
     let at = crate::now();
     let id = uuid::Uuid::now_v7().to_string();
     let prefix = format!("{}%", unit.path);
-    transaction!(conn, |c| {
-        let population: Vec<(String, String)> = s::table
+    conn.transaction(|tx| {
+        let population: Vec<(String, String)> = with_tx!(tx, |c| s::table
             .filter(s::status.eq(Status::Approved))
             .filter(s::superseded_by.is_null())
             .filter(
@@ -48,7 +48,7 @@ pub fn draw(
             )
             .order(s::id.asc())
             .select((s::id, s::household_code))
-            .load(c)?;
+            .load(c))?;
         let ids: Vec<String> = population.iter().map(|(i, _)| i.clone()).collect();
         let drawn: Vec<(String, String)> = fieldsurvey_core::sampling::draw(seed, rate, &ids)
             .into_iter()
@@ -70,8 +70,8 @@ pub fn draw(
             "population": population.len(),
             "drawn": drawn.iter().map(|(i, _)| i.as_str()).collect::<Vec<_>>(),
         });
-        let (seq, _) = crate::append_entry!(c, entry, key, None::<&str>, at)?;
-        diesel::insert_into(sc::table)
+        let (seq, _) = crate::ledger::append_one(tx, entry, key, None::<&str>, at)?;
+        with_tx!(tx, |c| diesel::insert_into(sc::table)
             .values((
                 sc::id.eq(&id),
                 sc::unit_code.eq(&unit.code),
@@ -83,13 +83,15 @@ pub fn draw(
                 sc::drawn_at.eq(at),
                 sc::ledger_seq.eq(seq),
             ))
-            .execute(c)?;
+            .execute(c))?;
         let rows: Vec<_> = drawn
             .iter()
             .map(|(sub, _)| (it::spot_check_id.eq(&id), it::submission_id.eq(sub)))
             .collect();
         if !rows.is_empty() {
-            diesel::insert_into(it::table).values(&rows).execute(c)?;
+            with_tx!(tx, |c| diesel::insert_into(it::table)
+                .values(&rows)
+                .execute(c))?;
         }
         Ok::<_, DbError>(Drawn {
             id: id.clone(),
@@ -125,20 +127,19 @@ pub struct SpotDecision<'a> {
 /// Confirm or overturn one sampled record. Returns the ledger sequence number.
 pub fn decide(conn: &mut Conn, d: &SpotDecision<'_>) -> DbResult<Result<i64, Refusal>> {
     let at = crate::now();
-    transaction!(conn, |c| {
-        let item: Option<String> = it::table
+    conn.transaction(|tx| {
+        let item: Option<String> = with_tx!(tx, |c| it::table
             .inner_join(sc::table.on(sc::id.eq(it::spot_check_id)))
             .filter(it::submission_id.eq(d.submission_id))
             .filter(it::decision.is_null())
             .filter(sc::level.eq(d.level))
             .select(it::spot_check_id)
             .first(c)
-            .optional()?;
-        let public_key =
-            match crate::decisions::check(&mut crate::Tx::from(&mut *c), d.signed, d.user_id)? {
-                Ok(public_key) => public_key,
-                Err(refusal) => return Ok::<_, DbError>(Err(Refusal::Seal(refusal))),
-            };
+            .optional())?;
+        let public_key = match crate::decisions::check(tx, d.signed, d.user_id)? {
+            Ok(public_key) => public_key,
+            Err(refusal) => return Ok::<_, DbError>(Err(Refusal::Seal(refusal))),
+        };
         let Some(spot_check_id) = item else {
             return Ok(Err(Refusal::NotSampled));
         };
@@ -148,7 +149,7 @@ pub fn decide(conn: &mut Conn, d: &SpotDecision<'_>) -> DbResult<Result<i64, Ref
             Option<String>,
             String,
             String,
-        ) = s::table
+        ) = with_tx!(tx, |c| s::table
             .filter(s::id.eq(d.submission_id))
             .select((
                 s::status,
@@ -157,19 +158,19 @@ pub fn decide(conn: &mut Conn, d: &SpotDecision<'_>) -> DbResult<Result<i64, Ref
                 s::household_code,
                 s::village_code,
             ))
-            .first(c)?;
+            .first(c))?;
         // Separation of duties by person: nobody checks a version they verified or decided.
-        let verifier: String = s::table
+        let verifier: String = with_tx!(tx, |c| s::table
             .filter(s::id.eq(d.submission_id))
             .select(s::surveyor_id)
-            .first(c)?;
-        let deciders: Vec<String> = crate::schema::reviews::table
+            .first(c))?;
+        let deciders: Vec<String> = with_tx!(tx, |c| crate::schema::reviews::table
             .filter(crate::schema::reviews::submission_id.eq(d.submission_id))
             .select(crate::schema::reviews::reviewer_id)
-            .load(c)?;
+            .load(c))?;
         let mut took_part = false;
         for other in std::iter::once(verifier).chain(deciders) {
-            if crate::accounts::same_person(&mut crate::Tx::from(&mut *c), &other, d.user_id)? {
+            if crate::accounts::same_person(tx, &other, d.user_id)? {
                 took_part = true;
                 break;
             }
@@ -185,7 +186,7 @@ pub fn decide(conn: &mut Conn, d: &SpotDecision<'_>) -> DbResult<Result<i64, Ref
         };
         // Guarded: of two reviewers deciding the same item at once, the second finds it
         // decided (PostgreSQL re-checks the row after the first commits) and nothing is written.
-        let changed = diesel::update(
+        let changed = with_tx!(tx, |c| diesel::update(
             it::table
                 .filter(it::spot_check_id.eq(&spot_check_id))
                 .filter(it::submission_id.eq(d.submission_id))
@@ -197,7 +198,7 @@ pub fn decide(conn: &mut Conn, d: &SpotDecision<'_>) -> DbResult<Result<i64, Ref
             it::decided_at.eq(Some(at)),
             it::reason.eq(Some(d.reason)),
         ))
-        .execute(c)?;
+        .execute(c))?;
         if changed != 1 {
             return Ok(Err(Refusal::NotSampled));
         }
@@ -218,28 +219,21 @@ pub fn decide(conn: &mut Conn, d: &SpotDecision<'_>) -> DbResult<Result<i64, Ref
             "reason": d.reason,
         });
         d.signed.stamp(&mut entry, &public_key);
-        let (seq, _) = crate::append_entry!(c, entry, d.key, Some(d.submission_id), at)?;
-        crate::decisions::record(
-            &mut crate::Tx::from(&mut *c),
-            d.signed,
-            d.user_id,
-            "spot_check",
-            seq,
-            at,
-        )?;
+        let (seq, _) = crate::ledger::append_one(tx, entry, d.key, Some(d.submission_id), at)?;
+        crate::decisions::record(tx, d.signed, d.user_id, "spot_check", seq, at)?;
         if new_status == Status::Returned {
             // The record is reopened for its surveyor, and the township answers for a clue.
-            diesel::update(
+            with_tx!(tx, |c| diesel::update(
                 s::table
                     .filter(s::id.eq(d.submission_id))
                     .filter(s::status.eq(Status::Approved)),
             )
             .set(s::status.eq(new_status))
-            .execute(c)?;
-            let township: Option<String> = o::org_units
+            .execute(c))?;
+            let township: Option<String> = with_tx!(tx, |c| o::org_units
                 .filter(o::code.eq(&village))
                 .select(o::parent_code)
-                .first(c)?;
+                .first(c))?;
             let detail = serde_json::json!({
                 "spot_check_id": spot_check_id,
                 "reason": d.reason,
@@ -255,7 +249,7 @@ pub fn decide(conn: &mut Conn, d: &SpotDecision<'_>) -> DbResult<Result<i64, Ref
                 detail,
                 at,
             );
-            crate::clues::open(&mut crate::Tx::from(&mut *c), &clue)?;
+            crate::clues::open(tx, &clue)?;
         }
         Ok(Ok(seq))
     })

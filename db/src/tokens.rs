@@ -5,7 +5,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::schema::refresh_tokens::dsl as t;
-use crate::{Conn, DbError, DbResult, transaction, with_conn};
+use crate::{Conn, DbError, DbResult, with_conn, with_tx};
 
 pub fn insert(
     conn: &mut Conn,
@@ -46,35 +46,38 @@ pub fn rotate(
     now: NaiveDateTime,
     expires_at: NaiveDateTime,
 ) -> DbResult<Rotation> {
-    transaction!(conn, |c| {
-        let row: Option<(String, String, NaiveDateTime, Option<NaiveDateTime>)> = t::refresh_tokens
-            .filter(t::token_hash.eq(presented_hash))
-            .select((t::user_id, t::family, t::expires_at, t::used_at))
-            .first(c)
-            .optional()?;
+    conn.transaction(|tx| {
+        let row: Option<(String, String, NaiveDateTime, Option<NaiveDateTime>)> =
+            with_tx!(tx, |c| t::refresh_tokens
+                .filter(t::token_hash.eq(presented_hash))
+                .select((t::user_id, t::family, t::expires_at, t::used_at))
+                .first(c)
+                .optional())?;
         let Some((user_id, family, expires, used_at)) = row else {
             return Ok::<_, DbError>(Rotation::Invalid);
         };
         if used_at.is_some() {
-            diesel::update(t::refresh_tokens.filter(t::family.eq(&family)))
-                .set(t::used_at.eq(Some(now)))
-                .execute(c)?;
+            with_tx!(tx, |c| diesel::update(
+                t::refresh_tokens.filter(t::family.eq(&family))
+            )
+            .set(t::used_at.eq(Some(now)))
+            .execute(c))?;
             return Ok(Rotation::Reused);
         }
         if expires <= now {
             return Ok(Rotation::Invalid);
         }
-        let spent = diesel::update(
+        let spent = with_tx!(tx, |c| diesel::update(
             t::refresh_tokens
                 .filter(t::token_hash.eq(presented_hash))
                 .filter(t::used_at.is_null()),
         )
         .set(t::used_at.eq(Some(now)))
-        .execute(c)?;
+        .execute(c))?;
         if spent != 1 {
             return Ok(Rotation::Reused);
         }
-        diesel::insert_into(t::refresh_tokens)
+        with_tx!(tx, |c| diesel::insert_into(t::refresh_tokens)
             .values((
                 t::token_hash.eq(successor_hash),
                 t::user_id.eq(&user_id),
@@ -82,7 +85,7 @@ pub fn rotate(
                 t::issued_at.eq(now),
                 t::expires_at.eq(expires_at),
             ))
-            .execute(c)?;
+            .execute(c))?;
         Ok(Rotation::Rotated { user_id, family })
     })
 }
