@@ -285,12 +285,13 @@ impl Settings {
         self.worker_prefetch.unwrap_or(8)
     }
 
-    /// How many submissions one worker process examines photos for at once (the evidence
-    /// stage's decoding; default: the cores it may use). The other stages of the messages it
-    /// holds wait on the database meanwhile.
+    /// How many of the messages a worker holds may be in the evidence stage (photo decoding) at
+    /// once. Default: all of them (`WORKER_PREFETCH`). Capping it at the cores cost about a fifth
+    /// of the sign-offs on the 2-core machine (docs/performance.md); a lower cap bounds the
+    /// decoding memory of a worker that holds many messages.
     pub fn evidence_concurrency(&self) -> usize {
         self.worker_evidence_concurrency
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from))
+            .unwrap_or_else(|| usize::from(self.prefetch()))
             .max(1)
     }
 

@@ -9,7 +9,7 @@ use fieldsurvey_core::vocab::MessageKind;
 
 use crate::models::{NewOutbox, OutboxRow};
 use crate::schema::outbox::dsl as ob;
-use crate::{Conn, DbError, DbResult, with_conn};
+use crate::{Conn, DbResult, Tx, with_conn, with_tx};
 use fieldsurvey_core::vocab::Status;
 
 /// Claim up to `limit` pending rows, oldest first, for `lease`.
@@ -18,33 +18,31 @@ pub fn claim(conn: &mut Conn, limit: i64, lease: TimeDelta) -> DbResult<Vec<Outb
     let until = now + lease;
     // The same claim on both backends, but PostgreSQL skips rows another relay is claiming at
     // this moment instead of waiting for them; SQLite has one writer at a time anyway.
-    macro_rules! claim_with {
-        ($c:ident; $($lock:tt)*) => {{
-            let pending = ob::outbox
-                .filter(ob::sent_at.is_null())
-                .filter(ob::lease_until.is_null().or(ob::lease_until.lt(now)))
-                .order(ob::id.asc())
-                .limit(limit)
-                .select(ob::id);
-            let ids: Vec<i64> = pending $($lock)* .load($c)?;
-            diesel::update(ob::outbox.filter(ob::id.eq_any(&ids)))
-                .set((ob::lease_until.eq(Some(until)), ob::attempts.eq(ob::attempts + 1)))
-                .execute($c)?;
-            let rows = ob::outbox
-                .filter(ob::id.eq_any(&ids))
-                .order(ob::id.asc())
-                .select(OutboxRow::as_select())
-                .load($c)?;
-            Ok::<_, DbError>(rows)
-        }};
-    }
-    match conn {
-        Conn::Pg(pooled) => diesel::Connection::transaction(
-            &mut **pooled,
-            |c| claim_with!(c; .for_update().skip_locked()),
-        ),
-        Conn::Sqlite(pooled) => pooled.immediate_transaction(|c| claim_with!(c;)),
-    }
+    conn.transaction(|tx| {
+        let pending = ob::outbox
+            .filter(ob::sent_at.is_null())
+            .filter(ob::lease_until.is_null().or(ob::lease_until.lt(now)))
+            .order(ob::id.asc())
+            .limit(limit)
+            .select(ob::id);
+        let ids: Vec<i64> = match tx {
+            Tx::Pg(c) => pending.for_update().skip_locked().load(&mut **c)?,
+            Tx::Sqlite(c) => pending.load(&mut **c)?,
+        };
+        with_tx!(tx, |c| diesel::update(
+            ob::outbox.filter(ob::id.eq_any(&ids))
+        )
+        .set((
+            ob::lease_until.eq(Some(until)),
+            ob::attempts.eq(ob::attempts + 1)
+        ))
+        .execute(c))?;
+        Ok(with_tx!(tx, |c| ob::outbox
+            .filter(ob::id.eq_any(&ids))
+            .order(ob::id.asc())
+            .select(OutboxRow::as_select())
+            .load(c))?)
+    })
 }
 
 pub fn mark_sent(conn: &mut Conn, ids: &[i64]) -> DbResult<usize> {

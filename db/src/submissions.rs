@@ -169,18 +169,24 @@ pub fn record_stage(conn: &mut Conn, o: &StageOutcome<'_>) -> DbResult<bool> {
             // Processed by another run meanwhile (its result stands), or parked: nothing written.
             return Ok(false);
         }
-        for (stage, completed_at) in &o.stages {
-            with_tx!(tx, |c| diesel::insert_into(stage_runs::table)
-                .values((
+        // One statement for the stages' rows.
+        let runs: Vec<_> = o
+            .stages
+            .iter()
+            .map(|(stage, completed_at)| {
+                (
                     stage_runs::submission_id.eq(o.submission_id),
-                    stage_runs::stage.eq(stage),
-                    stage_runs::completed_at.eq(completed_at),
+                    stage_runs::stage.eq(*stage),
+                    stage_runs::completed_at.eq(*completed_at),
                     stage_runs::worker.eq(o.worker),
-                ))
-                .on_conflict((stage_runs::submission_id, stage_runs::stage))
-                .do_nothing()
-                .execute(c))?;
-        }
+                )
+            })
+            .collect();
+        with_tx!(tx, |c| diesel::insert_into(stage_runs::table)
+            .values(&runs)
+            .on_conflict((stage_runs::submission_id, stage_runs::stage))
+            .do_nothing()
+            .execute(c))?;
         if let Some(so) = &o.signed_off {
             crate::progress::lock_household(tx, &so.household_code)?;
         }

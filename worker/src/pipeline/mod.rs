@@ -6,8 +6,7 @@
 //!   on the rows already loaded;
 //! - [`evidence`]: each photo's bytes (digest, bounded decoding, thumbnail, perceptual hash,
 //!   EXIF) — the CPU-heavy stage, run on the blocking pool and bounded by its own permits
-//!   (`WORKER_EVIDENCE_CONCURRENCY`) so that decoding never takes every core from the stages
-//!   that wait on the database;
+//!   (`WORKER_EVIDENCE_CONCURRENCY`; by default as many as the messages a worker holds);
 //! - [`signature`]: R1 (signed with the uploading surveyor's own key, unrevoked at upload time),
 //!   `supersedes`, and the seven indicators;
 //! - [`sign_off`]: flags, clues and photo reuse, then the outcome — `signed_off`, or `rejected`
@@ -100,8 +99,8 @@ pub struct Pipeline {
     /// The stored perceptual hashes, for the near-duplicate look-up (loaded at the first
     /// sign-off, then kept up to date; shared by the process's concurrent stages).
     pub hashes: Arc<std::sync::Mutex<fieldsurvey_db::hash_index::HashIndex>>,
-    /// How many submissions may be in the evidence stage at once: the process's decoding
-    /// threads.
+    /// How many submissions may be in the evidence stage at once (the process's decoding
+    /// threads).
     pub evidence_slots: Arc<tokio::sync::Semaphore>,
 }
 
