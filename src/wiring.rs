@@ -143,7 +143,7 @@ pub fn require_schema(db: &Db) -> Result<()> {
 /// per-thread arenas, and a dynamic mmap threshold that rises after the first large free so
 /// later photo buffers come from the arenas and fragment them. Two arenas and a fixed 512 KB
 /// threshold held the same burst at 58 MB, at the same rate within the runs' spread
-/// (docs/performance.md). Workers keep the defaults: they stay near 60 MB with them.
+/// (docs/performance.md).
 pub fn tune_allocator() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
@@ -151,6 +151,24 @@ pub fn tune_allocator() {
         unsafe {
             libc::mallopt(libc::M_ARENA_MAX, 2);
             libc::mallopt(libc::M_MMAP_THRESHOLD, 512 * 1024);
+        }
+    }
+}
+
+/// A worker's buffers are the other way round: every photo allocates its bytes, a decoded
+/// frame (~0.5 MB at the scaled size) and a thumbnail, and frees them a few milliseconds later.
+/// Above the mmap threshold each was mapped, faulted in page by page and unmapped again, and
+/// the heap's top was trimmed and re-faulted: page faults and the kernel's page clearing were
+/// a sixth of a worker's time at 60 sign-offs/s (perf, docs/performance.md). Kept in two
+/// arenas and never handed back below 64 MiB, the same memory serves the next photo.
+pub fn tune_worker_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        // SAFETY: mallopt only sets allocator parameters; called before the worker's threads.
+        unsafe {
+            libc::mallopt(libc::M_ARENA_MAX, 2);
+            libc::mallopt(libc::M_MMAP_THRESHOLD, 32 * 1024 * 1024);
+            libc::mallopt(libc::M_TRIM_THRESHOLD, 64 * 1024 * 1024);
         }
     }
 }

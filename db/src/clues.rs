@@ -41,7 +41,7 @@ pub fn duplicates(
         )
         .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(hmacs)
         .bind::<diesel::sql_types::Text, _>(household_code)
-        .load(&mut **c)?;
+        .load(&mut ***c)?;
         return Ok(rows
             .into_iter()
             .map(|r| (r.id_hmac, r.household_code, r.submission_id))

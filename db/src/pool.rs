@@ -28,7 +28,7 @@ const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/postg
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/sqlite");
 
 pub enum Conn {
-    Pg(PooledConnection<ConnectionManager<PgConnection>>),
+    Pg(PooledConnection<PgManager>),
     Sqlite(PooledConnection<ConnectionManager<SqliteConnection>>),
 }
 
@@ -38,7 +38,7 @@ macro_rules! with_conn {
     ($conn:expr, |$c:ident| $body:expr) => {
         match $conn {
             $crate::Conn::Pg(pooled) => {
-                let $c: &mut ::diesel::pg::PgConnection = &mut *pooled;
+                let $c: &mut ::diesel::pg::PgConnection = &mut **pooled;
                 $body
             }
             $crate::Conn::Sqlite(pooled) => {
@@ -87,6 +87,23 @@ macro_rules! with_tx {
 }
 
 impl Conn {
+    /// The current use failed: test the connection before it is used again, whatever the
+    /// error was (a lost server shows first as an error of the statement that met it).
+    pub fn suspect(&mut self) {
+        if let Conn::Pg(pooled) = self {
+            pooled.suspect = true;
+        }
+    }
+
+    /// Run `f` on this connection, marking it [`Conn::suspect`] when `f` fails.
+    pub fn using<T, E>(&mut self, f: impl FnOnce(&mut Conn) -> Result<T, E>) -> Result<T, E> {
+        let result = f(self);
+        if result.is_err() {
+            self.suspect();
+        }
+        result
+    }
+
     /// This connection as a [`Tx`], for functions written against it (outside a transaction
     /// each statement commits on its own).
     pub fn tx(&mut self) -> Tx<'_> {
@@ -102,16 +119,83 @@ impl Conn {
     pub fn transaction<T>(&mut self, f: impl FnOnce(&mut Tx<'_>) -> DbResult<T>) -> DbResult<T> {
         match self {
             Conn::Pg(pooled) => {
-                diesel::Connection::transaction(&mut **pooled, |c| f(&mut Tx::Pg(c)))
+                diesel::Connection::transaction(&mut ***pooled, |c| f(&mut Tx::Pg(c)))
             }
             Conn::Sqlite(pooled) => pooled.immediate_transaction(|c| f(&mut Tx::Sqlite(c))),
         }
     }
 }
 
+/// How long a PostgreSQL connection handed back to the pool after a use that raised no error is
+/// trusted without a ping. r2d2 pings (`SELECT 1`) at every checkout by default: seven round
+/// trips per survey at 60 sign-offs/s, more than any one statement of the sign-off itself.
+/// Within this window the last use is the test, as HikariCP's `aliveBypassWindowMs` does it; a
+/// connection idle for longer, or whose last use failed, is pinged as before, so one that died
+/// with the server is found at checkout and replaced.
+const TRUSTED_AFTER_USE: Duration = Duration::from_millis(1000);
+
+/// A pooled PostgreSQL connection and when it was last handed back after a clean use.
+pub struct PgPooled {
+    conn: PgConnection,
+    clean_at: Option<std::time::Instant>,
+    /// The current use raised an error: ping before the next.
+    suspect: bool,
+}
+
+impl std::ops::Deref for PgPooled {
+    type Target = PgConnection;
+    fn deref(&self) -> &PgConnection {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for PgPooled {
+    fn deref_mut(&mut self) -> &mut PgConnection {
+        &mut self.conn
+    }
+}
+
+/// diesel's r2d2 manager for PostgreSQL, with the ping skipped inside [`TRUSTED_AFTER_USE`].
+pub struct PgManager(ConnectionManager<PgConnection>);
+
+impl diesel::r2d2::ManageConnection for PgManager {
+    type Connection = PgPooled;
+    type Error = diesel::r2d2::Error;
+
+    fn connect(&self) -> Result<PgPooled, Self::Error> {
+        self.0.connect().map(|conn| PgPooled {
+            conn,
+            clean_at: None,
+            suspect: false,
+        })
+    }
+
+    fn is_valid(&self, c: &mut PgPooled) -> Result<(), Self::Error> {
+        if c.clean_at.is_some_and(|t| t.elapsed() < TRUSTED_AFTER_USE) {
+            return Ok(());
+        }
+        self.0.is_valid(&mut c.conn)?;
+        c.clean_at = Some(std::time::Instant::now());
+        Ok(())
+    }
+
+    /// Called as the connection goes back to the pool.
+    fn has_broken(&self, c: &mut PgPooled) -> bool {
+        if self.0.has_broken(&mut c.conn) {
+            return true;
+        }
+        c.clean_at = if std::mem::take(&mut c.suspect) {
+            None
+        } else {
+            Some(std::time::Instant::now())
+        };
+        false
+    }
+}
+
 #[derive(Clone)]
 enum PoolKind {
-    Pg(Pool<ConnectionManager<PgConnection>>),
+    Pg(Pool<PgManager>),
     Sqlite(Pool<ConnectionManager<SqliteConnection>>),
 }
 
@@ -177,7 +261,7 @@ impl Db {
                 .max_size(opts.max_size)
                 .min_idle(Some(opts.min_idle.min(opts.max_size)))
                 .connection_timeout(opts.connect_timeout)
-                .build(ConnectionManager::<PgConnection>::new(url))?;
+                .build(PgManager(ConnectionManager::<PgConnection>::new(url)))?;
             Ok(Db {
                 pool: PoolKind::Pg(pool),
                 timeouts: Default::default(),
@@ -235,12 +319,9 @@ impl Db {
         F: FnOnce(&mut Conn) -> DbResult<T> + Send + 'static,
     {
         let db = self.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut conn = db.get()?;
-            f(&mut conn)
-        })
-        .await
-        .map_err(|e| DbError::Unavailable(format!("database task failed: {e}")))?
+        tokio::task::spawn_blocking(move || db.get()?.using(f))
+            .await
+            .map_err(|e| DbError::Unavailable(format!("database task failed: {e}")))?
     }
 
     /// Apply pending migrations; returns how many ran.
@@ -288,7 +369,7 @@ impl Db {
         }
         let mut conn = self.get()?;
         match &mut conn {
-            Conn::Pg(c) => status(&mut **c, PG_MIGRATIONS),
+            Conn::Pg(c) => status(&mut ***c, PG_MIGRATIONS),
             Conn::Sqlite(c) => status(&mut **c, SQLITE_MIGRATIONS),
         }
         .map_err(DbError::Migration)

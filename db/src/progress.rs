@@ -98,39 +98,38 @@ pub fn lock_household(tx: &mut Tx<'_>, household: &str) -> DbResult<()> {
 /// leaves or joins [`CURRENT`]): bring its `household_progress` row up to date and record the
 /// difference. The row is locked first, so two transactions on one household count it once.
 pub fn household_changed(tx: &mut Tx<'_>, village: &str, household: &str) -> DbResult<()> {
-    with_tx!(tx, |c| diesel::insert_into(hp::table)
-        .values((
-            hp::village_code.eq(village),
-            hp::household_code.eq(household),
-            hp::surveyed.eq(false),
-            hp::meets_standard.eq(false),
-        ))
-        .on_conflict((hp::village_code, hp::household_code))
-        .do_nothing()
-        .execute(c))?;
+    // One statement makes the row if it is new and otherwise takes its lock (a DO UPDATE
+    // locks the row on both backends and reads its latest committed version), returning what
+    // it counted before.
+    let (was_surveyed, was_meeting): (bool, bool) =
+        with_tx!(tx, |c| diesel::insert_into(hp::table)
+            .values((
+                hp::village_code.eq(village),
+                hp::household_code.eq(household),
+                hp::surveyed.eq(false),
+                hp::meets_standard.eq(false),
+            ))
+            .on_conflict((hp::village_code, hp::household_code))
+            .do_update()
+            .set(hp::surveyed.eq(hp::surveyed))
+            .returning((hp::surveyed, hp::meets_standard))
+            .get_result(c))?;
     let key = hp::table
         .filter(hp::village_code.eq(village))
         .filter(hp::household_code.eq(household));
-    // An UPDATE takes the row lock on both backends and reads the latest committed row.
-    let (was_surveyed, was_meeting): (bool, bool) = with_tx!(tx, |c| diesel::update(key)
-        .set(hp::surveyed.eq(hp::surveyed))
-        .returning((hp::surveyed, hp::meets_standard))
-        .get_result(c))?;
     let versions = s::table
         .filter(s::household_code.eq(household))
         .filter(s::village_code.eq(village))
         .filter(s::status.eq_any(CURRENT));
-    let surveyed: bool = with_tx!(tx, |c| diesel::select(diesel::dsl::exists(
-        versions.clone()
-    ))
-    .get_result(c))?;
-    let meeting: bool = surveyed
-        && with_tx!(tx, |c| diesel::select(diesel::dsl::exists(
+    let (surveyed, meeting): (bool, bool) = with_tx!(tx, |c| diesel::select((
+        diesel::dsl::exists(versions.clone()),
+        diesel::dsl::exists(
             versions
                 .inner_join(so::table)
                 .filter(so::meets_standard.eq(true))
-        ))
-        .get_result(c))?;
+        ),
+    ))
+    .get_result(c))?;
     if (surveyed, meeting) == (was_surveyed, was_meeting) {
         return Ok(());
     }
@@ -171,7 +170,7 @@ pub fn fold(conn: &mut Conn) -> DbResult<usize> {
                 #[diesel(sql_type = diesel::sql_types::BigInt)]
                 n: i64,
             }
-            let folded: Folded = diesel::sql_query(sql).get_result(&mut **c)?;
+            let folded: Folded = diesel::sql_query(sql).get_result(&mut ***c)?;
             Ok(folded.n as usize)
         }
         Conn::Sqlite(c) => {

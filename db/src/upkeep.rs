@@ -37,7 +37,7 @@ pub const QUEUE_TABLES: &[&str] = &[
 pub fn vacuum_queues(conn: &mut Conn) -> DbResult<()> {
     if let Conn::Pg(c) = conn {
         diesel::sql_query(format!("VACUUM (SKIP_LOCKED) {}", QUEUE_TABLES.join(", ")))
-            .execute(&mut **c)?;
+            .execute(&mut ***c)?;
     }
     Ok(())
 }
@@ -54,7 +54,7 @@ pub fn autovacuum_off(conn: &mut Conn) -> DbResult<bool> {
         Conn::Pg(c) => {
             let s: Setting =
                 diesel::sql_query("SELECT setting FROM pg_settings WHERE name = 'autovacuum'")
-                    .get_result(&mut **c)?;
+                    .get_result(&mut ***c)?;
             Ok(s.setting == "off")
         }
         Conn::Sqlite(_) => Ok(false),

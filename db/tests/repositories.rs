@@ -236,3 +236,45 @@ fn concurrent_appends_never_fork_the_chain_or_reuse_a_number() {
         assert_eq!(n, 200, "one unbroken chain, numbers 1..=200");
     });
 }
+
+/// The pool skips its `SELECT 1` for a connection handed back cleanly a moment ago. One the
+/// server dropped meanwhile fails the use that meets it (diesel then reports it broken, and the
+/// failed use marks it to be tested in any case), and the next checkout opens another: never a
+/// dead connection handed out again and again.
+#[test]
+fn a_connection_the_server_dropped_fails_once_and_is_replaced() {
+    use diesel::prelude::*;
+    let Some(_t) = postgres() else { return };
+    let url = std::env::var("FIELDSURVEY_TEST_DATABASE_URL").unwrap();
+    let one = PoolOptions {
+        max_size: 1,
+        min_idle: 1,
+        connect_timeout: std::time::Duration::from_secs(5),
+    };
+    let db = Db::connect(&url, &one).unwrap();
+    let backend = |db: &Db| -> Result<i32, fieldsurvey_db::DbError> {
+        db.get()?.using(|c| {
+            with_conn!(c, |c| diesel::select(diesel::dsl::sql::<
+                diesel::sql_types::Integer,
+            >("pg_backend_pid()"))
+            .get_result::<i32>(c))
+            .map_err(fieldsurvey_db::DbError::from)
+        })
+    };
+    let first = backend(&db).unwrap();
+    assert_eq!(backend(&db).unwrap(), first, "one connection, reused");
+    let admin = Db::connect(&url, &PoolOptions::default()).unwrap();
+    let mut c = admin.get().unwrap();
+    with_conn!(&mut c, |c| c
+        .batch_execute(&format!("SELECT pg_terminate_backend({first})")))
+    .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let uses: Vec<_> = (0..3).map(|_| backend(&db)).collect();
+    let failed = uses.iter().filter(|u| u.is_err()).count();
+    assert!(
+        failed <= 1,
+        "the dead connection was handed out {failed} times"
+    );
+    let last = uses.last().unwrap().as_ref().unwrap();
+    assert_ne!(*last, first, "a new connection replaced the dropped one");
+}

@@ -156,9 +156,12 @@ pub fn decode_scaled(bytes: &[u8], limits: &Limits, min_side: u32) -> Result<Dec
         )));
     }
     let (sw, sh) = (width.div_ceil(denom), height.div_ceil(denom));
-    let mut pixels = vec![0u8; sw as usize * sh as usize * 3];
-    // SAFETY: `pixels` holds exactly sw × sh × 3 bytes, the scaled size TurboJPEG computes
-    // (TJSCALED rounds up, as div_ceil does); pitch 0 means tightly packed rows.
+    let len = sw as usize * sh as usize * 3;
+    // Not zero-filled first: TurboJPEG writes every byte of a successful decode, and on
+    // failure the buffer is dropped unread (filling it was a page-faulting memset per photo).
+    let mut pixels: Vec<u8> = Vec::with_capacity(len);
+    // SAFETY: `pixels` has room for exactly sw × sh × 3 bytes, the scaled size TurboJPEG
+    // computes (TJSCALED rounds up, as div_ceil does); pitch 0 means tightly packed rows.
     let rc = unsafe {
         tj::tj3Decompress8(
             handle.0,
@@ -169,6 +172,10 @@ pub fn decode_scaled(bytes: &[u8], limits: &Limits, min_side: u32) -> Result<Dec
             tj::TJPF_TJPF_RGB as libc::c_int,
         )
     };
+    if rc == 0 {
+        // SAFETY: the decode succeeded, so all `len` bytes (within the capacity) were written.
+        unsafe { pixels.set_len(len) };
+    }
     if rc != 0 {
         let why = handle.error();
         // TurboJPEG reports its own limits in words; everything else is bad data.
@@ -213,7 +220,8 @@ pub fn encode_rgb(image: &image::RgbImage, quality: u8) -> Result<Vec<u8>, Strin
     if capacity == 0 || capacity == tj::size_t::MAX {
         return Err(handle.error());
     }
-    let mut out = vec![0u8; capacity as usize];
+    // Not zero-filled: TurboJPEG's worst case is several times the JPEG it writes.
+    let mut out: Vec<u8> = Vec::with_capacity(capacity as usize);
     let mut ptr = out.as_mut_ptr();
     let mut size = capacity;
     // SAFETY: the source holds w × h × 3 bytes (an RgbImage); `ptr` points to `capacity`
@@ -230,10 +238,12 @@ pub fn encode_rgb(image: &image::RgbImage, quality: u8) -> Result<Vec<u8>, Strin
             &mut size,
         )
     };
-    if rc != 0 || size > capacity {
+    if rc != 0 || size > capacity || !std::ptr::eq(ptr, out.as_ptr()) {
         return Err(handle.error());
     }
-    out.truncate(size as usize);
+    // SAFETY: TurboJPEG wrote `size` bytes (at most the capacity) into our buffer, which
+    // NOREALLOC kept in place.
+    unsafe { out.set_len(size as usize) };
     Ok(out)
 }
 

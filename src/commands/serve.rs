@@ -18,7 +18,7 @@ use crate::config::{Role, Settings};
 use crate::wiring::connect_as;
 use crate::wiring::{
     cancel_on_signal, hostname, pipeline, require_schema, runtime, topology, tune_allocator,
-    worker_runtime,
+    tune_worker_allocator, worker_runtime,
 };
 
 pub fn api(settings: Settings) -> Result<()> {
@@ -115,6 +115,7 @@ fn lower_priority(nice: i32) {
 }
 
 pub fn worker(settings: Settings) -> Result<()> {
+    tune_worker_allocator();
     lower_priority(settings.worker_nice());
     let db = connect_as(&settings, Role::Worker)?;
     require_schema(&db)?;

@@ -192,11 +192,12 @@ impl Pipeline {
                 timeline.clone(),
             );
             let result = blocking("sign-off", move || {
-                let mut conn = this.db.get()?;
-                let started = Instant::now();
-                let judged = this.signature(&mut conn, &s, &v)?;
-                this.finished(&mut t, Stage::Signature, started);
-                this.sign_off(&mut conn, &s, &v, &e, judged, t)
+                this.db.get()?.using(|conn| {
+                    let started = Instant::now();
+                    let judged = this.signature(conn, &s, &v)?;
+                    this.finished(&mut t, Stage::Signature, started);
+                    this.sign_off(conn, &s, &v, &e, judged, t)
+                })
             })
             .await?;
             match result {
