@@ -159,8 +159,8 @@ pub fn tune_allocator() {
 /// frame (~0.5 MB at the scaled size) and a thumbnail, and frees them a few milliseconds later.
 /// Above the mmap threshold each was mapped, faulted in page by page and unmapped again, and
 /// the heap's top was trimmed and re-faulted: page faults and the kernel's page clearing were
-/// a sixth of a worker's time at 60 sign-offs/s (perf, docs/performance.md). Kept in two
-/// arenas and never handed back below 64 MiB, the same memory serves the next photo.
+/// about a tenth of a worker's CPU samples at 60 sign-offs/s (perf; docs/decisions.md). Kept
+/// in two arenas and never handed back below 64 MiB, the same memory serves the next photo.
 pub fn tune_worker_allocator() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
