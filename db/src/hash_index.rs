@@ -139,8 +139,15 @@ impl HashIndex {
         result
     }
 
+    /// The first load (in a repeatable-read transaction): every row, a page at a time so that
+    /// the client never holds them all at once, and the snapshot they were read in.
     fn refresh_pg(&mut self, c: &mut diesel::pg::PgConnection) -> DbResult<usize> {
         use diesel::sql_types::BigInt;
+        if matches!(self.mark, Some(Mark::Sqlite { .. })) {
+            return Err(crate::DbError::Invalid(
+                "a hash index read from SQLite cannot follow PostgreSQL".into(),
+            ));
+        }
         let now: Snapshot = diesel::sql_query(
             "SELECT pg_snapshot_xmax(s)::text::bigint AS xmax, \
              ARRAY(SELECT x::text::bigint FROM pg_snapshot_xip(s) AS x) AS running \
@@ -148,45 +155,30 @@ impl HashIndex {
         )
         .get_result(c)?;
         let mut added = 0;
-        match &self.mark {
-            // The first read takes every row, a page at a time, so that the client never
-            // holds them all at once.
-            None => {
-                let mut after: Option<i64> = None;
-                loop {
-                    let sql = if after.is_none() {
-                        "SELECT phash FROM photo_hashes WHERE phash >= $2 ORDER BY phash LIMIT $1"
-                    } else {
-                        "SELECT phash FROM photo_hashes WHERE phash > $2 ORDER BY phash LIMIT $1"
-                    };
-                    let page: Vec<Row> = diesel::sql_query(sql)
-                        .bind::<BigInt, _>(PAGE)
-                        .bind::<BigInt, _>(after.unwrap_or(i64::MIN))
-                        .load(c)?;
-                    let full = page.len() as i64 == PAGE;
-                    after = page.last().map(|r| r.phash);
-                    added += page.len();
-                    for r in page {
-                        self.add(r.phash as u64);
-                    }
-                    if !full {
-                        break;
-                    }
-                }
-                self.hashes.shrink_to_fit();
-                for postings in self.postings.iter_mut().flatten() {
-                    postings.shrink_to_fit();
-                }
+        let mut after: Option<i64> = None;
+        loop {
+            let sql = if after.is_none() {
+                "SELECT phash FROM photo_hashes WHERE phash >= $2 ORDER BY phash LIMIT $1"
+            } else {
+                "SELECT phash FROM photo_hashes WHERE phash > $2 ORDER BY phash LIMIT $1"
+            };
+            let page: Vec<Row> = diesel::sql_query(sql)
+                .bind::<BigInt, _>(PAGE)
+                .bind::<BigInt, _>(after.unwrap_or(i64::MIN))
+                .load(c)?;
+            let full = page.len() as i64 == PAGE;
+            after = page.last().map(|r| r.phash);
+            added += page.len();
+            for r in page {
+                self.add(r.phash as u64);
             }
-            Some(Mark::Pg { xmax, running }) => {
-                let (xmax, running) = (*xmax, running.clone());
-                return self.refresh_pg_since(c, xmax, &running);
+            if !full {
+                break;
             }
-            Some(Mark::Sqlite { .. }) => {
-                return Err(crate::DbError::Invalid(
-                    "a hash index read from SQLite cannot follow PostgreSQL".into(),
-                ));
-            }
+        }
+        self.hashes.shrink_to_fit();
+        for postings in self.postings.iter_mut().flatten() {
+            postings.shrink_to_fit();
         }
         self.mark = Some(Mark::Pg {
             xmax: now.xmax,

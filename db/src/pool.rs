@@ -89,7 +89,7 @@ macro_rules! with_tx {
 impl Conn {
     /// The current use failed: test the connection before it is used again, whatever the
     /// error was (a lost server shows first as an error of the statement that met it).
-    pub fn suspect(&mut self) {
+    fn suspect(&mut self) {
         if let Conn::Pg(pooled) = self {
             pooled.suspect = true;
         }
@@ -128,7 +128,7 @@ impl Conn {
 
 /// How long a PostgreSQL connection handed back to the pool after a use that raised no error is
 /// trusted without a ping. r2d2 pings (`SELECT 1`) at every checkout by default: seven round
-/// trips per survey at 60 sign-offs/s, more than any one statement of the sign-off itself.
+/// trips per survey (pg_stat_statements at 60/s), more than any one statement of the sign-off.
 /// Within this window the last use is the test, as HikariCP's `aliveBypassWindowMs` does it; a
 /// connection idle for longer, or whose last use failed, is pinged as before, so one that died
 /// with the server is found at checkout and replaced.

@@ -172,10 +172,6 @@ pub fn decode_scaled(bytes: &[u8], limits: &Limits, min_side: u32) -> Result<Dec
             tj::TJPF_TJPF_RGB as libc::c_int,
         )
     };
-    if rc == 0 {
-        // SAFETY: the decode succeeded, so all `len` bytes (within the capacity) were written.
-        unsafe { pixels.set_len(len) };
-    }
     if rc != 0 {
         let why = handle.error();
         // TurboJPEG reports its own limits in words; everything else is bad data.
@@ -185,6 +181,8 @@ pub fn decode_scaled(bytes: &[u8], limits: &Limits, min_side: u32) -> Result<Dec
             Refusal::Undecodable(format!("corrupt JPEG data: {why}"))
         });
     }
+    // SAFETY: the decode succeeded, so all `len` bytes (within the capacity) were written.
+    unsafe { pixels.set_len(len) };
     let scaled = image::RgbImage::from_raw(sw, sh, pixels)
         .ok_or_else(|| Refusal::Undecodable("decoded JPEG has an unexpected size".into()))?;
     Ok(Decoded {
