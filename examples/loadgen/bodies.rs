@@ -15,6 +15,93 @@ pub struct Body {
     pub surveyor: usize,
     pub bytes: Vec<u8>,
     pub content_type: String,
+    /// Built by the adversarial profile (reported apart when a run mixes the two).
+    pub adversarial: bool,
+    /// Where the bytes are in the spool file, when they were spooled (`bytes` is then empty).
+    pub spooled: Option<(u64, usize)>,
+}
+
+impl Body {
+    /// The body's length in bytes, wherever it is kept.
+    pub fn size(&self) -> usize {
+        self.spooled.map_or(self.bytes.len(), |(_, len)| len)
+    }
+}
+
+/// Bodies written to a file as they are built and read back just before each is sent, so a
+/// long run's prepared bodies (12 GB for ten minutes at 65/s) do not take the memory the
+/// database's page cache needs: the file is synced and dropped from the page cache once
+/// written, and each body's pages are dropped again after it is read.
+pub struct Spool {
+    file: std::fs::File,
+}
+
+/// Tell the kernel these pages of the file will not be needed again.
+fn drop_cached(file: &std::fs::File, offset: u64, len: usize) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: a valid descriptor; posix_fadvise only advises the kernel about its pages.
+    unsafe {
+        libc::posix_fadvise(
+            file.as_raw_fd(),
+            offset as libc::off_t,
+            len as libc::off_t,
+            libc::POSIX_FADV_DONTNEED,
+        );
+    }
+}
+
+impl Spool {
+    /// Read `body` into `buf` (reused between bodies): its bytes.
+    pub fn read<'b>(&self, body: &Body, buf: &'b mut Vec<u8>) -> std::io::Result<&'b [u8]> {
+        use std::os::unix::fs::FileExt;
+        let Some((offset, len)) = body.spooled else {
+            buf.clear();
+            buf.extend_from_slice(&body.bytes);
+            return Ok(&buf[..]);
+        };
+        buf.resize(len, 0);
+        self.file.read_exact_at(&mut buf[..], offset)?;
+        drop_cached(&self.file, offset, len);
+        Ok(&buf[..])
+    }
+}
+
+/// Build `count` bodies as [`build`] does, `chunk` at a time, writing each chunk's bytes to a
+/// new file at `path` (removed once opened: nothing is left behind) and keeping the rest.
+pub fn build_spooled(
+    plan: &Plan<'_>,
+    mix: Option<(&Plan<'_>, usize)>,
+    count: usize,
+    threads: usize,
+    path: &std::path::Path,
+) -> Result<(Vec<Body>, Spool), BoxError> {
+    use std::io::Write;
+    const CHUNK: usize = 512;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(path)?;
+    std::fs::remove_file(path)?;
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, &file);
+    let mut bodies = Vec::with_capacity(count);
+    let mut offset = 0u64;
+    for start in (0..count).step_by(CHUNK) {
+        for mut b in build_range(plan, mix, start..count.min(start + CHUNK), threads)? {
+            out.write_all(&b.bytes)?;
+            b.spooled = Some((offset, b.bytes.len()));
+            offset += b.bytes.len() as u64;
+            b.bytes = Vec::new();
+            bodies.push(b);
+        }
+        out.flush()?;
+        // Written out and dropped as it goes, so the page cache never holds the spool.
+        file.sync_data()?;
+        drop_cached(&file, 0, 0);
+    }
+    drop(out);
+    Ok((bodies, Spool { file }))
 }
 
 /// What the profile puts in each survey.
@@ -50,16 +137,40 @@ fn household_of(plan: &Plan<'_>, i: usize) -> usize {
     (i.wrapping_mul(a).wrapping_add(plan.seed as usize)) % n
 }
 
-/// Build `count` bodies on `threads` threads.
-pub fn build(plan: &Plan<'_>, count: usize, threads: usize) -> Result<Vec<Body>, BoxError> {
+/// Build `count` bodies on `threads` threads; with `mix`, every `mix.1`-th of them (from the
+/// first) is built by the `mix.0` plan instead, so two profiles run in one load, interleaved.
+pub fn build(
+    plan: &Plan<'_>,
+    mix: Option<(&Plan<'_>, usize)>,
+    count: usize,
+    threads: usize,
+) -> Result<Vec<Body>, BoxError> {
+    build_range(plan, mix, 0..count, threads)
+}
+
+fn build_range(
+    plan: &Plan<'_>,
+    mix: Option<(&Plan<'_>, usize)>,
+    range: std::ops::Range<usize>,
+    threads: usize,
+) -> Result<Vec<Body>, BoxError> {
     let threads = threads.max(1);
+    let count = range.len();
+    let first = range.start;
     std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads)
             .map(|t| {
                 s.spawn(move || -> Result<Vec<(usize, Body)>, String> {
-                    (t..count)
+                    (first + t..first + count)
                         .step_by(threads)
-                        .map(|i| one(plan, i).map(|b| (i, b)))
+                        .map(|i| {
+                            match mix {
+                                Some((other, every)) if i % every == 0 => one(other, i / every),
+                                Some((_, every)) => one(plan, i - i / every - 1),
+                                None => one(plan, i),
+                            }
+                            .map(|b| (i, b))
+                        })
                         .collect()
                 })
             })
@@ -159,7 +270,12 @@ fn one(plan: &Plan<'_>, i: usize) -> Result<Body, String> {
         - 1;
     let surveyor = county % plan.surveyors.len();
     if let Some(template) = plan.openrosa {
-        return openrosa(template, &id, &household, visited, place, surveyor, &photos);
+        return openrosa(template, &id, &household, visited, place, surveyor, &photos).map(|b| {
+            Body {
+                adversarial: plan.profile == Profile::Adversarial,
+                ..b
+            }
+        });
     }
     let mut doc = plan.template.clone();
     doc["id"] = json!(id);
@@ -196,6 +312,8 @@ fn one(plan: &Plan<'_>, i: usize) -> Result<Body, String> {
         surveyor,
         bytes: out,
         content_type: format!("multipart/form-data; boundary={boundary}"),
+        adversarial: plan.profile == Profile::Adversarial,
+        spooled: None,
     })
 }
 
@@ -247,5 +365,7 @@ fn openrosa(
         surveyor,
         bytes: out,
         content_type: format!("multipart/form-data; boundary={boundary}"),
+        adversarial: false,
+        spooled: None,
     })
 }

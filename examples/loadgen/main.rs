@@ -143,6 +143,19 @@ struct RunArgs {
     /// Threads that build bodies before the clock starts.
     #[arg(long, default_value_t = 2)]
     build_threads: usize,
+    /// Mix this share of adversarial surveys into a realistic load (interleaved, built before
+    /// the clock like the rest), and report 202 → final for each profile apart.
+    #[arg(long, default_value_t = 0.0)]
+    adversarial_share: f64,
+    /// Write one line a second of the load (queue depth, sign-offs, the kernel's dirty and
+    /// writeback memory, disk operations, PostgreSQL checkpoints) to this CSV file.
+    #[arg(long)]
+    timeline: Option<PathBuf>,
+    /// Keep the prepared bodies in this file (removed as soon as it is open), not in memory:
+    /// each is read back just before it is sent and dropped from the page cache, so a long
+    /// run's bodies do not take the memory the database's cache needs.
+    #[arg(long)]
+    spool: Option<PathBuf>,
 }
 
 fn agent() -> ureq::Agent {
@@ -258,13 +271,42 @@ fn run(args: RunArgs) -> Result<(), BoxError> {
         photos::near_twins(&sample)?,
         fieldsurvey_core::photos::REUSE_DISTANCE
     );
+    let hostile = bodies::Plan {
+        profile: bodies::Profile::Adversarial,
+        seed: plan.seed ^ 0xAD5E_55A1,
+        ..plan
+    };
+    let share = args.adversarial_share;
+    let mix = if share == 0.0 {
+        None
+    } else if share > 0.0 && share <= 0.5 {
+        Some((&hostile, (1.0 / share).round() as usize))
+    } else {
+        return Err(format!("--adversarial-share {share}: give a share in (0, 0.5]").into());
+    };
     let t = Instant::now();
-    let bodies = Arc::new(bodies::build(&plan, args.surveys, args.build_threads)?);
-    let mb = bodies.iter().map(|b| b.bytes.len()).sum::<usize>() as f64 / 1e6;
+    let (bodies, spool) = match &args.spool {
+        Some(path) => {
+            let (b, s) = bodies::build_spooled(&plan, mix, args.surveys, args.build_threads, path)?;
+            (b, Some(s))
+        }
+        None => (
+            bodies::build(&plan, mix, args.surveys, args.build_threads)?,
+            None,
+        ),
+    };
+    let (bodies, spool) = (Arc::new(bodies), Arc::new(spool));
+    let mb = bodies.iter().map(bodies::Body::size).sum::<usize>() as f64 / 1e6;
+    let hostile_count = bodies.iter().filter(|b| b.adversarial).count();
     println!(
-        "built {} {:?} bodies ({mb:.0} MB, {:.0} KB each) in {:.1} s",
+        "built {} {:?} bodies{}{} ({mb:.0} MB, {:.0} KB each) in {:.1} s",
         bodies.len(),
         args.profile,
+        match mix {
+            Some(_) => format!(", {hostile_count} of them adversarial"),
+            None => String::new(),
+        },
+        if spool.is_some() { ", spooled" } else { "" },
         mb * 1000.0 / bodies.len().max(1) as f64,
         t.elapsed().as_secs_f64()
     );
@@ -280,7 +322,7 @@ fn run(args: RunArgs) -> Result<(), BoxError> {
     };
     let tokens = Arc::new(tokens);
     let mut observer = match &args.database_url {
-        Some(db) => Some(observe::Observer::start(db)?),
+        Some(db) => Some(observe::Observer::start(db, args.timeline.as_deref())?),
         None => None,
     };
 
@@ -290,8 +332,13 @@ fn run(args: RunArgs) -> Result<(), BoxError> {
     let openrosa = args.openrosa.is_some();
     let clients: Vec<_> = (0..args.clients.max(1))
         .map(|_| {
-            let (bodies, tokens, next, url) =
-                (bodies.clone(), tokens.clone(), next.clone(), url.clone());
+            let (bodies, spool, tokens, next, url) = (
+                bodies.clone(),
+                spool.clone(),
+                tokens.clone(),
+                next.clone(),
+                url.clone(),
+            );
             let rate = args.rate;
             std::thread::spawn(move || {
                 let a = agent();
@@ -300,6 +347,7 @@ fn run(args: RunArgs) -> Result<(), BoxError> {
                     by_status: Default::default(),
                     errors: 0,
                 };
+                let mut buf = Vec::new();
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(body) = bodies.get(i) else { break };
@@ -312,6 +360,17 @@ fn run(args: RunArgs) -> Result<(), BoxError> {
                     if due >= deadline || Instant::now() >= deadline {
                         break;
                     }
+                    // A spooled body is read before it is due, off the clock.
+                    let bytes = match &*spool {
+                        Some(spool) => match spool.read(body, &mut buf) {
+                            Ok(b) => b,
+                            Err(_) => {
+                                r.errors += 1;
+                                continue;
+                            }
+                        },
+                        None => &body.bytes[..],
+                    };
                     if let Some(wait) = due.checked_duration_since(Instant::now()) {
                         std::thread::sleep(wait);
                     }
@@ -322,7 +381,7 @@ fn run(args: RunArgs) -> Result<(), BoxError> {
                         req = req
                             .header("Authorization", format!("Bearer {}", tokens[body.surveyor]));
                     }
-                    match req.send(&body.bytes[..]) {
+                    match req.send(bytes) {
                         Ok(mut resp) => {
                             let _ = resp.body_mut().read_to_vec();
                             r.latencies_ms.push(due.elapsed().as_secs_f64() * 1000.0);
@@ -405,6 +464,20 @@ fn run(args: RunArgs) -> Result<(), BoxError> {
         println!("final states: {:?}", report.statuses);
         let [p50, p90, p99, max] = report.final_secs;
         println!("202 -> final s: p50 {p50:.3}  p90 {p90:.3}  p99 {p99:.3}  max {max:.3}");
+        if mix.is_some() {
+            let sent = &bodies[..sent];
+            for (label, adversarial) in [("realistic", false), ("adversarial", true)] {
+                let ids: Vec<String> = sent
+                    .iter()
+                    .filter(|b| b.adversarial == adversarial)
+                    .map(|b| b.id.clone())
+                    .collect();
+                let (n, [p50, p90, p99, max]) = obs.final_secs_of(&ids)?;
+                println!(
+                    "202 -> final s, {label} ({n} finished): p50 {p50:.3}  p90 {p90:.3}  p99 {p99:.3}  max {max:.3}"
+                );
+            }
+        }
         let per = args.bucket_seconds as f64;
         let rates: Vec<String> = report
             .buckets
@@ -416,6 +489,9 @@ fn run(args: RunArgs) -> Result<(), BoxError> {
             args.bucket_seconds,
             rates.join("  ")
         );
+        if let Some(path) = obs.write_timeline(&samples.ticks)? {
+            println!("timeline, one line a second: {}", path.display());
+        }
     }
     for pid in &args.pid {
         println!(

@@ -246,8 +246,8 @@ pub fn run(args: SoakArgs) -> Result<(), BoxError> {
         openrosa: None,
         now: chrono::Utc::now().with_timezone(&beijing),
     };
-    let bodies = Arc::new(bodies::build(&plan, args.uploads, 2)?);
-    let photo_bytes: usize = bodies.iter().map(|b| b.bytes.len()).sum();
+    let bodies = Arc::new(bodies::build(&plan, None, args.uploads, 2)?);
+    let photo_bytes: usize = bodies.iter().map(bodies::Body::size).sum();
 
     // The deployment: its own database, vhost, proxies, photo filesystem and processes.
     let deployment = Arc::new(Deployment::create(&Setup {
