@@ -243,7 +243,7 @@ pub fn sweep(
     let now = crate::now();
     conn.transaction(|tx| {
         let queued: Vec<(String, Option<String>)> = with_tx!(tx, |c| s::table
-            .filter(s::status.eq(Status::Queued))
+            .filter(crate::submissions::in_queue())
             .filter(s::received_at.lt(older_than))
             .order(s::received_at.asc())
             .limit(limit)

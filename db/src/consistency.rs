@@ -8,7 +8,6 @@ use crate::schema::households::dsl as h;
 use crate::schema::submission_photos::dsl as sp;
 use crate::schema::submissions::dsl as s;
 use crate::{Conn, DbResult, with_conn};
-use fieldsurvey_core::vocab::Status;
 
 /// Up to `limit` distinct photo hashes that surveys refer to, in order, after `after` ("" for
 /// the first page).
@@ -74,7 +73,7 @@ pub fn pending_entries(conn: &mut Conn) -> DbResult<i64> {
 /// Submissions accepted and not yet processed.
 pub fn queued_submissions(conn: &mut Conn) -> DbResult<i64> {
     with_conn!(conn, |c| Ok(s::submissions
-        .filter(s::status.eq(Status::Queued))
+        .filter(crate::submissions::in_queue())
         .count()
         .get_result(c)?))
 }

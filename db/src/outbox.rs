@@ -10,7 +10,6 @@ use fieldsurvey_core::vocab::MessageKind;
 use crate::models::{NewOutbox, OutboxRow};
 use crate::schema::outbox::dsl as ob;
 use crate::{Conn, DbResult, Tx, with_conn, with_tx};
-use fieldsurvey_core::vocab::Status;
 
 /// Claim up to `limit` pending rows, oldest first, for `lease`.
 pub fn claim(conn: &mut Conn, limit: i64, lease: TimeDelta) -> DbResult<Vec<OutboxRow>> {
@@ -145,7 +144,7 @@ pub fn requeue_queued(conn: &mut Conn) -> DbResult<usize> {
     use crate::schema::submissions::dsl as s;
     conn.transaction(|tx| {
         let queued: Vec<(String, Option<String>)> = crate::with_tx!(tx, |c| s::submissions
-            .filter(s::status.eq(Status::Queued))
+            .filter(crate::submissions::in_queue())
             .order(s::received_at.asc())
             .select((s::id, s::request_id))
             .load(c))?;

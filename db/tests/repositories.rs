@@ -278,3 +278,66 @@ fn a_connection_the_server_dropped_fails_once_and_is_replaced() {
     let last = uses.last().unwrap().as_ref().unwrap();
     assert_ne!(*last, first, "a new connection replaced the dropped one");
 }
+
+#[test]
+fn a_sign_off_finds_its_submission_by_key_however_long_the_queue() {
+    use diesel::prelude::*;
+    #[derive(QueryableByName)]
+    struct Line {
+        #[diesel(sql_type = diesel::sql_types::Text, column_name = "QUERY PLAN")]
+        line: String,
+    }
+    let Some(t) = postgres() else { return };
+    let surveyor = seed(&t.db);
+    let mut c = t.db.get().unwrap();
+    let mut plan = |sql: &str| -> String {
+        with_conn!(&mut c, |c| diesel::sql_query(format!("EXPLAIN {sql}"))
+            .load::<Line>(c))
+        .unwrap()
+        .into_iter()
+        .map(|l| l.line)
+        .collect::<Vec<_>>()
+        .join("\n")
+    };
+    let rows = |prefix: &str, status: &str, processed: &str, n: u32| {
+        format!(
+            "INSERT INTO submissions (id, household_code, village_code, surveyor_id, \
+             content_digest, document, status, received_at, processed_at, rejections, flags) \
+             SELECT '{prefix}' || g, '522732101201-' || g, '522732101201', '{surveyor}', '0', \
+             '{{}}', '{status}', now(), {processed}, '[]', '[]' FROM generate_series(1, {n}) g;"
+        )
+    };
+    // Statistics taken while the queue is empty, as they usually are …
+    let mut c2 = t.db.get().unwrap();
+    with_conn!(&mut c2, |c| c.batch_execute(&format!(
+        "{} ANALYZE submissions;",
+        rows("done-", "signed_off", "now()", 20_000)
+    )))
+    .unwrap();
+    // … then a backlog of 5,000.
+    with_conn!(&mut c2, |c| c
+        .batch_execute(&rows("queued-", "queued", "NULL", 5_000)))
+    .unwrap();
+
+    // The statement that moves one submission out of the queue (`record_stage`, `park`) reads
+    // it by its key, not by scanning the queue's index for it.
+    let one = plan(
+        "UPDATE submissions SET status = 'signed_off', processed_at = now() \
+         WHERE id = 'queued-2500' AND status = 'queued'",
+    );
+    assert!(one.contains("submissions_pkey"), "{one}");
+    assert!(!one.contains("submissions_queued"), "{one}");
+    // The queue's listings still have their index.
+    let listing = plan(
+        "SELECT id FROM submissions WHERE status = 'queued' AND processed_at IS NULL \
+         ORDER BY received_at LIMIT 100",
+    );
+    assert!(listing.contains("submissions_queued"), "{listing}");
+    let queued = fieldsurvey_db::submissions::queued_ids(&mut t.db.get().unwrap(), 10_000).unwrap();
+    assert_eq!(queued.len(), 5_000);
+    // The index's second condition is always true of a queued submission: the database says so.
+    let refused = with_conn!(&mut c2, |c| c.batch_execute(
+        "UPDATE submissions SET processed_at = now() WHERE id = 'queued-1'"
+    ));
+    assert!(refused.is_err(), "a queued submission marked processed");
+}

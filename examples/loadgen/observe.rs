@@ -175,7 +175,8 @@ fn connect(url: &str) -> Result<PgConnection, BoxError> {
     Ok(PgConnection::establish(url)?)
 }
 
-const QUEUED: &str = "SELECT count(*) AS n FROM submissions WHERE status = 'queued'";
+const QUEUED: &str =
+    "SELECT count(*) AS n FROM submissions WHERE status = 'queued' AND processed_at IS NULL";
 
 impl Observer {
     pub fn start(url: &str, timeline: Option<&std::path::Path>) -> Result<Observer, BoxError> {

@@ -1,0 +1,3 @@
+DROP INDEX submissions_queued;
+CREATE INDEX submissions_queued ON submissions (received_at) WHERE status = 'queued';
+ALTER TABLE submissions DROP CONSTRAINT submissions_queued_unprocessed;
