@@ -51,16 +51,16 @@ struct Percentiles {
     max: Option<f64>,
 }
 
+impl Percentiles {
+    fn secs(&self) -> [f64; 4] {
+        [self.p50, self.p90, self.p99, self.max].map(|v| v.unwrap_or(f64::NAN))
+    }
+}
+
 #[derive(QueryableByName)]
 struct Counted {
-    #[diesel(sql_type = Nullable<Double>)]
-    p50: Option<f64>,
-    #[diesel(sql_type = Nullable<Double>)]
-    p90: Option<f64>,
-    #[diesel(sql_type = Nullable<Double>)]
-    p99: Option<f64>,
-    #[diesel(sql_type = Nullable<Double>)]
-    max: Option<f64>,
+    #[diesel(embed)]
+    p: Percentiles,
     #[diesel(sql_type = BigInt)]
     n: i64,
 }
@@ -321,7 +321,7 @@ impl Observer {
         .collect();
         Ok(Report {
             statuses,
-            final_secs: [p.p50, p.p90, p.p99, p.max].map(|v| v.unwrap_or(f64::NAN)),
+            final_secs: p.secs(),
             buckets,
         })
     }
@@ -342,10 +342,7 @@ impl Observer {
         )
         .bind::<diesel::sql_types::Array<Text>, _>(ids)
         .get_result::<Counted>(&mut c)?;
-        Ok((
-            p.n,
-            [p.p50, p.p90, p.p99, p.max].map(|v| v.unwrap_or(f64::NAN)),
-        ))
+        Ok((p.n, p.p.secs()))
     }
 
     /// Write the timeline (if one was asked for): the sampled ticks beside what the database
