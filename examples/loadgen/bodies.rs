@@ -124,17 +124,31 @@ pub struct Plan<'a> {
     pub openrosa: Option<&'a str>,
     /// The run's "now" in Beijing time: visits are a few hours before it.
     pub now: chrono::DateTime<chrono::FixedOffset>,
+    /// The registry's households this plan surveys (indices into the shape). Two plans mixed in
+    /// one load get disjoint ranges, so the adversarial profile's "one household" is never one
+    /// the realistic sweep also visits.
+    pub households: std::ops::Range<usize>,
 }
 
-/// Survey `i`'s household: a permutation of the registry, so a sweep visits each household once.
+impl Plan<'_> {
+    /// The registry split between a realistic sweep (the first nine tenths) and an adversarial
+    /// plan mixed into it (the last tenth).
+    pub fn split_households(n: usize) -> (std::ops::Range<usize>, std::ops::Range<usize>) {
+        let cut = n - n / 10;
+        (0..cut, cut..n)
+    }
+}
+
+/// Survey `i`'s household: a permutation of the plan's households, so a sweep visits each
+/// household once.
 fn household_of(plan: &Plan<'_>, i: usize) -> usize {
-    let n = plan.shape.households;
+    let n = plan.households.len().max(1);
     // An affine permutation of 0..n (the multiplier is prime and does not divide n).
     let a = [1_000_003usize, 999_983, 1_000_033]
         .into_iter()
         .find(|a| !n.is_multiple_of(*a))
         .unwrap_or(1);
-    (i.wrapping_mul(a).wrapping_add(plan.seed as usize)) % n
+    plan.households.start + (i.wrapping_mul(a).wrapping_add(plan.seed as usize)) % n
 }
 
 /// Build `count` bodies on `threads` threads; with `mix`, every `mix.1`-th of them (from the

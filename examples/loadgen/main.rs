@@ -144,7 +144,9 @@ struct RunArgs {
     #[arg(long, default_value_t = 2)]
     build_threads: usize,
     /// Mix this share of adversarial surveys into a realistic load (interleaved, built before
-    /// the clock like the rest), and report 202 → final for each profile apart.
+    /// the clock like the rest), and report 202 → final for each profile apart. The realistic
+    /// sweep then visits the registry's first nine tenths and the adversarial surveys the last
+    /// tenth, so the two never file versions of one household.
     #[arg(long, default_value_t = 0.0)]
     adversarial_share: f64,
     /// Write one line a second of the load (queue depth, sign-offs, the kernel's dirty and
@@ -251,6 +253,11 @@ fn run(args: RunArgs) -> Result<(), BoxError> {
             .next_u64(),
         openrosa: openrosa_template.as_deref(),
         now: chrono::Utc::now().with_timezone(&beijing),
+        households: if args.adversarial_share > 0.0 {
+            bodies::Plan::split_households(shape.households).0
+        } else {
+            0..shape.households
+        },
     };
     let sample: Vec<Vec<u8>> = (0..300u64)
         .map(|i| {
@@ -274,6 +281,11 @@ fn run(args: RunArgs) -> Result<(), BoxError> {
     let hostile = bodies::Plan {
         profile: bodies::Profile::Adversarial,
         seed: plan.seed ^ 0xAD5E_55A1,
+        households: if args.adversarial_share > 0.0 {
+            bodies::Plan::split_households(shape.households).1
+        } else {
+            0..shape.households
+        },
         ..plan
     };
     let share = args.adversarial_share;

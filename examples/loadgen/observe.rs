@@ -193,7 +193,11 @@ impl Observer {
                 return s;
             };
             let started = Instant::now();
-            let mut last_depth = started - Duration::from_secs(1);
+            // The tick that closes second `k` (the interval [k, k + 1) since the start) is
+            // taken at `started + k + 1` s, on a schedule that does not drift with the time
+            // the sampling itself takes; a tick late by whole seconds covers them all and is
+            // labelled by the first.
+            let mut due = 1u64;
             let mut disk = disk_counters();
             let mut bg = checkpoints(&mut c);
             while !flag.load(Ordering::Relaxed) {
@@ -215,8 +219,10 @@ impl Observer {
                     }
                     s.samples += 1;
                 }
-                if last_depth.elapsed() >= Duration::from_secs(1) {
-                    last_depth = Instant::now();
+                let elapsed = started.elapsed();
+                if elapsed >= Duration::from_secs(due) {
+                    let second = due as i64 - 1;
+                    due = elapsed.as_secs() + 1;
                     if let Ok(q) = diesel::sql_query(QUEUED).get_result::<Count>(&mut c) {
                         s.max_queued = s.max_queued.max(q.n);
                         s.last_queued = q.n;
@@ -232,7 +238,7 @@ impl Observer {
                             _ => (0, 0),
                         };
                         s.ticks.push(Tick {
-                            second: started.elapsed().as_secs() as i64,
+                            second,
                             queued: s.last_queued,
                             dirty_mib: dirty,
                             writeback_mib: writeback,
@@ -246,7 +252,8 @@ impl Observer {
                         bg = now_bg;
                     }
                 }
-                std::thread::sleep(Duration::from_millis(50));
+                let to_tick = Duration::from_secs(due).saturating_sub(started.elapsed());
+                std::thread::sleep(to_tick.min(Duration::from_millis(50)));
             }
             s
         });

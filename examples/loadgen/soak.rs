@@ -245,6 +245,7 @@ pub fn run(args: SoakArgs) -> Result<(), BoxError> {
         seed: args.seed,
         openrosa: None,
         now: chrono::Utc::now().with_timezone(&beijing),
+        households: 0..shape.households,
     };
     let bodies = Arc::new(bodies::build(&plan, None, args.uploads, 2)?);
     let photo_bytes: usize = bodies.iter().map(bodies::Body::size).sum();
