@@ -51,9 +51,11 @@ pub struct Settings {
     pub body_idle_timeout_secs: Option<u64>,
     pub header_timeout_secs: Option<u64>,
     pub trust_forwarded_for: Option<bool>,
+    pub office_tz: Option<String>,
 }
 
-const KEYS: [&str; 31] = [
+const KEYS: [&str; 32] = [
+    "OFFICE_TZ",
     "SIGN_IN_FREE_FAILURES",
     "SIGN_IN_FREE_FAILURES_PER_ADDRESS",
     "SIGN_IN_MAX_DELAY_SECS",
@@ -102,6 +104,7 @@ impl Settings {
                 s.set(key, v)?;
             }
         }
+        s.office_zone()?;
         Ok(s)
     }
 
@@ -147,6 +150,7 @@ impl Settings {
                     _ => bail!("TRUST_FORWARDED_FOR={v:?} is not true or false"),
                 })
             }
+            "OFFICE_TZ" => self.office_tz = Some(v),
             "METRICS_LISTEN" => self.metrics_listen = Some(v),
             "LOG_FORMAT" => self.log_format = Some(v),
             "DB_POOL_SIZE" => self.db_pool_size = Some(num(key, &v)?),
@@ -154,6 +158,14 @@ impl Settings {
             _ => bail!("unknown setting {key}"),
         }
         Ok(())
+    }
+
+    /// The zone pages show times in (`OFFICE_TZ`, an IANA name; default Asia/Shanghai).
+    pub fn office_zone(&self) -> Result<fieldsurvey_api::office_time::OfficeZone> {
+        match &self.office_tz {
+            Some(z) => Ok(z.parse()?),
+            None => Ok(Default::default()),
+        }
     }
 
     pub fn database_url(&self) -> Result<&str> {
@@ -258,6 +270,8 @@ impl Settings {
         if let Some(s) = self.body_idle_timeout_secs {
             config.limits.body_idle = Duration::from_secs(s.max(1));
         }
+        // Checked when the settings were loaded.
+        config.office_zone = self.office_zone().unwrap_or_default();
         config
     }
 

@@ -162,3 +162,70 @@ fn reviewers_see_their_queue_and_surveyors_what_came_back() {
     let theirs = app.get(Some(&other_surveyor), "/api/v1/submissions?status=returned");
     assert_eq!(theirs.body["items"].as_array().unwrap().len(), 0);
 }
+
+/// Every time a person reads is in the office's zone (default Asia/Shanghai) with the zone
+/// named: an upload received at 20:14 UTC arrived on the next day in Beijing, and a deadline
+/// late in a UTC day falls on the next Beijing date.
+#[test]
+fn the_console_shows_times_in_the_office_zone_across_a_utc_day_boundary() {
+    let svc = Service::dev();
+    let app = svc.client();
+    let surveyor = app.token("surveyor1");
+    let u = Upload::household_h1();
+    assert_eq!(
+        app.upload(&surveyor, &u.signed_by(&Key::demo()), &u.parts)
+            .status,
+        202
+    );
+    let id = u.id();
+    assert_eq!(app.wait_final(&surveyor, &id)["status"], "signed_off");
+    svc.sql(&format!(
+        "UPDATE submissions SET received_at = '2026-11-29 20:14:00', \
+         processed_at = '2026-11-29 20:14:03' WHERE id = '{id}'; \
+         UPDATE submission_outcomes SET review_due_at = '2026-12-04 16:30:00' \
+         WHERE submission_id = '{id}'"
+    ));
+    let reviewer = app.console_session("township1", "demo-township1");
+
+    let queue = app.get_cookie(&reviewer, "/console/queue");
+    assert_eq!(queue.status, 200);
+    assert!(
+        queue.text.contains("接收时间（北京时间）"),
+        "{}",
+        queue.text
+    );
+    assert!(queue.text.contains("期限（北京时间）"), "{}", queue.text);
+    assert!(queue.text.contains("2026-11-30 04:14"), "{}", queue.text);
+    assert!(
+        queue.text.contains("2026-12-05"),
+        "the deadline's Beijing date"
+    );
+    assert!(
+        !queue.text.contains("2026-11-29 20:14"),
+        "no UTC time shown"
+    );
+
+    let page = app.get_cookie(&reviewer, &format!("/console/submissions/{id}"));
+    assert_eq!(page.status, 200);
+    assert!(
+        page.text.contains("接收：2026-11-30 04:14（北京时间）"),
+        "{}",
+        page.text
+    );
+    assert!(page.text.contains("校验完成：2026-11-30 04:14（北京时间）"));
+    assert!(
+        page.text.contains("时间（北京时间）"),
+        "the ledger's column"
+    );
+
+    // A zone that is not in the time zone database stops a process before it starts.
+    let bad = std::process::Command::new(common::BIN)
+        .env_remove("DATABASE_URL")
+        .env("OFFICE_TZ", "Beijing")
+        .args(["migrate"])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(err.contains("Beijing") && err.contains("IANA"), "{err}");
+}

@@ -40,6 +40,8 @@ pub struct ApiConfig {
     /// Take the client's address from `X-Forwarded-For` / `Forwarded` (only behind a proxy
     /// that sets them; otherwise a client could name any address).
     pub trust_forwarded: bool,
+    /// The zone every time on a page is shown in (`OFFICE_TZ`, default Asia/Shanghai).
+    pub office_zone: crate::office_time::OfficeZone,
 }
 
 impl ApiConfig {
@@ -51,6 +53,7 @@ impl ApiConfig {
             limits: UploadLimits::default(),
             abuse: Arc::new(Limiter::new(AbuseLimits::default())),
             trust_forwarded: false,
+            office_zone: crate::office_time::OfficeZone::default(),
         }
     }
 

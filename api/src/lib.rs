@@ -12,6 +12,7 @@ pub mod error;
 pub mod fuzzing;
 pub mod limits;
 pub mod metrics;
+pub mod office_time;
 pub mod openapi;
 pub mod routes;
 pub mod seal;

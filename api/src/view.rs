@@ -88,13 +88,6 @@ pub struct AttentionView {
     pub since: String,
 }
 
-/// A stored (UTC) time as people here read it: Beijing time, `2026-11-29 12:00（北京时间）`.
-pub fn beijing(t: NaiveDateTime) -> String {
-    // UTC+8 all year (China keeps no daylight saving time).
-    let local = t + chrono::TimeDelta::hours(8);
-    format!("{}（北京时间）", local.format("%Y-%m-%d %H:%M"))
-}
-
 pub fn rfc3339(t: NaiveDateTime) -> String {
     Utc.from_utc_datetime(&t)
         .to_rfc3339_opts(SecondsFormat::Millis, true)

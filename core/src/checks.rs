@@ -11,6 +11,7 @@ use serde_json::{Map, Value};
 use crate::canonical::content_digest;
 use crate::form::{self, KNOWN_FORMS, Survey};
 use crate::ids::{ContentDigest, IdError, IdNumber};
+use crate::messages::{Arg, Msg, ordinal, say};
 use crate::rejection::{Rejection, RejectionCode};
 
 pub struct CheckContext {
@@ -57,43 +58,59 @@ fn invalid(field: &str, message: impl Into<String>) -> Rejection {
     Rejection::new(RejectionCode::InvalidDocument, message).at(field)
 }
 
+/// A field's name as an argument of a message (it is an identifier, never personal data).
+fn named(field: &str) -> [(&'static str, Arg<'_>); 1] {
+    [("field", Arg::from(field))]
+}
+
 pub fn check_document(raw: &[u8], ctx: &CheckContext) -> Result<CheckedSurvey, Vec<Rejection>> {
     let value: Value = serde_json::from_slice(raw).map_err(|e| {
         vec![Rejection::new(
             RejectionCode::InvalidDocument,
-            format!("not JSON: {e}"),
+            say(
+                Msg::NotJson,
+                &[
+                    ("line", Arg::from(e.line().to_string())),
+                    ("column", Arg::from(e.column().to_string())),
+                ],
+            ),
         )]
     })?;
     let Value::Object(obj) = &value else {
         return Err(vec![Rejection::new(
             RejectionCode::InvalidDocument,
-            "the survey is not a JSON object",
+            say(Msg::NotObject, &[]),
         )]);
     };
     match obj.get("form") {
         Some(Value::String(f)) if KNOWN_FORMS.contains(&f.as_str()) => {}
-        Some(Value::String(_)) => {
+        Some(Value::String(f)) => {
+            // The name as sent, cut short: it is shown back, and a client may send anything.
+            let form: String = f.chars().take(64).collect();
             return Err(vec![
                 Rejection::new(
                     RejectionCode::UnknownForm,
-                    format!(
-                        "unknown form; this service knows {}",
-                        KNOWN_FORMS.join(", ")
+                    say(
+                        Msg::UnknownForm,
+                        &[
+                            ("form", Arg::from(form)),
+                            ("forms", Arg::from(KNOWN_FORMS.join("、"))),
+                        ],
                     ),
                 )
                 .at("form"),
             ]);
         }
-        _ => return Err(vec![invalid("form", "form is missing or not a string")]),
+        _ => return Err(vec![invalid("form", say(Msg::FormMissing, &[]))]),
     }
     let mut errors = shape_errors(obj);
     let survey: Option<Survey> = if errors.is_empty() {
         match serde_json::from_value(value.clone()) {
             Ok(s) => Some(s),
-            Err(e) => {
+            Err(_) => {
                 errors.push(Rejection::new(
                     RejectionCode::InvalidDocument,
-                    e.to_string(),
+                    say(Msg::NotForm, &[]),
                 ));
                 None
             }
@@ -105,10 +122,10 @@ pub fn check_document(raw: &[u8], ctx: &CheckContext) -> Result<CheckedSurvey, V
     if let Some(s) = &survey {
         visit_time_errors(s, ctx, &mut errors);
     }
-    let digest = content_digest(&value).map_err(|e| {
+    let digest = content_digest(&value).map_err(|_| {
         vec![Rejection::new(
             RejectionCode::InvalidDocument,
-            e.to_string(),
+            say(Msg::Digest, &[]),
         )]
     })?;
     match survey {
@@ -127,12 +144,12 @@ fn shape_errors(obj: &Map<String, Value>) -> Vec<Rejection> {
     let mut errors = Vec::new();
     for key in obj.keys() {
         if !REQUIRED.contains(&key.as_str()) && key != "signature" {
-            errors.push(invalid(key, format!("unknown field {key}")));
+            errors.push(invalid(key, say(Msg::UnknownField, &named(key))));
         }
     }
     for key in REQUIRED {
         if !obj.contains_key(key) {
-            errors.push(invalid(key, format!("{key} is missing")));
+            errors.push(invalid(key, say(Msg::FieldMissing, &named(key))));
         }
     }
     fn typed<T: DeserializeOwned>(
@@ -140,10 +157,11 @@ fn shape_errors(obj: &Map<String, Value>) -> Vec<Rejection> {
         key: &str,
         errors: &mut Vec<Rejection>,
     ) {
+        // The parser's own words would quote the value, which may be personal data.
         if let Some(v) = obj.get(key)
-            && let Err(e) = serde_json::from_value::<T>(v.clone())
+            && serde_json::from_value::<T>(v.clone()).is_err()
         {
-            errors.push(invalid(key, format!("{key}: {e}")));
+            errors.push(invalid(key, say(Msg::FieldType, &named(key))));
         }
     }
     typed::<crate::ids::SubmissionId>(obj, "id", &mut errors);
@@ -165,7 +183,7 @@ fn shape_errors(obj: &Map<String, Value>) -> Vec<Rejection> {
         .and_then(Value::as_array)
         .is_some_and(Vec::is_empty)
     {
-        errors.push(invalid("members", "a household has at least one member"));
+        errors.push(invalid("members", say(Msg::NoMembers, &[])));
     }
     errors
 }
@@ -190,7 +208,7 @@ fn id_number_errors(obj: &Map<String, Value>, errors: &mut Vec<Rejection>) -> Ve
                     errors.push(
                         Rejection::new(
                             RejectionCode::InvalidIdNumber,
-                            format!("{field} repeats another member's ID number"),
+                            say(Msg::IdRepeated, &[("member", ordinal(i))]),
                         )
                         .at(field),
                     );
@@ -199,13 +217,16 @@ fn id_number_errors(obj: &Map<String, Value>, errors: &mut Vec<Rejection>) -> Ve
             }
             Err(e) => {
                 let why = match e {
-                    IdError::IdCheck => "has a wrong check character",
-                    IdError::IdBirthDate => "has an impossible birth date",
-                    _ => "is not 17 digits and a check character",
+                    IdError::IdCheck => Msg::IdCheck,
+                    IdError::IdBirthDate => Msg::IdBirthDate,
+                    _ => Msg::IdShape,
                 };
                 errors.push(
-                    Rejection::new(RejectionCode::InvalidIdNumber, format!("{field} {why}"))
-                        .at(field),
+                    Rejection::new(
+                        RejectionCode::InvalidIdNumber,
+                        say(why, &[("member", ordinal(i))]),
+                    )
+                    .at(field),
                 );
             }
         }
@@ -219,7 +240,7 @@ fn visit_time_errors(s: &Survey, ctx: &CheckContext, errors: &mut Vec<Rejection>
         errors.push(
             Rejection::new(
                 RejectionCode::VisitInFuture,
-                "visited_at is later than the upload",
+                say(Msg::VisitAfterUpload, &[]),
             )
             .at("visited_at"),
         );
@@ -231,11 +252,11 @@ fn visit_time_errors(s: &Survey, ctx: &CheckContext, errors: &mut Vec<Rejection>
         Some(start) if s.visited_at < start => errors.push(
             Rejection::new(
                 RejectionCode::VisitInFuture,
-                "visited_at is before the income year",
+                say(Msg::VisitBeforeIncomeYear, &[]),
             )
             .at("visited_at"),
         ),
-        None => errors.push(invalid("income", "income.year is not a valid year")),
+        None => errors.push(invalid("income", say(Msg::IncomeYear, &[]))),
         _ => {}
     }
 }

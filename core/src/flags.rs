@@ -22,17 +22,88 @@ pub struct Flag {
 }
 
 impl Flag {
-    pub fn new(code: FlagCode, message: impl Into<String>) -> Flag {
+    /// A flag on `field` with its measured figures in `detail`; its message is the catalogue's
+    /// words for them ([`describe`]).
+    pub fn new(code: FlagCode, field: Option<String>, detail: Value) -> Flag {
         Flag {
             code,
-            message: message.into(),
-            field: None,
-            detail: Value::Null,
+            message: describe(code, &detail),
+            field,
+            detail,
         }
     }
 
     pub fn opens_clue(&self) -> bool {
         self.code.clue().is_some()
+    }
+}
+
+/// A flag in words, from its code and figures (the `detail` every flag stores): what the API
+/// sends as its `message` and the console shows. Flags stored before the catalogue existed
+/// are told this way too, from their `detail`.
+pub fn describe(code: FlagCode, detail: &Value) -> String {
+    use crate::messages::{Arg, Msg, say};
+    let text = |k: &str| Arg::from(detail[k].as_str().unwrap_or("?").to_owned());
+    let member = || {
+        Arg::from(
+            detail["member"]
+                .as_u64()
+                .map_or("?".into(), |n| (n + 1).to_string()),
+        )
+    };
+    let km = || {
+        Arg::from(format!(
+            "{:.1}",
+            detail["distance_km"].as_f64().unwrap_or_default()
+        ))
+    };
+    match code {
+        FlagCode::SuspectedMissed => say(Msg::FlagSuspectedMissed, &[]),
+        FlagCode::IdRegionMismatch => say(
+            Msg::FlagIdRegionMismatch,
+            &[
+                ("member", member()),
+                ("region", text("id_region")),
+                ("county", text("county")),
+            ],
+        ),
+        FlagCode::FarFromVillage => say(Msg::FlagFarFromVillage, &[("km", km())]),
+        FlagCode::DuplicatePerson => say(
+            Msg::FlagDuplicatePerson,
+            &[("member", member()), ("household", text("other_household"))],
+        ),
+        FlagCode::PhotoTimeMismatch => match detail["gap_hours"].as_f64() {
+            Some(h) if h >= 48.0 => say(
+                Msg::FlagPhotoTimeDays,
+                &[
+                    ("part", text("part")),
+                    ("days", Arg::from(format!("{:.0}", h / 24.0))),
+                ],
+            ),
+            Some(h) => say(
+                Msg::FlagPhotoTimeHours,
+                &[
+                    ("part", text("part")),
+                    ("hours", Arg::from(format!("{h:.0}"))),
+                ],
+            ),
+            None => say(Msg::FlagPhotoTimeMissing, &[("part", text("part"))]),
+        },
+        FlagCode::PhotoLocationMismatch => {
+            say(Msg::FlagPhotoPlace, &[("part", text("part")), ("km", km())])
+        }
+        FlagCode::PhotoReused => say(
+            if detail["match"] == "sha256" {
+                Msg::FlagPhotoReusedFile
+            } else {
+                Msg::FlagPhotoReusedScene
+            },
+            &[
+                ("part", text("part")),
+                ("household", text("other_household")),
+                ("other_part", text("other_part")),
+            ],
+        ),
     }
 }
 
@@ -55,33 +126,26 @@ pub fn document_flags(
     let s = &checked.survey;
     let mut flags = Vec::new();
     if !registered {
-        flags.push(Flag::new(
-            FlagCode::SuspectedMissed,
-            "the household code is not in the household registry (疑似漏评)",
-        ));
+        flags.push(Flag::new(FlagCode::SuspectedMissed, None, Value::Null));
     }
     let county = s.household_code.county_prefix();
     for (i, id) in checked.id_numbers.iter().enumerate() {
         if id.region() != county {
-            let mut f = Flag::new(
+            flags.push(Flag::new(
                 FlagCode::IdRegionMismatch,
-                format!("member {i}'s ID number is registered outside the household's county"),
-            );
-            f.field = Some(format!("members[{i}].id_number"));
-            f.detail = serde_json::json!({"member": i, "id_region": id.region(), "county": county});
-            flags.push(f);
+                Some(format!("members[{i}].id_number")),
+                serde_json::json!({"member": i, "id_region": id.region(), "county": county}),
+            ));
         }
     }
     if let Some(centre) = village_centroid {
         let km = distance_km((s.location.lat, s.location.lon), centre);
         if km > FAR_FROM_VILLAGE_KM {
-            let mut f = Flag::new(
+            flags.push(Flag::new(
                 FlagCode::FarFromVillage,
-                format!("the survey was taken {km:.1} km from the village's centre"),
-            );
-            f.field = Some("location".into());
-            f.detail = serde_json::json!({"distance_km": (km * 10.0).round() / 10.0});
-            flags.push(f);
+                Some("location".into()),
+                serde_json::json!({"distance_km": (km * 10.0).round() / 10.0}),
+            ));
         }
     }
     flags
@@ -89,17 +153,15 @@ pub fn document_flags(
 
 /// `duplicate_person`: member `member` also appears in the latest survey of `other_household`.
 pub fn duplicate_person(member: usize, other_household: &str, other_submission: &str) -> Flag {
-    let mut f = Flag::new(
+    Flag::new(
         FlagCode::DuplicatePerson,
-        format!("member {member} also appears in the latest survey of household {other_household}"),
-    );
-    f.field = Some(format!("members[{member}].id_number"));
-    f.detail = serde_json::json!({
-        "member": member,
-        "other_household": other_household,
-        "other_submission": other_submission,
-    });
-    f
+        Some(format!("members[{member}].id_number")),
+        serde_json::json!({
+            "member": member,
+            "other_household": other_household,
+            "other_submission": other_submission,
+        }),
+    )
 }
 
 /// The clue kinds a version clears: every indicator it passes, and every clue-opening flag it

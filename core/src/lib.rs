@@ -18,6 +18,7 @@ pub mod ids;
 pub mod indicators;
 pub mod ledger;
 pub mod merkle;
+pub mod messages;
 pub mod photos;
 pub mod pii;
 pub mod rejection;

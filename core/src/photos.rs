@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use crate::form::{PhotoKind, Survey};
 use crate::ids::ContentDigest;
+use crate::messages::{Arg, Msg, ordinal, say};
 use crate::rejection::{Rejection, RejectionCode};
 
 pub struct UploadedPhoto {
@@ -24,7 +25,13 @@ pub fn check_photo_parts(survey: &Survey, uploaded: &[UploadedPhoto]) -> Vec<Rej
             out.push(
                 Rejection::new(
                     RejectionCode::PhotoPartMismatch,
-                    format!("photos[{i}] repeats part {}", entry.part),
+                    say(
+                        Msg::PhotoPartRepeated,
+                        &[
+                            ("index", ordinal(i)),
+                            ("part", Arg::from(entry.part.as_str())),
+                        ],
+                    ),
                 )
                 .at(format!("photos[{i}].part")),
             );
@@ -35,14 +42,17 @@ pub fn check_photo_parts(survey: &Survey, uploaded: &[UploadedPhoto]) -> Vec<Rej
             None => out.push(
                 Rejection::new(
                     RejectionCode::PhotoPartMismatch,
-                    format!("part {} has no photos[] entry", up.part),
+                    say(
+                        Msg::PhotoNotListed,
+                        &[("part", Arg::from(up.part.as_str()))],
+                    ),
                 )
                 .at(up.part.clone()),
             ),
             Some(entry) if entry.sha256 != up.sha256 => out.push(
                 Rejection::new(
                     RejectionCode::PhotoHashMismatch,
-                    format!("part {} does not hash to its declared sha256", up.part),
+                    say(Msg::PhotoHash, &[("part", Arg::from(up.part.as_str()))]),
                 )
                 .at(up.part.clone()),
             ),
@@ -54,9 +64,12 @@ pub fn check_photo_parts(survey: &Survey, uploaded: &[UploadedPhoto]) -> Vec<Rej
             out.push(
                 Rejection::new(
                     RejectionCode::PhotoPartMismatch,
-                    format!(
-                        "photos[{i}] names part {}, which was not uploaded",
-                        entry.part
+                    say(
+                        Msg::PhotoNotUploaded,
+                        &[
+                            ("index", ordinal(i)),
+                            ("part", Arg::from(entry.part.as_str())),
+                        ],
                     ),
                 )
                 .at(format!("photos[{i}]")),
@@ -68,7 +81,7 @@ pub fn check_photo_parts(survey: &Survey, uploaded: &[UploadedPhoto]) -> Vec<Rej
             out.push(
                 Rejection::new(
                     RejectionCode::MissingEvidence,
-                    format!("no {} photo", kind.as_str()),
+                    say(Msg::PhotoKindMissing, &[("kind", Arg::from(kind.as_str()))]),
                 )
                 .at("photos"),
             );

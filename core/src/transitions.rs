@@ -160,14 +160,14 @@ pub enum SupersedeRefusal {
 impl SupersedeRefusal {
     /// The rejection's message (it names no personal data).
     pub fn message(&self) -> String {
+        use crate::messages::{Arg, Msg, say};
         match self {
-            SupersedeRefusal::Unknown => "supersedes names no known submission".to_owned(),
-            SupersedeRefusal::OtherHousehold => {
-                "supersedes names a submission of another household".to_owned()
-            }
-            SupersedeRefusal::AlreadyCorrected(other) => {
-                format!("the version it corrects was already corrected by submission {other}")
-            }
+            SupersedeRefusal::Unknown => say(Msg::SupersedesUnknown, &[]),
+            SupersedeRefusal::OtherHousehold => say(Msg::SupersedesOtherHousehold, &[]),
+            SupersedeRefusal::AlreadyCorrected(other) => say(
+                Msg::SupersedesAlreadyCorrected,
+                &[("other", Arg::from(other.as_str()))],
+            ),
         }
     }
 }
@@ -303,30 +303,23 @@ pub fn photo_flags(
             .taken_at
             .map(|t| (t - visited_at).num_minutes().abs() as f64 / 60.0);
         if gap_hours.is_none_or(|h| h > PHOTO_TIME_TOLERANCE_HOURS) {
-            let mut f = Flag::new(
+            flags.push(Flag::new(
                 FlagCode::PhotoTimeMismatch,
-                match gap_hours {
-                    Some(h) => format!("photo {part} was taken {h:.0} h from the visit"),
-                    None => format!("photo {part} has no capture time"),
-                },
-            );
-            f.field = Some(format!("photos[{part}]"));
-            f.detail = json!({
-                "part": part,
-                "gap_hours": gap_hours.map(|h| (h * 10.0).round() / 10.0),
-            });
-            flags.push(f);
+                Some(format!("photos[{part}]")),
+                json!({
+                    "part": part,
+                    "gap_hours": gap_hours.map(|h| (h * 10.0).round() / 10.0),
+                }),
+            ));
         }
         if let Some(place) = said.gps {
             let km = distance_km(place, location);
             if km > PHOTO_PLACE_TOLERANCE_KM {
-                let mut f = Flag::new(
+                flags.push(Flag::new(
                     FlagCode::PhotoLocationMismatch,
-                    format!("photo {part} was taken {km:.1} km from the recorded location"),
-                );
-                f.field = Some(format!("photos[{part}]"));
-                f.detail = json!({"part": part, "distance_km": (km * 10.0).round() / 10.0});
-                flags.push(f);
+                    Some(format!("photos[{part}]")),
+                    json!({"part": part, "distance_km": (km * 10.0).round() / 10.0}),
+                ));
             }
         }
     }

@@ -233,28 +233,18 @@ pub fn find_reuse(
 
 /// The `photo_reused` flag shown on a version, naming the other.
 pub fn reuse_flag(r: &Reuse) -> fieldsurvey_core::flags::Flag {
-    let how = if r.exact {
-        "is the same file as".to_owned()
-    } else {
-        format!("shows the same scene as ({} of 64 bits apart)", r.distance)
-    };
-    let mut flag = fieldsurvey_core::flags::Flag::new(
+    fieldsurvey_core::flags::Flag::new(
         FlagCode::PhotoReused,
-        format!(
-            "photo {} {how} photo {} of household {} (submission {})",
-            r.part, r.other_part, r.other_household, r.other_submission
-        ),
-    );
-    flag.field = Some(format!("photos[{}]", r.part));
-    flag.detail = serde_json::json!({
-        "part": r.part,
-        "other_submission": r.other_submission,
-        "other_household": r.other_household,
-        "other_part": r.other_part,
-        "match": if r.exact { "sha256" } else { "perceptual_hash" },
-        "distance": r.distance,
-    });
-    flag
+        Some(format!("photos[{}]", r.part)),
+        serde_json::json!({
+            "part": r.part,
+            "other_submission": r.other_submission,
+            "other_household": r.other_household,
+            "other_part": r.other_part,
+            "match": if r.exact { "sha256" } else { "perceptual_hash" },
+            "distance": r.distance,
+        }),
+    )
 }
 
 /// Inside a sign-off's transaction: store the version's fingerprints and distinct hashes, and

@@ -82,7 +82,7 @@ async fn render(state: &AppState, me: &Me, within: Jurisdiction, notice: Option<
     let rows = waiting
         .into_iter()
         .map(|w| Row {
-            since: crate::view::beijing(w.since),
+            since: state.config.office_zone.minute_of(w.since),
             cause: cause(&w.reason),
             reason: w.reason,
             id: w.id,

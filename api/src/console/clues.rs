@@ -32,6 +32,7 @@ struct CluesPage<'a> {
     signer: &'a str,
     keys: &'a str,
     items: Vec<ClueRow>,
+    zone: String,
 }
 
 #[derive(Deserialize)]
@@ -60,11 +61,12 @@ pub(super) async fn clues(
         .db
         .run(move |c| fieldsurvey_db::clues::list(c, &within, status, 0, 200))
         .await?;
+    let zone = state.config.office_zone;
     let items = rows
         .into_iter()
         .map(|c| ClueRow {
             kind_name: kind_name(c.kind).to_owned(),
-            opened_at: rfc3339(c.opened_at).chars().take(10).collect(),
+            opened_at: zone.date_text(&rfc3339(c.opened_at)),
             reason: c.close_reason.unwrap_or_default(),
             id: c.id,
             household_code: c.household_code,
@@ -78,6 +80,7 @@ pub(super) async fn clues(
         signer: &me.caller.username,
         keys: &me.keys,
         items,
+        zone: zone.heading(),
     }
     .render()?;
     Ok(page(StatusCode::OK, body))

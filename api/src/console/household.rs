@@ -26,6 +26,7 @@ struct HouseholdPage<'a> {
     checkpoint_size: u64,
     checkpoint_root: String,
     versions: Vec<VersionRow>,
+    zone: String,
 }
 
 pub(super) async fn household(
@@ -37,6 +38,7 @@ pub(super) async fn household(
     let code = fieldsurvey_core::ids::HouseholdCode::parse(&code)
         .map_err(|_| ConsoleError::from(ApiError::NotFound))?;
     let caller = me.caller.clone();
+    let zone = state.config.office_zone;
     let (key, tree) = (state.ledger_key.clone(), state.ledger_tree.clone());
     let (versions, checkpoint) = state
         .db
@@ -64,12 +66,7 @@ pub(super) async fn household(
                             e.seq,
                             action_name(parsed.action).to_owned(),
                             actor_name(&actor),
-                            parsed
-                                .at
-                                .chars()
-                                .take(19)
-                                .collect::<String>()
-                                .replace('T', " "),
+                            zone.cell_second(&parsed.at),
                             e.hash.chars().take(16).collect(),
                             signature_name(&view::signature_check(&parsed)),
                         ))
@@ -94,6 +91,7 @@ pub(super) async fn household(
         checkpoint_size: checkpoint.size,
         checkpoint_root: checkpoint.root_hash,
         versions,
+        zone: zone.heading(),
     }
     .render()?;
     Ok(page(StatusCode::OK, body))

@@ -114,7 +114,7 @@ pub(super) async fn issue_code(
             ))
         })?;
     let (username, issued) = issued;
-    let until = crate::view::beijing(issued.expires_at);
+    let until = state.config.office_zone.minute_of(issued.expires_at);
     tracing::info!(issuer = %me.caller.username, user = %username, "enrolment code issued");
     render(&me, None, true, Some((username, issued.code, until)))
 }

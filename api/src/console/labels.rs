@@ -71,56 +71,12 @@ pub(super) fn kind_name(kind: ClueKind) -> &'static str {
     }
 }
 
-/// A flag explained in words, with its measured figures.
+/// A flag explained in words, with its measured figures (the catalogue's words, from the
+/// flag's code and detail, so flags stored before the catalogue read the same).
 pub(super) fn explain_flag(f: &Value) -> String {
-    let Some(code) = f["code"].as_str().and_then(|c| c.parse::<FlagCode>().ok()) else {
-        return f["message"].as_str().unwrap_or("—").to_owned();
-    };
-    let d = &f["detail"];
-    let member = |k: &str| d[k].as_u64().map(|n| n + 1).unwrap_or(0);
-    match code {
-        FlagCode::PhotoTimeMismatch => match d["gap_hours"].as_f64() {
-            Some(h) if h >= 48.0 => format!("照片拍摄时间与入户时间相差 {:.0} 天", h / 24.0),
-            Some(h) => format!("照片拍摄时间与入户时间相差 {h:.0} 小时"),
-            None => "照片没有拍摄时间，或与入户时间不符".into(),
-        },
-        FlagCode::PhotoLocationMismatch => match d["distance_km"].as_f64() {
-            Some(km) => format!("照片拍摄地点距登记位置 {km:.1} 公里"),
-            None => "照片拍摄地点与登记位置不符".into(),
-        },
-        FlagCode::FarFromVillage => format!(
-            "入户位置距村中心 {:.1} 公里",
-            d["distance_km"].as_f64().unwrap_or_default()
-        ),
-        FlagCode::PhotoReused => {
-            let how = if d["match"] == "sha256" {
-                "是同一文件".to_owned()
-            } else {
-                format!(
-                    "几乎相同（感知哈希相差 {} 位）",
-                    d["distance"].as_u64().unwrap_or_default()
-                )
-            };
-            format!(
-                "照片 {} 与户 {} 的照片 {} {how}（调查 {}）",
-                d["part"].as_str().unwrap_or("?"),
-                d["other_household"].as_str().unwrap_or("?"),
-                d["other_part"].as_str().unwrap_or("?"),
-                d["other_submission"].as_str().unwrap_or("?"),
-            )
-        }
-        FlagCode::DuplicatePerson => format!(
-            "第 {} 位成员的身份证号也出现在户 {} 的最新调查中",
-            member("member"),
-            d["other_household"].as_str().unwrap_or("?")
-        ),
-        FlagCode::SuspectedMissed => "户码不在底图中（疑似漏评）".into(),
-        FlagCode::IdRegionMismatch => format!(
-            "第 {} 位成员身份证号的户籍地（{}）与本户所在县（{}）不一致",
-            member("member"),
-            d["id_region"].as_str().unwrap_or("?"),
-            d["county"].as_str().unwrap_or("?")
-        ),
+    match f["code"].as_str().and_then(|c| c.parse::<FlagCode>().ok()) {
+        Some(code) => fieldsurvey_core::flags::describe(code, &f["detail"]),
+        None => f["message"].as_str().unwrap_or("—").to_owned(),
     }
 }
 

@@ -47,6 +47,8 @@ struct QueuePage<'a> {
     has_more: bool,
     prev_link: String,
     next_link: String,
+    /// The zone the times and dates are shown in, for the column headings.
+    zone: String,
 }
 
 pub(super) async fn queue(
@@ -88,6 +90,7 @@ pub(super) async fn queue(
         })
         .await?;
     let has_more = result.has_more;
+    let zone = state.config.office_zone;
     let items = result
         .items
         .into_iter()
@@ -112,17 +115,9 @@ pub(super) async fn queue(
                         .join("、")
                 })
                 .unwrap_or_default(),
-            due: i
-                .due_at
-                .map(|d| d.chars().take(10).collect())
-                .unwrap_or_default(),
+            due: i.due_at.map(|d| zone.date_text(&d)).unwrap_or_default(),
             overdue: i.overdue,
-            received_at: i
-                .received_at
-                .chars()
-                .take(16)
-                .collect::<String>()
-                .replace('T', " "),
+            received_at: zone.cell_minute(&i.received_at),
             id: i.id,
             household_code: i.household_code,
             village_code: i.village_code,
@@ -152,6 +147,7 @@ pub(super) async fn queue(
             .collect(),
         prev_link: link(page_no - 1),
         next_link: link(page_no + 1),
+        zone: zone.heading(),
         village,
         page: page_no,
         has_more,

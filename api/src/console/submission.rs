@@ -42,6 +42,10 @@ struct SubmissionPage<'a> {
     me_keys: &'a str,
     reason_rows: Vec<usize>,
     ledger: Vec<LedgerRow>,
+    /// When it arrived and when the checks finished, in the office's zone.
+    received: String,
+    processed: String,
+    zone: String,
 }
 
 fn parse_id(id: &str) -> Result<String, ConsoleError> {
@@ -123,6 +127,7 @@ pub(super) async fn submission(
             )
         })
         .collect();
+    let zone = state.config.office_zone;
     let ledger = view
         .ledger
         .iter()
@@ -135,13 +140,7 @@ pub(super) async fn submission(
                     .map_or("—", action_name)
                     .to_owned(),
                 actor_name(&e["actor"]),
-                e["at"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .chars()
-                    .take(19)
-                    .collect::<String>()
-                    .replace('T', " "),
+                zone.cell_second(e["at"].as_str().unwrap_or_default()),
                 e["entry_hash"]
                     .as_str()
                     .unwrap_or_default()
@@ -162,6 +161,12 @@ pub(super) async fn submission(
     let body = SubmissionPage {
         me: Some(&me),
         notice: None,
+        received: zone.minute_text(&view.received_at),
+        processed: view
+            .processed_at
+            .as_deref()
+            .map_or_else(|| "—".to_owned(), |t| zone.minute_text(t)),
+        zone: zone.heading(),
         status_name: status_name(view.status),
         verifier: view
             .verifier

@@ -1,6 +1,7 @@
 //! Stage `evidence`: each photo's bytes — present, hashing to their name, decodable within the
 //! pixel limit — with its thumbnail, perceptual hash, orientation and what its EXIF says.
 
+use fieldsurvey_core::messages::{Arg, Msg, say};
 use fieldsurvey_core::rejection::{Rejection, RejectionCode};
 use fieldsurvey_db::models::SubmissionPhoto;
 use fieldsurvey_db::photos::Fingerprint;
@@ -69,13 +70,18 @@ impl Pipeline {
                     Some(e)
                 }
                 Err(refusal) => {
-                    let (code, why) = match refusal {
-                        Refusal::Undecodable(why) => (RejectionCode::PhotoUndecodable, why),
-                        Refusal::TooLarge(why) => (RejectionCode::PhotoTooLarge, why),
+                    // The decoder's own words stay in the log, for the operator; the surveyor
+                    // reads what is wrong in Chinese.
+                    let (code, msg) = match &refusal {
+                        Refusal::Undecodable(_) => {
+                            (RejectionCode::PhotoUndecodable, Msg::PhotoUndecodable)
+                        }
+                        Refusal::TooLarge(_) => (RejectionCode::PhotoTooLarge, Msg::PhotoTooLarge),
                     };
+                    tracing::info!(part = %p.part, reason = %refusal, "photo refused");
                     found.rejections.push(reject(
                         code,
-                        format!("photo part {}: {why}", p.part),
+                        say(msg, &[("part", Arg::from(p.part.as_str()))]),
                         Some(p.part.clone()),
                     ));
                     None

@@ -3,6 +3,7 @@
 //! (`supersedes`), and the seven indicators.
 
 use fieldsurvey_core::indicators::{Outcome, assess};
+use fieldsurvey_core::messages::{Msg, say};
 use fieldsurvey_core::rejection::{Rejection, RejectionCode};
 use fieldsurvey_core::transitions::{Earlier, supersede};
 use fieldsurvey_db::Conn;
@@ -58,7 +59,7 @@ fn check_signature(
         return Ok((
             vec![reject(
                 RejectionCode::BadSignature,
-                "the survey is not signed",
+                say(Msg::Unsigned, &[]),
                 Some("signature".into()),
             )],
             None,
@@ -68,7 +69,7 @@ fn check_signature(
         return Ok((
             vec![reject(
                 RejectionCode::BadSignature,
-                "the signing key is not enrolled",
+                say(Msg::KeyNotEnrolled, &[]),
                 Some("signature.key_id".into()),
             )],
             None,
@@ -78,14 +79,14 @@ fn check_signature(
     if key.user_id != sub.surveyor_id {
         out.push(reject(
             RejectionCode::SignerNotVerifier,
-            "the survey is signed with another person's key (代签)",
+            say(Msg::SignerNotVerifier, &[]),
             Some("signature.key_id".into()),
         ));
     }
     if key.revoked_at.is_some_and(|r| r <= sub.received_at) {
         out.push(reject(
             RejectionCode::KeyRevoked,
-            "the signing key was revoked before the upload",
+            say(Msg::KeyRevoked, &[]),
             Some("signature.key_id".into()),
         ));
     }
@@ -96,7 +97,7 @@ fn check_signature(
     if !verified {
         out.push(reject(
             RejectionCode::BadSignature,
-            "the signature does not verify over the canonical bytes",
+            say(Msg::SignatureInvalid, &[]),
             Some("signature.value".into()),
         ));
     }

@@ -1,0 +1,221 @@
+//! The words people read about a survey — why it was rejected, what was flagged — from one
+//! Fluent catalogue (`messages/zh-CN.ftl`), in Chinese. Codes are unchanged (the API's
+//! `code` members, CONTRACT.md); the `message` beside each code is looked up here by a key
+//! that exists as a [`Msg`], so a message the code asks for cannot be missing from the list,
+//! and a test formats every key and fails on untranslated English.
+
+use std::sync::LazyLock;
+
+use fluent_bundle::concurrent::FluentBundle;
+use fluent_bundle::{FluentArgs, FluentResource};
+
+pub use fluent_bundle::FluentValue as Arg;
+
+/// The catalogue's source, Simplified Chinese.
+pub const ZH_CN: &str = include_str!("../messages/zh-CN.ftl");
+
+macro_rules! messages {
+    ($( $(#[$meta:meta])* $variant:ident = $key:literal, )+) => {
+        /// A message of the catalogue.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum Msg {
+            $( $(#[$meta])* $variant, )+
+        }
+
+        impl Msg {
+            pub const ALL: &'static [Msg] = &[$( Msg::$variant, )+];
+
+            /// The message's key in the catalogue.
+            pub fn key(self) -> &'static str {
+                match self {
+                    $( Msg::$variant => $key, )+
+                }
+            }
+        }
+    };
+}
+
+messages! {
+    NotJson = "rejection-not-json",
+    NotObject = "rejection-not-object",
+    UnknownForm = "rejection-unknown-form",
+    FormMissing = "rejection-form-missing",
+    UnknownField = "rejection-unknown-field",
+    FieldMissing = "rejection-field-missing",
+    FieldType = "rejection-field-type",
+    NotForm = "rejection-not-form",
+    Digest = "rejection-digest",
+    NoMembers = "rejection-no-members",
+    IdRepeated = "rejection-id-repeated",
+    IdCheck = "rejection-id-check",
+    IdBirthDate = "rejection-id-birth-date",
+    IdShape = "rejection-id-shape",
+    VisitAfterUpload = "rejection-visit-after-upload",
+    VisitBeforeIncomeYear = "rejection-visit-before-income-year",
+    IncomeYear = "rejection-income-year",
+    PhotoPartRepeated = "rejection-photo-part-repeated",
+    PhotoNotListed = "rejection-photo-not-listed",
+    PhotoHash = "rejection-photo-hash",
+    PhotoNotUploaded = "rejection-photo-not-uploaded",
+    PhotoKindMissing = "rejection-photo-kind-missing",
+    PhotoUndecodable = "rejection-photo-undecodable",
+    PhotoTooLarge = "rejection-photo-too-large",
+    Unsigned = "rejection-unsigned",
+    KeyNotEnrolled = "rejection-key-not-enrolled",
+    SignerNotVerifier = "rejection-signer-not-verifier",
+    KeyRevoked = "rejection-key-revoked",
+    SignatureInvalid = "rejection-signature-invalid",
+    SupersedesUnknown = "rejection-supersedes-unknown",
+    SupersedesOtherHousehold = "rejection-supersedes-other-household",
+    SupersedesAlreadyCorrected = "rejection-supersedes-already-corrected",
+    FlagSuspectedMissed = "flag-suspected-missed",
+    FlagIdRegionMismatch = "flag-id-region-mismatch",
+    FlagFarFromVillage = "flag-far-from-village",
+    FlagDuplicatePerson = "flag-duplicate-person",
+    FlagPhotoTimeHours = "flag-photo-time-hours",
+    FlagPhotoTimeDays = "flag-photo-time-days",
+    FlagPhotoTimeMissing = "flag-photo-time-missing",
+    FlagPhotoPlace = "flag-photo-place",
+    FlagPhotoReusedFile = "flag-photo-reused-file",
+    FlagPhotoReusedScene = "flag-photo-reused-scene",
+}
+
+static CATALOGUE: LazyLock<FluentBundle<FluentResource>> = LazyLock::new(|| {
+    // A resource with syntax errors keeps the messages that parsed; the tests below fail on
+    // any error, so a shipped catalogue has none.
+    let resource = FluentResource::try_new(ZH_CN.to_owned()).unwrap_or_else(|(r, _)| r);
+    let locale = "zh-CN".parse().unwrap_or_default();
+    let mut bundle = FluentBundle::new_concurrent(vec![locale]);
+    // No Unicode isolation marks around placeables: the texts go into JSON, logs and pages.
+    bundle.set_use_isolating(false);
+    // Overriding entries are the only error `add_resource` reports; the test checks there are none.
+    let _ = bundle.add_resource(resource);
+    bundle
+});
+
+/// `msg` with its arguments, in Chinese. A key missing from the catalogue (which a test rules
+/// out) is returned as the key itself rather than an empty text.
+pub fn say(msg: Msg, args: &[(&str, Arg<'_>)]) -> String {
+    let Some(pattern) = CATALOGUE.get_message(msg.key()).and_then(|m| m.value()) else {
+        return msg.key().to_owned();
+    };
+    let mut fluent_args = FluentArgs::with_capacity(args.len());
+    for (name, value) in args {
+        fluent_args.set(*name, value.clone());
+    }
+    let mut errors = Vec::new();
+    CATALOGUE
+        .format_pattern(pattern, Some(&fluent_args), &mut errors)
+        .into_owned()
+}
+
+/// A 0-based index as people count: 第 1 位.
+pub fn ordinal(i: usize) -> Arg<'static> {
+    Arg::from((i + 1).to_string())
+}
+
+#[cfg(test)]
+#[allow(clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    /// The identifiers and technical names a message may carry in Latin letters.
+    const ALLOWED: [&str; 6] = ["SHA-256", "JSON", "JPEG", "PNG", "supersedes", "form"];
+
+    /// Every argument name any message uses, set to a value with no Latin letters.
+    const ARGS: [&str; 18] = [
+        "line",
+        "column",
+        "form",
+        "forms",
+        "field",
+        "member",
+        "index",
+        "part",
+        "kind",
+        "other",
+        "region",
+        "county",
+        "km",
+        "household",
+        "hours",
+        "days",
+        "other_part",
+        "detail",
+    ];
+
+    fn placeholder_args() -> Vec<(&'static str, Arg<'static>)> {
+        ARGS.iter().map(|a| (*a, Arg::from("〇"))).collect()
+    }
+
+    #[test]
+    fn the_catalogue_parses_and_has_every_key_once() {
+        let resource = FluentResource::try_new(ZH_CN.to_owned());
+        assert!(resource.is_ok(), "{:?}", resource.err().map(|e| e.1));
+        let mut bundle = FluentBundle::new_concurrent(vec!["zh-CN".parse().expect("locale")]);
+        assert!(bundle.add_resource(resource.expect("parsed")).is_ok());
+        for m in Msg::ALL {
+            assert!(
+                bundle.has_message(m.key()),
+                "{} is not in zh-CN.ftl",
+                m.key()
+            );
+        }
+        let keys: Vec<&str> = ZH_CN
+            .lines()
+            .filter_map(|l| l.split_once(" = ").map(|(k, _)| k))
+            .filter(|k| !k.starts_with([' ', '#']))
+            .collect();
+        for k in &keys {
+            assert!(
+                Msg::ALL.iter().any(|m| m.key() == *k),
+                "{k} is in zh-CN.ftl but no Msg names it"
+            );
+        }
+    }
+
+    #[test]
+    fn no_message_is_left_in_english() {
+        for m in Msg::ALL {
+            let text = say(*m, &placeholder_args());
+            assert!(
+                !text.contains('{'),
+                "{}: an argument is missing: {text}",
+                m.key()
+            );
+            let mut rest = text.clone();
+            for a in ALLOWED {
+                rest = rest.replace(a, "");
+            }
+            assert!(
+                !rest.chars().any(|c| c.is_ascii_alphabetic()),
+                "{} has untranslated English: {text}",
+                m.key()
+            );
+            assert!(
+                text.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
+                "{} is not in Chinese: {text}",
+                m.key()
+            );
+        }
+    }
+
+    #[test]
+    fn arguments_are_placed_and_selected() {
+        assert_eq!(
+            say(Msg::IdCheck, &[("member", ordinal(0))]),
+            "第 1 位成员的身份证号校验码不对"
+        );
+        assert_eq!(
+            say(
+                Msg::PhotoKindMissing,
+                &[("kind", Arg::from("household_with_verifier"))]
+            ),
+            "缺少核实人与农户合影照片"
+        );
+        assert_eq!(
+            say(Msg::PhotoKindMissing, &[("kind", Arg::from("house"))]),
+            "缺少住房照片"
+        );
+    }
+}
