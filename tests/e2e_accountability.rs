@@ -259,12 +259,7 @@ fn review_corrections_and_accountability_hold_to_the_signing_rule() {
         so["content_digest"].as_str().unwrap(),
     );
     assert_eq!(status, 403, "{body}");
-    assert!(
-        body["detail"]
-            .as_str()
-            .unwrap()
-            .contains("separation of duties")
-    );
+    assert!(body["detail"].as_str().unwrap().contains("职责分离"));
 
     // The accountability record: every version, every step, checkable offline.
     let r = app.get(

@@ -46,15 +46,18 @@ fn bad_uploads_get_a_clear_answer_and_change_nothing() {
     }];
     let r = app.upload(&token, &survey, &huge);
     assert_eq!(r.status, 413);
+    assert_eq!(r.body["errors"][0]["field"], "photo", "{}", r.text);
     assert!(
-        r.body["detail"].as_str().unwrap().contains("photo"),
+        r.body["detail"].as_str().unwrap().contains("单张照片"),
         "{}",
         r.text
     );
+    common::assert_in_chinese(&r.body);
 
     // 415: not multipart, a survey part that is not JSON, a photo part that is not an image.
     let r = app.post_raw(Some(&token), path, "text/plain", b"hello");
     assert_eq!(r.status, 415);
+    common::assert_in_chinese(&r.body);
     let (body, ctype) = multipart(survey.to_string().as_bytes(), "text/html", &[]);
     assert_eq!(app.post_raw(Some(&token), path, &ctype, &body).status, 415);
     let html = vec![Part {
@@ -76,6 +79,7 @@ fn bad_uploads_get_a_clear_answer_and_change_nothing() {
     let r = app.post_raw(Some(&token), path, &ctype, &body);
     assert_eq!(r.status, 400);
     assert_eq!(r.body["errors"][0]["code"], "invalid_document");
+    common::assert_in_chinese(&r.body);
     let mut no_id = survey.clone();
     no_id["id"] = json!("not-a-uuid");
     no_id["household_code"] = json!("nope");
@@ -87,6 +91,7 @@ fn bad_uploads_get_a_clear_answer_and_change_nothing() {
         "every reason: {}",
         r.text
     );
+    common::assert_in_chinese(&r.body);
 
     // 401: no token, a tampered token, alg none.
     assert_eq!(app.upload("", &survey, &upload.parts).status, 401);
@@ -265,7 +270,7 @@ fn tokens_rotate_and_a_deactivated_user_stops_at_once() {
     svc.sql("UPDATE enrolment_codes SET expires_at = '2020-01-01 00:00:00' WHERE used_at IS NULL");
     let r = enrol(&expired);
     assert_eq!(r.status, 403, "an expired code: {}", r.text);
-    assert!(r.text.contains("expired"), "{}", r.text);
+    assert!(r.text.contains("已过期"), "{}", r.text);
     assert_eq!(
         svc.sql_count(
             "SELECT count(*) AS n FROM signing_keys k JOIN users u ON u.id = k.user_id \

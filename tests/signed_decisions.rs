@@ -421,7 +421,7 @@ fn one_person_through_two_accounts_cannot_verify_and_decide_one_version() {
     let approve = json!({"decision": "approve", "digest": s["content_digest"], "reasons": []});
     let r = svc.review("lisi_r", &u.id(), approve.clone());
     assert_eq!(r.status, 403, "{}", r.text);
-    assert!(r.text.contains("separation of duties"), "{}", r.text);
+    assert!(r.text.contains("职责分离"), "{}", r.text);
     let still = app.get(Some(&lisi), &format!("/api/v1/submissions/{}", u.id()));
     assert_eq!(still.body["status"], "signed_off");
 
@@ -474,7 +474,7 @@ fn one_person_through_two_accounts_cannot_verify_and_decide_one_version() {
     };
     let r = confirm(&h2.id(), &s2["content_digest"]);
     assert_eq!(r.status, 403, "its own approval: {}", r.text);
-    assert!(r.text.contains("separation of duties"), "{}", r.text);
+    assert!(r.text.contains("职责分离"), "{}", r.text);
     let r = confirm(&u.id(), &s["content_digest"]);
     assert_eq!(r.status, 200, "the township's approval: {}", r.text);
 }

@@ -17,6 +17,7 @@ use crate::error::{ApiError, ErrorCode, ProblemItem};
 use crate::metrics::RouteLabels;
 use crate::routes::*;
 use crate::state::AppState;
+use fieldsurvey_core::messages::{Arg, Msg, say};
 
 /// The request id of this request: the caller's `X-Request-Id` if sane, else a new UUID. It
 /// travels into the outbox message and the worker's logs.
@@ -102,19 +103,62 @@ fn json_error(
 ) -> actix_web::Error {
     use actix_web::error::JsonPayloadError as J;
     match err {
-        J::ContentType => ApiError::UnsupportedMediaType("send application/json".into()).into(),
+        J::ContentType => ApiError::UnsupportedMediaType(say(Msg::ApiSendJson, &[])).into(),
         J::Overflow { limit } | J::OverflowKnownLength { limit, .. } => ApiError::TooLarge {
             name: "body",
             limit: limit as u64,
             unit: "bytes",
         }
         .into(),
-        other => ApiError::BadRequest(vec![ProblemItem::new(
-            ErrorCode::InvalidJson,
-            other.to_string(),
-        )])
-        .into(),
+        other => {
+            let (message, field) = body_fault(&other.to_string(), Msg::ApiJsonInvalid);
+            let item = ProblemItem::new(ErrorCode::InvalidJson, message);
+            ApiError::BadRequest(vec![match field {
+                Some(f) => item.at(f),
+                None => item,
+            }])
+            .into()
+        }
     }
+}
+
+/// A request body or query the deserializer refused, told in the catalogue's words: the
+/// field it names, when its message names one (serde's "missing field `x`", "unknown field
+/// `x`", "x: invalid digit"), else `otherwise`. The deserializer's own words can quote the
+/// value sent, so they are not answered.
+fn body_fault(text: &str, otherwise: Msg) -> (String, Option<String>) {
+    let quoted = |after: &str| {
+        text.split_once(after)
+            .and_then(|(_, rest)| rest.strip_prefix('`'))
+            .and_then(|rest| rest.split_once('`'))
+            .map(|(field, _)| field.to_owned())
+            .filter(|f| f.len() <= 64)
+    };
+    if let Some(f) = quoted("missing field ") {
+        let m = say(
+            Msg::ApiJsonMissingField,
+            &[("field", Arg::from(f.as_str()))],
+        );
+        return (m, Some(f));
+    }
+    if let Some(f) = quoted("unknown field ") {
+        let m = say(
+            Msg::ApiJsonUnknownField,
+            &[("field", Arg::from(f.as_str()))],
+        );
+        return (m, Some(f));
+    }
+    // serde_urlencoded prefixes a field's fault with its name: "page: invalid digit…".
+    if otherwise == Msg::ApiQueryInvalid
+        && let Some((f, _)) = text.split_once(": ")
+        && !f.is_empty()
+        && f.len() <= 64
+        && f.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+    {
+        let m = say(Msg::ApiQueryField, &[("field", Arg::from(f))]);
+        return (m, Some(f.to_owned()));
+    }
+    (say(otherwise, &[]), None)
 }
 
 /// No route took the request: 405 with `Allow` if the path is documented for other methods,
@@ -159,10 +203,12 @@ pub async fn serve(state: AppState, listener: TcpListener, workers: usize) -> st
                     .error_handler(json_error),
             )
             .app_data(web::QueryConfig::default().error_handler(|err, _| {
-                ApiError::BadRequest(vec![ProblemItem::new(
-                    ErrorCode::InvalidQuery,
-                    err.to_string(),
-                )])
+                let (message, field) = body_fault(&err.to_string(), Msg::ApiQueryInvalid);
+                let item = ProblemItem::new(ErrorCode::InvalidQuery, message);
+                ApiError::BadRequest(vec![match field {
+                    Some(f) => item.at(f),
+                    None => item,
+                }])
                 .into()
             }))
             .wrap(actix_web::middleware::from_fn(request_context))

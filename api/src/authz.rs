@@ -6,6 +6,7 @@ use fieldsurvey_db::{Conn, DbResult, models::Submission, org};
 
 use crate::auth::Caller;
 use crate::auth::caller::Role;
+use fieldsurvey_core::messages::{Msg, level_name, say};
 use fieldsurvey_core::vocab::OrgLevel;
 use fieldsurvey_db::org::Jurisdiction;
 
@@ -214,13 +215,13 @@ pub fn may_draw_spot_check(
     unit: &fieldsurvey_db::models::OrgUnit,
 ) -> DbResult<Result<Option<OrgLevel>, String>> {
     if caller.role != Role::Reviewer {
-        return Ok(Err("spot-checks are drawn by reviewers".into()));
+        return Ok(Err(say(Msg::ApiSpotCheckReviewers, &[])));
     }
     if !org::is_within(conn, &unit.code, &caller.org_code)? {
         return Ok(Ok(None));
     }
     let Some(level) = level_of(conn, caller)? else {
-        return Ok(Err("unknown org level".into()));
+        return Ok(Err(say(Msg::ApiUnknownLevel, &[])));
     };
     let (mine, theirs) = (level as usize, unit.level as usize);
     // 县对乡; 州对县 and 州对乡.
@@ -230,10 +231,12 @@ pub fn may_draw_spot_check(
         OrgLevel::Province | OrgLevel::Township | OrgLevel::Village => false,
     };
     if !allowed {
-        return Ok(Err(format!(
-            "a {level} reviewer does not spot-check a {} (counties check townships; the \
-             prefecture checks counties and townships)",
-            unit.level
+        return Ok(Err(say(
+            Msg::ApiSpotCheckLevel,
+            &[
+                ("level", level_name(level.as_str())),
+                ("unit", level_name(unit.level.as_str())),
+            ],
         )));
     }
     Ok(Ok(Some(level)))

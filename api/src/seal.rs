@@ -7,6 +7,7 @@ use fieldsurvey_db::decisions::SealRefusal;
 use serde::Deserialize;
 
 use crate::error::{ApiError, ErrorCode, ProblemItem};
+use fieldsurvey_core::messages::{Arg, Msg, say};
 
 /// Members every signed decision request carries beside its own.
 #[derive(Debug, Default, Clone, Deserialize, utoipa::ToSchema)]
@@ -56,8 +57,10 @@ impl SealFields {
                     errors.push(
                         ProblemItem::new(
                             ErrorCode::SignatureRequired,
-                            "a decision is signed by the person who takes it: decided_at, \
-                             key_id and signature are required",
+                            say(
+                                Msg::ApiSignatureRequired,
+                                &[("members", Arg::from("decided_at, key_id, signature"))],
+                            ),
                         )
                         .at(name),
                     );
@@ -78,7 +81,7 @@ impl SealFields {
             errors.push(
                 ProblemItem::new(
                     ErrorCode::InvalidSignature,
-                    "signature is 64 bytes in base64url without padding (86 characters)",
+                    say(Msg::ApiSignatureShape, &[]),
                 )
                 .at("signature"),
             );
@@ -86,14 +89,31 @@ impl SealFields {
         if !decided_at.is_empty() {
             match decision::decided_at(&decided_at, chrono::Utc::now()) {
                 Ok(_) => {}
-                Err(e @ TimeError::Unreadable) => {
+                Err(TimeError::Unreadable) => {
                     errors.push(
-                        ProblemItem::new(ErrorCode::InvalidTime, e.to_string()).at("decided_at"),
+                        ProblemItem::new(
+                            ErrorCode::InvalidTime,
+                            say(
+                                Msg::ApiDecidedAtUnreadable,
+                                &[("field", Arg::from("decided_at"))],
+                            ),
+                        )
+                        .at("decided_at"),
                     );
                 }
-                Err(e @ TimeError::Stale(_)) => {
+                Err(TimeError::Stale(off)) => {
                     errors.push(
-                        ProblemItem::new(ErrorCode::StaleDecision, e.to_string()).at("decided_at"),
+                        ProblemItem::new(
+                            ErrorCode::StaleDecision,
+                            say(
+                                Msg::ApiDecidedAtStale,
+                                &[
+                                    ("seconds", Arg::from(off.to_string())),
+                                    ("max", Arg::from(decision::MAX_SKEW_SECONDS.to_string())),
+                                ],
+                            ),
+                        )
+                        .at("decided_at"),
                     );
                 }
             }
@@ -109,21 +129,19 @@ impl SealFields {
 /// A refused signature, answered with its code.
 pub fn refused(r: SealRefusal) -> ApiError {
     match r {
-        SealRefusal::UnknownKey => ApiError::Refused(
-            ErrorCode::UnknownKey,
-            "the key is not one enrolled for you (enrol it with an enrolment code)".into(),
-        ),
-        SealRefusal::KeyRevoked => ApiError::Refused(
-            ErrorCode::KeyRevoked,
-            "the key was revoked; enrol a new one".into(),
-        ),
-        SealRefusal::BadSignature(why) => ApiError::Refused(
-            ErrorCode::BadSignature,
-            format!("the signature is not yours over this decision: {why}"),
-        ),
+        SealRefusal::UnknownKey => {
+            ApiError::Refused(ErrorCode::UnknownKey, say(Msg::ApiUnknownKey, &[]))
+        }
+        SealRefusal::KeyRevoked => {
+            ApiError::Refused(ErrorCode::KeyRevoked, say(Msg::ApiKeyRevoked, &[]))
+        }
+        SealRefusal::BadSignature(why) => {
+            tracing::info!(why = %why, "a decision's signature was refused");
+            ApiError::Refused(ErrorCode::BadSignature, say(Msg::ApiBadSignature, &[]))
+        }
         SealRefusal::Replayed(seq) => ApiError::Conflict(
             ErrorCode::ReplayedDecision,
-            format!("this signed decision was already taken (ledger entry {seq})"),
+            say(Msg::ApiReplayed, &[("seq", Arg::from(seq.to_string()))]),
         ),
     }
 }

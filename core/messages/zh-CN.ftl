@@ -65,3 +65,146 @@ flag-photo-time-missing = 照片 { $part } 没有拍摄时间
 flag-photo-place = 照片 { $part } 的拍摄地点距登记的入户位置 { $km } 公里
 flag-photo-reused-file = 照片 { $part } 与户 { $household } 的照片 { $other_part } 是同一文件
 flag-photo-reused-scene = 照片 { $part } 与户 { $household } 的照片 { $other_part } 画面几乎相同
+
+## The API's answers (problem+json): what a field app or the console shows a person.
+## Placeholders hold identifiers: field and parameter names, codes, ids, figures.
+
+status-name = { $status ->
+        [queued] 待处理
+        [rejected] 校验未通过
+        [signed_off] 已签核，待审核
+        [approved] 审核通过
+        [returned] 已退回
+        [superseded] 已被更正版本取代
+        [needs_attention] 处理受阻
+       *[other] { $status }
+    }
+level-name = { $level ->
+        [province] 省级
+        [prefecture] 州级
+        [county] 县级
+        [township] 乡镇
+        [village] 村级
+       *[other] { $level }
+    }
+
+title-bad-request = 请求有误
+title-unauthorized = 未登录或登录已失效
+title-forbidden = 无权进行此操作
+title-not-found = 未找到
+title-method-not-allowed = 此地址不接受这种请求方法
+title-conflict = 与当前状态冲突
+title-payload-too-large = 超出大小限制
+title-unsupported-media-type = 不支持的内容类型
+title-unavailable = 服务暂不可用
+title-too-many = 请求过于频繁
+title-busy = 服务繁忙
+title-timeout = 请求超时
+title-internal = 服务内部错误
+
+api-method-not-allowed = 此地址只接受 { $allow } 请求
+api-too-large = { $name ->
+        [request] 整个请求
+        [body] 请求内容
+        [survey] 调查部分（survey）
+        [photos] 照片数
+        [photo] 单张照片
+       *[other] { $name }
+    }超过上限：最多 { $limit } { $unit ->
+        [bytes] 字节
+        [parts] 个部分
+       *[other] { $unit }
+    }
+api-unavailable = 服务繁忙或所依赖的服务暂不可用，请稍后重试
+api-busy = 服务正在接收的上传已达上限，请在 { $seconds } 秒后重试
+api-timeout = 请求内容中途停止传输，请重新发送（用同一 id 重发是安全的）
+api-duplicate = 另一个请求已先记录了同样的内容；请读取当前状态，如仍需要再重试
+api-conflict = 与同时进行的另一项修改冲突，请读取当前状态后重试
+api-stale = 记录在读取之后已被修改，请重新读取
+
+api-no-token = 请求没有访问令牌，请先登录
+api-not-bearer = 访问令牌的格式不对（应为 Bearer 令牌）
+api-token-invalid = 访问令牌无效或已过期，请重新登录
+api-account-gone = 账号不存在或已停用
+api-refresh-invalid = 刷新令牌无效、已过期或已使用过，请重新登录
+api-sign-in-locked = 此账号或此地址登录失败次数过多，请在 { $seconds } 秒后再试
+api-wrong-password = 用户名或密码不对
+
+api-send-json = 请求内容须为 JSON（application/json）
+api-json-invalid = 请求内容不是合法的 JSON，或不符合此接口的格式
+api-json-missing-field = 请求内容缺少字段 { $field }
+api-json-unknown-field = 请求内容中有此接口不认识的字段 { $field }
+api-query-invalid = 查询参数不对
+api-query-field = 查询参数 { $field } 不对
+api-send-multipart = 上传须为 multipart/form-data
+api-multipart-malformed = 上传的 multipart 格式有误
+api-part-no-name = 上传中有一个部分没有名称
+api-survey-repeated = 上传中有不止一个调查部分（survey）
+api-survey-type = 调查部分须为 application/json，而不是 { $type }
+api-photo-part-repeated = 照片部分名 { $part } 重复
+api-photo-type = 照片 { $part } 的类型是 { $type }；请发送 image/jpeg 或 image/png
+api-no-survey = 上传中没有调查部分（survey）
+api-survey-not-json = 调查部分不是合法的 JSON（第 { $line } 行第 { $column } 列）
+api-survey-not-object = 调查部分须为 JSON 对象
+api-survey-id = 调查的 id 须为 UUID
+api-survey-household-code = 户码格式应如 522732100201-0037
+api-survey-supersedes = supersedes 须为空值或 UUID
+api-survey-canonical = 调查内容无法规范化，无法计算摘要
+api-survey-not-utf8 = 调查部分不是 UTF-8 文本
+api-id-conflict = 已有另一份不同的调查使用了这个 id
+
+api-only-surveyors-upload = 只有调查员可以上传调查
+api-upload-outside = 该户所在的村不在您的辖区内
+api-upload-rate = 此账号每分钟上传超过 { $per_minute } 份；其余的请在 { $seconds } 秒后发送
+api-clues-readers = 问题线索供审核、审计和管理人员查看
+api-stats-readers = 进度数据供审核、审计和管理人员查看
+api-queue-reviewers = 待审队列供审核人员使用
+api-own-list = 此列表是调查员本人的工作
+api-checkpoint-publishers = 只有审计和管理人员可以随时发布检查点
+api-ledger-readers = 账本条目供审计和管理人员查看
+api-spot-check-reviewers = 抽查由审核人员发起
+api-unknown-level = 账号所属单位的级别未知
+api-spot-check-level = { $level }审核人员不能抽查{ $unit }单位（县抽查乡镇；州抽查县和乡镇）
+api-review-level = 截止期限之前，此版本不由{ $level }审核决定
+api-own-verification = 职责分离：任何人不能审核自己核实的版本
+api-own-spot-check = 职责分离：任何人不能抽查自己核实的版本，或自己在另一级作出的决定
+
+api-status-one-of = 状态须为以下之一：{ $values }
+api-page = 页码从 1 开始
+api-flag-code = 标记代码只含小写字母和下划线
+api-range = 范围不对：须 1 ≤ { $low } ≤ { $high }
+api-beyond-ledger = 账本没有这么多条目
+
+api-reasons-shape = 原因须为列表，每项包含 { $members }
+api-decision-one-of = 决定须为以下之一：{ $values }
+api-digest-shape = { $field } 须为此版本的内容摘要
+api-return-reason = 退回须至少写明一条原因
+api-too-many-reasons = 原因最多 { $max } 条
+api-reason-action = 原因的处理方式须为以下之一：{ $values }（留、纠、删、补）
+api-note-length = 说明最多 { $max } 个字
+api-newer-version = 已有更新的版本：{ $newer }
+api-stale-digest = 摘要不是当前版本的内容摘要
+api-not-reviewable = 此版本的状态是“{ $status }”，不在待审核状态
+api-overturn-reason = 推翻须写明原因
+api-reason-length = 原因最多 { $max } 个字
+api-not-sampled = 此记录不在您这一级抽取的未完成样本中
+api-spot-not-approved = 此记录的状态是“{ $status }”，不是审核通过
+api-signature-required = 决定由作出决定的本人签名：须提供 { $members }
+api-signature-shape = 签名须为 64 字节的 base64url 编码（86 个字符，无填充）
+api-decided-at-unreadable = { $field } 须为带时区偏移的 RFC 3339 时间
+api-decided-at-stale = 决定时间与服务器时钟相差 { $seconds } 秒；决定须在提交前 { $max } 秒之内签名
+api-unknown-key = 此密钥不是为您登记的密钥（请用登记码登记）
+api-key-revoked = 此密钥已被吊销，请登记新的密钥
+api-bad-signature = 签名不是您本人对此决定的签名（签名与决定内容不符）
+api-replayed = 这份已签名的决定已经执行过（账本条目 { $seq }）
+api-public-key = 公钥须为 base64url 编码的 32 字节 Ed25519 公钥
+api-enrolment-code-required = 签名密钥须用为您签发的一次性登记码登记
+api-code-unknown = 登记码不存在
+api-code-not-yours = 登记码是为他人签发的
+api-code-used = 登记码已经用过
+api-code-expired = 登记码已过期（有效期 24 小时）
+api-clue-reason = 手动销号须写明原因（1 到 { $max } 个字）
+api-clue-closed = 此线索已销号
+api-no-thumbnail = 此照片无法生成缩略图
+api-spot-rate = 抽查比例须大于 0、不超过 1
+api-spot-seed = 随机种子须为 1 到 128 个字符

@@ -781,3 +781,58 @@ pub fn decrypt_export(export: &Path, identity: &Path) -> String {
         .unwrap();
     plain
 }
+
+/// A problem answer a person reads is in Chinese: its title, detail and every reason's
+/// message have Chinese text and no English words. Identifiers may appear: a word with a
+/// digit, `_`, `/`, `.`, `[` or `-` in it (field paths, part names, media types, codes), the
+/// names in a reason's own `field` (a field the client sent, named back), and the technical
+/// names the message catalogue allows.
+pub fn assert_in_chinese(problem: &serde_json::Value) {
+    const ALLOWED: [&str; 13] = [
+        "multipart",
+        "JSON",
+        "JPEG",
+        "PNG",
+        "UUID",
+        "RFC",
+        "Ed25519",
+        "base64url",
+        "Bearer",
+        "supersedes",
+        "survey",
+        "form",
+        "id",
+    ];
+    let mut texts = vec![problem["title"].as_str().unwrap_or_default().to_owned()];
+    texts.extend(problem["detail"].as_str().map(str::to_owned));
+    let mut fields: Vec<String> = Vec::new();
+    for e in problem["errors"].as_array().into_iter().flatten() {
+        texts.push(e["message"].as_str().unwrap_or_default().to_owned());
+        fields.extend(
+            e["field"]
+                .as_str()
+                .unwrap_or_default()
+                .split(|c: char| !c.is_ascii_alphanumeric())
+                .map(str::to_owned),
+        );
+    }
+    for text in texts {
+        assert!(
+            text.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
+            "not in Chinese: {text:?} in {problem}"
+        );
+        let english: Vec<&str> = text
+            .split(|c: char| !(c.is_ascii_alphanumeric() || "_/.[]-".contains(c)))
+            .filter(|w| w.chars().any(|c| c.is_ascii_alphabetic()))
+            .filter(|w| {
+                !w.chars()
+                    .any(|c| c.is_ascii_digit() || "_/.[]-".contains(c))
+            })
+            .filter(|w| !ALLOWED.contains(w) && !fields.iter().any(|f| f == w))
+            .collect();
+        assert!(
+            english.is_empty(),
+            "English words {english:?} in {text:?} of {problem}"
+        );
+    }
+}

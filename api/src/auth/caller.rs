@@ -8,6 +8,7 @@ use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 
 use crate::error::ApiError;
 use crate::state::AppState;
+use fieldsurvey_core::messages::{Msg, say};
 
 pub use fieldsurvey_core::vocab::Role;
 
@@ -32,21 +33,21 @@ impl FromRequest for Caller {
             .map(str::to_owned);
         Box::pin(async move {
             let state = state.ok_or_else(|| ApiError::Internal("no app state".into()))?;
-            let header = header.ok_or_else(|| ApiError::Unauthorized("no bearer token".into()))?;
+            let header = header.ok_or_else(|| ApiError::Unauthorized(say(Msg::ApiNoToken, &[])))?;
             let token = header
                 .strip_prefix("Bearer ")
-                .ok_or_else(|| ApiError::Unauthorized("expected a bearer token".into()))?;
+                .ok_or_else(|| ApiError::Unauthorized(say(Msg::ApiNotBearer, &[])))?;
             let claims = state
                 .config
                 .jwt
                 .verify(token.trim())
-                .map_err(|_| ApiError::Unauthorized("invalid or expired token".into()))?;
+                .map_err(|_| ApiError::Unauthorized(say(Msg::ApiTokenInvalid, &[])))?;
             let user = state
                 .db
                 .run(move |c| fieldsurvey_db::users::by_id(c, &claims.sub))
                 .await?
                 .filter(|u| u.active)
-                .ok_or_else(|| ApiError::Unauthorized("account unknown or deactivated".into()))?;
+                .ok_or_else(|| ApiError::Unauthorized(say(Msg::ApiAccountGone, &[])))?;
             let role = user.role;
             Ok(Caller {
                 user_id: user.id,

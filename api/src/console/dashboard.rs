@@ -143,22 +143,28 @@ pub(super) async fn dashboard_csv(
 ) -> Page {
     let me = me(&state, &req).await?;
     let (org, _, total, rows) = load_stats(&state, &me, q.into_inner().org).await?;
-    // A byte-order mark so that spreadsheet software reads the Chinese names as UTF-8.
+    // A byte-order mark so that spreadsheet software reads the Chinese names as UTF-8. The
+    // headings and levels are in Chinese, like the page; the codes stay as they are.
     let mut csv = String::from(
-        "\u{feff}code,name,level,households,surveyed,meets_standard,clues_raised,clues_closed,closure_rate\n",
+        "\u{feff}单位代码,单位名称,级别,底册户数,已核实户数,达标户数,线索数,已销号线索数,销号率\n",
     );
     for r in rows.iter().chain(std::iter::once(&total)) {
         csv.push_str(&format!(
-            "{},{},{},{},{},{},{},{},{:.4}\n",
+            "{},{},{},{},{},{},{},{},{}\n",
             r.code,
             r.name.replace([',', '"', '\n'], " "),
-            r.level,
+            super::labels::level_name(r.level),
             r.households,
             r.surveyed,
             r.meets_standard,
             r.clues_raised,
             r.clues_closed,
-            r.closure_rate
+            // No clue raised: no rate to state.
+            if r.clues_raised == 0 {
+                "—".to_owned()
+            } else {
+                format!("{:.2}%", r.closure_rate * 100.0)
+            }
         ));
     }
     Ok(secured(HttpResponse::Ok())

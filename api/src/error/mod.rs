@@ -9,6 +9,7 @@ pub use code::ErrorCode;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
+use fieldsurvey_core::messages::{Arg, Msg, say};
 use fieldsurvey_db::DbError;
 use serde::Serialize;
 
@@ -99,68 +100,94 @@ impl ApiError {
         ApiError::BadRequest(vec![ProblemItem::new(code, message)])
     }
 
-    /// The answer's code, title, detail and items.
-    fn parts(&self) -> (ErrorCode, &'static str, Option<String>, Vec<ProblemItem>) {
+    /// The answer's code, title, detail and items, in the words of the message catalogue.
+    fn parts(&self) -> (ErrorCode, String, Option<String>, Vec<ProblemItem>) {
+        let title = |m: Msg| say(m, &[]);
         match self {
-            ApiError::BadRequest(items) => {
-                (ErrorCode::BadRequest, "Bad request", None, items.clone())
-            }
+            ApiError::BadRequest(items) => (
+                ErrorCode::BadRequest,
+                title(Msg::TitleBadRequest),
+                None,
+                items.clone(),
+            ),
             ApiError::Unauthorized(d) => (
                 ErrorCode::Unauthorized,
-                "Unauthorized",
+                title(Msg::TitleUnauthorized),
                 Some(d.clone()),
                 vec![],
             ),
-            ApiError::Forbidden(d) => (ErrorCode::Forbidden, "Forbidden", Some(d.clone()), vec![]),
-            ApiError::Refused(code, d) => (*code, "Forbidden", Some(d.clone()), vec![]),
-            ApiError::NotFound => (ErrorCode::NotFound, "Not found", None, vec![]),
-            ApiError::MethodNotAllowed(allow) => (
-                ErrorCode::MethodNotAllowed,
-                "Method not allowed",
-                Some(format!("this resource takes {allow}")),
+            ApiError::Forbidden(d) => (
+                ErrorCode::Forbidden,
+                title(Msg::TitleForbidden),
+                Some(d.clone()),
                 vec![],
             ),
-            ApiError::Conflict(code, d) => (*code, "Conflict", Some(d.clone()), vec![]),
-            ApiError::TooLarge { name, limit, unit } => (
-                ErrorCode::PayloadTooLarge,
-                "Payload too large",
-                Some(format!("{name} exceeds the limit of {limit} {unit}")),
-                vec![
-                    ProblemItem::new(
-                        ErrorCode::LimitExceeded,
-                        format!("{name}: at most {limit} {unit}"),
-                    )
-                    .at(*name),
-                ],
+            ApiError::Refused(code, d) => {
+                (*code, title(Msg::TitleForbidden), Some(d.clone()), vec![])
+            }
+            ApiError::NotFound => (ErrorCode::NotFound, title(Msg::TitleNotFound), None, vec![]),
+            ApiError::MethodNotAllowed(allow) => (
+                ErrorCode::MethodNotAllowed,
+                title(Msg::TitleMethodNotAllowed),
+                Some(say(
+                    Msg::ApiMethodNotAllowed,
+                    &[("allow", Arg::from(allow.as_str()))],
+                )),
+                vec![],
             ),
+            ApiError::Conflict(code, d) => {
+                (*code, title(Msg::TitleConflict), Some(d.clone()), vec![])
+            }
+            ApiError::TooLarge { name, limit, unit } => {
+                let text = say(
+                    Msg::ApiTooLarge,
+                    &[
+                        ("name", Arg::from(*name)),
+                        ("limit", Arg::from(limit.to_string())),
+                        ("unit", Arg::from(*unit)),
+                    ],
+                );
+                (
+                    ErrorCode::PayloadTooLarge,
+                    title(Msg::TitlePayloadTooLarge),
+                    Some(text.clone()),
+                    vec![ProblemItem::new(ErrorCode::LimitExceeded, text).at(*name)],
+                )
+            }
             ApiError::UnsupportedMediaType(d) => (
                 ErrorCode::UnsupportedMediaType,
-                "Unsupported media type",
+                title(Msg::TitleUnsupportedMediaType),
                 Some(d.clone()),
                 vec![],
             ),
             ApiError::Unavailable(_) => (
                 ErrorCode::Unavailable,
-                "Service unavailable",
-                Some("the service is busy or a dependency is down; retry later".into()),
+                title(Msg::TitleUnavailable),
+                Some(say(Msg::ApiUnavailable, &[])),
                 vec![],
             ),
-            ApiError::TooMany { code, detail, .. } => {
-                (*code, "Too many requests", Some(detail.clone()), vec![])
-            }
-            ApiError::Busy(_) => (
+            ApiError::TooMany { code, detail, .. } => (
+                *code,
+                title(Msg::TitleTooMany),
+                Some(detail.clone()),
+                vec![],
+            ),
+            ApiError::Busy(after) => (
                 ErrorCode::Busy,
-                "Service busy",
-                Some("the service is reading as many uploads as it takes at once; retry after the time given".into()),
+                title(Msg::TitleBusy),
+                Some(say(
+                    Msg::ApiBusy,
+                    &[("seconds", Arg::from(after.to_string()))],
+                )),
                 vec![],
             ),
             ApiError::Timeout => (
                 ErrorCode::RequestTimeout,
-                "Request timeout",
-                Some("the request body stopped arriving; send it again (a resend with the same id is safe)".into()),
+                title(Msg::TitleTimeout),
+                Some(say(Msg::ApiTimeout, &[])),
                 vec![],
             ),
-            ApiError::Internal(_) => (ErrorCode::Internal, "Internal error", None, vec![]),
+            ApiError::Internal(_) => (ErrorCode::Internal, title(Msg::TitleInternal), None, vec![]),
         }
     }
 }
@@ -191,7 +218,7 @@ impl ResponseError for ApiError {
         let (code, title, detail, errors) = self.parts();
         let body = Problem {
             kind: format!("https://fieldsurvey.invalid/problems/{code}"),
-            title: title.to_owned(),
+            title,
             status: status.as_u16(),
             code,
             detail,
@@ -229,18 +256,20 @@ impl From<DbError> for ApiError {
         match e {
             DbError::NotFound => ApiError::NotFound,
             DbError::Unavailable(m) => ApiError::Unavailable(m),
-            DbError::Conflict(m) => ApiError::Conflict(ErrorCode::Conflict, m),
+            // The store's own words are for the log; the caller reads what to do.
+            DbError::Conflict(m) => {
+                tracing::info!(conflict = %m, "answered as a conflict");
+                ApiError::Conflict(ErrorCode::Conflict, say(Msg::ApiConflict, &[]))
+            }
             // The database's own words name tables and constraints: logged, not answered.
             DbError::Duplicate(m) => {
                 tracing::warn!(error = %m, "unique violation answered as a conflict");
-                ApiError::Conflict(
-                    ErrorCode::Conflict,
-                    "a concurrent request recorded the same thing first; read the current state \
-                     and retry if still needed"
-                        .into(),
-                )
+                ApiError::Conflict(ErrorCode::Conflict, say(Msg::ApiDuplicate, &[]))
             }
-            DbError::Stale(m) => ApiError::Conflict(ErrorCode::Stale, m),
+            DbError::Stale(m) => {
+                tracing::info!(stale = %m, "answered as stale");
+                ApiError::Conflict(ErrorCode::Stale, say(Msg::ApiStale, &[]))
+            }
             other => ApiError::Internal(other.to_string()),
         }
     }

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::auth::{password, refresh};
 use crate::error::{ApiError, ErrorCode};
 use crate::state::AppState;
+use fieldsurvey_core::messages::{Arg, Msg, say};
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct LoginRequest {
@@ -89,9 +90,12 @@ pub(crate) async fn sign_in(
     let address = state.config.client_address(req);
     let locked = |wait: std::time::Duration| ApiError::TooMany {
         code: ErrorCode::SignInLocked,
-        detail: format!(
-            "too many failed sign-ins for this account or from this address; try again in {} s",
-            crate::limits::seconds(wait)
+        detail: say(
+            Msg::ApiSignInLocked,
+            &[(
+                "seconds",
+                Arg::from(crate::limits::seconds(wait).to_string()),
+            )],
         ),
         retry_after: crate::limits::seconds(wait),
     };
@@ -110,7 +114,7 @@ pub(crate) async fn sign_in(
                     "sign-ins refused for a while after repeated failures"
                 );
             }
-            Err(ApiError::Unauthorized("wrong username or password".into()))
+            Err(ApiError::Unauthorized(say(Msg::ApiWrongPassword, &[])))
         }
     }
 }

@@ -9,6 +9,7 @@ use crate::auth::refresh;
 use crate::error::ApiError;
 use crate::routes::auth_login::{TokenPair, issue_pair};
 use crate::state::AppState;
+use fieldsurvey_core::messages::{Msg, say};
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct RefreshRequest {
@@ -38,9 +39,7 @@ pub async fn refresh_token(
         })
         .await?;
     let Rotation::Rotated { user_id, family } = rotation else {
-        return Err(ApiError::Unauthorized(
-            "refresh token invalid, expired or already used".into(),
-        ));
+        return Err(ApiError::Unauthorized(say(Msg::ApiRefreshInvalid, &[])));
     };
     let uid = user_id.clone();
     let user = state
@@ -48,7 +47,7 @@ pub async fn refresh_token(
         .run(move |c| fieldsurvey_db::users::by_id(c, &uid))
         .await?
         .filter(|u| u.active)
-        .ok_or_else(|| ApiError::Unauthorized("account unknown or deactivated".into()))?;
+        .ok_or_else(|| ApiError::Unauthorized(say(Msg::ApiAccountGone, &[])))?;
     let pair = issue_pair(
         &state,
         user_id,

@@ -16,6 +16,7 @@ use crate::authz;
 use crate::error::{ApiError, ErrorCode, ProblemItem};
 use crate::state::AppState;
 use crate::view::rfc3339;
+use fieldsurvey_core::messages::{Arg, Msg, say};
 use fieldsurvey_db::clues::ClosedByHand;
 
 pub const PAGE_SIZE: i64 = 50;
@@ -95,9 +96,7 @@ pub async fn list_clues(
     query: web::Query<CluesQuery>,
 ) -> Result<web::Json<CluesPage>, ApiError> {
     let Some(within) = authz::may_read_clues(&caller) else {
-        return Err(ApiError::Forbidden(
-            "clues are read by reviewers, auditors and admins".into(),
-        ));
+        return Err(ApiError::Forbidden(say(Msg::ApiCluesReaders, &[])));
     };
     let q = query.into_inner();
     let mut errors = Vec::new();
@@ -106,14 +105,21 @@ pub async fn list_clues(
         Some(Ok(status)) => status,
         Some(Err(_)) => {
             errors.push(
-                ProblemItem::new(ErrorCode::InvalidStatus, "status is open or closed").at("status"),
+                ProblemItem::new(
+                    ErrorCode::InvalidStatus,
+                    say(
+                        Msg::ApiStatusOneOf,
+                        &[("values", Arg::from("open, closed"))],
+                    ),
+                )
+                .at("status"),
             );
             ClueStatus::Open
         }
     };
     let page = q.page.unwrap_or(1);
     if !(1..=100_000).contains(&page) {
-        errors.push(ProblemItem::new(ErrorCode::InvalidPage, "page counts from 1").at("page"));
+        errors.push(ProblemItem::new(ErrorCode::InvalidPage, say(Msg::ApiPage, &[])).at("page"));
     }
     if !errors.is_empty() {
         return Err(ApiError::BadRequest(errors));
@@ -167,11 +173,12 @@ fn clue_refused(refusal: ClueRefusal) -> ProblemItem {
     match refusal {
         ClueRefusal::ReasonRequired => ProblemItem::new(
             ErrorCode::ReasonRequired,
-            format!(
-                "closing a clue by hand needs a reason of 1 to {CLOSE_REASON_MAX_CHARS} characters"
+            say(
+                Msg::ApiClueReason,
+                &[("max", Arg::from(CLOSE_REASON_MAX_CHARS.to_string()))],
             ),
         ),
-        ClueRefusal::NotOpen => ProblemItem::new(ErrorCode::NotOpen, "the clue is already closed"),
+        ClueRefusal::NotOpen => ProblemItem::new(ErrorCode::NotOpen, say(Msg::ApiClueClosed, &[])),
     }
 }
 
@@ -224,7 +231,7 @@ pub async fn close(
                     ClosedByHand::Closed(clue) => Ok(*clue),
                     ClosedByHand::Refused(ClueRefusal::NotOpen) => Err(ApiError::Conflict(
                         ErrorCode::NotOpen,
-                        "the clue is already closed".into(),
+                        say(Msg::ApiClueClosed, &[]),
                     )),
                     ClosedByHand::Refused(r) => {
                         Err(ApiError::BadRequest(vec![clue_refused(r).at("reason")]))
@@ -266,9 +273,7 @@ pub async fn stats(
     query: web::Query<StatsQuery>,
 ) -> Result<web::Json<Stats>, ApiError> {
     if !authz::may_read_stats(&caller) {
-        return Err(ApiError::Forbidden(
-            "progress figures are read by reviewers, auditors and admins".into(),
-        ));
+        return Err(ApiError::Forbidden(say(Msg::ApiStatsReaders, &[])));
     }
     let org = query.into_inner().org;
     let answer = state

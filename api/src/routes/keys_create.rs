@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorCode, ProblemItem};
 use crate::state::AppState;
+use fieldsurvey_core::messages::{Msg, say};
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct EnrolKey {
@@ -61,15 +62,16 @@ pub async fn enrol(
     code: &str,
 ) -> Result<String, ApiError> {
     let public_key = public_key.trim().to_owned();
-    let public = fieldsurvey_core::signing::parse_public_key_b64url(&public_key).map_err(|e| {
+    let public = fieldsurvey_core::signing::parse_public_key_b64url(&public_key).map_err(|_| {
         ApiError::BadRequest(vec![
-            ProblemItem::new(ErrorCode::InvalidPublicKey, e.to_string()).at("public_key"),
+            ProblemItem::new(ErrorCode::InvalidPublicKey, say(Msg::ApiPublicKey, &[]))
+                .at("public_key"),
         ])
     })?;
     if code.trim().is_empty() {
         return Err(ApiError::Refused(
             ErrorCode::EnrolmentCodeRequired,
-            "a key is enrolled with a one-time enrolment code issued for you".into(),
+            say(Msg::ApiEnrolmentCodeRequired, &[]),
         ));
     }
     let key_id = fieldsurvey_core::signing::key_id_for(&public);
@@ -99,13 +101,15 @@ pub async fn enrol(
         }
         Err(refusal) => Err(ApiError::Refused(
             ErrorCode::InvalidEnrolmentCode,
-            match refusal {
-                CodeRefusal::Unknown => "no such enrolment code",
-                CodeRefusal::NotYours => "the enrolment code was issued for someone else",
-                CodeRefusal::Used => "the enrolment code was used already",
-                CodeRefusal::Expired => "the enrolment code expired (codes are valid 24 h)",
-            }
-            .into(),
+            say(
+                match refusal {
+                    CodeRefusal::Unknown => Msg::ApiCodeUnknown,
+                    CodeRefusal::NotYours => Msg::ApiCodeNotYours,
+                    CodeRefusal::Used => Msg::ApiCodeUsed,
+                    CodeRefusal::Expired => Msg::ApiCodeExpired,
+                },
+                &[],
+            ),
         )),
     }
 }

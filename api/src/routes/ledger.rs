@@ -15,6 +15,7 @@ use crate::auth::Caller;
 use crate::authz;
 use crate::error::{ApiError, ErrorCode, ProblemItem};
 use crate::state::AppState;
+use fieldsurvey_core::messages::{Arg, Msg, say};
 
 /// At most this many entries per `entries` request.
 pub const MAX_ENTRIES: i64 = 1_000;
@@ -66,9 +67,7 @@ pub async fn publish_checkpoint(
     caller: Caller,
 ) -> Result<HttpResponse, ApiError> {
     if !authz::may_publish_checkpoint(&caller) {
-        return Err(ApiError::Forbidden(
-            "only auditors and admins publish checkpoints on demand".into(),
-        ));
+        return Err(ApiError::Forbidden(say(Msg::ApiCheckpointPublishers, &[])));
     }
     let (key, tree) = (state.ledger_key.clone(), state.ledger_tree.clone());
     let cp = state
@@ -145,14 +144,12 @@ pub async fn get_entries(
     query: web::Query<EntriesQuery>,
 ) -> Result<web::Json<EntriesPage>, ApiError> {
     if !authz::may_read_ledger_entries(&caller) {
-        return Err(ApiError::Forbidden(
-            "the ledger's entries are read by auditors and admins".into(),
-        ));
+        return Err(ApiError::Forbidden(say(Msg::ApiLedgerReaders, &[])));
     }
     let EntriesQuery { from, to } = query.into_inner();
     if from < 1 || to < from {
         return Err(ApiError::BadRequest(vec![
-            ProblemItem::new(ErrorCode::InvalidRange, "need 1 <= from <= to").at("from"),
+            ProblemItem::new(ErrorCode::InvalidRange, range("from", "to")).at("from"),
         ]));
     }
     let to = to.min(from + MAX_ENTRIES - 1);
@@ -201,7 +198,7 @@ pub async fn inclusion_proof(
     let InclusionQuery { seq, size } = query.into_inner();
     if seq == 0 || seq > size {
         return Err(ApiError::BadRequest(vec![
-            ProblemItem::new(ErrorCode::InvalidRange, "need 1 <= seq <= size").at("seq"),
+            ProblemItem::new(ErrorCode::InvalidRange, range("seq", "size")).at("seq"),
         ]));
     }
     let tree = state.ledger_tree.clone();
@@ -263,7 +260,7 @@ pub async fn consistency_proof(
     let ConsistencyQuery { from, to } = query.into_inner();
     if from == 0 || from > to {
         return Err(ApiError::BadRequest(vec![
-            ProblemItem::new(ErrorCode::InvalidRange, "need 1 <= from <= to").at("from"),
+            ProblemItem::new(ErrorCode::InvalidRange, range("from", "to")).at("from"),
         ]));
     }
     let tree = state.ledger_tree.clone();
@@ -294,11 +291,16 @@ pub fn hexes(hashes: &[Hash]) -> Vec<String> {
 }
 
 fn beyond_the_ledger(e: fieldsurvey_core::merkle::ProofError) -> ApiError {
+    tracing::debug!(error = %e, "a proof beyond the ledger");
     ApiError::BadRequest(vec![
-        ProblemItem::new(
-            ErrorCode::InvalidRange,
-            format!("{e} (the ledger is not that large)"),
-        )
-        .at("size"),
+        ProblemItem::new(ErrorCode::InvalidRange, say(Msg::ApiBeyondLedger, &[])).at("size"),
     ])
+}
+
+/// `1 <= low <= high` is not so, in words.
+fn range(low: &str, high: &str) -> String {
+    say(
+        Msg::ApiRange,
+        &[("low", Arg::from(low)), ("high", Arg::from(high))],
+    )
 }

@@ -15,6 +15,7 @@ use crate::auth::Caller;
 use crate::authz;
 use crate::error::{ApiError, ErrorCode};
 use crate::state::AppState;
+use fieldsurvey_core::messages::{Msg, say};
 
 /// Which of a photo's files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,10 +87,8 @@ pub async fn load(
         }
         let original = store.read(&sha).map_err(ApiError::from)?;
         let made = examine(&original, &Limits::default()).map_err(|e| {
-            ApiError::Conflict(
-                ErrorCode::NoThumbnail,
-                format!("the photo cannot be shown small: {e}"),
-            )
+            tracing::info!(error = %e, "no thumbnail for a photo");
+            ApiError::Conflict(ErrorCode::NoThumbnail, say(Msg::ApiNoThumbnail, &[]))
         })?;
         store
             .write_derived(&sha, THUMB_NAME, &made.thumbnail)

@@ -19,6 +19,7 @@ use crate::error::{ApiError, ErrorCode, ProblemItem};
 use crate::seal::{SealFields, Sealed};
 use crate::state::AppState;
 use crate::view::{self, SubmissionView};
+use fieldsurvey_core::messages::{Arg, Msg, level_name, say, status_name};
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct ReviewRequest {
@@ -61,11 +62,14 @@ fn validate(req: &ReviewRequest) -> Result<(Verdict, Sealed), ApiError> {
     let mut errors = Vec::new();
     let reasons: Vec<Reason> = match serde_json::from_value(req.reasons.clone()) {
         Ok(reasons) => reasons,
-        Err(e) => {
+        Err(_) => {
             errors.push(
                 ProblemItem::new(
                     ErrorCode::InvalidReason,
-                    format!("reasons is a list of {{action, field, note}}: {e}"),
+                    say(
+                        Msg::ApiReasonsShape,
+                        &[("members", Arg::from("action, field, note"))],
+                    ),
                 )
                 .at("reasons"),
             );
@@ -79,7 +83,10 @@ fn validate(req: &ReviewRequest) -> Result<(Verdict, Sealed), ApiError> {
             errors.push(
                 ProblemItem::new(
                     ErrorCode::InvalidDecision,
-                    "decision must be approve or return",
+                    say(
+                        Msg::ApiDecisionOneOf,
+                        &[("values", Arg::from("approve, return"))],
+                    ),
                 )
                 .at("decision"),
             );
@@ -90,25 +97,25 @@ fn validate(req: &ReviewRequest) -> Result<(Verdict, Sealed), ApiError> {
         errors.push(
             ProblemItem::new(
                 ErrorCode::InvalidDigest,
-                "digest must be the version's content digest",
+                say(Msg::ApiDigestShape, &[("field", Arg::from("digest"))]),
             )
             .at("digest"),
         );
     }
     if verdict == Some(Verdict::Return) && reasons.is_empty() {
         errors.push(
-            ProblemItem::new(
-                ErrorCode::ReasonRequired,
-                "a return names at least one reason",
-            )
-            .at("reasons"),
+            ProblemItem::new(ErrorCode::ReasonRequired, say(Msg::ApiReturnReason, &[]))
+                .at("reasons"),
         );
     }
     if reasons.len() > MAX_REASONS {
         errors.push(
             ProblemItem::new(
                 ErrorCode::TooManyReasons,
-                format!("at most {MAX_REASONS} reasons"),
+                say(
+                    Msg::ApiTooManyReasons,
+                    &[("max", Arg::from(MAX_REASONS.to_string()))],
+                ),
             )
             .at("reasons"),
         );
@@ -118,7 +125,10 @@ fn validate(req: &ReviewRequest) -> Result<(Verdict, Sealed), ApiError> {
             errors.push(
                 ProblemItem::new(
                     ErrorCode::InvalidReason,
-                    "action must be keep, correct, delete or supplement",
+                    say(
+                        Msg::ApiReasonAction,
+                        &[("values", Arg::from("keep, correct, delete, supplement"))],
+                    ),
                 )
                 .at(format!("reasons[{i}].action")),
             );
@@ -130,7 +140,10 @@ fn validate(req: &ReviewRequest) -> Result<(Verdict, Sealed), ApiError> {
             errors.push(
                 ProblemItem::new(
                     ErrorCode::InvalidReason,
-                    format!("a note has at most {MAX_NOTE_CHARS} characters"),
+                    say(
+                        Msg::ApiNoteLength,
+                        &[("max", Arg::from(MAX_NOTE_CHARS.to_string()))],
+                    ),
                 )
                 .at(format!("reasons[{i}].note")),
             );
@@ -197,8 +210,9 @@ pub async fn take_decision(
             let level = match authz::may_review(c, &caller, &sub)? {
                 ReviewAccess::Hidden => return Ok(Err(ApiError::NotFound)),
                 ReviewAccess::WrongLevel(level) => {
-                    return Ok(Err(ApiError::Forbidden(format!(
-                        "this version is decided at another level than {level} (until its deadline passes)"
+                    return Ok(Err(ApiError::Forbidden(say(
+                        Msg::ApiReviewLevel,
+                        &[("level", level_name(level.as_str()))],
                     ))));
                 }
                 ReviewAccess::Allowed(level) => level,
@@ -228,22 +242,24 @@ pub async fn take_decision(
 
 fn refused(r: Refusal) -> ApiError {
     match r {
-        Refusal::Rule(ReviewRefusal::OwnVerification) => ApiError::Forbidden(
-            "separation of duties: nobody approves or returns a version they verified".into(),
-        ),
+        Refusal::Rule(ReviewRefusal::OwnVerification) => {
+            ApiError::Forbidden(say(Msg::ApiOwnVerification, &[]))
+        }
         Refusal::Rule(ReviewRefusal::Stale {
             current: Some(newer),
         }) => ApiError::Conflict(
             ErrorCode::StaleDigest,
-            format!("a newer version exists: submission {newer}"),
+            say(Msg::ApiNewerVersion, &[("newer", Arg::from(newer))]),
         ),
-        Refusal::Rule(ReviewRefusal::Stale { current: None }) => ApiError::Conflict(
-            ErrorCode::StaleDigest,
-            "the digest is not the current version's".into(),
-        ),
+        Refusal::Rule(ReviewRefusal::Stale { current: None }) => {
+            ApiError::Conflict(ErrorCode::StaleDigest, say(Msg::ApiStaleDigest, &[]))
+        }
         Refusal::Rule(ReviewRefusal::NotReviewable(status)) => ApiError::Conflict(
             ErrorCode::NotReviewable,
-            format!("the version is {status}, not awaiting review"),
+            say(
+                Msg::ApiNotReviewable,
+                &[("status", status_name(status.as_str()))],
+            ),
         ),
         Refusal::Seal(r) => crate::seal::refused(r),
     }

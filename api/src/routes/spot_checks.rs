@@ -14,6 +14,7 @@ use crate::authz;
 use crate::error::{ApiError, ErrorCode, ProblemItem};
 use crate::state::AppState;
 use crate::view::{self, SubmissionView};
+use fieldsurvey_core::messages::{Arg, Msg, say, status_name};
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct DrawRequest {
@@ -70,16 +71,16 @@ pub async fn draw(
     let rate = req.rate.unwrap_or(0.1);
     let mut errors = Vec::new();
     if !(rate > 0.0 && rate <= 1.0) {
-        errors.push(ProblemItem::new(ErrorCode::InvalidRate, "rate is in (0, 1]").at("rate"));
+        errors
+            .push(ProblemItem::new(ErrorCode::InvalidRate, say(Msg::ApiSpotRate, &[])).at("rate"));
     }
     if req
         .seed
         .as_deref()
         .is_some_and(|s| s.is_empty() || s.len() > 128)
     {
-        errors.push(
-            ProblemItem::new(ErrorCode::InvalidSeed, "a seed has 1 to 128 characters").at("seed"),
-        );
+        errors
+            .push(ProblemItem::new(ErrorCode::InvalidSeed, say(Msg::ApiSpotSeed, &[])).at("seed"));
     }
     if !errors.is_empty() {
         return Err(ApiError::BadRequest(errors));
@@ -181,7 +182,10 @@ pub async fn take_spot_decision(
             errors.push(
                 ProblemItem::new(
                     ErrorCode::InvalidDecision,
-                    "decision is confirm or overturn",
+                    say(
+                        Msg::ApiDecisionOneOf,
+                        &[("values", Arg::from("confirm, overturn"))],
+                    ),
                 )
                 .at("decision"),
             );
@@ -190,12 +194,18 @@ pub async fn take_spot_decision(
     };
     let reason = req.reason.trim().to_owned();
     if verdict == Some(SpotVerdict::Overturn) && reason.is_empty() {
-        errors
-            .push(ProblemItem::new(ErrorCode::ReasonRequired, "an overturn says why").at("reason"));
+        errors.push(
+            ProblemItem::new(ErrorCode::ReasonRequired, say(Msg::ApiOverturnReason, &[]))
+                .at("reason"),
+        );
     }
     if reason.chars().count() > 500 {
         errors.push(
-            ProblemItem::new(ErrorCode::InvalidReason, "at most 500 characters").at("reason"),
+            ProblemItem::new(
+                ErrorCode::InvalidReason,
+                say(Msg::ApiReasonLength, &[("max", Arg::from("500"))]),
+            )
+            .at("reason"),
         );
     }
     let sealed = req.seal.check(&mut errors);
@@ -241,24 +251,23 @@ pub async fn take_spot_decision(
             )?;
             if let Err(r) = outcome {
                 return Ok(Err(match r {
-                    Refusal::NotSampled => ApiError::Conflict(
-                        ErrorCode::NotSampled,
-                        "the record is not in an open sample drawn at your level".into(),
-                    ),
-                    Refusal::Rule(SpotRefusal::Stale) => ApiError::Conflict(
-                        ErrorCode::StaleDigest,
-                        "the digest is not the record's current one".into(),
-                    ),
+                    Refusal::NotSampled => {
+                        ApiError::Conflict(ErrorCode::NotSampled, say(Msg::ApiNotSampled, &[]))
+                    }
+                    Refusal::Rule(SpotRefusal::Stale) => {
+                        ApiError::Conflict(ErrorCode::StaleDigest, say(Msg::ApiStaleDigest, &[]))
+                    }
                     Refusal::Rule(SpotRefusal::NotApproved(status)) => ApiError::Conflict(
                         ErrorCode::NotReviewable,
-                        format!("the record is {status}, not approved"),
+                        say(
+                            Msg::ApiSpotNotApproved,
+                            &[("status", status_name(status.as_str()))],
+                        ),
                     ),
                     Refusal::Seal(r) => crate::seal::refused(r),
-                    Refusal::Rule(SpotRefusal::OwnDecision) => ApiError::Forbidden(
-                        "separation of duties: nobody spot-checks a version they verified or \
-                         decided at another level"
-                            .into(),
-                    ),
+                    Refusal::Rule(SpotRefusal::OwnDecision) => {
+                        ApiError::Forbidden(say(Msg::ApiOwnSpotCheck, &[]))
+                    }
                 }));
             }
             let sub = fieldsurvey_db::submissions::get(c, &id)?

@@ -18,6 +18,7 @@ use crate::error::{ApiError, ErrorCode, ProblemItem};
 use crate::routes::upload;
 use crate::state::AppState;
 use crate::view::{self, SubmissionView};
+use fieldsurvey_core::messages::{Arg, Msg, say};
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct Accepted {
@@ -40,7 +41,13 @@ pub(crate) fn envelope(raw: &[u8]) -> Result<Envelope, ApiError> {
         ApiError::BadRequest(vec![
             ProblemItem::new(
                 ErrorCode::InvalidDocument,
-                format!("the survey part is not JSON: {e}"),
+                say(
+                    Msg::ApiSurveyNotJson,
+                    &[
+                        ("line", Arg::from(e.line().to_string())),
+                        ("column", Arg::from(e.column().to_string())),
+                    ],
+                ),
             )
             .at("survey"),
         ])
@@ -48,7 +55,7 @@ pub(crate) fn envelope(raw: &[u8]) -> Result<Envelope, ApiError> {
     let Value::Object(obj) = &value else {
         return Err(ApiError::bad(
             ErrorCode::InvalidDocument,
-            "the survey must be a JSON object",
+            say(Msg::ApiSurveyNotObject, &[]),
         ));
     };
     let mut errors = Vec::new();
@@ -57,7 +64,9 @@ pub(crate) fn envelope(raw: &[u8]) -> Result<Envelope, ApiError> {
         .and_then(Value::as_str)
         .and_then(|s| SubmissionId::parse(s).ok());
     if id.is_none() {
-        errors.push(ProblemItem::new(ErrorCode::InvalidDocument, "id must be a UUID").at("id"));
+        errors.push(
+            ProblemItem::new(ErrorCode::InvalidDocument, say(Msg::ApiSurveyId, &[])).at("id"),
+        );
     }
     let household = obj
         .get("household_code")
@@ -67,7 +76,7 @@ pub(crate) fn envelope(raw: &[u8]) -> Result<Envelope, ApiError> {
         errors.push(
             ProblemItem::new(
                 ErrorCode::InvalidDocument,
-                "household_code must look like 522732100201-0037",
+                say(Msg::ApiSurveyHouseholdCode, &[]),
             )
             .at("household_code"),
         );
@@ -79,7 +88,7 @@ pub(crate) fn envelope(raw: &[u8]) -> Result<Envelope, ApiError> {
             errors.push(
                 ProblemItem::new(
                     ErrorCode::InvalidDocument,
-                    "supersedes must be null or a UUID",
+                    say(Msg::ApiSurveySupersedes, &[]),
                 )
                 .at("supersedes"),
             );
@@ -87,10 +96,10 @@ pub(crate) fn envelope(raw: &[u8]) -> Result<Envelope, ApiError> {
         }
     };
     let digest = fieldsurvey_core::canonical::content_digest(&value);
-    if let Err(e) = &digest {
+    if digest.is_err() {
         errors.push(ProblemItem::new(
             ErrorCode::InvalidDocument,
-            format!("the survey cannot be canonicalised: {e}"),
+            say(Msg::ApiSurveyCanonical, &[]),
         ));
     }
     match (id, household, digest) {
@@ -166,7 +175,7 @@ async fn accept(
     request_id: Option<String>,
 ) -> Result<HttpResponse, ApiError> {
     if !authz::is_uploader(&caller) {
-        return Err(ApiError::Forbidden("only surveyors upload surveys".into()));
+        return Err(ApiError::Forbidden(say(Msg::ApiOnlySurveyorsUpload, &[])));
     }
     // Held until the answer: this process reads at most so many uploads at once.
     let _slot = state.config.abuse.upload_slot().ok_or(ApiError::Busy(2))?;
@@ -174,9 +183,15 @@ async fn accept(
         let after = crate::limits::seconds(wait);
         return Err(ApiError::TooMany {
             code: ErrorCode::UploadRate,
-            detail: format!(
-                "this account has sent more uploads than {} a minute; send the rest in {after} s",
-                state.config.abuse.limits.uploads_per_minute
+            detail: say(
+                Msg::ApiUploadRate,
+                &[
+                    (
+                        "per_minute",
+                        Arg::from(state.config.abuse.limits.uploads_per_minute.to_string()),
+                    ),
+                    ("seconds", Arg::from(after.to_string())),
+                ],
             ),
             retry_after: after,
         });
@@ -200,9 +215,10 @@ async fn accept(
         .flatten()
         .is_some_and(|m| m.essence_str() == "multipart/form-data");
     if !is_multipart {
-        return Err(ApiError::UnsupportedMediaType(
-            "send multipart/form-data".into(),
-        ));
+        return Err(ApiError::UnsupportedMediaType(say(
+            Msg::ApiSendMultipart,
+            &[],
+        )));
     }
     let multipart = Multipart::new(req.headers(), payload);
     let db = state.db.clone();
@@ -215,9 +231,7 @@ async fn accept(
             .run(move |c| authz::may_upload(c, &who, &village))
             .await?
         {
-            return Err(ApiError::Forbidden(
-                "the household's village is not in your jurisdiction".into(),
-            ));
+            return Err(ApiError::Forbidden(say(Msg::ApiUploadOutside, &[])));
         }
         parsed = Some(env);
         Ok(())
@@ -227,7 +241,7 @@ async fn accept(
     let id = env.id.to_string();
     tracing::Span::current().record("submission_id", id.as_str());
     let survey_text = String::from_utf8(upload.survey)
-        .map_err(|_| ApiError::bad(ErrorCode::InvalidDocument, "the survey part is not UTF-8"))?;
+        .map_err(|_| ApiError::bad(ErrorCode::InvalidDocument, say(Msg::ApiSurveyNotUtf8, &[])))?;
 
     let now = fieldsurvey_db::now();
     let village = env.household.village_code().as_str().to_owned();
@@ -289,7 +303,7 @@ async fn accept(
                     {
                         return Ok(Err(ApiError::Conflict(
                             ErrorCode::IdConflict,
-                            "a different submission already has this id".into(),
+                            say(Msg::ApiIdConflict, &[]),
                         )));
                     }
                     view::load(c, *existing, &pii, view::Ids::Masked, &ledger_key)

@@ -8,6 +8,7 @@ use futures_util::StreamExt;
 
 use crate::config::UploadLimits;
 use crate::error::{ApiError, ErrorCode, ProblemItem};
+use fieldsurvey_core::messages::{Arg, Msg, say};
 
 pub struct UploadedPart {
     pub part: String,
@@ -38,13 +39,18 @@ pub async fn read(
     let mut photos: Vec<UploadedPart> = Vec::new();
     let mut total: u64 = 0;
     while let Some(field) = within(limits.body_idle, multipart.next()).await? {
-        let field =
-            field.map_err(|e| ApiError::bad(ErrorCode::MalformedMultipart, e.to_string()))?;
+        let field = field.map_err(|e| {
+            tracing::info!(error = %e, "malformed multipart");
+            ApiError::bad(
+                ErrorCode::MalformedMultipart,
+                say(Msg::ApiMultipartMalformed, &[]),
+            )
+        })?;
         let name = field.name().map(str::to_owned).unwrap_or_default();
         if name.is_empty() {
             return Err(ApiError::bad(
                 ErrorCode::MalformedMultipart,
-                "a part has no name",
+                say(Msg::ApiPartNoName, &[]),
             ));
         }
         let ctype = field.content_type().map(|m| m.essence_str().to_owned());
@@ -52,12 +58,13 @@ pub async fn read(
             if survey.is_some() {
                 return Err(ApiError::bad(
                     ErrorCode::MalformedMultipart,
-                    "more than one survey part",
+                    say(Msg::ApiSurveyRepeated, &[]),
                 ));
             }
             if let Some(t) = ctype.as_deref().filter(|t| *t != "application/json") {
-                return Err(ApiError::UnsupportedMediaType(format!(
-                    "the survey part must be application/json, not {t}"
+                return Err(ApiError::UnsupportedMediaType(say(
+                    Msg::ApiSurveyType,
+                    &[("type", Arg::from(t))],
                 )));
             }
             let bytes = read_survey(field, limits, &mut total).await?;
@@ -68,7 +75,10 @@ pub async fn read(
                 return Err(ApiError::BadRequest(vec![
                     ProblemItem::new(
                         ErrorCode::MalformedMultipart,
-                        "a photo part name is repeated",
+                        say(
+                            Msg::ApiPhotoPartRepeated,
+                            &[("part", Arg::from(name.as_str()))],
+                        ),
                     )
                     .at(name),
                 ]));
@@ -81,8 +91,9 @@ pub async fn read(
                 });
             }
             if let Some(t) = ctype.as_deref().filter(|t| !PHOTO_TYPES.contains(t)) {
-                return Err(ApiError::UnsupportedMediaType(format!(
-                    "photo part {name} has type {t}; send image/jpeg or image/png"
+                return Err(ApiError::UnsupportedMediaType(say(
+                    Msg::ApiPhotoType,
+                    &[("part", Arg::from(name.as_str())), ("type", Arg::from(t))],
                 )));
             }
             let stored = stream_photo(field, store, limits, &mut total).await?;
@@ -95,8 +106,7 @@ pub async fn read(
     }
     let survey = survey.ok_or_else(|| {
         ApiError::BadRequest(vec![
-            ProblemItem::new(ErrorCode::MissingSurvey, "the upload has no survey part")
-                .at("survey"),
+            ProblemItem::new(ErrorCode::MissingSurvey, say(Msg::ApiNoSurvey, &[])).at("survey"),
         ])
     })?;
     Ok(Upload { survey, photos })

@@ -17,6 +17,7 @@ use crate::authz;
 use crate::error::{ApiError, ErrorCode, ProblemItem};
 use crate::state::AppState;
 use crate::view::rfc3339;
+use fieldsurvey_core::messages::{Arg, Msg, say};
 
 pub const PAGE_SIZE: i64 = 50;
 
@@ -75,7 +76,10 @@ fn check_status(status: Option<String>, default: Status) -> Result<Status, Probl
         Some(text) => text.parse().map_err(|_| {
             ProblemItem::new(
                 ErrorCode::InvalidStatus,
-                format!("status must be one of {:?}", statuses()),
+                say(
+                    Msg::ApiStatusOneOf,
+                    &[("values", Arg::from(statuses().join(", ")))],
+                ),
             )
             .at("status")
         }),
@@ -85,7 +89,7 @@ fn check_status(status: Option<String>, default: Status) -> Result<Status, Probl
 fn check_page(page: Option<i64>) -> Result<i64, ProblemItem> {
     match page.unwrap_or(1) {
         p if (1..=100_000).contains(&p) => Ok(p),
-        _ => Err(ProblemItem::new(ErrorCode::InvalidPage, "page counts from 1").at("page")),
+        _ => Err(ProblemItem::new(ErrorCode::InvalidPage, say(Msg::ApiPage, &[])).at("page")),
     }
 }
 
@@ -190,9 +194,7 @@ pub async fn review_queue(
     query: web::Query<QueueQuery>,
 ) -> Result<web::Json<Page>, ApiError> {
     let Some(within) = authz::may_read_review_queue(&caller) else {
-        return Err(ApiError::Forbidden(
-            "the review queue is for reviewers".into(),
-        ));
+        return Err(ApiError::Forbidden(say(Msg::ApiQueueReviewers, &[])));
     };
     let q = query.into_inner();
     let mut errors = Vec::new();
@@ -204,13 +206,8 @@ pub async fn review_queue(
         !f.is_empty() && f.len() <= 64 && f.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
     });
     if !flag_ok {
-        errors.push(
-            ProblemItem::new(
-                ErrorCode::InvalidFlag,
-                "a flag code is lower-case letters and _",
-            )
-            .at("flag"),
-        );
+        errors
+            .push(ProblemItem::new(ErrorCode::InvalidFlag, say(Msg::ApiFlagCode, &[])).at("flag"));
     }
     let (Some(status), Some(page), true) = (status, page, errors.is_empty()) else {
         return Err(ApiError::BadRequest(errors));
@@ -256,9 +253,7 @@ pub async fn own_submissions(
     query: web::Query<OwnQuery>,
 ) -> Result<web::Json<Page>, ApiError> {
     if !authz::may_list_own_submissions(&caller) {
-        return Err(ApiError::Forbidden(
-            "this list is a surveyor's own work".into(),
-        ));
+        return Err(ApiError::Forbidden(say(Msg::ApiOwnList, &[])));
     }
     let q = query.into_inner();
     let mut errors = Vec::new();
