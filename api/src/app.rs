@@ -110,23 +110,29 @@ fn json_error(
             unit: "bytes",
         }
         .into(),
-        other => {
-            let (message, field) = body_fault(&other.to_string(), Msg::ApiJsonInvalid);
-            let item = ProblemItem::new(ErrorCode::InvalidJson, message);
-            ApiError::BadRequest(vec![match field {
-                Some(f) => item.at(f),
-                None => item,
-            }])
-            .into()
-        }
+        other => body_fault(
+            &other.to_string(),
+            ErrorCode::InvalidJson,
+            Msg::ApiJsonInvalid,
+        )
+        .into(),
     }
 }
 
 /// A request body or query the deserializer refused, told in the catalogue's words: the
 /// field it names, when its message names one (serde's "missing field `x`", "unknown field
 /// `x`", "x: invalid digit"), else `otherwise`. The deserializer's own words can quote the
-/// value sent, so they are not answered.
-fn body_fault(text: &str, otherwise: Msg) -> (String, Option<String>) {
+/// value sent, so they are not answered. The answer is a 400 with one reason of `code`.
+fn body_fault(text: &str, code: ErrorCode, otherwise: Msg) -> ApiError {
+    let (message, field) = fault_words(text, otherwise);
+    let item = ProblemItem::new(code, message);
+    ApiError::BadRequest(vec![match field {
+        Some(f) => item.at(f),
+        None => item,
+    }])
+}
+
+fn fault_words(text: &str, otherwise: Msg) -> (String, Option<String>) {
     let quoted = |after: &str| {
         text.split_once(after)
             .and_then(|(_, rest)| rest.strip_prefix('`'))
@@ -203,12 +209,11 @@ pub async fn serve(state: AppState, listener: TcpListener, workers: usize) -> st
                     .error_handler(json_error),
             )
             .app_data(web::QueryConfig::default().error_handler(|err, _| {
-                let (message, field) = body_fault(&err.to_string(), Msg::ApiQueryInvalid);
-                let item = ProblemItem::new(ErrorCode::InvalidQuery, message);
-                ApiError::BadRequest(vec![match field {
-                    Some(f) => item.at(f),
-                    None => item,
-                }])
+                body_fault(
+                    &err.to_string(),
+                    ErrorCode::InvalidQuery,
+                    Msg::ApiQueryInvalid,
+                )
                 .into()
             }))
             .wrap(actix_web::middleware::from_fn(request_context))

@@ -786,23 +786,9 @@ pub fn decrypt_export(export: &Path, identity: &Path) -> String {
 /// message have Chinese text and no English words. Identifiers may appear: a word with a
 /// digit, `_`, `/`, `.`, `[` or `-` in it (field paths, part names, media types, codes), the
 /// names in a reason's own `field` (a field the client sent, named back), and the technical
-/// names the message catalogue allows.
+/// names the message catalogue allows (`messages::IDENTIFIERS`).
 pub fn assert_in_chinese(problem: &serde_json::Value) {
-    const ALLOWED: [&str; 13] = [
-        "multipart",
-        "JSON",
-        "JPEG",
-        "PNG",
-        "UUID",
-        "RFC",
-        "Ed25519",
-        "base64url",
-        "Bearer",
-        "supersedes",
-        "survey",
-        "form",
-        "id",
-    ];
+    use fieldsurvey_core::messages::IDENTIFIERS;
     let mut texts = vec![problem["title"].as_str().unwrap_or_default().to_owned()];
     texts.extend(problem["detail"].as_str().map(str::to_owned));
     let mut fields: Vec<String> = Vec::new();
@@ -828,7 +814,7 @@ pub fn assert_in_chinese(problem: &serde_json::Value) {
                 !w.chars()
                     .any(|c| c.is_ascii_digit() || "_/.[]-".contains(c))
             })
-            .filter(|w| !ALLOWED.contains(w) && !fields.iter().any(|f| f == w))
+            .filter(|w| !IDENTIFIERS.contains(w) && !fields.iter().any(|f| f == w))
             .collect();
         assert!(
             english.is_empty(),
