@@ -347,22 +347,36 @@ pub fn list(
         .load(c)?))
 }
 
-/// Progress of one org unit over its whole subtree.
+/// Progress of one org unit over its whole subtree. Every rate is `None` where its
+/// denominator is zero: there is nothing to state, and "0.0%" would say something false.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct UnitStats {
     pub code: String,
     pub name: String,
     pub level: OrgLevel,
-    /// Households in the registry (底图).
+    /// Households in the registry (底册户数).
     pub households: i64,
-    /// Households with a current (not superseded, not rejected) version.
+    /// 已核实: households of the registry whose current version is signed off or approved
+    /// (not returned, rejected, pending or superseded).
     pub surveyed: i64,
-    /// Households whose current version meets the standard.
+    /// 达标: households counted in `surveyed` whose such version meets the standard.
     pub meets_standard: i64,
     pub clues_raised: i64,
     pub clues_closed: i64,
-    /// clues_closed / clues_raised (1.0 when none were raised).
+    /// 整改销号率 = clues_closed / clues_raised (1.0 when none were raised, as it always was:
+    /// pages show "—" then).
     pub closure_rate: f64,
+    /// 疑似漏评: household codes outside the registry with a signed-off or approved version.
+    pub unregistered: i64,
+    /// 覆盖率 = surveyed / households.
+    pub coverage_rate: Option<f64>,
+    /// 达标率 = meets_standard / surveyed.
+    pub meets_standard_rate: Option<f64>,
+}
+
+/// `part / whole`, or `None` when there is no whole.
+pub fn rate(part: i64, whole: i64) -> Option<f64> {
+    (whole > 0).then(|| part as f64 / whole as f64)
 }
 
 #[derive(QueryableByName)]
@@ -379,6 +393,8 @@ struct Figures {
     clues_raised: i64,
     #[diesel(sql_type = diesel::sql_types::BigInt)]
     clues_closed: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    unregistered: i64,
 }
 
 /// The unit's own figures and each child unit's, over their subtrees: one grouped sum over the
@@ -413,7 +429,8 @@ pub fn stats(
          CAST(SUM(v.surveyed) AS BIGINT) AS surveyed, \
          CAST(SUM(v.meets_standard) AS BIGINT) AS meets_standard, \
          CAST(SUM(v.clues_raised) AS BIGINT) AS clues_raised, \
-         CAST(SUM(v.clues_closed) AS BIGINT) AS clues_closed \
+         CAST(SUM(v.clues_closed) AS BIGINT) AS clues_closed, \
+         CAST(SUM(v.unregistered) AS BIGINT) AS unregistered \
          FROM {figures} v JOIN org_units o ON o.code = v.village_code \
          WHERE o.path LIKE '{like}' GROUP BY 1",
         figures = progress::FIGURES_RELATION
@@ -422,7 +439,7 @@ pub fn stats(
         diesel::sql_query(&sql).load::<Figures>(c)?
     ))?;
     let figures = |code: Option<&str>, u: &crate::models::OrgUnit| {
-        let mut sum = [0i64; 5];
+        let mut sum = [0i64; 6];
         for r in rows.iter().filter(|r| code.is_none_or(|c| r.child == c)) {
             for (acc, n) in sum.iter_mut().zip([
                 r.households,
@@ -430,11 +447,19 @@ pub fn stats(
                 r.meets_standard,
                 r.clues_raised,
                 r.clues_closed,
+                r.unregistered,
             ]) {
                 *acc += n;
             }
         }
-        let [households, surveyed, meets_standard, raised, closed] = sum;
+        let [
+            households,
+            surveyed,
+            meets_standard,
+            raised,
+            closed,
+            unregistered,
+        ] = sum;
         UnitStats {
             code: u.code.clone(),
             name: u.name.clone(),
@@ -444,11 +469,10 @@ pub fn stats(
             meets_standard,
             clues_raised: raised,
             clues_closed: closed,
-            closure_rate: if raised == 0 {
-                1.0
-            } else {
-                closed as f64 / raised as f64
-            },
+            closure_rate: rate(closed, raised).unwrap_or(1.0),
+            unregistered,
+            coverage_rate: rate(surveyed, households),
+            meets_standard_rate: rate(meets_standard, surveyed),
         }
     };
     let total = figures(None, unit);

@@ -58,6 +58,13 @@ pub fn upsert_batch(conn: &mut Conn, rows: &[Household]) -> DbResult<usize> {
             })
             .collect();
         progress::add(tx, &deltas)?;
+        // A household surveyed before it joined the registry now counts as verified.
+        let joined: Vec<&str> = after
+            .keys()
+            .copied()
+            .filter(|code| !before.contains_key(*code))
+            .collect();
+        progress::registered(tx, &joined)?;
         Ok(rows.len())
     })
 }

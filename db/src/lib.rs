@@ -30,6 +30,7 @@ pub mod spot_checks;
 pub mod storage;
 pub mod submissions;
 pub mod tokens;
+pub mod trend;
 pub mod upkeep;
 pub mod users;
 pub mod worklists;

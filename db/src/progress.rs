@@ -1,15 +1,18 @@
-//! Progress figures per village — households in the registry, households surveyed, households
-//! meeting the standard, clues raised and closed — kept by difference, never recounted.
+//! Progress figures per village — households in the registry, households verified (已核实),
+//! households meeting the standard, clues raised and closed, households outside the registry
+//! (疑似漏评) — kept by difference, never recounted.
 //!
 //! A transaction that changes a figure inserts a row into `village_stats_delta` in the same
 //! transaction. Inserting never waits on another transaction, so sign-offs in one village run
 //! side by side; [`fold`] moves the deltas into `village_stats` (one statement on PostgreSQL,
 //! so what it deletes is exactly what it adds), and readers add what is not folded yet.
 //!
-//! Whether a household counts as surveyed (or meeting the standard) in a village is kept in
-//! `household_progress`; a change to a household's versions calls [`household_changed`], which
-//! locks that one row, looks at the household's current versions by index (bounded whatever
-//! their number) and records the difference.
+//! What a household counts as in a village is kept in `household_progress`: `surveyed`
+//! (已核实: in the registry, with a version that stands and is [`VERIFIED`]), `meets_standard`
+//! (of those, such a version meets the standard) and `unregistered` (a [`VERIFIED`] version
+//! of a code outside the registry). A change to a household's versions or to its place in the
+//! registry calls [`household_changed`], which locks that one row, looks at the household's
+//! versions by index (bounded whatever their number) and records the difference.
 
 use diesel::prelude::*;
 
@@ -21,8 +24,10 @@ use crate::{Conn, DbError, DbResult, Tx, with_conn, with_tx};
 use fieldsurvey_core::vocab::ClueStatus;
 use fieldsurvey_core::vocab::Status;
 
-/// The statuses of a version that stands for its household.
-pub const CURRENT: [Status; 3] = [Status::SignedOff, Status::Approved, Status::Returned];
+/// The statuses of a version that counts its household as verified (已核实): signed off by the
+/// checks, or approved. A returned version does not (its household has to be visited again),
+/// nor a rejected, pending or superseded one.
+pub const VERIFIED: [Status; 2] = [Status::SignedOff, Status::Approved];
 
 /// A change to one village's figures.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -33,6 +38,7 @@ pub struct Delta {
     pub meets_standard: i64,
     pub clues_raised: i64,
     pub clues_closed: i64,
+    pub unregistered: i64,
 }
 
 impl Delta {
@@ -50,6 +56,7 @@ impl Delta {
             self.meets_standard,
             self.clues_raised,
             self.clues_closed,
+            self.unregistered,
         ]
         .iter()
         .all(|n| *n == 0)
@@ -69,6 +76,7 @@ pub fn add(tx: &mut Tx<'_>, deltas: &[Delta]) -> DbResult<()> {
                 vd::meets_standard.eq(d.meets_standard),
                 vd::clues_raised.eq(d.clues_raised),
                 vd::clues_closed.eq(d.clues_closed),
+                vd::unregistered.eq(d.unregistered),
             )
         })
         .collect();
@@ -94,52 +102,96 @@ pub fn lock_household(tx: &mut Tx<'_>, household: &str) -> DbResult<()> {
     Ok(())
 }
 
-/// A household's versions filed in `village` changed (a sign-off, a correction, a status that
-/// leaves or joins [`CURRENT`]): bring its `household_progress` row up to date and record the
-/// difference. The row is locked first, so two transactions on one household count it once.
+/// A household's versions filed in `village` changed (a sign-off, a correction, a review, a
+/// spot-check's overturn), or it joined the registry: bring its `household_progress` row up to
+/// date and record the difference. The row is locked first, so two transactions on one
+/// household count it once.
 pub fn household_changed(tx: &mut Tx<'_>, village: &str, household: &str) -> DbResult<()> {
     // One statement makes the row if it is new and otherwise takes its lock (a DO UPDATE
     // locks the row on both backends and reads its latest committed version), returning what
     // it counted before.
-    let (was_surveyed, was_meeting): (bool, bool) =
-        with_tx!(tx, |c| diesel::insert_into(hp::table)
-            .values((
-                hp::village_code.eq(village),
-                hp::household_code.eq(household),
-                hp::surveyed.eq(false),
-                hp::meets_standard.eq(false),
-            ))
-            .on_conflict((hp::village_code, hp::household_code))
-            .do_update()
-            .set(hp::surveyed.eq(hp::surveyed))
-            .returning((hp::surveyed, hp::meets_standard))
-            .get_result(c))?;
+    let was: (bool, bool, bool) = with_tx!(tx, |c| diesel::insert_into(hp::table)
+        .values((
+            hp::village_code.eq(village),
+            hp::household_code.eq(household),
+            hp::surveyed.eq(false),
+            hp::meets_standard.eq(false),
+            hp::unregistered.eq(false),
+        ))
+        .on_conflict((hp::village_code, hp::household_code))
+        .do_update()
+        .set(hp::surveyed.eq(hp::surveyed))
+        .returning((hp::surveyed, hp::meets_standard, hp::unregistered))
+        .get_result(c))?;
     let key = hp::table
         .filter(hp::village_code.eq(village))
         .filter(hp::household_code.eq(household));
     let versions = s::table
         .filter(s::household_code.eq(household))
         .filter(s::village_code.eq(village))
-        .filter(s::status.eq_any(CURRENT));
-    let (surveyed, meeting): (bool, bool) = with_tx!(tx, |c| diesel::select((
+        .filter(s::status.eq_any(VERIFIED));
+    let (verified, meeting, registered): (bool, bool, bool) = with_tx!(tx, |c| diesel::select((
         diesel::dsl::exists(versions.clone()),
         diesel::dsl::exists(
             versions
                 .inner_join(so::table)
                 .filter(so::meets_standard.eq(true))
         ),
+        diesel::dsl::exists(h::table.filter(h::household_code.eq(household))),
     ))
     .get_result(c))?;
-    if (surveyed, meeting) == (was_surveyed, was_meeting) {
+    let now = (
+        verified && registered,
+        verified && registered && meeting,
+        verified && !registered,
+    );
+    if now == was {
         return Ok(());
     }
     with_tx!(tx, |c| diesel::update(key)
-        .set((hp::surveyed.eq(surveyed), hp::meets_standard.eq(meeting),))
+        .set((
+            hp::surveyed.eq(now.0),
+            hp::meets_standard.eq(now.1),
+            hp::unregistered.eq(now.2),
+        ))
         .execute(c))?;
     let mut d = Delta::new(village);
-    d.surveyed = i64::from(surveyed) - i64::from(was_surveyed);
-    d.meets_standard = i64::from(meeting) - i64::from(was_meeting);
+    d.surveyed = i64::from(now.0) - i64::from(was.0);
+    d.meets_standard = i64::from(now.1) - i64::from(was.1);
+    d.unregistered = i64::from(now.2) - i64::from(was.2);
     add(tx, &[d])
+}
+
+/// Households of `codes` that joined the registry: those with a [`VERIFIED`] version move from
+/// 疑似漏评 to 已核实 (found by index, one query for the batch).
+pub fn registered(tx: &mut Tx<'_>, codes: &[&str]) -> DbResult<()> {
+    if codes.is_empty() {
+        return Ok(());
+    }
+    // Taken before the look-up: a sign-off of one of these households that committed first is
+    // seen by it, and one that commits later finds the registry row (it waits on the lock in
+    // `lock_household`); in code order, so two imports never wait on each other in a circle.
+    if let Tx::Pg(c) = tx {
+        let mut sorted: Vec<&str> = codes.to_vec();
+        sorted.sort_unstable();
+        sorted.dedup();
+        diesel::sql_query(
+            "SELECT COUNT(pg_advisory_xact_lock(hashtextextended(code, 0))) AS n \
+             FROM (SELECT code FROM unnest($1::text[]) AS t(code) ORDER BY code) AS sorted",
+        )
+        .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(&sorted)
+        .execute(&mut **c)?;
+    }
+    let filed: Vec<(String, String)> = with_tx!(tx, |c| s::table
+        .filter(s::household_code.eq_any(codes))
+        .filter(s::status.eq_any(VERIFIED))
+        .select((s::village_code, s::household_code))
+        .distinct()
+        .load(c))?;
+    for (village, household) in filed {
+        household_changed(tx, &village, &household)?;
+    }
+    Ok(())
 }
 
 /// Move every pending delta into `village_stats`. Safe to run from several processes at once
@@ -148,14 +200,16 @@ pub fn household_changed(tx: &mut Tx<'_>, village: &str, household: &str) -> DbR
 /// folded.
 pub fn fold(conn: &mut Conn) -> DbResult<usize> {
     const SUMS: &str = "SUM(households), SUM(surveyed), SUM(meets_standard), SUM(clues_raised), \
-                        SUM(clues_closed)";
+                        SUM(clues_closed), SUM(unregistered)";
     const ADD: &str = "ON CONFLICT (village_code) DO UPDATE SET \
          households = village_stats.households + excluded.households, \
          surveyed = village_stats.surveyed + excluded.surveyed, \
          meets_standard = village_stats.meets_standard + excluded.meets_standard, \
          clues_raised = village_stats.clues_raised + excluded.clues_raised, \
-         clues_closed = village_stats.clues_closed + excluded.clues_closed";
-    const COLUMNS: &str = "village_stats (village_code, households, surveyed, meets_standard, clues_raised, clues_closed)";
+         clues_closed = village_stats.clues_closed + excluded.clues_closed, \
+         unregistered = village_stats.unregistered + excluded.unregistered";
+    const COLUMNS: &str = "village_stats (village_code, households, surveyed, meets_standard, \
+                           clues_raised, clues_closed, unregistered)";
     match conn {
         Conn::Pg(c) => {
             let sql = format!(
@@ -193,14 +247,15 @@ pub fn fold(conn: &mut Conn) -> DbResult<usize> {
 /// The `village_stats` rows (or the pending deltas) as one relation, for readers: each village
 /// may appear several times; sum by village.
 pub const FIGURES_RELATION: &str = "(SELECT village_code, households, surveyed, meets_standard, \
-     clues_raised, clues_closed FROM village_stats \
+     clues_raised, clues_closed, unregistered FROM village_stats \
      UNION ALL SELECT village_code, households, surveyed, meets_standard, clues_raised, \
-     clues_closed FROM village_stats_delta)";
+     clues_closed, unregistered FROM village_stats_delta)";
 
 /// One village's figures from the maintained rows: `[households, surveyed, meets_standard,
-/// clues_raised, clues_closed]`.
-pub fn figures(conn: &mut Conn, village: &str) -> DbResult<[i64; 5]> {
-    let kept: Option<(i64, i64, i64, i64, i64)> = with_conn!(conn, |c| vs::table
+/// clues_raised, clues_closed, unregistered]`.
+pub fn figures(conn: &mut Conn, village: &str) -> DbResult<[i64; 6]> {
+    type Row = (i64, i64, i64, i64, i64, i64);
+    let kept: Option<Row> = with_conn!(conn, |c| vs::table
         .filter(vs::village_code.eq(village))
         .select((
             vs::households,
@@ -208,10 +263,11 @@ pub fn figures(conn: &mut Conn, village: &str) -> DbResult<[i64; 5]> {
             vs::meets_standard,
             vs::clues_raised,
             vs::clues_closed,
+            vs::unregistered,
         ))
         .first(c)
         .optional())?;
-    let pending: Vec<(i64, i64, i64, i64, i64)> = with_conn!(conn, |c| vd::table
+    let pending: Vec<Row> = with_conn!(conn, |c| vd::table
         .filter(vd::village_code.eq(village))
         .select((
             vd::households,
@@ -219,11 +275,12 @@ pub fn figures(conn: &mut Conn, village: &str) -> DbResult<[i64; 5]> {
             vd::meets_standard,
             vd::clues_raised,
             vd::clues_closed,
+            vd::unregistered,
         ))
         .load(c))?;
-    let mut sum = [0i64; 5];
-    for (a, b, m, r, cl) in kept.into_iter().chain(pending) {
-        for (acc, n) in sum.iter_mut().zip([a, b, m, r, cl]) {
+    let mut sum = [0i64; 6];
+    for (a, b, m, r, cl, u) in kept.into_iter().chain(pending) {
+        for (acc, n) in sum.iter_mut().zip([a, b, m, r, cl, u]) {
             *acc += n;
         }
     }
@@ -232,10 +289,11 @@ pub fn figures(conn: &mut Conn, village: &str) -> DbResult<[i64; 5]> {
 
 /// One village's figures counted from the records themselves (what [`figures`] must equal):
 /// for checks and repair, never on a hot path.
-pub fn recount(conn: &mut Conn, village: &str) -> DbResult<[i64; 5]> {
+pub fn recount(conn: &mut Conn, village: &str) -> DbResult<[i64; 6]> {
     let distinct = || {
         diesel::dsl::sql::<diesel::sql_types::BigInt>("COUNT(DISTINCT submissions.household_code)")
     };
+    let in_registry = || h::table.filter(h::household_code.eq(s::household_code));
     with_conn!(conn, |c| {
         let households: i64 = h::table
             .filter(h::village_code.eq(village))
@@ -243,14 +301,22 @@ pub fn recount(conn: &mut Conn, village: &str) -> DbResult<[i64; 5]> {
             .get_result(c)?;
         let surveyed: i64 = s::table
             .filter(s::village_code.eq(village))
-            .filter(s::status.eq_any(CURRENT))
+            .filter(s::status.eq_any(VERIFIED))
+            .filter(diesel::dsl::exists(in_registry()))
             .select(distinct())
             .first(c)?;
         let meets: i64 = s::table
             .inner_join(so::table)
             .filter(s::village_code.eq(village))
-            .filter(s::status.eq_any(CURRENT))
+            .filter(s::status.eq_any(VERIFIED))
+            .filter(diesel::dsl::exists(in_registry()))
             .filter(so::meets_standard.eq(true))
+            .select(distinct())
+            .first(c)?;
+        let unregistered: i64 = s::table
+            .filter(s::village_code.eq(village))
+            .filter(s::status.eq_any(VERIFIED))
+            .filter(diesel::dsl::not(diesel::dsl::exists(in_registry())))
             .select(distinct())
             .first(c)?;
         let raised: i64 = cl::table
@@ -262,6 +328,6 @@ pub fn recount(conn: &mut Conn, village: &str) -> DbResult<[i64; 5]> {
             .filter(cl::status.eq(ClueStatus::Closed))
             .count()
             .get_result(c)?;
-        Ok::<_, DbError>([households, surveyed, meets, raised, closed])
+        Ok::<_, DbError>([households, surveyed, meets, raised, closed, unregistered])
     })
 }

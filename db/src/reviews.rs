@@ -42,11 +42,12 @@ pub fn decide(conn: &mut Conn, d: &Decision<'_>) -> DbResult<Result<i64, Refusal
     let review_id = uuid::Uuid::now_v7().to_string();
     conn.transaction(|tx| {
         #[allow(clippy::type_complexity)]
-        let (surveyor, status, digest, superseded_by, household, outcome, flags): (
+        let (surveyor, status, digest, superseded_by, household, village, outcome, flags): (
             String,
             Status,
             String,
             Option<String>,
+            String,
             String,
             Option<String>,
             String,
@@ -58,6 +59,7 @@ pub fn decide(conn: &mut Conn, d: &Decision<'_>) -> DbResult<Result<i64, Refusal
                 s::content_digest,
                 s::superseded_by,
                 s::household_code,
+                s::village_code,
                 s::outcome,
                 s::flags,
             ))
@@ -90,6 +92,8 @@ pub fn decide(conn: &mut Conn, d: &Decision<'_>) -> DbResult<Result<i64, Refusal
         if changed != 1 {
             return Ok(Err(Refusal::Rule(ReviewRefusal::Stale { current: None })));
         }
+        // A returned version no longer counts its household as verified.
+        crate::progress::household_changed(tx, &village, &household)?;
         let action = match d.verdict {
             Verdict::Approve => LedgerAction::Approved,
             Verdict::Return => LedgerAction::Returned,

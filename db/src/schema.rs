@@ -308,6 +308,7 @@ diesel::table! {
         meets_standard -> BigInt,
         clues_raised -> BigInt,
         clues_closed -> BigInt,
+        unregistered -> BigInt,
     }
 }
 
@@ -338,6 +339,7 @@ diesel::table! {
         meets_standard -> BigInt,
         clues_raised -> BigInt,
         clues_closed -> BigInt,
+        unregistered -> BigInt,
     }
 }
 
@@ -347,6 +349,7 @@ diesel::table! {
         household_code -> Text,
         surveyed -> Bool,
         meets_standard -> Bool,
+        unregistered -> Bool,
     }
 }
 

@@ -230,6 +230,8 @@ pub fn decide(conn: &mut Conn, d: &SpotDecision<'_>) -> DbResult<Result<i64, Ref
             )
             .set(s::status.eq(new_status))
             .execute(c))?;
+            // Overturned: the household is no longer counted as verified.
+            crate::progress::household_changed(tx, &village, &household)?;
             let township: Option<String> = with_tx!(tx, |c| o::org_units
                 .filter(o::code.eq(&village))
                 .select(o::parent_code)
