@@ -216,6 +216,8 @@ pub async fn serve(state: AppState, listener: TcpListener, workers: usize) -> st
                 )
                 .into()
             }))
+            // Inside the request context, so a console page it renders again keeps the id.
+            .wrap(actix_web::middleware::from_fn(crate::console::keep_layout))
             .wrap(actix_web::middleware::from_fn(request_context))
             .into_utoipa_app()
             .configure(build_app_config)

@@ -185,10 +185,13 @@ pub fn may_close_clue(
     caller: &Caller,
     clue: &fieldsurvey_db::models::Clue,
 ) -> DbResult<bool> {
-    Ok(
-        caller.role == Role::Reviewer
-            && org::is_within(conn, &clue.village_code, &caller.org_code)?,
-    )
+    Ok(closes_clues(caller) && org::is_within(conn, &clue.village_code, &caller.org_code)?)
+}
+
+/// Does `caller`'s role close clues by hand at all (wherever the clue)? Reviewers; auditors and
+/// admins read clues but never close them, so pages offer them no 销号 form.
+pub fn closes_clues(caller: &Caller) -> bool {
+    caller.role == Role::Reviewer
 }
 
 /// May `caller` read progress figures?
@@ -255,4 +258,10 @@ pub fn may_spot_check(
         return Ok(None);
     }
     level_of(conn, caller)
+}
+
+/// May someone of `role` work in the reviewers' console? Everyone but surveyors, who work in
+/// the field app (signing in there with the right password is not a wrong password).
+pub fn may_use_console(role: Role) -> bool {
+    role != Role::Surveyor
 }

@@ -47,7 +47,9 @@ pub(super) async fn household(
                 return Ok(None);
             }
             let subs = fieldsurvey_db::submissions::for_household(c, code.as_str())?;
-            if subs.is_empty() {
+            // A household of the registry not surveyed yet exists all the same: its page says
+            // so, rather than that there is no such record.
+            if subs.is_empty() && !fieldsurvey_db::households::exists(c, code.as_str())? {
                 return Ok(None);
             }
             fieldsurvey_db::ledger::settle(c, &key)?;

@@ -28,6 +28,32 @@ struct KeysPage<'a> {
     issues: bool,
     /// A code just issued: `(username, code, valid until, Beijing time)`.
     issued: Option<(String, String, String)>,
+    typed: Typed,
+}
+
+/// A refused form as typed, with the reason, shown again.
+#[derive(Default)]
+struct Typed {
+    enrolment_code: String,
+    enrol_error: Option<String>,
+    username: String,
+    issue_error: Option<String>,
+}
+
+/// A refusal to show beside its form: its status and words (anything else goes on as it is).
+fn refusal(e: ConsoleError) -> Result<(StatusCode, String), ConsoleError> {
+    match e {
+        ConsoleError::Page(status, text) => Ok((status, text)),
+        other => Err(other),
+    }
+}
+
+async fn issues_codes(state: &AppState, me: &Me) -> Result<bool, ConsoleError> {
+    let caller = me.caller.clone();
+    Ok(state
+        .db
+        .run(move |c| authz::may_issue_enrolment_codes(c, &caller))
+        .await?)
 }
 
 #[derive(Deserialize)]
@@ -41,12 +67,15 @@ pub(super) async fn keys_page(
     q: web::Query<KeysQuery>,
 ) -> Page {
     let me = me(&state, &req).await?;
-    let caller = me.caller.clone();
-    let issues = state
-        .db
-        .run(move |c| authz::may_issue_enrolment_codes(c, &caller))
-        .await?;
-    render(&me, q.enrolled.as_deref(), issues, None)
+    let issues = issues_codes(&state, &me).await?;
+    render(
+        &me,
+        q.enrolled.as_deref(),
+        issues,
+        None,
+        Typed::default(),
+        StatusCode::OK,
+    )
 }
 
 fn render(
@@ -54,6 +83,8 @@ fn render(
     enrolled: Option<&str>,
     issues: bool,
     issued: Option<(String, String, String)>,
+    typed: Typed,
+    status: StatusCode,
 ) -> Page {
     let notice = enrolled
         .filter(|k| me.keys.split(' ').any(|live| live == *k))
@@ -67,9 +98,10 @@ fn render(
         keys: me.keys.split(' ').filter(|k| !k.is_empty()).collect(),
         issues,
         issued,
+        typed,
     }
     .render()?;
-    Ok(page(StatusCode::OK, body))
+    Ok(page(status, body))
 }
 
 #[derive(Deserialize)]
@@ -91,7 +123,7 @@ pub(super) async fn issue_code(
     let caller = me.caller.clone();
     let username = form.username.trim().to_owned();
     let key = state.ledger_key.clone();
-    let issued = state
+    let issued = match state
         .db
         .run(move |c| {
             let Some(target) = fieldsurvey_db::users::by_username(c, &username)? else {
@@ -107,16 +139,44 @@ pub(super) async fn issue_code(
             fieldsurvey_db::enrolment::issue(c, &target.id, &target.username, &issuer, &key)
                 .map(|i| Some((target.username, i)))
         })
-        .await?
-        .ok_or_else(|| {
-            ConsoleError::from(ApiError::Forbidden(
-                "登记码只能由管理员或本乡镇审核员为本辖区的其他人员签发".into(),
-            ))
-        })?;
+        .await
+        .map_err(ConsoleError::from)
+        .and_then(|i| {
+            i.ok_or_else(|| {
+                ConsoleError::from(ApiError::Forbidden(
+                    "登记码只能由管理员或本乡镇审核员为本辖区的其他人员签发".into(),
+                ))
+            })
+        }) {
+        Ok(issued) => issued,
+        Err(e) => {
+            let (status, why) = refusal(e)?;
+            let typed = Typed {
+                username: form.username.trim().to_owned(),
+                issue_error: Some(why),
+                ..Typed::default()
+            };
+            if !issues_codes(&state, &me).await? {
+                // No form to show it beside: a page of its own.
+                return Err(ConsoleError::Page(
+                    status,
+                    typed.issue_error.unwrap_or_default(),
+                ));
+            }
+            return render(&me, None, true, None, typed, status);
+        }
+    };
     let (username, issued) = issued;
     let until = state.config.office_zone.minute_of(issued.expires_at);
     tracing::info!(issuer = %me.caller.username, user = %username, "enrolment code issued");
-    render(&me, None, true, Some((username, issued.code, until)))
+    render(
+        &me,
+        None,
+        true,
+        Some((username, issued.code, until)),
+        Typed::default(),
+        StatusCode::OK,
+    )
 }
 
 #[derive(Deserialize)]
@@ -136,12 +196,24 @@ pub(super) async fn enrol_key(
 ) -> Page {
     let me = me(&state, &req).await?;
     check_csrf(&me, &form.csrf)?;
-    let key_id = crate::routes::keys_create::enrol(
+    match crate::routes::keys_create::enrol(
         &state,
         &me.caller,
         &form.public_key,
         &form.enrolment_code,
     )
-    .await?;
-    Ok(redirect(&format!("/console/keys?enrolled={key_id}")))
+    .await
+    {
+        Ok(key_id) => Ok(redirect(&format!("/console/keys?enrolled={key_id}"))),
+        Err(e) => {
+            let (status, why) = refusal(e.into())?;
+            let typed = Typed {
+                enrolment_code: form.enrolment_code.trim().to_owned(),
+                enrol_error: Some(why),
+                ..Typed::default()
+            };
+            let issues = issues_codes(&state, &me).await?;
+            render(&me, None, issues, None, typed, status)
+        }
+    }
 }

@@ -9,7 +9,6 @@
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpResponse, ResponseError, web};
-use askama::Template;
 use serde::Deserialize;
 
 use crate::auth::Caller;
@@ -28,6 +27,13 @@ mod spot_checks;
 mod submission;
 
 use labels::wait_in_words;
+
+mod layout;
+mod ledger;
+mod menu;
+
+pub use layout::keep_layout;
+pub use menu::Menu;
 
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
                    form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
@@ -88,10 +94,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(
             "/console/spot-checks/{sc}/items/{id}",
             web::post().to(spot_checks::decide_spot_check),
-        );
+        )
+        .route("/console/ledger", web::get().to(ledger::ledger))
+        // Registered last: what no route above took under /console is the console's 404 page
+        // (in Chinese, with the menu), not the API's problem document.
+        .service(web::scope("/console").default_service(web::to(layout::not_found)));
 }
 
 /// The signed-in reviewer, as the pages need them.
+#[derive(Clone)]
 pub struct Me {
     pub caller: Caller,
     pub username: String,
@@ -100,8 +111,8 @@ pub struct Me {
     /// The ids of the caller's live signing keys, space-separated (the page's script signs
     /// only with a key among them).
     pub keys: String,
-    /// An admin: sees the operators' page (submissions whose processing stopped).
-    pub operator: bool,
+    /// What the menu offers them (and what pages may offer besides).
+    pub menu: Menu,
 }
 
 /// What a console request can end in besides a page.
@@ -124,58 +135,61 @@ impl std::fmt::Display for ConsoleError {
 
 impl From<ApiError> for ConsoleError {
     fn from(e: ApiError) -> Self {
-        let status = e.status_code();
-        let text = match &e {
-            ApiError::NotFound => "没有这条记录，或不在您的辖区内。".to_owned(),
-            ApiError::Forbidden(d) => format!("无权执行此操作：{d}"),
-            ApiError::Refused(code, d) => match code {
-                ErrorCode::UnknownKey => "签名所用的密钥不是您登记过的：请先到“签名密钥”页登记本浏览器的密钥。"
-                    .to_owned(),
-                ErrorCode::KeyRevoked => "签名所用的密钥已吊销：请向管理员申请登记码，重新登记。".to_owned(),
-                ErrorCode::BadSignature => "签名与决定内容不符，未执行。请刷新页面后重新操作。".to_owned(),
-                ErrorCode::EnrolmentCodeRequired | ErrorCode::InvalidEnrolmentCode => {
-                    "登记码无效：可能输错、已用过、已过期（24 小时），或不是签发给您的。请向管理员或本乡镇审核员重新申请。"
-                        .to_owned()
-                }
-                _ => format!("无权执行此操作：{d}"),
-            },
-            ApiError::Conflict(ErrorCode::ReplayedDecision, _) => "这个已签名的决定已经执行过。".to_owned(),
-            ApiError::Conflict(ErrorCode::NotOpen, _) => "这条线索已经销号。".to_owned(),
-            ApiError::Conflict(_, d) => format!("操作未执行：{d}"),
-            ApiError::BadRequest(items) => items
-                .iter()
-                .map(|i| match (i.code, i.field.as_deref()) {
-                    (ErrorCode::ReasonRequired, Some("reason")) => "须填写 1 至 500 字的原因。".to_owned(),
-                    (ErrorCode::SignatureRequired, _) => {
-                        "每个决定须由本人签名：本浏览器还没有签名密钥，或页面脚本未运行。请到“签名密钥”页登记。"
-                            .to_owned()
-                    }
-                    (ErrorCode::StaleDecision, _) => {
-                        "签名时间与服务器时间相差超过 10 分钟：请校准电脑时间后重新操作。".to_owned()
-                    }
-                    (ErrorCode::InvalidSignature | ErrorCode::InvalidTime, _) => {
-                        "签名格式不对，未执行。请刷新页面后重新操作。".to_owned()
-                    }
-                    _ => i.message.clone(),
-                })
-                .fold(Vec::<String>::new(), |mut all, m| {
-                    if !all.contains(&m) {
-                        all.push(m);
-                    }
-                    all
-                })
-                .join("；"),
-            ApiError::Unavailable(_) => "服务繁忙，请稍后再试。".to_owned(),
-            ApiError::TooMany { retry_after, .. } => format!(
-                "登录失败次数过多，已暂时锁定。请 {} 后再试；如忘记密码，请联系管理员重置。",
-                wait_in_words(*retry_after)
-            ),
-            _ => "出现内部错误，请稍后再试。".to_owned(),
-        };
-        if status.is_server_error() {
+        if e.status_code().is_server_error() {
             tracing::error!(error = %e, "console request failed");
         }
-        ConsoleError::Page(status, text)
+        ConsoleError::Page(e.status_code(), words(&e))
+    }
+}
+
+/// What a reader is told of `e`.
+fn words(e: &ApiError) -> String {
+    match e {
+        ApiError::NotFound => "没有这条记录，或不在您的辖区内。".to_owned(),
+        ApiError::Forbidden(d) => format!("无权执行此操作：{d}"),
+        ApiError::Refused(code, d) => match code {
+            ErrorCode::UnknownKey => "签名所用的密钥不是您登记过的：请先到“签名密钥”页登记本浏览器的密钥。"
+                .to_owned(),
+            ErrorCode::KeyRevoked => "签名所用的密钥已吊销：请向管理员申请登记码，重新登记。".to_owned(),
+            ErrorCode::BadSignature => "签名与决定内容不符，未执行。请刷新页面后重新操作。".to_owned(),
+            ErrorCode::EnrolmentCodeRequired | ErrorCode::InvalidEnrolmentCode => {
+                "登记码无效：可能输错、已用过、已过期（24 小时），或不是签发给您的。请向管理员或本乡镇审核员重新申请。"
+                    .to_owned()
+            }
+            _ => format!("无权执行此操作：{d}"),
+        },
+        ApiError::Conflict(ErrorCode::ReplayedDecision, _) => "这个已签名的决定已经执行过。".to_owned(),
+        ApiError::Conflict(ErrorCode::NotOpen, _) => "这条线索已经销号。".to_owned(),
+        ApiError::Conflict(_, d) => format!("操作未执行：{d}"),
+        ApiError::BadRequest(items) => items
+            .iter()
+            .map(|i| match (i.code, i.field.as_deref()) {
+                (ErrorCode::ReasonRequired, Some("reason")) => "须填写 1 至 500 字的原因。".to_owned(),
+                (ErrorCode::SignatureRequired, _) => {
+                    "每个决定须由本人签名：本浏览器还没有签名密钥，或页面脚本未运行。请到“签名密钥”页登记。"
+                        .to_owned()
+                }
+                (ErrorCode::StaleDecision, _) => {
+                    "签名时间与服务器时间相差超过 10 分钟：请校准电脑时间后重新操作。".to_owned()
+                }
+                (ErrorCode::InvalidSignature | ErrorCode::InvalidTime, _) => {
+                    "签名格式不对，未执行。请刷新页面后重新操作。".to_owned()
+                }
+                _ => i.message.clone(),
+            })
+            .fold(Vec::<String>::new(), |mut all, m| {
+                if !all.contains(&m) {
+                    all.push(m);
+                }
+                all
+            })
+            .join("；"),
+        ApiError::Unavailable(_) => "服务繁忙，请稍后再试。".to_owned(),
+        ApiError::TooMany { retry_after, .. } => format!(
+            "登录失败次数过多，已暂时锁定。请 {} 后再试；如忘记密码，请联系管理员重置。",
+            wait_in_words(*retry_after)
+        ),
+        _ => "出现内部错误，请稍后再试。".to_owned(),
     }
 }
 
@@ -191,15 +205,6 @@ impl From<askama::Error> for ConsoleError {
     }
 }
 
-#[derive(Template)]
-#[template(path = "message.html")]
-struct MessagePage<'a> {
-    me: Option<&'a Me>,
-    notice: Option<String>,
-    heading: &'a str,
-    text: &'a str,
-}
-
 impl ResponseError for ConsoleError {
     fn status_code(&self) -> StatusCode {
         match self {
@@ -208,25 +213,11 @@ impl ResponseError for ConsoleError {
         }
     }
 
+    /// Without the layout: [`keep_layout`] renders it again with the signed-in person's menu.
     fn error_response(&self) -> HttpResponse {
         match self {
             ConsoleError::SignIn => redirect("/console/login"),
-            ConsoleError::Page(status, text) => {
-                let heading = if *status == StatusCode::NOT_FOUND {
-                    "未找到"
-                } else {
-                    "未能完成"
-                };
-                let body = MessagePage {
-                    me: None,
-                    notice: None,
-                    heading,
-                    text,
-                }
-                .render()
-                .unwrap_or_else(|_| text.clone());
-                page(*status, body)
-            }
+            ConsoleError::Page(status, text) => layout::message(None, *status, text),
         }
     }
 }
@@ -254,8 +245,10 @@ fn redirect(to: &str) -> HttpResponse {
         .finish()
 }
 
-async fn home() -> HttpResponse {
-    redirect("/console/queue")
+/// `/console/`: the first page the menu offers, or the sign-in page.
+async fn home(state: web::Data<crate::state::AppState>, req: actix_web::HttpRequest) -> Page {
+    let me = session::me(&state, &req).await?;
+    Ok(redirect(me.menu.home()))
 }
 
 async fn script() -> HttpResponse {

@@ -8,10 +8,10 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::labels::level_name;
-use super::{ConsoleError, Me, Page, page, redirect};
+use super::{ConsoleError, Me, Menu, Page, page, redirect};
 use crate::auth::Caller;
-use crate::auth::caller::Role;
 use crate::auth::refresh;
+use crate::authz;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -32,13 +32,14 @@ fn cookie<'a>(req: &HttpRequest, name: &'a str, value: String) -> Cookie<'a> {
         .finish()
 }
 
-/// The session behind the request's cookie, if it is live and its user active.
+/// The session behind the request's cookie, if it is live and its user active. The request
+/// keeps it, so that an error answered later still shows this person's menu.
 pub(super) async fn me(state: &AppState, req: &HttpRequest) -> Result<Me, ConsoleError> {
     let token = req
         .cookie(SESSION_COOKIE)
         .map(|c| c.value().to_owned())
         .ok_or(ConsoleError::SignIn)?;
-    state
+    let me = state
         .db
         .run(move |c| {
             let Some((user_id, csrf)) = fieldsurvey_db::sessions::find(c, &token)? else {
@@ -49,23 +50,25 @@ pub(super) async fn me(state: &AppState, req: &HttpRequest) -> Result<Me, Consol
             };
             let level = fieldsurvey_db::org::get(c, &user.org_code)?.map(|u| u.level);
             let keys = fieldsurvey_db::keys::live_for(c, &user.id)?.join(" ");
-            let role = user.role;
+            let caller = Caller {
+                user_id: user.id,
+                username: user.username,
+                role: user.role,
+                org_code: user.org_code,
+            };
             Ok(Some(Me {
                 keys,
-                operator: role == Role::Admin,
-                username: user.display_name.clone().unwrap_or(user.username.clone()),
+                menu: Menu::for_caller(c, &caller)?,
+                username: user.display_name.unwrap_or(caller.username.clone()),
                 level_name: level.map_or("—", level_name).to_owned(),
                 csrf,
-                caller: Caller {
-                    user_id: user.id,
-                    username: user.username,
-                    role,
-                    org_code: user.org_code,
-                },
+                caller,
             }))
         })
         .await?
-        .ok_or(ConsoleError::SignIn)
+        .ok_or(ConsoleError::SignIn)?;
+    super::layout::remember(req, &me);
+    Ok(me)
 }
 
 pub(super) fn check_csrf(me: &Me, sent: &str) -> Result<(), ConsoleError> {
@@ -89,23 +92,28 @@ struct LoginPage<'a> {
     me: Option<&'a Me>,
     notice: Option<String>,
     csrf: &'a str,
-    failed: bool,
+    /// What was typed, shown again when signing in did not succeed (never the password).
+    username: &'a str,
+    /// Why signing in did not succeed.
+    error: Option<String>,
 }
 
-fn login_form(req: &HttpRequest, failed: bool) -> Page {
+/// The sign-in form with a fresh token: empty, or refused with `status`, the reason and the
+/// username as typed.
+fn login_form(req: &HttpRequest, refused: Option<(StatusCode, String)>, username: &str) -> Page {
     let token = refresh::new_token().map_err(ApiError::Internal)?;
+    let (status, error) = match refused {
+        Some((status, why)) => (status, Some(why)),
+        None => (StatusCode::OK, None),
+    };
     let body = LoginPage {
         me: None,
         notice: None,
         csrf: &token,
-        failed,
+        username,
+        error,
     }
     .render()?;
-    let status = if failed {
-        StatusCode::UNAUTHORIZED
-    } else {
-        StatusCode::OK
-    };
     let mut resp = page(status, body);
     resp.add_cookie(&cookie(req, LOGIN_COOKIE, token))
         .map_err(|e| ApiError::Internal(e.to_string()))?;
@@ -113,7 +121,7 @@ fn login_form(req: &HttpRequest, failed: bool) -> Page {
 }
 
 pub(super) async fn login_page(req: HttpRequest) -> Page {
-    login_form(&req, false)
+    login_form(&req, None, "")
 }
 
 #[derive(Deserialize)]
@@ -134,37 +142,50 @@ pub(super) async fn login(
         .cookie(LOGIN_COOKIE)
         .map(|c| c.value().to_owned())
         .unwrap_or_default();
+    let typed = form.username.trim().to_owned();
     if expected.is_empty() || !constant_eq(expected.as_bytes(), form.csrf.as_bytes()) {
-        return Err(ConsoleError::Page(
-            StatusCode::FORBIDDEN,
-            "登录表单已过期（CSRF 校验失败），请重新打开登录页。".into(),
-        ));
+        let why = "登录表单已过期（CSRF 校验失败）：请再输入一次密码后登录。";
+        return login_form(&req, Some((StatusCode::FORBIDDEN, why.into())), &typed);
     }
     let user = match crate::routes::auth_login::sign_in(&state, &req, form.username, form.password)
         .await
     {
-        Ok(u) if u.role == Role::Surveyor => {
+        Ok(u) if !authz::may_use_console(u.role) => {
             // Surveyors work in the field app, not the console: their password was right.
-            return Err(ConsoleError::Page(
-                StatusCode::FORBIDDEN,
-                "网格员（调查员）请使用外业采集应用，审核台供审核、抽查和管理人员使用。".into(),
-            ));
+            let why = "网格员（调查员）请使用外业采集应用：您的账号和密码无误，但审核台供审核、抽查、审计和管理人员使用。";
+            return login_form(&req, Some((StatusCode::FORBIDDEN, why.into())), &typed);
         }
         Ok(u) => u,
-        Err(ApiError::Unauthorized(_)) => return login_form(&req, true),
+        Err(ApiError::Unauthorized(_)) => {
+            let why = "用户名或密码错误。";
+            return login_form(&req, Some((StatusCode::UNAUTHORIZED, why.into())), &typed);
+        }
+        Err(e @ ApiError::TooMany { .. }) => {
+            let ConsoleError::Page(status, why) = ConsoleError::from(e) else {
+                return Err(ConsoleError::SignIn);
+            };
+            return login_form(&req, Some((status, why)), &typed);
+        }
         Err(e) => return Err(e.into()),
     };
     let token = refresh::new_token().map_err(ApiError::Internal)?;
     let csrf = refresh::new_token().map_err(ApiError::Internal)?;
     let (t, user_id) = (token.clone(), user.id.clone());
-    state
+    let caller = Caller {
+        user_id: user.id.clone(),
+        username: user.username.clone(),
+        role: user.role,
+        org_code: user.org_code.clone(),
+    };
+    let home = state
         .db
         .run(move |c| {
             let expires = fieldsurvey_db::now() + chrono::TimeDelta::hours(SESSION_HOURS);
-            fieldsurvey_db::sessions::create(c, &t, &user_id, &csrf, expires)
+            fieldsurvey_db::sessions::create(c, &t, &user_id, &csrf, expires)?;
+            Menu::for_caller(c, &caller).map(|m| m.home())
         })
         .await?;
-    let mut resp = redirect("/console/queue");
+    let mut resp = redirect(home);
     resp.add_cookie(&cookie(&req, SESSION_COOKIE, token))
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     let mut gone = cookie(&req, LOGIN_COOKIE, String::new());
