@@ -2,7 +2,10 @@
 //! indicator opens a clue for the household's township; the return, the corrected version and
 //! its approval close it (销号) and the closure rate moves at village, township and county level;
 //! the data comparison raises `duplicate_person` and `suspected_missed`; closing by hand needs a
-//! reason and a reviewer of that jurisdiction.
+//! reason and a reviewer of that jurisdiction. The figures are honest: 已核实 counts households
+//! of the registry whose current version is signed off or approved (not a returned version, nor
+//! one pending, nor a code outside the registry, which counts apart as 疑似漏评), every rate
+//! states its denominator, an empty unit shows "—", and the dashboard's trend counts the days.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -89,6 +92,19 @@ fn workflow(svc: &Service) {
     assert_eq!(village["clues_closed"], 0);
     assert_eq!(village["closure_rate"], 0.0);
     assert!(village["households"].as_i64().unwrap() >= 1);
+    let households = village["households"].as_i64().unwrap();
+    assert_eq!(village["unregistered"], 0);
+    assert_eq!(village["meets_standard_rate"], 0.0, "0 of 1 verified");
+    assert_eq!(
+        village["coverage_rate"].as_f64().unwrap(),
+        1.0 / households as f64
+    );
+    let empty = unit(&stats.body, "522732101202");
+    assert_eq!(empty["surveyed"], 0);
+    assert!(
+        empty["meets_standard_rate"].is_null(),
+        "no verified household, no rate: {empty}"
+    );
     let county_stats = app.get(Some(&county), "/api/v1/stats");
     assert_eq!(unit(&county_stats.body, "522732101000")["clues_raised"], 1);
     assert_eq!(unit(&county_stats.body, "522732102000")["clues_raised"], 0);
@@ -107,8 +123,15 @@ fn workflow(svc: &Service) {
     let none = app.get(Some(&other_township), "/api/v1/clues?status=open");
     assert_eq!(none.body["items"].as_array().unwrap().len(), 0);
 
-    // Returned, corrected, approved: the clue closes with the version that passes.
+    // Returned, corrected, approved: the clue closes with the version that passes. Returned,
+    // the household is no longer verified.
     decide(svc, "township1", &s1, "return");
+    let village = verified(&app, &township, "522732101201");
+    assert_eq!(
+        village["surveyed"], 0,
+        "a returned version is not verified: {village}"
+    );
+    assert!(village["meets_standard_rate"].is_null());
     let mut v2 = Upload::household_h1();
     v2.doc["supersedes"] = json!(v1.id());
     let s2 = upload(&app, &surveyor, &v2);
@@ -129,6 +152,7 @@ fn workflow(svc: &Service) {
     assert_eq!(last["action"], "clue_closed", "{approved}");
     let stats = app.get(Some(&township), "/api/v1/stats");
     let village = unit(&stats.body, "522732101201");
+    assert_eq!(village["surveyed"], 1);
     assert_eq!(village["meets_standard"], 1);
     assert_eq!(village["clues_closed"], 1);
     assert_eq!(village["closure_rate"], 1.0);
@@ -224,6 +248,11 @@ fn workflow(svc: &Service) {
     assert_eq!(item["reasons"][0]["source"], "spot_check");
     let stats = app.get(Some(&county), "/api/v1/stats?org=522732101000");
     let village = unit(&stats.body, "522732101201");
+    assert_eq!(
+        village["surveyed"], 0,
+        "an overturned record is not verified: {village}"
+    );
+    assert_eq!(village["meets_standard"], 0);
     assert_eq!(village["clues_raised"], 2);
     assert_eq!(village["clues_closed"], 1);
     assert_eq!(village["closure_rate"], 0.5);
@@ -255,6 +284,7 @@ fn workflow(svc: &Service) {
         "the spot-check clue closed with it"
     );
     assert_eq!(village["closure_rate"], 1.0);
+    assert_eq!(village["surveyed"], 1, "approved again: verified");
 
     // Data comparison: the same people filed under another household; an unregistered code.
     let mut dup = Upload::household_h1();
@@ -288,6 +318,10 @@ fn workflow(svc: &Service) {
         "{sm}"
     );
     assert!(clue_kinds(&sm).contains(&"suspected_missed".to_owned()));
+    // 0001 approved, 0002 signed off; 0999 is outside the registry: counted apart.
+    let village = verified(&app, &township, "522732101201");
+    assert_eq!(village["surveyed"], 2, "{village}");
+    assert_eq!(village["unregistered"], 1, "{village}");
 
     // Closing by hand: a reason, a reviewer of the jurisdiction, once.
     let clue = sm["clues"]
@@ -319,6 +353,208 @@ fn workflow(svc: &Service) {
 
     let (ok, out) = svc.cli_status(&["ledger", "verify"]);
     assert!(ok, "{out}");
+    the_dashboard_states_its_figures(&app, households);
+}
+
+/// The stats of `village` as the township reads them.
+fn verified(app: &Client, token: &str, village: &str) -> Value {
+    let stats = app.get(Some(token), "/api/v1/stats");
+    assert_eq!(stats.status, 200, "{}", stats.text);
+    unit(&stats.body, village).clone()
+}
+
+/// The text of the element with `id`, tags removed.
+fn element(page: &str, id: &str) -> String {
+    let at = page
+        .find(&format!("id=\"{id}\""))
+        .unwrap_or_else(|| panic!("no #{id} in {page}"));
+    let start = page[..at].rfind('<').unwrap();
+    let tag: String = page[start + 1..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric())
+        .collect();
+    let end = at + page[at..].find(&format!("</{tag}>")).unwrap();
+    let mut text = String::new();
+    let mut inside = false;
+    for c in page[start..end].chars() {
+        match c {
+            '<' => inside = true,
+            '>' => inside = false,
+            c if !inside => text.push(c),
+            _ => {}
+        }
+    }
+    text
+}
+
+/// The township's dashboard after the workflow: every rate with its denominator in words and
+/// figures, "—" for a village without data, coverage, an as-of time in Beijing time, and a
+/// 30-day trend whose days add up to what was verified and closed (all of it today).
+fn the_dashboard_states_its_figures(app: &Client, households: i64) {
+    let township = app.token("township1");
+    let stats = app.get(Some(&township), "/api/v1/stats").body;
+    let total = &stats["total"];
+    assert_eq!(total["unregistered"], 1, "{total}");
+    let cookie = app.console_session("township1", "demo-township1");
+    let page = app.get_cookie(&cookie, "/console/dashboard");
+    assert_eq!(page.status, 200, "{}", page.text);
+    let text = &page.text;
+    let all = total["households"].as_i64().unwrap();
+    let surveyed = total["surveyed"].as_i64().unwrap();
+    assert_eq!(surveyed, 2);
+    let meets = total["meets_standard"].as_i64().unwrap();
+    assert_eq!(
+        element(text, "coverage"),
+        format!(
+            "覆盖率 = 已核实户 / 底册户数（2/{all}）：{:.1}%",
+            200.0 / all as f64
+        )
+    );
+    assert_eq!(
+        element(text, "meets-rate"),
+        format!(
+            "达标率 = 达标户 / 已核实户（{meets}/2）：{:.1}%",
+            100.0 * meets as f64 / 2.0
+        )
+    );
+    let (raised, closed) = (
+        total["clues_raised"].as_i64().unwrap(),
+        total["clues_closed"].as_i64().unwrap(),
+    );
+    assert!(
+        element(text, "closure").starts_with(&format!(
+            "整改销号率 = 已销号线索 / 问题线索（{closed}/{raised}）："
+        )),
+        "{}",
+        element(text, "closure")
+    );
+    assert_eq!(
+        element(text, "closure-rate"),
+        format!("{:.1}%", 100.0 * closed as f64 / raised as f64)
+    );
+    assert!(element(text, "counts").contains("疑似漏评 1 户"));
+    let as_of = element(text, "as-of");
+    assert!(
+        as_of.starts_with("数据截至 ") && as_of.contains("（北京时间）"),
+        "{as_of}"
+    );
+
+    // The village with data, and one without: its rates are "—", not 0.0%.
+    let row = |code: &str| {
+        let at = text
+            .find(&format!("data-unit=\"{code}\""))
+            .unwrap_or_else(|| panic!("no row {code}"));
+        text[at..at + text[at..].find("</tr>").unwrap()].to_owned()
+    };
+    let with = row("522732101201");
+    assert!(
+        with.contains(&format!(
+            "<td class=\"coverage\">{:.1}%（2/{households}）</td>",
+            200.0 / households as f64
+        )),
+        "{with}"
+    );
+    let empty = row("522732101202");
+    assert!(
+        empty.contains("<td class=\"meets-rate\">—</td>")
+            && empty.contains("<td class=\"closure-rate\">—</td>"),
+        "{empty}"
+    );
+    assert!(
+        empty.contains("<td class=\"coverage\">0.0%（0/10）</td>"),
+        "{empty}"
+    );
+    assert!(!empty.contains("0.0%（0/0）"));
+
+    // The trend: 30 days, today the last; everything happened within them.
+    let trend_at = text.find("id=\"trend\"").expect("the trend chart");
+    let trend = &text[trend_at..trend_at + text[trend_at..].find("</svg>").unwrap()];
+    let counts = |attr: &str| -> Vec<i64> {
+        trend
+            .split(&format!("{attr}=\""))
+            .skip(1)
+            .map(|rest| rest.split('"').next().unwrap().parse().unwrap())
+            .collect()
+    };
+    let (verified, closed_per_day) = (counts("data-verified"), counts("data-closed"));
+    assert_eq!(verified.len(), 30, "{trend}");
+    assert_eq!(
+        verified.iter().sum::<i64>(),
+        surveyed,
+        "households verified per day add up: {verified:?}"
+    );
+    assert_eq!(
+        closed_per_day.iter().sum::<i64>(),
+        closed,
+        "clues closed per day add up: {closed_per_day:?}"
+    );
+    assert!(!trend.contains("<script"), "drawn by the server, no script");
+
+    // The spreadsheet carries the same honest columns.
+    let csv = app.get_cookie(&cookie, "/console/dashboard.csv");
+    assert_eq!(csv.status, 200);
+    let mut lines = csv.text.lines();
+    let head = lines.next().unwrap();
+    for column in [
+        "疑似漏评户数",
+        "覆盖率（已核实户数/底册户数）",
+        "达标率（达标户数/已核实户数）",
+        "销号率（已销号线索数/线索数）",
+        "数据截至（北京时间）",
+    ] {
+        assert!(head.contains(column), "{head}");
+    }
+    let village = lines
+        .clone()
+        .find(|l| l.starts_with("522732101202,"))
+        .expect("the empty village's line");
+    let cells: Vec<&str> = village.split(',').collect();
+    assert_eq!(cells.len(), head.split(',').count(), "{village}");
+    assert_eq!(cells[10], "—", "no verified household, no rate: {village}");
+    let last: Vec<&str> = lines.last().unwrap().split(',').collect();
+    assert_eq!(last[0], "522732101000", "the unit's own line last");
+    assert_eq!(last[4], "2");
+    assert_eq!(last[6], "1", "outside the registry");
+}
+
+/// On PostgreSQL + RabbitMQ the workers can be stopped: a version accepted but not yet
+/// processed is not verified; once signed off, it is.
+fn a_pending_version_is_not_verified(svc: &mut Service) {
+    let app = svc.client();
+    let township = app.token("township1");
+    let surveyor = app.token("surveyor1");
+    let before = verified(&app, &township, "522732101201")["surveyed"]
+        .as_i64()
+        .unwrap();
+    for p in svc
+        .procs
+        .iter_mut()
+        .filter(|p| p.name.starts_with("worker"))
+    {
+        p.kill9();
+    }
+    let mut u = Upload::household_h1();
+    u.doc["household_code"] = json!("522732101201-0003");
+    assert_eq!(
+        app.upload(&surveyor, &u.signed_by(&Key::demo()), &u.parts)
+            .status,
+        202
+    );
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let pending = app.get(Some(&surveyor), &format!("/api/v1/submissions/{}", u.id()));
+    assert_eq!(pending.body["status"], "queued", "{}", pending.text);
+    assert_eq!(
+        verified(&app, &township, "522732101201")["surveyed"],
+        before,
+        "a pending version is not verified"
+    );
+    svc.start_worker();
+    let done = app.wait_final(&surveyor, &u.id());
+    assert_eq!(done["status"], "signed_off", "{done}");
+    assert_eq!(
+        verified(&app, &township, "522732101201")["surveyed"],
+        before + 1
+    );
 }
 
 #[test]
@@ -331,5 +567,7 @@ fn clues_open_and_close_on_postgres_and_rabbitmq() {
     let Some((pg, amqp)) = real_services("clues_open_and_close_on_postgres_and_rabbitmq") else {
         return;
     };
-    workflow(&Service::production(&pg, &amqp, 2));
+    let mut svc = Service::production(&pg, &amqp, 2);
+    workflow(&svc);
+    a_pending_version_is_not_verified(&mut svc);
 }

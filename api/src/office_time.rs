@@ -6,7 +6,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, Days, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta, TimeZone, Utc};
 use chrono_tz::Tz;
 
 /// The zone pages show times in.
@@ -99,6 +99,40 @@ impl OfficeZone {
         self.cell(rfc3339, "%Y-%m-%d")
     }
 
+    /// The office's last `n` calendar days, the day of `now` the last: each day's date
+    /// (`2026-11-30`), and the `n + 1` UTC instants that bound them (naive UTC, as stored), so
+    /// that day `i` is `[bounds[i], bounds[i + 1])`.
+    pub fn last_days(&self, n: u32, now: DateTime<Utc>) -> (Vec<String>, Vec<NaiveDateTime>) {
+        let today = self.local(now).date_naive();
+        let first = today
+            .checked_sub_days(Days::new(u64::from(n.saturating_sub(1))))
+            .unwrap_or(today);
+        // The first day's date, and each next one up to the day after today (the last bound).
+        let starts: Vec<NaiveDate> = (0..=n)
+            .filter_map(|i| first.checked_add_days(Days::new(u64::from(i))))
+            .collect();
+        let dates = starts
+            .iter()
+            .take(n as usize)
+            .map(|d| d.format("%Y-%m-%d").to_string())
+            .collect();
+        let bounds = starts.iter().map(|d| self.day_start(*d)).collect();
+        (dates, bounds)
+    }
+
+    /// When the office's day `d` starts, in naive UTC (a day whose midnight a clock change
+    /// skips starts at the first instant it has).
+    fn day_start(&self, d: NaiveDate) -> NaiveDateTime {
+        let midnight = d.and_time(NaiveTime::MIN);
+        (0..=3)
+            .find_map(|h| {
+                self.0
+                    .from_local_datetime(&(midnight + TimeDelta::hours(h)))
+                    .earliest()
+            })
+            .map_or(midnight, |t| t.naive_utc())
+    }
+
     fn cell(&self, rfc3339: &str, format: &str) -> String {
         parse(rfc3339).map_or_else(
             || rfc3339.to_owned(),
@@ -161,6 +195,32 @@ mod tests {
             b.minute(at("2026-07-01T12:00:00Z")),
             "2026-07-01 14:00（Europe/Berlin UTC+02:00）"
         );
+    }
+
+    #[test]
+    fn the_last_days_are_the_office_s_calendar_days_in_utc() {
+        let z = OfficeZone::default();
+        // 20:14Z on the 29th is already the 30th in Beijing: the last day is the 30th, which
+        // began at 16:00Z on the 29th.
+        let (dates, bounds) = z.last_days(3, at("2026-11-29T20:14:00Z"));
+        assert_eq!(dates, ["2026-11-28", "2026-11-29", "2026-11-30"]);
+        let shown: Vec<String> = bounds
+            .iter()
+            .map(|b| b.format("%Y-%m-%d %H:%M").to_string())
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                "2026-11-27 16:00",
+                "2026-11-28 16:00",
+                "2026-11-29 16:00",
+                "2026-11-30 16:00"
+            ]
+        );
+        // A day of a clock change is as long as it is (Berlin's autumn day: 25 hours).
+        let b: OfficeZone = "Europe/Berlin".parse().expect("a zone");
+        let (_, bounds) = b.last_days(1, at("2026-10-25T12:00:00Z"));
+        assert_eq!(bounds[1] - bounds[0], chrono::TimeDelta::hours(25));
     }
 
     #[test]

@@ -28,6 +28,7 @@ mod submission;
 
 use labels::wait_in_words;
 
+mod charts;
 mod layout;
 mod ledger;
 mod menu;

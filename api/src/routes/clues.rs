@@ -1,7 +1,8 @@
 //! Problem clues (问题线索) and progress: `GET /api/v1/clues` (the caller's jurisdiction),
 //! `POST /api/v1/clues/{id}/close` (by hand, with a reason: a signed ledger entry), and
-//! `GET /api/v1/stats?org=CODE` (per child unit over its subtree: households, surveyed, meeting
-//! the standard, clues raised and closed, the closure rate 整改销号率).
+//! `GET /api/v1/stats?org=CODE` (per child unit over its subtree: households, verified, meeting
+//! the standard, outside the registry, clues raised and closed, coverage and the rates;
+//! docs/figures.md says what each counts).
 
 use actix_web::{get, post, web};
 use fieldsurvey_core::transitions::{CLOSE_REASON_MAX_CHARS, ClueRefusal, close_reason};
