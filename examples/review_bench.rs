@@ -260,6 +260,7 @@ fn measure(conn: &mut Conn) {
                     flag: None,
                     offset: 0,
                     limit: 51,
+                    order: Default::default(),
                     level: Some(fieldsurvey_core::vocab::OrgLevel::Township),
                 },
             )
@@ -280,6 +281,7 @@ fn measure(conn: &mut Conn) {
                     flag: None,
                     offset: 19 * 50,
                     limit: 51,
+                    order: Default::default(),
                     level: Some(fieldsurvey_core::vocab::OrgLevel::Township),
                 },
             )
@@ -298,6 +300,7 @@ fn measure(conn: &mut Conn) {
                     flag: None,
                     offset: 0,
                     limit: 51,
+                    order: Default::default(),
                     level: Some(fieldsurvey_core::vocab::OrgLevel::County),
                 },
             )

@@ -42,9 +42,12 @@ fn a_township_reviewer_works_the_queue_in_a_browser() {
     let base = svc.base.clone();
     let surveyor = app.token("surveyor1");
 
-    // The field app's upload: unsafe water, so a clue opens.
+    // The field app's upload: unsafe water, and the second member has no medical insurance,
+    // so two indicators fail and two clues open.
     let mut v1 = Upload::household_h1();
     v1.doc["water"]["safe"] = json!(false);
+    v1.doc["members"][1]["medical_insurance"] = json!(false);
+    let uninsured = v1.doc["members"][1]["name"].as_str().unwrap().to_owned();
     assert_eq!(
         app.upload(&surveyor, &v1.signed_by(&Key::demo()), &v1.parts)
             .status,
@@ -132,12 +135,44 @@ fn a_township_reviewer_works_the_queue_in_a_browser() {
     );
     b.screenshot("03b-clues");
 
-    // The oldest household: its photos, its failing indicator, the review form.
-    b.goto(&format!("{base}/console/queue"));
-    b.click("table.queue a.open");
+    // Find the household by its head's name (matched through the name's keyed look-up value)
+    // and open its current version.
+    b.goto(&format!("{base}/console/search"));
+    b.type_into("#q", "马 勇");
+    b.click("#find");
+    b.wait_url("/console/search?q=");
+    b.wait_text("table.search", "522732101201-0001");
+    assert_eq!(
+        b.count("table.search tbody tr"),
+        1,
+        "one household is headed by 马勇"
+    );
+    assert!(
+        b.source().contains("马勇"),
+        "the head is named in the result"
+    );
+    b.screenshot("03c-search");
+    b.click("table.search a.open");
     b.wait_url(&v1.id());
     let photos = b.elements(".photos img");
     assert_eq!(photos.len(), 3, "three photos");
+    // The full record: the uninsured member's row is marked with the rule it fails, and the
+    // indicator names them.
+    assert_eq!(b.count("table.members tr.failing"), 1, "one failing member");
+    let failing = b.text("table.members tr.failing");
+    assert!(
+        failing.contains(&uninsured) && failing.contains("未参保") && failing.contains("基本医疗"),
+        "{failing}"
+    );
+    let indicators = b.text("table.indicators");
+    assert!(
+        indicators.contains(&format!("未参保：{uninsured}")),
+        "{indicators}"
+    );
+    assert!(
+        b.count("svg.map") == 1,
+        "the visit and photo positions are drawn"
+    );
     for img in &photos {
         // Thumbnails are made on first view; give them a moment.
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
@@ -159,9 +194,26 @@ fn a_township_reviewer_works_the_queue_in_a_browser() {
     );
     b.screenshot("04-submission");
 
-    // Return it: 纠 water.safe.
+    // The photo viewer: large, with where and when it was taken; → and ← turn the photos,
+    // Esc goes back to the record.
+    b.click(".photos a.photo");
+    b.wait_url("/photos/p1");
+    b.wait_text("table.answers", "拍摄时间");
+    assert!(b.text("table.answers").contains("拍摄地点"));
+    b.screenshot("04b-photo-viewer");
+    b.press("\u{E014}");
+    b.wait_url("/photos/p2");
+    b.press("\u{E012}");
+    b.wait_url("/photos/p1");
+    b.press("\u{E00C}");
+    b.wait_url(&format!("/console/submissions/{}", v1.id()));
+
+    // Return it: 纠 the water answer, picked from what fails on this record; 补 the member's
+    // insurance.
     b.click("select[name=action0] option[value=correct]");
-    b.type_into("input[name=field0]", "water.safe");
+    b.click("select[name=field0] option[value='water.safe']");
+    b.click("select[name=action1] option[value=supplement]");
+    b.click("select[name=field1] option[value='members[1].medical_insurance']");
     // Enter in the note (U+E007 is WebDriver's Enter) decides nothing: the implicit submission
     // once took the form's first button, 审核通过.
     b.type_into("input[name=note0]", "饮水不安全，请核实水源\u{E007}");
@@ -188,8 +240,14 @@ fn a_township_reviewer_works_the_queue_in_a_browser() {
         back.body["items"][0]["reasons"][0]["note"],
         "饮水不安全，请核实水源"
     );
+    assert_eq!(
+        back.body["items"][0]["reasons"][1]["field"],
+        "members[1].medical_insurance"
+    );
+    // The correction fixes both, but was taken 20 km from the village: it is flagged.
     let mut v2 = Upload::household_h1();
     v2.doc["supersedes"] = json!(v1.id());
+    v2.doc["location"]["lat"] = json!(v2.doc["location"]["lat"].as_f64().unwrap() + 0.2);
     assert_eq!(
         app.upload(&surveyor, &v2.signed_by(&Key::demo()), &v2.parts)
             .status,
@@ -197,12 +255,52 @@ fn a_township_reviewer_works_the_queue_in_a_browser() {
     );
     assert_eq!(app.wait_final(&surveyor, &v2.id())["status"], "signed_off");
 
-    // Approve the new version; the clue closes and the closure rate moves.
+    // The correction's page: what changed against the returned version, and the return's
+    // reasons in words on the record's history.
     b.goto(&format!("{base}/console/queue"));
     b.click("table.queue a.open");
     b.wait_url(&v2.id());
+    let changes = b.text("#changes");
+    assert!(
+        changes.contains("饮水安全") && changes.contains(&format!("{uninsured}）的基本医疗保险")),
+        "{changes}"
+    );
+    let history = b.text("table.history");
+    assert!(
+        history.contains("纠：饮水安全")
+            && history.contains("饮水不安全，请核实水源")
+            && history.contains(&format!("补：成员 2（{uninsured}）的基本医疗保险")),
+        "{history}"
+    );
+    assert!(!b.text("ul.flags").is_empty(), "the correction is flagged");
+    b.screenshot("05b-correction");
+
+    // Approving a flagged record takes a note: without one, nothing is decided.
+    b.click("#approve");
+    b.wait_text(".sign-status", "审核意见");
+    let undecided = app.get(Some(&surveyor), &format!("/api/v1/submissions/{}", v2.id()));
+    assert_eq!(undecided.body["status"], "signed_off");
+    // Approve the new version with a note; the clues close and the closure rate moves.
+    b.type_into(
+        "textarea[name=approval_note]",
+        "已电话核实：户主在县城务工期间补拍，地点偏差属实",
+    );
     b.click("#approve");
     b.wait_url("/console/queue?done=approved");
+    let approved = app.get(Some(&surveyor), &format!("/api/v1/submissions/{}", v2.id()));
+    let approval = approved.body["ledger"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "approved")
+        .cloned()
+        .unwrap();
+    assert_eq!(
+        approval["decision"]["reasons"][0],
+        json!({"action": "keep", "note": "已电话核实：户主在县城务工期间补拍，地点偏差属实"}),
+        "the note is inside the signed decision"
+    );
+    assert_eq!(approval["signature"]["verified"], true);
     b.goto(&format!("{base}/console/dashboard"));
     assert_eq!(b.text("#closure-rate"), "100.0%");
     b.screenshot("06-dashboard-after");

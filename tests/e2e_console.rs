@@ -12,8 +12,9 @@ use common::survey::{Key, Upload};
 use common::{Service, real_services};
 
 /// Every page a menu can offer.
-const PAGES: [(&str, &str); 7] = [
+const PAGES: [(&str, &str); 8] = [
     ("/console/queue", "待审队列"),
+    ("/console/search", "查找农户"),
     ("/console/clues", "问题线索"),
     ("/console/dashboard", "进度看板"),
     ("/console/spot-checks", "抽查"),
@@ -58,6 +59,7 @@ fn menus_agree_with_the_pages(app: &Client) {
             "township1",
             &[
                 "/console/queue",
+                "/console/search",
                 "/console/clues",
                 "/console/dashboard",
                 "/console/keys",
@@ -67,6 +69,7 @@ fn menus_agree_with_the_pages(app: &Client) {
             "county1",
             &[
                 "/console/queue",
+                "/console/search",
                 "/console/clues",
                 "/console/dashboard",
                 "/console/spot-checks",
@@ -77,6 +80,7 @@ fn menus_agree_with_the_pages(app: &Client) {
             "prefecture1",
             &[
                 "/console/queue",
+                "/console/search",
                 "/console/clues",
                 "/console/dashboard",
                 "/console/spot-checks",
@@ -87,6 +91,7 @@ fn menus_agree_with_the_pages(app: &Client) {
             "auditor1",
             &[
                 "/console/queue",
+                "/console/search",
                 "/console/clues",
                 "/console/dashboard",
                 "/console/ledger",
@@ -97,6 +102,7 @@ fn menus_agree_with_the_pages(app: &Client) {
             "admin1",
             &[
                 "/console/queue",
+                "/console/search",
                 "/console/clues",
                 "/console/dashboard",
                 "/console/ledger",

@@ -156,6 +156,15 @@ fn work_on(svc: &Service, filed: &Value) {
         &old("awaiting_review"),
         json!({"decision": "approve", "digest": waiting["content_digest"], "reasons": []}),
     );
+    // It was flagged or fails an indicator: approving it takes a note, inside the signature.
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(r.body["errors"][0]["code"], "reason_required", "{}", r.body);
+    let r = svc.review(
+        "township1",
+        &old("awaiting_review"),
+        json!({"decision": "approve", "digest": waiting["content_digest"],
+               "reasons": [{"action": "keep", "note": "升级后复核：标记已逐项核实"}]}),
+    );
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["status"], "approved", "{}", r.body);
 }
@@ -196,9 +205,9 @@ fn a_postgres_database_of_the_previous_release_migrates_checks_and_keeps_working
 
     let (ok, out) = cli(&env, &["migrate"]);
     assert!(ok, "{out}");
-    // That release is six migrations behind: sign-off scale, signed decisions, attention,
-    // the photo hash index, the queue index, honest figures.
-    assert!(out.contains("migrations applied: 6"), "{out}");
+    // That release is seven migrations behind: sign-off scale, signed decisions, attention,
+    // the photo hash index, the queue index, honest figures, the name look-up.
+    assert!(out.contains("migrations applied: 7"), "{out}");
     let (ok, out) = cli(&env, &["check"]);
     assert!(ok, "the migrated release checks consistent:\n{out}");
     derived_state_holds(&db.url);

@@ -116,6 +116,13 @@ fn jurisdiction(caller: &Caller) -> Jurisdiction {
 
 /// May `caller` read a review queue? Reviewers (their own level's work), auditors and admins
 /// (read-only), of their subtree: the jurisdiction the queue query is limited to.
+/// Where may `caller` search households (by code or head's name)? Where they may read the
+/// households' records: reviewers, auditors and admins, over their subtree.
+pub fn may_search_households(caller: &Caller) -> Option<Jurisdiction> {
+    matches!(caller.role, Role::Reviewer | Role::Auditor | Role::Admin)
+        .then(|| jurisdiction(caller))
+}
+
 pub fn may_read_review_queue(caller: &Caller) -> Option<Jurisdiction> {
     matches!(caller.role, Role::Reviewer | Role::Auditor | Role::Admin)
         .then(|| jurisdiction(caller))

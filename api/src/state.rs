@@ -53,6 +53,25 @@ impl AppState {
         });
     }
 
+    /// Give registry rows imported before names had look-up values theirs, once, in the
+    /// background (a search by name finds them when this is done; a thousand rows a step).
+    pub fn spawn_name_keys(&self) {
+        let (db, pii) = (self.db.clone(), self.pii.clone());
+        tokio::spawn(async move {
+            let filled = db
+                .run(move |c| {
+                    let key = |sealed: &str| pii.open(sealed).ok().map(|n| pii.name_hmac(&n));
+                    fieldsurvey_db::households::fill_name_keys(c, 1000, &key)
+                })
+                .await;
+            match filled {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(households = n, "name look-up values filled"),
+                Err(e) => tracing::warn!(error = %e, "filling name look-up values failed"),
+            }
+        });
+    }
+
     /// Fold the progress deltas into the per-village figures every `interval` (readers add
     /// what is not folded yet, so this only keeps their work small).
     pub fn spawn_stats_folder(&self, interval: std::time::Duration) {

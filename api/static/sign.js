@@ -84,6 +84,12 @@ function reviewReasons(form) {
   return reasons;
 }
 
+// An approval's note (审核意见) is signed as one `keep` (留) reason.
+function approvalReasons(form) {
+  const note = form.approval_note ? form.approval_note.value.trim() : "";
+  return note ? [{ action: "keep", note }] : [];
+}
+
 // The document of fieldsurvey_core::decision for this form and button.
 function documentFor(form, action, seal) {
   const d = form.dataset;
@@ -91,7 +97,10 @@ function documentFor(form, action, seal) {
   if (form.reason) form.reason.value = form.reason.value.trim();
   switch (d.sign) {
     case "review":
-      return { action, submission_id: d.subject, content_digest: d.digest, reasons: reviewReasons(form), ...seal };
+      return {
+        action, submission_id: d.subject, content_digest: d.digest,
+        reasons: action === "approve" ? approvalReasons(form) : reviewReasons(form), ...seal,
+      };
     case "spot_check":
       return { action, submission_id: d.subject, content_digest: d.digest, reason: form.reason.value, ...seal };
     case "clue_close":
@@ -119,6 +128,11 @@ async function signAndPost(form, submitter) {
     return;
   }
   const action = submitter ? submitter.value : "close";
+  if (action === "approve" && form.dataset.needsNote === "1" && approvalReasons(form).length === 0) {
+    say(form, "这一版有未达标的指标或标记：请先在“审核意见”中写明为何通过，再签字。");
+    form.approval_note.focus();
+    return;
+  }
   const seal = { decided_at: nowWithOffset(), key_id: record.keyId, signer: user };
   const doc = documentFor(form, action, seal);
   const bytes = new TextEncoder().encode(canonical(doc));
@@ -174,6 +188,19 @@ document.addEventListener("submit", (event) => {
   } else if (form.dataset.enrol !== undefined) {
     event.preventDefault();
     enrol(form).catch((e) => say(form, "生成密钥失败：" + e.message));
+  }
+});
+
+// The photo viewer: ← and → turn the photos, Esc goes back to the record (links with
+// rel=prev, next and up; nothing happens while typing in a field).
+document.addEventListener("keydown", (event) => {
+  if (event.altKey || event.ctrlKey || event.metaKey) return;
+  if (event.target.closest && event.target.closest("input, textarea, select")) return;
+  const rel = { ArrowLeft: "prev", ArrowRight: "next", Escape: "up" }[event.key];
+  const link = rel && document.querySelector(`.viewer-nav a[rel=${rel}]`);
+  if (link) {
+    event.preventDefault();
+    location.href = link.href;
   }
 });
 

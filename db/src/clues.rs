@@ -347,6 +347,55 @@ pub fn list(
         .load(c)?))
 }
 
+/// Which clues a list shows beyond status and jurisdiction.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ClueFilter<'a> {
+    pub kind: Option<ClueKind>,
+    pub village: Option<&'a str>,
+    pub household: Option<&'a str>,
+}
+
+/// Clues of `status` within the jurisdiction that `filter` lets through, oldest first.
+pub fn list_filtered(
+    conn: &mut Conn,
+    within: &crate::org::Jurisdiction,
+    status: ClueStatus,
+    filter: ClueFilter<'_>,
+    offset: i64,
+    limit: i64,
+) -> DbResult<Vec<Clue>> {
+    let Some(root) = crate::org::get(conn, within.root())? else {
+        return Ok(vec![]);
+    };
+    let prefix = format!("{}%", root.path);
+    with_conn!(conn, |c| {
+        let mut q = cl::table
+            .filter(cl::status.eq(status))
+            .filter(
+                cl::village_code.eq_any(
+                    o::org_units
+                        .filter(o::path.like(prefix.clone()))
+                        .select(o::code),
+                ),
+            )
+            .into_boxed();
+        if let Some(kind) = filter.kind {
+            q = q.filter(cl::kind.eq(kind));
+        }
+        if let Some(village) = filter.village {
+            q = q.filter(cl::village_code.eq(village.to_owned()));
+        }
+        if let Some(household) = filter.household {
+            q = q.filter(cl::household_code.eq(household.to_owned()));
+        }
+        Ok(q.order((cl::opened_at.asc(), cl::id.asc()))
+            .offset(offset)
+            .limit(limit)
+            .select(Clue::as_select())
+            .load(c)?)
+    })
+}
+
 /// Progress of one org unit over its whole subtree. Every rate is `None` where its
 /// denominator is zero: there is nothing to state, and "0.0%" would say something false.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]

@@ -30,6 +30,8 @@ pub struct Household {
     pub imported_at: NaiveDateTime,
     /// Keyed HMAC of the head's ID number (the number itself is sealed).
     pub head_id_hmac: Option<String>,
+    /// Keyed HMAC of the head's name, for search (the name itself is sealed).
+    pub head_name_hmac: Option<String>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]

@@ -104,6 +104,50 @@ pub fn names(
     Ok(rows.into_iter().collect())
 }
 
+/// Villages inside `within`, by name (`name`: those whose name contains it), at most `limit`,
+/// as `(code, name, township name)`, in code order: what a village filter offers and matches.
+pub fn villages_in(
+    conn: &mut Conn,
+    within: &Jurisdiction,
+    name: Option<&str>,
+    limit: i64,
+) -> DbResult<Vec<(String, String, String)>> {
+    let Some(root) = get(conn, within.root())? else {
+        return Ok(vec![]);
+    };
+    let prefix = format!("{}%", root.path);
+    let rows: Vec<(String, String, Option<String>)> = with_conn!(conn, |c| {
+        let mut q = o::org_units
+            .filter(o::level.eq(OrgLevel::Village))
+            .filter(o::path.like(prefix.clone()))
+            .into_boxed();
+        if let Some(n) = name {
+            let escaped = n
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            q = q.filter(o::name.like(format!("%{escaped}%")).escape('\\'));
+        }
+        Ok::<_, crate::DbError>(
+            q.order(o::code.asc())
+                .limit(limit)
+                .select((o::code, o::name, o::parent_code))
+                .load(c)?,
+        )
+    })?;
+    let parents: Vec<String> = rows.iter().filter_map(|r| r.2.clone()).collect();
+    let names = self::names(conn, &parents)?;
+    Ok(rows
+        .into_iter()
+        .map(|(code, name, parent)| {
+            let township = parent
+                .and_then(|p| names.get(&p).cloned())
+                .unwrap_or_default();
+            (code, name, township)
+        })
+        .collect())
+}
+
 /// Whether `unit` lies in the subtree rooted at `root` (a unit is in its own subtree).
 pub fn is_within(conn: &mut Conn, unit: &str, root: &str) -> DbResult<bool> {
     let root_path = with_conn!(conn, |c| o::org_units

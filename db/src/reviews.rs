@@ -158,7 +158,10 @@ pub fn decide(conn: &mut Conn, d: &Decision<'_>) -> DbResult<Result<i64, Refusal
                         actor: &actor,
                         at,
                         by_submission: Some(d.submission_id),
-                        reason: "a later approved version passes",
+                        reason: &fieldsurvey_core::messages::say(
+                            fieldsurvey_core::messages::Msg::ClueClosedByApproval,
+                            &[],
+                        ),
                         signed: None,
                     },
                 )?;

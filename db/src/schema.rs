@@ -22,6 +22,7 @@ diesel::table! {
         member_count -> Integer,
         imported_at -> Timestamp,
         head_id_hmac -> Nullable<Text>,
+        head_name_hmac -> Nullable<Text>,
     }
 }
 
@@ -195,6 +196,7 @@ diesel::table! {
 
 diesel::joinable!(households -> org_units (village_code));
 diesel::joinable!(users -> org_units (org_code));
+diesel::joinable!(submissions -> org_units (village_code));
 diesel::joinable!(signing_keys -> users (user_id));
 diesel::joinable!(submission_photos -> submissions (submission_id));
 diesel::joinable!(photo_fingerprints -> submissions (submission_id));

@@ -55,6 +55,21 @@ pub fn get(conn: &mut Conn, id: &str) -> DbResult<Option<Submission>> {
         .optional()?))
 }
 
+/// The indicators' outcomes of the submissions `ids` that have one, by id.
+pub fn outcomes(
+    conn: &mut Conn,
+    ids: &[String],
+) -> DbResult<std::collections::HashMap<String, String>> {
+    let rows: Vec<(String, Option<String>)> = with_conn!(conn, |c| s::table
+        .filter(s::id.eq_any(ids))
+        .select((s::id, s::outcome))
+        .load(c))?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, o)| Some((id, o?)))
+        .collect())
+}
+
 pub fn photos(conn: &mut Conn, id: &str) -> DbResult<Vec<SubmissionPhoto>> {
     with_conn!(conn, |c| Ok(p::table
         .filter(p::submission_id.eq(id))

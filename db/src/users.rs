@@ -31,6 +31,40 @@ pub fn by_id(conn: &mut Conn, id: &str) -> DbResult<Option<User>> {
         .optional()?))
 }
 
+/// The names people go by, for the usernames given (those without a display name are left
+/// out): what pages show in place of account names.
+pub fn display_names(
+    conn: &mut Conn,
+    usernames: &[String],
+) -> DbResult<std::collections::HashMap<String, String>> {
+    if usernames.is_empty() {
+        return Ok(Default::default());
+    }
+    let rows: Vec<(String, Option<String>)> = with_conn!(conn, |c| u::users
+        .filter(u::username.eq_any(usernames))
+        .select((u::username, u::display_name))
+        .load(c))?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(user, name)| Some((user, name.filter(|n| !n.trim().is_empty())?)))
+        .collect())
+}
+
+/// The names the users `ids` go by (their account name when they have no display name), by id.
+pub fn names_by_id(
+    conn: &mut Conn,
+    ids: &[String],
+) -> DbResult<std::collections::HashMap<String, String>> {
+    let rows: Vec<(String, String, Option<String>)> = with_conn!(conn, |c| u::users
+        .filter(u::id.eq_any(ids))
+        .select((u::id, u::username, u::display_name))
+        .load(c))?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, user, name)| (id, name.filter(|n| !n.trim().is_empty()).unwrap_or(user)))
+        .collect())
+}
+
 /// Record that `user_id` read the full ID numbers of a submission.
 pub fn record_pii_read(conn: &mut Conn, user_id: &str, submission_id: &str) -> DbResult<()> {
     use crate::schema::pii_reads as pr;

@@ -24,6 +24,21 @@ pub struct QueueFilter<'a> {
     /// the versions decided at that level, and those escalated to it from one or two levels
     /// below (`fieldsurvey_core::deadline`). `None`: every version of the status (auditors, admins).
     pub level: Option<OrgLevel>,
+    pub order: QueueOrder,
+}
+
+/// The order a queue is listed in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum QueueOrder {
+    /// In the order they entered the status's stage, oldest first (first come, first served).
+    #[default]
+    Oldest,
+    /// Newest first.
+    Newest,
+    /// Nearest review deadline first (those without one last).
+    Due,
+    /// By village, then oldest first: a round of one village at a time.
+    Village,
 }
 
 /// Submissions of `status` whose village lies in the subtree of `org_code`, in the order they
@@ -74,13 +89,30 @@ pub fn review_queue(conn: &mut Conn, f: &QueueFilter<'_>) -> DbResult<Vec<Submis
         if let Some(flag) = &flag {
             q = q.filter(s::flags.like(flag.clone()));
         }
-        Ok(
-            q.order((s::processed_at.asc(), s::received_at.asc(), s::id.asc()))
-                .offset(f.offset)
-                .limit(f.limit)
-                .select(Submission::as_select())
-                .load(c)?,
-        )
+        q = match f.order {
+            QueueOrder::Oldest => {
+                q.order((s::processed_at.asc(), s::received_at.asc(), s::id.asc()))
+            }
+            QueueOrder::Newest => {
+                q.order((s::processed_at.desc(), s::received_at.desc(), s::id.desc()))
+            }
+            QueueOrder::Due => q.order((
+                so::review_due_at.is_null().asc(),
+                so::review_due_at.asc(),
+                s::received_at.asc(),
+                s::id.asc(),
+            )),
+            QueueOrder::Village => q.order((
+                s::village_code.asc(),
+                s::processed_at.asc(),
+                s::received_at.asc(),
+                s::id.asc(),
+            )),
+        };
+        Ok(q.offset(f.offset)
+            .limit(f.limit)
+            .select(Submission::as_select())
+            .load(c)?)
     })
 }
 

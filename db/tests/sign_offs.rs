@@ -126,6 +126,7 @@ fn progress_figures_kept_by_difference_equal_a_recount() {
             member_count: 3,
             imported_at: fieldsurvey_db::now(),
             head_id_hmac: None,
+            head_name_hmac: None,
         };
         let registry = [
             household("522732101201-0001"),

@@ -237,6 +237,7 @@ pub fn import_households(
             village_code: village,
             head_name: pii.seal(&row.head_name)?,
             head_id_hmac: Some(pii.id_hmac(&row.head_id_number)),
+            head_name_hmac: Some(pii.name_hmac(&row.head_name)),
             head_id_number: pii.seal(&row.head_id_number)?,
             member_count: row.member_count,
             imported_at: now,

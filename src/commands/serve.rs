@@ -79,6 +79,7 @@ pub fn api(settings: Settings) -> Result<()> {
         };
         state.spawn_checkpointer(settings.checkpoint_interval());
         state.spawn_stats_folder(std::time::Duration::from_secs(5));
+        state.spawn_name_keys();
         fieldsurvey_db::ledger::spawn_sequencer(
             state.db.clone(),
             state.ledger_key.clone(),

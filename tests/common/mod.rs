@@ -822,3 +822,81 @@ pub fn assert_in_chinese(problem: &serde_json::Value) {
         );
     }
 }
+
+/// Words a console page may show in Latin letters beside the catalogue's identifiers: units,
+/// file kinds and keys people read as they are.
+pub const PAGE_WORDS: [&str; 6] = ["km", "KB", "CSV", "XLSX", "Esc", "UTC"];
+
+/// What a person reads on a console page: the text between tags and the words of the
+/// attributes shown to them (placeholder, title, alt, aria-label), without scripts, styles and
+/// `<code>` (hashes, commands and codes, shown as identifiers).
+pub fn page_text(html: &str) -> Vec<String> {
+    let mut html = html.to_owned();
+    for tag in ["script", "style", "code"] {
+        while let Some(start) = html.find(&format!("<{tag}")) {
+            let Some(len) = html[start..].find(&format!("</{tag}>")) else {
+                break;
+            };
+            html.replace_range(start..start + len + tag.len() + 3, " ");
+        }
+    }
+    let mut texts = Vec::new();
+    let mut rest = html.as_str();
+    while let Some(open) = rest.find('<') {
+        texts.push(rest[..open].to_owned());
+        let Some(close) = rest[open..].find('>') else {
+            break;
+        };
+        let tag = &rest[open..open + close];
+        for attr in ["placeholder", "title", "alt", "aria-label"] {
+            if let Some(at) = tag.find(&format!(" {attr}=\"")) {
+                let value = &tag[at + attr.len() + 3..];
+                texts.push(value.split('"').next().unwrap_or_default().to_owned());
+            }
+        }
+        rest = &rest[open + close + 1..];
+    }
+    texts.push(rest.to_owned());
+    texts
+        .into_iter()
+        .map(|t| {
+            t.replace("&amp;", "&")
+                .replace("&lt;", "<")
+                .replace("&gt;", ">")
+                .replace("&quot;", "\"")
+                .replace("&#39;", "'")
+                .replace("&#x27;", "'")
+        })
+        .filter(|t| !t.trim().is_empty())
+        .collect()
+}
+
+/// A console page a person reads is in Chinese: no English word outside identifiers (a word
+/// with a digit, `_`, `/`, `.`, `[`, `-`, `@` or `:` in it, or a lone letter such as a housing
+/// grade), the catalogue's technical names
+/// (`messages::IDENTIFIERS`) and [`PAGE_WORDS`].
+pub fn assert_page_in_chinese(path: &str, html: &str) {
+    use fieldsurvey_core::messages::IDENTIFIERS;
+    let texts = page_text(html);
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c))),
+        "{path} has no Chinese text"
+    );
+    let marks = "_/.[]-@:";
+    for text in texts {
+        let english: Vec<&str> = text
+            .split(|c: char| !(c.is_ascii_alphanumeric() || marks.contains(c)))
+            .filter(|w| w.chars().any(|c| c.is_ascii_alphabetic()))
+            // A lone letter is a grade (B 级) or a check character, not a word.
+            .filter(|w| w.len() > 1)
+            .filter(|w| !w.chars().any(|c| c.is_ascii_digit() || marks.contains(c)))
+            .filter(|w| !IDENTIFIERS.contains(w) && !PAGE_WORDS.contains(w))
+            .collect();
+        assert!(
+            english.is_empty(),
+            "English words {english:?} on {path}: {text:?}"
+        );
+    }
+}

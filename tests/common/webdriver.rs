@@ -195,6 +195,21 @@ impl Browser {
         );
     }
 
+    /// Press and release one key on the page (WebDriver's key codes: U+E012 is ←, U+E014 →,
+    /// U+E00C Esc), as a person at the keyboard would, wherever the focus is.
+    pub fn press(&self, key: &str) {
+        self.call(
+            "POST",
+            &self.s("/actions"),
+            Some(
+                json!({"actions": [{"type": "key", "id": "keyboard", "actions": [
+                    {"type": "keyDown", "value": key}, {"type": "keyUp", "value": key}
+                ]}]}),
+            ),
+        );
+        self.call("DELETE", &self.s("/actions"), None);
+    }
+
     pub fn text(&self, css: &str) -> String {
         let e = self.find(css);
         self.call("GET", &self.s(&format!("/element/{e}/text")), None)
@@ -269,9 +284,29 @@ impl Browser {
             .to_owned()
     }
 
-    /// Save a screenshot of the page as `target/console-screenshots/NAME.png`.
+    /// Save a screenshot of the whole page (the window stretched to the page's height, up to
+    /// 6,000 px, then put back) as `target/console-screenshots/NAME.png`.
     pub fn screenshot(&self, name: &str) {
+        let height = self
+            .call(
+                "POST",
+                &self.s("/execute/sync"),
+                Some(json!({"script": "return document.documentElement.scrollHeight", "args": []})),
+            )
+            .as_u64()
+            .unwrap_or(768)
+            .clamp(768, 6000);
+        self.call(
+            "POST",
+            &self.s("/window/rect"),
+            Some(json!({"width": 1366, "height": height + 100})),
+        );
         let b64 = self.call("GET", &self.s("/screenshot"), None);
+        self.call(
+            "POST",
+            &self.s("/window/rect"),
+            Some(json!({"width": 1366, "height": 768})),
+        );
         let png = base64::engine::general_purpose::STANDARD
             .decode(b64.as_str().unwrap())
             .unwrap();

@@ -6,7 +6,7 @@ use actix_web::{HttpRequest, web};
 use askama::Template;
 use serde_json::Value;
 
-use super::labels::{action_name, actor_name, signature_name, status_name};
+use super::labels::{action_name, actor_named, signature_name, status_name};
 use super::session::me;
 use super::{ConsoleError, LedgerRow, Me, Page, page};
 use crate::authz;
@@ -53,25 +53,44 @@ pub(super) async fn household(
                 return Ok(None);
             }
             fieldsurvey_db::ledger::settle(c, &key)?;
+            let mut stored = Vec::new();
+            for sub in subs {
+                let entries: Vec<(u64, String, fieldsurvey_core::ledger::Entry)> =
+                    fieldsurvey_db::ledger::for_submission(c, &sub.id)?
+                        .into_iter()
+                        .filter_map(|e| Some((e.seq, e.hash, serde_json::from_str(&e.text).ok()?)))
+                        .collect();
+                stored.push((sub, entries));
+            }
+            // People by the names they go by, not their account names.
+            let people: Vec<String> = stored
+                .iter()
+                .flat_map(|(_, es)| es.iter())
+                .filter_map(|(_, _, e)| match &e.actor {
+                    fieldsurvey_core::ledger::Actor::Person { username, .. } => {
+                        Some(username.clone())
+                    }
+                    _ => None,
+                })
+                .collect();
+            let names = fieldsurvey_db::users::display_names(c, &people)?;
             let mut versions = Vec::new();
-            for (i, sub) in subs.into_iter().enumerate() {
+            for (i, (sub, entries)) in stored.into_iter().enumerate() {
                 let surveyor = fieldsurvey_db::users::by_id(c, &sub.surveyor_id)?
                     .map(|u| u.display_name.unwrap_or(u.username))
                     .unwrap_or_default();
-                let entries = fieldsurvey_db::ledger::for_submission(c, &sub.id)?
+                let entries = entries
                     .into_iter()
-                    .filter_map(|e| {
-                        let parsed: fieldsurvey_core::ledger::Entry =
-                            serde_json::from_str(&e.text).ok()?;
+                    .map(|(seq, hash, parsed)| {
                         let actor = serde_json::to_value(&parsed.actor).unwrap_or(Value::Null);
-                        Some((
-                            e.seq,
+                        (
+                            seq,
                             action_name(parsed.action).to_owned(),
-                            actor_name(&actor),
+                            actor_named(&actor, &names),
                             zone.cell_second(&parsed.at),
-                            e.hash.chars().take(16).collect(),
+                            hash.chars().take(16).collect(),
                             signature_name(&view::signature_check(&parsed)),
-                        ))
+                        )
                     })
                     .collect();
                 versions.push((i + 1, status_name(sub.status), surveyor, entries));

@@ -1,7 +1,7 @@
 //! Codes told in Chinese words for the pages: levels, statuses, flags, relations, ledger
 //! actions and signatures, waits and rates. Pure functions of values.
 
-use fieldsurvey_core::vocab::{ClueKind, FlagCode, LedgerAction, OrgLevel, Status};
+use fieldsurvey_core::vocab::{ClueKind, FlagCode, LedgerAction, OrgLevel, ReasonAction, Status};
 use serde_json::Value;
 
 /// A wait in seconds as people say it: "30 秒", "3 分钟".
@@ -105,16 +105,34 @@ pub(super) fn relation_name(relation: &str) -> &str {
     }
 }
 
-pub(super) fn actor_name(actor: &Value) -> String {
+/// Who acted, as people know them: a person by the name they go by (`names`, username to
+/// display name; the account name when they have none), the checks as 自动校验 with the
+/// rule-set version they ran.
+pub(super) fn actor_named(
+    actor: &Value,
+    names: &std::collections::HashMap<String, String>,
+) -> String {
     match actor["kind"].as_str() {
-        Some("person") => actor["username"].as_str().unwrap_or("?").to_owned(),
+        Some("person") => {
+            let user = actor["username"].as_str().unwrap_or("?");
+            names.get(user).cloned().unwrap_or_else(|| user.to_owned())
+        }
         Some("worker") => format!(
-            "自动校验（{}，规则 {}）",
-            actor["id"].as_str().unwrap_or("?"),
+            "自动校验（规则 {}）",
             actor["ruleset"].as_str().unwrap_or("?")
         ),
         Some("operator") => format!("运维 {}", actor["name"].as_str().unwrap_or("?")),
         _ => "?".into(),
+    }
+}
+
+/// 留、纠、删、补: what a reviewer's reason asks for.
+pub(super) fn reason_action_name(action: ReasonAction) -> &'static str {
+    match action {
+        ReasonAction::Keep => "留",
+        ReasonAction::Correct => "纠",
+        ReasonAction::Delete => "删",
+        ReasonAction::Supplement => "补",
     }
 }
 

@@ -8,7 +8,7 @@ use askama::Template;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::labels::{action_name, actor_name};
+use super::labels::{action_name, actor_named};
 use super::session::me;
 use super::{Me, Page, page};
 use crate::authz;
@@ -65,14 +65,31 @@ pub(super) async fn ledger(
     }
     let before = q.before;
     let key = state.ledger_key.clone();
-    let (size, entries, checkpoint) = state
+    let (size, entries, checkpoint, names) = state
         .db
         .run(move |c| {
             fieldsurvey_db::ledger::settle(c, &key)?;
             let size = fieldsurvey_db::ledger::head_seq(c)?;
             let to = before.map_or(size + 1, |b| b.clamp(1, size + 1));
             let entries = fieldsurvey_db::ledger::entries(c, (to - PAGE).max(1), to)?;
-            Ok((size, entries, fieldsurvey_db::ledger::checkpoint(c, None)?))
+            // People by the names they go by, not their account names.
+            let people: Vec<String> = entries
+                .iter()
+                .filter_map(|e| {
+                    serde_json::from_str::<fieldsurvey_core::ledger::Entry>(&e.text).ok()
+                })
+                .filter_map(|e| match e.actor {
+                    fieldsurvey_core::ledger::Actor::Person { username, .. } => Some(username),
+                    _ => None,
+                })
+                .collect();
+            let names = fieldsurvey_db::users::display_names(c, &people)?;
+            Ok((
+                size,
+                entries,
+                fieldsurvey_db::ledger::checkpoint(c, None)?,
+                names,
+            ))
         })
         .await?;
     let zone = state.config.office_zone;
@@ -90,7 +107,7 @@ pub(super) async fn ledger(
             Row {
                 seq: e.seq,
                 action: parsed.as_ref().map_or("—", |p| action_name(p.action)),
-                actor: actor_name(&actor),
+                actor: actor_named(&actor, &names),
                 at: parsed
                     .as_ref()
                     .map(|p| zone.cell_second(&p.at))

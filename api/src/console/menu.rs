@@ -13,6 +13,8 @@ use crate::authz;
 pub struct Menu {
     /// 待审队列 (`authz::may_read_review_queue`).
     pub queue: bool,
+    /// 查找农户 (`authz::may_search_households`).
+    pub search: bool,
     /// 问题线索 (`authz::may_read_clues`).
     pub clues: bool,
     /// 进度看板 (`authz::may_read_stats`).
@@ -34,6 +36,7 @@ impl Menu {
     pub fn for_caller(conn: &mut Conn, caller: &Caller) -> DbResult<Menu> {
         Ok(Menu {
             queue: authz::may_read_review_queue(caller).is_some(),
+            search: authz::may_search_households(caller).is_some(),
             clues: authz::may_read_clues(caller).is_some(),
             dashboard: authz::may_read_stats(caller),
             spot_checks: authz::spot_check_level(conn, caller)?.is_some(),

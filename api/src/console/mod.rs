@@ -22,9 +22,12 @@ mod household;
 mod keys;
 mod labels;
 mod queue;
+mod record;
+mod search;
 mod session;
 mod spot_checks;
 mod submission;
+mod viewer;
 
 use labels::wait_in_words;
 
@@ -58,6 +61,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/console/login", web::post().to(session::login))
         .route("/console/logout", web::post().to(session::logout))
         .route("/console/queue", web::get().to(queue::queue))
+        .route("/console/search", web::get().to(search::search))
         .route(
             "/console/submissions/{id}",
             web::get().to(submission::submission),
@@ -65,6 +69,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(
             "/console/submissions/{id}/review",
             web::post().to(submission::review),
+        )
+        .route(
+            "/console/submissions/{id}/photos/{part}",
+            web::get().to(viewer::viewer),
         )
         .route(
             "/console/photos/{id}/{part}",

@@ -8,8 +8,9 @@ use fieldsurvey_core::ids::SubmissionId;
 use serde::Deserialize;
 
 use super::labels::{
-    action_name, actor_name, explain_flag, kind_name, relation_name, signature_name, status_name,
+    action_name, actor_named, explain_flag, reason_action_name, signature_name, status_name,
 };
+use super::record;
 use super::session::{check_csrf, me};
 use super::{ConsoleError, LedgerRow, Me, Page, SealForm, page, redirect, secured, some};
 use crate::authz::{self, ReviewAccess};
@@ -18,29 +19,70 @@ use crate::routes::photos;
 use crate::routes::review::{Reason, ReviewRequest, take_decision};
 use crate::state::AppState;
 use crate::view;
-use fieldsurvey_core::form::PhotoKind;
-use fieldsurvey_core::indicators::Indicator;
-use fieldsurvey_core::vocab::{ClueKind, LedgerAction, Status};
+use fieldsurvey_core::form::Survey;
+use fieldsurvey_core::indicators::Indicators;
+use fieldsurvey_core::vocab::{LedgerAction, ReasonAction, Status};
+use std::collections::HashMap;
+
+/// A photo as the record shows it: what it is, its viewer, its thumbnail, its flags in words.
+pub(super) struct PhotoCard {
+    pub part: String,
+    pub label: &'static str,
+    pub viewer: String,
+    pub thumb: String,
+    pub flags: Vec<String>,
+}
+
+/// A reason row of the review form, as typed (kept when something is refused).
+#[derive(Clone, Default)]
+pub(super) struct ReasonRow {
+    pub n: usize,
+    pub action: String,
+    pub field: String,
+    pub note: String,
+}
+
+/// A decision someone signed about this household's versions, with every reason in words.
+pub(super) struct HistoryRow {
+    pub version: usize,
+    pub at: String,
+    pub who: String,
+    pub what: &'static str,
+    pub reasons: Vec<String>,
+    pub signature: String,
+}
 
 #[derive(Template)]
 #[template(path = "submission.html")]
 struct SubmissionPage<'a> {
     me: Option<&'a Me>,
     notice: Option<String>,
+    /// Why the last decision was refused; the form below keeps what was typed.
+    error: Option<String>,
     s: &'a view::SubmissionView,
     status_name: &'static str,
     verifier: String,
     signature_state: &'static str,
-    members: Vec<(usize, String, String, String)>,
-    indicators: Vec<(String, bool)>,
+    village: String,
+    record: Option<record::Record>,
+    map: Option<String>,
     flags: Vec<String>,
     rejections: Vec<String>,
-    photos: Vec<(String, String)>,
+    photos: Vec<PhotoCard>,
     reviewable: bool,
     me_csrf: &'a str,
     me_user: &'a str,
     me_keys: &'a str,
-    reason_rows: Vec<usize>,
+    reason_rows: Vec<ReasonRow>,
+    reason_fields: Vec<(String, String)>,
+    reason_actions: [(&'static str, &'static str); 4],
+    approval_note: String,
+    /// Flagged or failing: approving takes a written note.
+    needs_note: bool,
+    history: Vec<HistoryRow>,
+    /// For a correction: the version it replaces and what changed.
+    corrects: Option<String>,
+    changes: Vec<(String, String, String)>,
     ledger: Vec<LedgerRow>,
     /// When it arrived and when the checks finished, in the office's zone.
     received: String,
@@ -54,17 +96,44 @@ fn parse_id(id: &str) -> Result<String, ConsoleError> {
         .map_err(|_| ApiError::NotFound.into())
 }
 
-pub(super) async fn submission(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    id: web::Path<String>,
-) -> Page {
-    let me = me(&state, &req).await?;
-    let id = parse_id(&id)?;
+/// What the review form held when it was posted.
+#[derive(Default)]
+struct Typed {
+    rows: Vec<ReasonRow>,
+    approval_note: String,
+}
+
+/// The stored survey of a version, opened (None when it does not read as the form: a rejected
+/// upload).
+fn open_survey(pii: &fieldsurvey_core::pii::PiiKey, sealed: &str) -> Option<Survey> {
+    let text = pii.open(sealed).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+/// Everything the page shows beyond the API's view, read in one go.
+struct Loaded {
+    view: view::SubmissionView,
+    reviewable: bool,
+    survey: Option<Survey>,
+    earlier: Option<(String, Survey)>,
+    village: Option<fieldsurvey_db::models::OrgUnit>,
+    /// This version and those it corrects, newest first: (id, survey, entries).
+    chain: Vec<(
+        String,
+        Option<Survey>,
+        Vec<fieldsurvey_core::ledger::StoredEntry>,
+    )>,
+    names: HashMap<String, String>,
+}
+
+/// How many earlier versions the history follows back.
+const HISTORY_DEPTH: usize = 20;
+
+async fn load(state: &AppState, me: &Me, id: String) -> Result<Loaded, ConsoleError> {
     let caller = me.caller.clone();
     let pii = state.pii.clone();
     let ledger_key = state.ledger_key.clone();
-    let (view, reviewable) = state
+    state
         .db
         .run(move |c| {
             let Some(sub) = fieldsurvey_db::submissions::get(c, &id)? else {
@@ -75,32 +144,101 @@ pub(super) async fn submission(
                     authz::may_review(c, &caller, &sub)?,
                     ReviewAccess::Allowed(_)
                 );
-            Ok(
+            let sealed = sub.document.clone();
+            let village_code = sub.village_code.clone();
+            let household = sub.household_code.clone();
+            let mut previous = sub.supersedes.clone();
+            let Some(view) =
                 crate::routes::submissions_get::read_in_full(c, &caller, sub, &pii, &ledger_key)?
-                    .map(|v| (v, reviewable)),
-            )
+            else {
+                return Ok(None);
+            };
+            let survey = open_survey(&pii, &sealed);
+            let mut chain = vec![(
+                view.id.clone(),
+                survey.clone(),
+                fieldsurvey_db::ledger::for_submission(c, &view.id)?,
+            )];
+            let mut earlier = None;
+            while let Some(prev) = previous.take() {
+                if chain.len() > HISTORY_DEPTH {
+                    break;
+                }
+                let Some(p) = fieldsurvey_db::submissions::get(c, &prev)? else {
+                    break;
+                };
+                if p.household_code != household {
+                    break;
+                }
+                let doc = open_survey(&pii, &p.document);
+                if earlier.is_none() {
+                    earlier = doc.clone().map(|d| (p.id.clone(), d));
+                }
+                let entries = fieldsurvey_db::ledger::for_submission(c, &p.id)?;
+                previous = p.supersedes.clone();
+                chain.push((p.id, doc, entries));
+            }
+            let people: Vec<String> = chain
+                .iter()
+                .flat_map(|(_, _, es)| es.iter())
+                .filter_map(|e| {
+                    serde_json::from_str::<fieldsurvey_core::ledger::Entry>(&e.text).ok()
+                })
+                .filter_map(|e| match e.actor {
+                    fieldsurvey_core::ledger::Actor::Person { username, .. } => Some(username),
+                    _ => None,
+                })
+                .collect();
+            let names = fieldsurvey_db::users::display_names(c, &people)?;
+            let village = fieldsurvey_db::org::get(c, &village_code)?;
+            Ok(Some(Loaded {
+                view,
+                reviewable,
+                survey,
+                earlier,
+                village,
+                chain,
+                names,
+            }))
         })
         .await?
-        .ok_or(ConsoleError::from(ApiError::NotFound))?;
-    let indicators = view
+        .ok_or(ConsoleError::from(ApiError::NotFound))
+}
+
+pub(super) async fn submission(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<String>,
+) -> Page {
+    let me = me(&state, &req).await?;
+    let id = parse_id(&id)?;
+    render(&state, &me, id, Typed::default(), None).await
+}
+
+/// The page, with the form as typed and why the last decision was refused when it was.
+async fn render(
+    state: &AppState,
+    me: &Me,
+    id: String,
+    typed: Typed,
+    refused: Option<(StatusCode, String)>,
+) -> Page {
+    let Loaded {
+        view,
+        reviewable,
+        survey,
+        earlier,
+        village,
+        chain,
+        names,
+    } = load(state, me, id).await?;
+    let zone = state.config.office_zone;
+    let indicators: Option<Indicators> = view
         .outcome
         .as_ref()
-        .and_then(|o| o["indicators"].as_object())
-        .map(|inds| {
-            Indicator::ALL
-                .iter()
-                .map(|i| {
-                    let pass = inds[i.as_str()]["pass"].as_bool().unwrap_or(false);
-                    (kind_name(ClueKind::from(*i)).to_owned(), pass)
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    let flags = view
-        .flags
-        .as_array()
-        .map(|fs| fs.iter().map(explain_flag).collect())
-        .unwrap_or_default();
+        .and_then(|o| serde_json::from_value(o["indicators"].clone()).ok());
+    let flag_list = view.flags.as_array().cloned().unwrap_or_default();
+    let flags = flag_list.iter().map(explain_flag).collect();
     let rejections = view
         .rejections
         .as_array()
@@ -110,24 +248,44 @@ pub(super) async fn submission(
                 .collect()
         })
         .unwrap_or_default();
-    let photos = view
+    let photos: Vec<PhotoCard> = view
         .photos
         .iter()
-        .map(|p| {
-            let label = match p.kind {
-                Some(PhotoKind::House) => "住房",
-                Some(PhotoKind::HouseholdWithVerifier) => "入户合影",
-                Some(PhotoKind::WaterSource) => "饮水水源",
-                Some(PhotoKind::Document) => "证件材料",
-                Some(PhotoKind::Other) | None => "照片",
-            };
-            (
-                label.to_owned(),
-                format!("/console/photos/{}/{}", view.id, p.part),
-            )
+        .map(|p| PhotoCard {
+            part: p.part.clone(),
+            label: record::photo_kind_name(p.kind),
+            viewer: format!("/console/submissions/{}/photos/{}", view.id, p.part),
+            thumb: format!("/console/photos/{}/{}?size=thumb", view.id, p.part),
+            flags: p.flags.iter().map(explain_flag).collect(),
         })
         .collect();
-    let zone = state.config.office_zone;
+    let map = survey.as_ref().and_then(|doc| {
+        let mut spots = vec![record::Spot {
+            lat: doc.location.lat,
+            lon: doc.location.lon,
+            label: "走访".into(),
+            kind: record::SpotKind::Visit,
+        }];
+        spots.extend(view.photos.iter().filter_map(|p| {
+            let gps = p.exif_gps.as_ref()?;
+            Some(record::Spot {
+                lat: gps["lat"].as_f64()?,
+                lon: gps["lon"].as_f64()?,
+                label: p.part.clone(),
+                kind: record::SpotKind::Photo,
+            })
+        }));
+        if let Some((lat, lon)) = village.as_ref().and_then(|v| v.lat.zip(v.lon)) {
+            spots.push(record::Spot {
+                lat,
+                lon,
+                label: "村中心".into(),
+                kind: record::SpotKind::Village,
+            });
+        }
+        record::map_svg(&spots)
+    });
+    let history = history_rows(&chain, &names, zone);
     let ledger = view
         .ledger
         .iter()
@@ -139,7 +297,7 @@ pub(super) async fn submission(
                     .and_then(|a| a.parse::<LedgerAction>().ok())
                     .map_or("—", action_name)
                     .to_owned(),
-                actor_name(&e["actor"]),
+                actor_named(&e["actor"], &names),
                 zone.cell_second(e["at"].as_str().unwrap_or_default()),
                 e["entry_hash"]
                     .as_str()
@@ -158,9 +316,30 @@ pub(super) async fn submission(
         Status::Rejected => "见驳回原因",
         Status::Queued | Status::NeedsAttention => "待校验",
     };
+    let needs_note = !flag_list.is_empty()
+        || view
+            .outcome
+            .as_ref()
+            .is_some_and(|o| o["meets_standard"] == false);
+    let (changes, corrects) = match (&earlier, &survey) {
+        (Some((earlier_id, old)), Some(new)) => {
+            (record::diff(old, new, zone), Some(earlier_id.clone()))
+        }
+        _ => (Vec::new(), None),
+    };
+    let mut rows = typed.rows;
+    rows.resize_with(REASON_ROWS, ReasonRow::default);
+    for (n, r) in rows.iter_mut().enumerate() {
+        r.n = n;
+    }
+    let (status, error) = match refused {
+        Some((status, text)) => (status, Some(text)),
+        None => (StatusCode::OK, None),
+    };
     let body = SubmissionPage {
-        me: Some(&me),
+        me: Some(me),
         notice: None,
+        error,
         received: zone.minute_text(&view.received_at),
         processed: view
             .processed_at
@@ -174,16 +353,18 @@ pub(super) async fn submission(
             .clone()
             .unwrap_or_else(|| view.verifier.username.clone()),
         signature_state,
-        members: view
-            .members
-            .iter()
-            .enumerate()
-            .map(|(i, m)| {
-                let relation = relation_name(&m.relation).to_owned();
-                (i + 1, m.name.clone(), m.id_number.clone(), relation)
-            })
-            .collect(),
-        indicators,
+        village: village.map_or_else(
+            || view.household_code.chars().take(12).collect(),
+            |v| format!("{}（{}）", v.name, v.code),
+        ),
+        reason_fields: survey
+            .as_ref()
+            .map(|d| record::reason_fields(d, indicators.as_ref(), &flag_list))
+            .unwrap_or_default(),
+        record: survey
+            .as_ref()
+            .map(|d| record::build(d, indicators.as_ref(), zone)),
+        map,
         flags,
         rejections,
         photos,
@@ -191,12 +372,91 @@ pub(super) async fn submission(
         me_csrf: &me.csrf,
         me_user: &me.caller.username,
         me_keys: &me.keys,
-        reason_rows: vec![0, 1, 2],
+        reason_rows: rows,
+        reason_actions: [
+            ("keep", "留"),
+            ("correct", "纠"),
+            ("delete", "删"),
+            ("supplement", "补"),
+        ],
+        approval_note: typed.approval_note,
+        needs_note,
+        history,
+        corrects,
+        changes,
         ledger,
         s: &view,
     }
     .render()?;
-    Ok(page(StatusCode::OK, body))
+    Ok(page(status, body))
+}
+
+const REASON_ROWS: usize = 3;
+
+/// The decisions people signed about these versions (newest version first, each version's
+/// decisions in order), with every reason in words.
+fn history_rows(
+    chain: &[(
+        String,
+        Option<Survey>,
+        Vec<fieldsurvey_core::ledger::StoredEntry>,
+    )],
+    names: &HashMap<String, String>,
+    zone: crate::office_time::OfficeZone,
+) -> Vec<HistoryRow> {
+    let count = chain.len();
+    let mut out = Vec::new();
+    for (i, (_, doc, entries)) in chain.iter().enumerate() {
+        for e in entries {
+            let Ok(entry) = serde_json::from_str::<fieldsurvey_core::ledger::Entry>(&e.text) else {
+                continue;
+            };
+            let Some(decision) = entry.decision.as_ref() else {
+                continue;
+            };
+            if entry.action == LedgerAction::ClueClosed {
+                continue;
+            }
+            let label = |field: &str| match doc {
+                Some(d) => record::field_label(field, d),
+                None => field.to_owned(),
+            };
+            let mut reasons: Vec<String> = decision["reasons"]
+                .as_array()
+                .map(|rs| {
+                    rs.iter()
+                        .map(|r| {
+                            let action = r["action"]
+                                .as_str()
+                                .and_then(|a| a.parse::<ReasonAction>().ok())
+                                .map_or("—", reason_action_name);
+                            let field = r["field"].as_str().map(label);
+                            let note = r["note"].as_str().unwrap_or_default();
+                            match field {
+                                Some(f) => format!("{action}：{f}　{note}"),
+                                None => format!("{action}：{note}"),
+                            }
+                            .trim_end()
+                            .to_owned()
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            if let Some(reason) = decision["reason"].as_str() {
+                reasons.push(reason.to_owned());
+            }
+            let actor = serde_json::to_value(&entry.actor).unwrap_or_default();
+            out.push(HistoryRow {
+                version: count - i,
+                at: zone.cell_minute(&entry.at),
+                who: actor_named(&actor, names),
+                what: action_name(entry.action),
+                reasons,
+                signature: signature_name(&view::signature_check(&entry)),
+            });
+        }
+    }
+    out
 }
 
 #[derive(Deserialize)]
@@ -223,6 +483,9 @@ pub(super) struct ReviewForm {
     field2: String,
     #[serde(default)]
     note2: String,
+    /// The approving reviewer's note (审核意见): a `keep` reason in the signed decision.
+    #[serde(default)]
+    approval_note: String,
     /// Written by the page's script: the reasons exactly as signed, and the signature.
     #[serde(default)]
     reasons: String,
@@ -238,37 +501,81 @@ pub(super) async fn review(
 ) -> Page {
     let me = me(&state, &req).await?;
     check_csrf(&me, &form.csrf)?;
+    let id = parse_id(&id)?;
     let f = form.into_inner();
+    let typed_rows: Vec<ReasonRow> = [
+        (f.action0, f.field0, f.note0),
+        (f.action1, f.field1, f.note1),
+        (f.action2, f.field2, f.note2),
+    ]
+    .into_iter()
+    .enumerate()
+    .map(|(n, (action, field, note))| ReasonRow {
+        n,
+        action,
+        field: field.trim().to_owned(),
+        note: note.trim().to_owned(),
+    })
+    .collect();
+    let approval_note = f.approval_note.trim().to_owned();
     let reasons = if f.reasons.is_empty() {
-        // Without the page's script (no signature either): the rows as typed, so every fault
-        // is named at once.
-        let rows: Vec<Reason> = [
-            (f.action0, f.field0, f.note0),
-            (f.action1, f.field1, f.note1),
-            (f.action2, f.field2, f.note2),
-        ]
-        .into_iter()
-        .filter(|(a, _, _)| !a.is_empty())
-        .map(|(action, field, note)| Reason {
-            action,
-            field: some(field.trim().to_owned()),
-            note: some(note.trim().to_owned()),
-        })
-        .collect();
-        serde_json::to_value(rows).unwrap_or_default()
+        // Without the page's script (no signature either): what was typed, so every fault is
+        // named at once.
+        let rows: Vec<Reason> = if f.decision == "approve" {
+            some(approval_note.clone())
+                .map(|note| Reason {
+                    action: "keep".into(),
+                    field: None,
+                    note: Some(note),
+                })
+                .into_iter()
+                .collect()
+        } else {
+            typed_rows
+                .iter()
+                .filter(|r| !r.action.is_empty())
+                .map(|r| Reason {
+                    action: r.action.clone(),
+                    field: some(r.field.clone()),
+                    note: some(r.note.clone()),
+                })
+                .collect()
+        };
+        Ok(serde_json::to_value(rows).unwrap_or_default())
     } else {
         serde_json::from_str(&f.reasons).map_err(|_| {
-            ApiError::bad(ErrorCode::InvalidReason, "退回原因无法读取，请重新填写。")
-        })?
+            ConsoleError::from(ApiError::bad(
+                ErrorCode::InvalidReason,
+                "退回原因无法读取，请重新填写。",
+            ))
+        })
     };
-    let request = ReviewRequest {
-        decision: f.decision,
-        digest: f.digest,
-        reasons,
-        seal: f.seal.into(),
+    let typed = Typed {
+        rows: typed_rows,
+        approval_note,
     };
-    let view = take_decision(&state, me.caller.clone(), &id, request).await?;
-    Ok(redirect(&format!("/console/queue?done={}", view.status)))
+    let outcome = match reasons {
+        Ok(reasons) => {
+            let request = ReviewRequest {
+                decision: f.decision,
+                digest: f.digest,
+                reasons,
+                seal: f.seal.into(),
+            };
+            take_decision(&state, me.caller.clone(), &id, request)
+                .await
+                .map_err(ConsoleError::from)
+        }
+        Err(e) => Err(e),
+    };
+    match outcome {
+        Ok(view) => Ok(redirect(&format!("/console/queue?done={}", view.status))),
+        // Refused: the same page again, with why, and the form as it was typed.
+        Err(ConsoleError::Page(status, text)) if status != StatusCode::NOT_FOUND => {
+            render(&state, &me, id, typed, Some((status, text))).await
+        }
+        Err(e) => Err(e),
+    }
 }
 
 #[derive(Deserialize)]

@@ -217,6 +217,16 @@ pub async fn take_decision(
                 }
                 ReviewAccess::Allowed(level) => level,
             };
+            if verdict == Verdict::Approve
+                && sub.content_digest == req.digest
+                && needs_note(&sub)
+                && !has_note(&req.reasons)
+            {
+                return Ok(Err(ApiError::BadRequest(vec![
+                    ProblemItem::new(ErrorCode::ReasonRequired, say(Msg::ApiApprovalNote, &[]))
+                        .at("reasons"),
+                ])));
+            }
             let decision = Decision {
                 submission_id: &id,
                 reviewer_id: &caller.user_id,
@@ -238,6 +248,27 @@ pub async fn take_decision(
         })
         .await??;
     Ok(view)
+}
+
+/// A version the checks flagged or found failing an indicator: approving it is a judgement the
+/// reviewer must put in words (谁签字、谁负责), inside the signed decision.
+pub fn needs_note(sub: &fieldsurvey_db::models::Submission) -> bool {
+    let flagged =
+        serde_json::from_str::<Vec<serde_json::Value>>(&sub.flags).is_ok_and(|f| !f.is_empty());
+    let failing = sub
+        .outcome
+        .as_deref()
+        .and_then(|o| serde_json::from_str::<serde_json::Value>(o).ok())
+        .is_some_and(|o| o["meets_standard"] == serde_json::Value::Bool(false));
+    flagged || failing
+}
+
+/// Whether the reasons carry a written note.
+fn has_note(reasons: &serde_json::Value) -> bool {
+    reasons.as_array().is_some_and(|rs| {
+        rs.iter()
+            .any(|r| r["note"].as_str().is_some_and(|n| !n.trim().is_empty()))
+    })
 }
 
 fn refused(r: Refusal) -> ApiError {

@@ -149,18 +149,31 @@ fn page_of(
     }
 }
 
+/// What a queue page asks for: the status, an optional village and flag, the page, the order.
+pub struct QueueAsk<'a> {
+    pub status: Status,
+    pub village: Option<&'a str>,
+    pub flag: Option<&'a str>,
+    pub page: i64,
+    pub order: fieldsurvey_db::worklists::QueueOrder,
+}
+
 /// One page of `caller`'s review queue (the API and the console): the versions of `status` in
-/// their subtree, oldest first. For a reviewer's signed-off queue, those decided at their level
-/// and the level below's that are overdue (escalated).
+/// their subtree, in the order asked (the API's: oldest first). For a reviewer's signed-off
+/// queue, those decided at their level and the level below's that are overdue (escalated).
 pub fn queue_page(
     c: &mut fieldsurvey_db::Conn,
     caller: &Caller,
     within: &Jurisdiction,
-    status: Status,
-    village: Option<&str>,
-    flag: Option<&str>,
-    page: i64,
+    ask: &QueueAsk<'_>,
 ) -> fieldsurvey_db::DbResult<Page> {
+    let QueueAsk {
+        status,
+        village,
+        flag,
+        page,
+        order,
+    } = *ask;
     let level = authz::queue_level(c, caller, status)?;
     let subs = fieldsurvey_db::worklists::review_queue(
         c,
@@ -172,6 +185,7 @@ pub fn queue_page(
             flag,
             offset: (page - 1) * PAGE_SIZE,
             limit: PAGE_SIZE + 1,
+            order,
         },
     )?;
     let ids: Vec<String> = subs.iter().map(|s| s.id.clone()).collect();
@@ -219,10 +233,13 @@ pub async fn review_queue(
                 c,
                 &caller,
                 &within,
-                status,
-                q.village.as_deref(),
-                q.flag.as_deref(),
-                page,
+                &QueueAsk {
+                    status,
+                    village: q.village.as_deref(),
+                    flag: q.flag.as_deref(),
+                    page,
+                    order: Default::default(),
+                },
             )
         })
         .await?;
