@@ -267,6 +267,20 @@ def main():
         status, _, _ = f.call("POST", path, tokens["county1"], big, "application/json")
         f.expect(f"an oversized body to {path}", status, {413})
 
+    # Grids (包干到人): a township reviewer assigns a household of the township, a surveyor of
+    # another township is refused, an oversized body is too large; the surveyor's own list.
+    assignment = "/api/v1/households/522732101201-0001/assignment"
+    status, _, _ = f.json("PUT", assignment, tokens["township1"], {"surveyor": "surveyor1"})
+    f.expect("assigning a household", status, {200})
+    status, _, _ = f.json("PUT", assignment, tokens["township1"], {"surveyor": "surveyor2"})
+    f.expect("assigning another township's surveyor", status, {400})
+    status, _, _ = f.call("PUT", assignment, tokens["township1"], big, "application/json")
+    f.expect(f"an oversized body to {assignment}", status, {413})
+    status, _, _ = f.json("GET", "/api/v1/assignments", tokens["surveyor1"])
+    f.expect("a surveyor's own households", status, {200})
+    status, _, _ = f.json("GET", "/api/v1/coverage?org=522732101000", tokens["township1"])
+    f.expect("a township's coverage", status, {200})
+
     # A query that cannot be read (a parameter given twice).
     for path in ("/api/v1/stats?org=522732101000&org=522732000000", "/api/v1/clues?page=1&page=2"):
         status, _, _ = f.json("GET", path, tokens["township1"])

@@ -6,7 +6,9 @@ use anyhow::Result;
 use fieldsurvey_db::Db;
 
 use crate::commands::admin::{NewUser, create_user, enrol_key, issue_enrolment_code};
-use crate::commands::import::{import_households, import_org_units, record};
+use crate::commands::import::{
+    import_grids, import_households, import_org_units, record, record_grids,
+};
 
 const ORG_UNITS: &[u8] = include_bytes!("../demo/org-units.csv");
 const HOUSEHOLDS: &[u8] = include_bytes!("../demo/households.csv");
@@ -82,6 +84,40 @@ pub const USERS: [DemoUser; 8] = [
     },
 ];
 
+/// The demo surveyors' grids (包干到人): surveyor1 the villages 522732101201 and …202,
+/// surveyor2 the villages of township 522732102000; village 522732101203 and the other county's
+/// households are left to nobody, so coverage shows households without a grid. A household
+/// already given a surveyor (a reviewer may have moved it) is left as it is. Returns how many
+/// households were given one.
+fn demo_grids(db: &Db, ledger_key: &fieldsurvey_core::ledger::LedgerKey) -> Result<usize> {
+    let mut conn = db.get()?;
+    let mut csv = String::from("household_code,username\n");
+    let mut n = 0;
+    for line in String::from_utf8_lossy(HOUSEHOLDS).lines().skip(1) {
+        let Some(code) = line.split(',').next() else {
+            continue;
+        };
+        let surveyor = if code.starts_with("522732101201") || code.starts_with("522732101202") {
+            "surveyor1"
+        } else if code.starts_with("522732102") {
+            "surveyor2"
+        } else {
+            continue;
+        };
+        if fieldsurvey_db::grids::responsible(&mut conn, code)?.is_none() {
+            csv.push_str(&format!("{code},{surveyor}\n"));
+            n += 1;
+        }
+    }
+    if n == 0 {
+        return Ok(0);
+    }
+    let operator = crate::wiring::operator();
+    let (summary, changed) = import_grids(db, csv.as_bytes(), &operator)?;
+    record_grids(db, ledger_key, &summary, changed, &operator)?;
+    Ok(summary.imported)
+}
+
 pub fn load(
     db: &Db,
     ledger_key: &fieldsurvey_core::ledger::LedgerKey,
@@ -110,9 +146,10 @@ pub fn load(
         }
     }
     let key_id = enrol_key(db, ledger_key, "surveyor1", DEMO_PUBLIC_KEY)?;
+    let grids = demo_grids(db, ledger_key)?;
     println!(
-        "demo data: {} org units, {} households",
-        orgs.imported, households.imported
+        "demo data: {} org units, {} households, {} given a responsible surveyor",
+        orgs.imported, households.imported, grids
     );
     println!("demo logins (POST http://{listen}/api/v1/auth/login):");
     for u in &USERS {

@@ -60,6 +60,12 @@ enum Command {
         #[command(subcommand)]
         command: ImportCommand,
     },
+    /// Grids (包干到人): `grid import FILE.csv` (household_code,username), each household's
+    /// responsible surveyor, an active surveyor whose unit contains the household's village.
+    Grid {
+        #[command(subcommand)]
+        command: ImportCommand,
+    },
     /// User accounts.
     User {
         #[command(subcommand)]
@@ -270,6 +276,9 @@ fn main() -> std::process::ExitCode {
         Command::Household {
             command: ImportCommand::Import { file },
         } => commands::import::households(&settings, &file),
+        Command::Grid {
+            command: ImportCommand::Import { file },
+        } => commands::import::grids(&settings, &file),
         Command::User {
             command:
                 UserCommand::Add {

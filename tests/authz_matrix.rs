@@ -219,6 +219,38 @@ fn table() -> Vec<Row> {
         },
         Row {
             method: "get",
+            template: "/api/v1/coverage",
+            cells: REVIEWERS_AUDITORS_ADMINS,
+            default: &[403],
+        },
+        Row {
+            method: "get",
+            template: "/api/v1/assignments",
+            // A surveyor's own grid.
+            cells: &[
+                ("anonymous", &[401]),
+                ("surveyor1", &[200]),
+                ("surveyor3", &[200]),
+                ("surveyor2", &[200]),
+            ],
+            default: &[403],
+        },
+        Row {
+            method: "put",
+            template: "/api/v1/households/{code}/assignment",
+            // Reviewers of the household's township or above; another township's is told it
+            // does not exist; no other role assigns.
+            cells: &[
+                ("anonymous", &[401]),
+                ("township1", &[200]),
+                ("county1", &[200]),
+                ("prefecture1", &[200]),
+                ("township2", &[404]),
+            ],
+            default: &[403],
+        },
+        Row {
+            method: "get",
             template: "/api/v1/ledger/checkpoint",
             cells: &[],
             default: &[200],
@@ -510,6 +542,14 @@ fn call(
             app.post_json(token, &path, &body).status
         }
         ("get", "/api/v1/stats") => app.get(token, "/api/v1/stats").status,
+        ("put", "/api/v1/households/{code}/assignment") => {
+            app.put_json(
+                token,
+                "/api/v1/households/522732101201-0001/assignment",
+                &json!({"surveyor": "surveyor1"}),
+            )
+            .status
+        }
         ("get", "/api/v1/ledger/checkpoint") => app.get(token, "/api/v1/ledger/checkpoint").status,
         ("post", "/api/v1/ledger/checkpoint") => {
             app.post_json(token, "/api/v1/ledger/checkpoint", &json!({}))

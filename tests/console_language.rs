@@ -1,9 +1,10 @@
 //! Every console page a person reads is in Chinese: the queue in each status, search, a
 //! failing record, a flagged correction with its history and diff, a rejected upload with its
-//! reasons, the photo viewer beside a reused photo, clues, the dashboard, spot checks, keys,
-//! the ledger, the operators' page, a household's record, and the pages that refuse — read as
-//! each role that may open them. A word of English outside codes and identifiers fails the
-//! test (`common::assert_page_in_chinese`, from the catalogue's list of identifiers).
+//! reasons, the photo viewer beside a reused photo, clues, the dashboard, 户户过 coverage and
+//! the grids' assignment page, spot checks, keys, the ledger, the operators' page, a
+//! household's record, and the pages that refuse — read as each role that may open them. A
+//! word of English outside codes and identifiers fails the test
+//! (`common::assert_page_in_chinese`, from the catalogue's list of identifiers).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -110,6 +111,13 @@ fn every_console_page_reads_in_chinese() {
         "/console/clues?status=closed".into(),
         "/console/clues?kind=water&village=示例".into(),
         "/console/dashboard".into(),
+        "/console/coverage".into(),
+        "/console/coverage?village=522732101201".into(),
+        "/console/coverage?org=522732101000&unassigned=true".into(),
+        "/console/coverage?surveyor=surveyor1&page=2".into(),
+        "/console/grids".into(),
+        "/console/grids?village=522732101201".into(),
+        "/console/grids?village=没有这个村".into(),
         "/console/spot-checks".into(),
         "/console/keys".into(),
         "/console/households/522732101201-0001".into(),

@@ -12,11 +12,13 @@ use common::survey::{Key, Upload};
 use common::{Service, real_services};
 
 /// Every page a menu can offer.
-const PAGES: [(&str, &str); 8] = [
+const PAGES: [(&str, &str); 10] = [
     ("/console/queue", "待审队列"),
     ("/console/search", "查找农户"),
     ("/console/clues", "问题线索"),
     ("/console/dashboard", "进度看板"),
+    ("/console/coverage", "户户过"),
+    ("/console/grids", "网格分配"),
     ("/console/spot-checks", "抽查"),
     ("/console/ledger", "问责账本"),
     ("/console/keys", "签名密钥"),
@@ -62,6 +64,8 @@ fn menus_agree_with_the_pages(app: &Client) {
                 "/console/search",
                 "/console/clues",
                 "/console/dashboard",
+                "/console/coverage",
+                "/console/grids",
                 "/console/keys",
             ],
         ),
@@ -72,6 +76,8 @@ fn menus_agree_with_the_pages(app: &Client) {
                 "/console/search",
                 "/console/clues",
                 "/console/dashboard",
+                "/console/coverage",
+                "/console/grids",
                 "/console/spot-checks",
                 "/console/keys",
             ],
@@ -83,6 +89,8 @@ fn menus_agree_with_the_pages(app: &Client) {
                 "/console/search",
                 "/console/clues",
                 "/console/dashboard",
+                "/console/coverage",
+                "/console/grids",
                 "/console/spot-checks",
                 "/console/keys",
             ],
@@ -94,6 +102,7 @@ fn menus_agree_with_the_pages(app: &Client) {
                 "/console/search",
                 "/console/clues",
                 "/console/dashboard",
+                "/console/coverage",
                 "/console/ledger",
                 "/console/keys",
             ],
@@ -105,6 +114,7 @@ fn menus_agree_with_the_pages(app: &Client) {
                 "/console/search",
                 "/console/clues",
                 "/console/dashboard",
+                "/console/coverage",
                 "/console/ledger",
                 "/console/keys",
                 "/console/attention",

@@ -272,3 +272,41 @@ pub fn may_spot_check(
 pub fn may_use_console(role: Role) -> bool {
     role != Role::Surveyor
 }
+
+/// Does `caller`'s role give households responsible surveyors (包干到人) at all? Reviewers,
+/// over their subtree: the jurisdiction the assignment page lists. Which household, with
+/// [`may_assign_household`].
+pub fn assigns_households(caller: &Caller) -> Option<Jurisdiction> {
+    (caller.role == Role::Reviewer).then(|| jurisdiction(caller))
+}
+
+/// May `caller` give a household of `village_code` its responsible surveyor, or move it to
+/// another? A reviewer of the household's township or above (an administrative act of the
+/// township, on record in the ledger under the reviewer's name).
+pub fn may_assign_household(
+    conn: &mut Conn,
+    caller: &Caller,
+    village_code: &str,
+) -> DbResult<bool> {
+    Ok(assigns_households(caller).is_some()
+        && org::is_within(conn, village_code, &caller.org_code)?)
+}
+
+/// May `caller` list the households they are responsible for? Surveyors: their own grid.
+pub fn may_list_own_assignments(caller: &Caller) -> bool {
+    caller.role == Role::Surveyor
+}
+
+/// May `caller` read 户户过 coverage? Reviewers, auditors and admins, of their subtree: the
+/// jurisdiction the unit asked about must lie in.
+pub fn may_read_coverage(caller: &Caller) -> Option<Jurisdiction> {
+    matches!(caller.role, Role::Reviewer | Role::Auditor | Role::Admin)
+        .then(|| jurisdiction(caller))
+}
+
+/// Does coverage's list of unvisited households show `caller` the heads' names? Reviewers
+/// (the unit lies in their jurisdiction: they work with these households); auditors and admins
+/// read figures and codes, not who lives there.
+pub fn may_read_head_names(caller: &Caller) -> bool {
+    caller.role == Role::Reviewer
+}

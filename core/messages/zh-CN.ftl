@@ -65,6 +65,7 @@ flag-photo-time-missing = 照片 { $part } 没有拍摄时间
 flag-photo-place = 照片 { $part } 的拍摄地点距登记的入户位置 { $km } 公里
 flag-photo-reused-file = 照片 { $part } 与户 { $household } 的照片 { $other_part } 是同一文件
 flag-photo-reused-scene = 照片 { $part } 与户 { $household } 的照片 { $other_part } 画面几乎相同
+flag-not-assigned-surveyor = 本户的责任网格员是 { $responsible }，本次由其他调查员核实
 
 ## The API's answers (problem+json): what a field app or the console shows a person.
 ## Placeholders hold identifiers: field and parameter names, codes, ids, figures.
@@ -210,3 +211,7 @@ clue-closed-by-approval = 本户后来审核通过的版本已达标或已消除
 api-no-thumbnail = 此照片无法生成缩略图
 api-spot-rate = 抽查比例须大于 0、不超过 1
 api-spot-seed = 随机种子须为 1 到 128 个字符
+api-assign-reviewers = 分配责任网格员由本乡镇及以上的审核人员操作
+api-assign-surveyor = { $surveyor } 不是可负责此户的调查员：须为在用的调查员账号，所属单位包含此户所在的村
+api-assignments-surveyors = 此列表是调查员本人负责的农户
+api-coverage-readers = 户户过覆盖情况供审核、审计和管理人员查看

@@ -68,6 +68,10 @@ pub fn describe(code: FlagCode, detail: &Value) -> String {
             ],
         ),
         FlagCode::FarFromVillage => say(Msg::FlagFarFromVillage, &[("km", km())]),
+        FlagCode::NotAssignedSurveyor => say(
+            Msg::FlagNotAssignedSurveyor,
+            &[("responsible", text("responsible"))],
+        ),
         FlagCode::DuplicatePerson => say(
             Msg::FlagDuplicatePerson,
             &[("member", member()), ("household", text("other_household"))],
@@ -149,6 +153,17 @@ pub fn document_flags(
         }
     }
     flags
+}
+
+/// `not_assigned_surveyor`: the household's responsible surveyor (包干到人) is `responsible`
+/// (their username), not the one who uploaded this version. Raised only where the household
+/// has one; the version is still signed off, and the reviewer sees why.
+pub fn not_assigned_surveyor(responsible: &str) -> Flag {
+    Flag::new(
+        FlagCode::NotAssignedSurveyor,
+        None,
+        serde_json::json!({"responsible": responsible}),
+    )
 }
 
 /// `duplicate_person`: member `member` also appears in the latest survey of `other_household`.

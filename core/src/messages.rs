@@ -78,6 +78,7 @@ messages! {
     FlagPhotoPlace = "flag-photo-place",
     FlagPhotoReusedFile = "flag-photo-reused-file",
     FlagPhotoReusedScene = "flag-photo-reused-scene",
+    FlagNotAssignedSurveyor = "flag-not-assigned-surveyor",
     StatusName = "status-name",
     LevelName = "level-name",
     TitleBadRequest = "title-bad-request",
@@ -185,6 +186,10 @@ messages! {
     ApiNoThumbnail = "api-no-thumbnail",
     ApiSpotRate = "api-spot-rate",
     ApiSpotSeed = "api-spot-seed",
+    ApiAssignReviewers = "api-assign-reviewers",
+    ApiAssignSurveyor = "api-assign-surveyor",
+    ApiAssignmentsSurveyors = "api-assignments-surveyors",
+    ApiCoverageReaders = "api-coverage-readers",
 }
 
 static CATALOGUE: LazyLock<FluentBundle<FluentResource>> = LazyLock::new(|| {
@@ -268,7 +273,7 @@ mod tests {
     use super::*;
 
     /// Every argument name any message uses, set to a value with no Latin letters.
-    const ARGS: [&str; 34] = [
+    const ARGS: [&str; 36] = [
         "status",
         "line",
         "column",
@@ -303,6 +308,8 @@ mod tests {
         "max",
         "newer",
         "seq",
+        "responsible",
+        "surveyor",
     ];
 
     fn placeholder_args() -> Vec<(&'static str, Arg<'static>)> {

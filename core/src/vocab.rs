@@ -205,6 +205,10 @@ vocabulary! {
         OrgImported = "org_imported",
         RegistryImported = "registry_imported",
         LedgerExported = "ledger_exported",
+        /// A grid file imported (`grid import`): responsible surveyors of many households.
+        GridsImported = "grids_imported",
+        /// One household given to (or moved to) a responsible surveyor by a reviewer.
+        HouseholdAssigned = "household_assigned",
     }
 }
 
@@ -218,6 +222,9 @@ vocabulary! {
         DuplicatePerson = "duplicate_person",
         SuspectedMissed = "suspected_missed",
         IdRegionMismatch = "id_region_mismatch",
+        /// Surveyed by a surveyor of the township other than the household's responsible one
+        /// (包干到人).
+        NotAssignedSurveyor = "not_assigned_surveyor",
     }
 }
 
@@ -231,7 +238,8 @@ impl FlagCode {
             FlagCode::PhotoTimeMismatch
             | FlagCode::PhotoLocationMismatch
             | FlagCode::FarFromVillage
-            | FlagCode::IdRegionMismatch => None,
+            | FlagCode::IdRegionMismatch
+            | FlagCode::NotAssignedSurveyor => None,
         }
     }
 }

@@ -20,6 +20,15 @@ pub struct Imported<'a> {
     pub refused: usize,
 }
 
+/// What an import of `registry` is on record as: the grids (responsible surveyors) are not
+/// the registry itself.
+fn action(registry: &str) -> LedgerAction {
+    match registry {
+        "grids" => LedgerAction::GridsImported,
+        _ => LedgerAction::RegistryImported,
+    }
+}
+
 /// Record an import by `actor`. Returns the entry's sequence number, or `None` when this very
 /// file is the registry's latest on record.
 pub fn record(
@@ -27,6 +36,28 @@ pub fn record(
     import: &Imported<'_>,
     actor: &Actor,
     key: &LedgerKey,
+) -> DbResult<Option<i64>> {
+    record_in(conn, import, actor, key, true)
+}
+
+/// Record an import that changed something, even when this file is the latest on record (a
+/// grid file imported again after reviewers moved households puts them back: that is on
+/// record too).
+pub fn record_change(
+    conn: &mut Conn,
+    import: &Imported<'_>,
+    actor: &Actor,
+    key: &LedgerKey,
+) -> DbResult<Option<i64>> {
+    record_in(conn, import, actor, key, false)
+}
+
+fn record_in(
+    conn: &mut Conn,
+    import: &Imported<'_>,
+    actor: &Actor,
+    key: &LedgerKey,
+    once_per_file: bool,
 ) -> DbResult<Option<i64>> {
     let at = crate::now();
     conn.transaction(|tx| {
@@ -36,10 +67,10 @@ pub fn record(
             .select(ri::sha256)
             .first(c)
             .optional())?;
-        if latest.as_deref() == Some(import.sha256) {
+        if once_per_file && latest.as_deref() == Some(import.sha256) {
             return Ok(None);
         }
-        let mut e = Entry::new(LedgerAction::RegistryImported, actor.clone());
+        let mut e = Entry::new(action(import.registry), actor.clone());
         e.detail = serde_json::json!({
             "registry": import.registry,
             "sha256": import.sha256,

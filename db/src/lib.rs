@@ -11,6 +11,7 @@ pub mod consistency;
 pub mod decisions;
 pub mod enrolment;
 pub mod error;
+pub mod grids;
 pub mod hash_index;
 pub mod households;
 pub mod imports;

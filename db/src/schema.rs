@@ -194,7 +194,18 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    household_assignments (household_code) {
+        household_code -> Text,
+        surveyor_id -> Text,
+        assigned_at -> Timestamp,
+        assigned_by -> Text,
+    }
+}
+
 diesel::joinable!(households -> org_units (village_code));
+diesel::joinable!(household_assignments -> households (household_code));
+diesel::joinable!(household_assignments -> users (surveyor_id));
 diesel::joinable!(users -> org_units (org_code));
 diesel::joinable!(submissions -> org_units (village_code));
 diesel::joinable!(signing_keys -> users (user_id));
@@ -406,4 +417,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     decision_signatures,
     enrolment_codes,
     registry_imports,
+    household_assignments,
 );

@@ -1,6 +1,6 @@
-//! `org import` and `household import`: CSV files in, a summary out (rows imported, rows
-//! refused with their line and reason, never the personal data on them), and a ledger entry
-//! naming the operator and the file's digest.
+//! `org import`, `household import` and `grid import`: CSV files in, a summary out (rows
+//! imported, rows refused with their line and reason, never the personal data on them), and a
+//! ledger entry naming the operator and the file's digest.
 
 use std::path::Path;
 
@@ -254,4 +254,134 @@ pub fn import_households(
         refused,
         sha256,
     })
+}
+
+#[derive(Deserialize)]
+struct GridRow {
+    household_code: String,
+    username: String,
+}
+
+/// `grid import`: the responsible surveyor (包干到人) of each household, on record in the
+/// ledger as the operator's.
+pub fn grids(settings: &Settings, file: &Path) -> Result<()> {
+    let db = connect(settings)?;
+    let ledger_key = settings.ledger_key()?;
+    let data = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    let operator = crate::wiring::operator();
+    let (summary, changed) = import_grids(&db, &data, &operator)?;
+    record_grids(&db, &ledger_key, &summary, changed, &operator)?;
+    summary.print("grid assignments");
+    Ok(())
+}
+
+/// Put a grid import on record: a file that moved households is recorded even when it is the
+/// latest on record (reviewers may have moved households since).
+pub fn record_grids(
+    db: &fieldsurvey_db::Db,
+    ledger_key: &fieldsurvey_core::ledger::LedgerKey,
+    summary: &Summary,
+    changed: usize,
+    operator: &fieldsurvey_core::ledger::Actor,
+) -> Result<()> {
+    let import = fieldsurvey_db::imports::Imported {
+        registry: "grids",
+        sha256: &summary.sha256,
+        imported: summary.imported,
+        refused: summary.refused.len(),
+    };
+    let mut conn = db.get()?;
+    if changed > 0 {
+        fieldsurvey_db::imports::record_change(&mut conn, &import, operator, ledger_key)?;
+    } else {
+        fieldsurvey_db::imports::record(&mut conn, &import, operator, ledger_key)?;
+    }
+    Ok(())
+}
+
+/// Read `household_code,username` rows: each household must be in the registry and each
+/// username an active surveyor whose unit contains the household's village; a refused line is
+/// named with its reason (never a head's name). Returns the summary and how many households
+/// changed hands.
+pub fn import_grids(
+    db: &fieldsurvey_db::Db,
+    csv_bytes: &[u8],
+    operator: &fieldsurvey_core::ledger::Actor,
+) -> Result<(Summary, usize)> {
+    const BATCH: usize = 1000;
+    let by = match operator {
+        fieldsurvey_core::ledger::Actor::Operator { name } => name.clone(),
+        _ => "operator".to_owned(),
+    };
+    let mut rdr = csv::Reader::from_reader(csv_bytes);
+    let mut conn = db.get()?;
+    let mut users = std::collections::HashMap::new();
+    let mut villages = std::collections::HashMap::new();
+    let mut batch: Vec<(String, String)> = Vec::with_capacity(BATCH);
+    let (mut imported, mut changed) = (0, 0);
+    let mut refused = Vec::new();
+    for (i, rec) in rdr.deserialize::<GridRow>().enumerate() {
+        let line = i as u64 + 2;
+        let Ok(row) = rec else {
+            refused.push((
+                line,
+                "unreadable row (expected household_code,username)".into(),
+            ));
+            continue;
+        };
+        let Ok(code) = HouseholdCode::parse(row.household_code.trim()) else {
+            refused.push((
+                line,
+                "household_code must look like 522732100201-0037".into(),
+            ));
+            continue;
+        };
+        if !fieldsurvey_db::households::exists(&mut conn, code.as_str())? {
+            refused.push((
+                line,
+                format!("household {} is not in the registry", code.as_str()),
+            ));
+            continue;
+        }
+        let username = row.username.trim().to_owned();
+        if !users.contains_key(&username) {
+            let user = fieldsurvey_db::users::by_username(&mut conn, &username)?;
+            users.insert(username.clone(), user);
+        }
+        let village_code = code.village_code().as_str().to_owned();
+        if !villages.contains_key(&village_code) {
+            let unit = fieldsurvey_db::org::get(&mut conn, &village_code)?;
+            villages.insert(village_code.clone(), unit);
+        }
+        let (Some(Some(user)), Some(Some(village))) =
+            (users.get(&username), villages.get(&village_code))
+        else {
+            refused.push((line, format!("no user {username:?}")));
+            continue;
+        };
+        if !fieldsurvey_db::grids::may_be_responsible(user, village) {
+            refused.push((
+                line,
+                format!(
+                    "{username} is not an active surveyor whose unit contains village {village_code}"
+                ),
+            ));
+            continue;
+        }
+        batch.push((code.as_str().to_owned(), user.id.clone()));
+        imported += 1;
+        if batch.len() == BATCH {
+            changed += fieldsurvey_db::grids::assign_batch(&mut conn, &batch, &by)?;
+            batch.clear();
+        }
+    }
+    changed += fieldsurvey_db::grids::assign_batch(&mut conn, &batch, &by)?;
+    Ok((
+        Summary {
+            imported,
+            refused,
+            sha256: hex::encode(Sha256::digest(csv_bytes)),
+        },
+        changed,
+    ))
 }

@@ -203,6 +203,17 @@ impl Client {
         )
     }
 
+    pub fn put_json(&self, token: Option<&str>, path: &str, body: &Value) -> Reply {
+        let mut req = self.agent.put(format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.header("Authorization", format!("Bearer {t}"));
+        }
+        Self::reply(
+            req.content_type("application/json")
+                .send(body.to_string().as_bytes()),
+        )
+    }
+
     pub fn post_raw(
         &self,
         token: Option<&str>,

@@ -52,6 +52,7 @@ pub(super) fn flag_name(code: FlagCode) -> &'static str {
         FlagCode::DuplicatePerson => "人员重复",
         FlagCode::SuspectedMissed => "疑似漏评",
         FlagCode::IdRegionMismatch => "户籍地不符",
+        FlagCode::NotAssignedSurveyor => "非责任网格员核实",
     }
 }
 
@@ -159,6 +160,8 @@ pub(super) fn action_name(action: LedgerAction) -> &'static str {
         LedgerAction::OrgImported => "导入行政区划",
         LedgerAction::RegistryImported => "导入农户底册",
         LedgerAction::LedgerExported => "导出台账",
+        LedgerAction::GridsImported => "导入网格分配",
+        LedgerAction::HouseholdAssigned => "分配责任网格员",
     }
 }
 

@@ -19,6 +19,10 @@ pub struct Menu {
     pub clues: bool,
     /// 进度看板 (`authz::may_read_stats`).
     pub dashboard: bool,
+    /// 户户过 (`authz::may_read_coverage`).
+    pub coverage: bool,
+    /// 网格分配 (`authz::assigns_households`).
+    pub grids: bool,
     /// 抽查 (`authz::spot_check_level`).
     pub spot_checks: bool,
     /// 问责账本 (`authz::may_read_ledger_entries`).
@@ -39,6 +43,8 @@ impl Menu {
             search: authz::may_search_households(caller).is_some(),
             clues: authz::may_read_clues(caller).is_some(),
             dashboard: authz::may_read_stats(caller),
+            coverage: authz::may_read_coverage(caller).is_some(),
+            grids: authz::assigns_households(caller).is_some(),
             spot_checks: authz::spot_check_level(conn, caller)?.is_some(),
             ledger: authz::may_read_ledger_entries(caller),
             attention: authz::may_tend_stopped_work(caller).is_some(),

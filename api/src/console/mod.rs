@@ -17,7 +17,9 @@ use crate::seal::SealFields;
 
 mod attention;
 mod clues;
+mod coverage;
 mod dashboard;
+mod grids;
 mod household;
 mod keys;
 mod labels;
@@ -83,6 +85,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/console/dashboard.csv",
             web::get().to(dashboard::dashboard_csv),
         )
+        .route("/console/coverage", web::get().to(coverage::coverage))
+        .route(
+            "/console/coverage.csv",
+            web::get().to(coverage::coverage_csv),
+        )
+        .route("/console/grids", web::get().to(grids::grids))
+        .route("/console/grids", web::post().to(grids::assign))
         .route("/console/clues", web::get().to(clues::clues))
         .route(
             "/console/clues/{id}/close",

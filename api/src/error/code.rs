@@ -116,11 +116,14 @@ pub enum ErrorCode {
     InvalidTime,
     /// A `decided_at` too far from the server's clock.
     StaleDecision,
+    /// A surveyor who may not be responsible for the household: unknown, not an active
+    /// surveyor, or of a unit that does not contain its village.
+    InvalidSurveyor,
 }
 
 impl ErrorCode {
     /// Every code, in declaration order (keep in step with the enum and `as_str`).
-    pub const ALL: [ErrorCode; 49] = [
+    pub const ALL: [ErrorCode; 50] = [
         ErrorCode::BadRequest,
         ErrorCode::Unauthorized,
         ErrorCode::Forbidden,
@@ -170,6 +173,7 @@ impl ErrorCode {
         ErrorCode::InvalidSignature,
         ErrorCode::InvalidTime,
         ErrorCode::StaleDecision,
+        ErrorCode::InvalidSurveyor,
     ];
 
     /// The text sent as `code` (and in the problem's `type` URL).
@@ -224,6 +228,7 @@ impl ErrorCode {
             ErrorCode::InvalidSignature => "invalid_signature",
             ErrorCode::InvalidTime => "invalid_time",
             ErrorCode::StaleDecision => "stale_decision",
+            ErrorCode::InvalidSurveyor => "invalid_surveyor",
         }
     }
 }

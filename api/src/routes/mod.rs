@@ -1,9 +1,12 @@
 //! One action per file; the route table is in `app.rs`.
 
 pub mod accountability;
+pub mod assignment_put;
+pub mod assignments_list;
 pub mod auth_login;
 pub mod auth_refresh;
 pub mod clues;
+pub mod coverage;
 pub mod health;
 pub mod keys_create;
 pub mod ledger;

@@ -6,7 +6,7 @@
 
 use fieldsurvey_core::checks::CheckedSurvey;
 use fieldsurvey_core::deadline::add_working_days;
-use fieldsurvey_core::flags::{Flag, document_flags, duplicate_person};
+use fieldsurvey_core::flags::{Flag, document_flags, duplicate_person, not_assigned_surveyor};
 use fieldsurvey_core::indicators::Outcome;
 use fieldsurvey_core::ledger::{Actor, Entry, RULESET};
 use fieldsurvey_core::rejection::Rejection;
@@ -151,7 +151,7 @@ impl Pipeline {
 
     /// The flags of a version about to be signed off (FORM.md: registry, ID regions, distance
     /// from the village, photo time and place, people in other households' latest surveys,
-    /// photos filed for another household), the clues it opens, and what the queue and the
+    /// photos filed for another household; and the household's responsible surveyor), the clues it opens, and what the queue and the
     /// stats keep.
     fn sign_off_extras(
         &self,
@@ -168,6 +168,14 @@ impl Pipeline {
             .and_then(|v| v.parent_code)
             .unwrap_or_else(|| sub.village_code.clone());
         let mut flags = document_flags(doc, registered, centroid);
+        // 包干到人: surveyed by someone other than the household's responsible surveyor (a
+        // household nobody is responsible for raises nothing).
+        if let Some((responsible_id, responsible)) =
+            fieldsurvey_db::grids::responsible(conn, &sub.household_code)?
+            && responsible_id != sub.surveyor_id
+        {
+            flags.push(not_assigned_surveyor(&responsible));
+        }
         let people: Vec<(String, i32)> = doc
             .id_numbers
             .iter()
