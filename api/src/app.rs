@@ -229,6 +229,7 @@ pub async fn serve(state: AppState, listener: TcpListener, workers: usize) -> st
             .app_data(methods.clone())
             .route("/api/v1/openapi.json", web::get().to(openapi_json))
             .configure(crate::console::configure)
+            .configure(crate::field_app::configure)
             .default_service(web::to(not_found))
     })
     .workers(workers)

@@ -9,6 +9,7 @@ pub mod authz;
 pub mod config;
 pub mod console;
 pub mod error;
+pub mod field_app;
 pub mod fuzzing;
 pub mod limits;
 pub mod metrics;

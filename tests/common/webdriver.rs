@@ -195,6 +195,34 @@ impl Browser {
         );
     }
 
+    /// Run `script` in the page as an async function body (its `return` is awaited) and give
+    /// back what it returns.
+    pub fn run_async(&self, script: &str, args: Value) -> Value {
+        let wrapped = format!(
+            "const done = arguments[arguments.length - 1];\n\
+             (async (...args) => {{ {script} }})(...Array.from(arguments).slice(0, -1))\n\
+             .then(done, (e) => done({{error: String(e && e.message || e)}}));"
+        );
+        self.call(
+            "POST",
+            &self.s("/execute/async"),
+            Some(json!({"script": wrapped, "args": args})),
+        )
+    }
+
+    /// Cut the browser off the network (Chromium's emulation: the page and its service worker
+    /// see `offline`), or put it back.
+    pub fn offline(&self, offline: bool) {
+        self.call(
+            "POST",
+            &self.s("/chromium/network_conditions"),
+            Some(json!({"network_conditions": {
+                "offline": offline, "latency": 0,
+                "download_throughput": 1_000_000_000, "upload_throughput": 1_000_000_000
+            }})),
+        );
+    }
+
     /// Press and release one key on the page (WebDriver's key codes: U+E012 is ←, U+E014 →,
     /// U+E00C Esc), as a person at the keyboard would, wherever the focus is.
     pub fn press(&self, key: &str) {
