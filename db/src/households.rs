@@ -215,10 +215,16 @@ pub fn fill_name_keys(
         conn.transaction(|tx| {
             for (code, sealed) in &rows {
                 if let Some(k) = key(sealed) {
-                    with_tx!(tx, |c| diesel::update(h::households.find(code))
-                        .set(h::head_name_hmac.eq(k))
-                        .execute(c))?;
-                    filled += 1;
+                    // Only the row as it was read: an import that renamed the head meanwhile
+                    // wrote its own value, which this must not overwrite.
+                    filled += with_tx!(tx, |c| diesel::update(
+                        h::households
+                            .find(code)
+                            .filter(h::head_name_hmac.is_null())
+                            .filter(h::head_name.eq(sealed))
+                    )
+                    .set(h::head_name_hmac.eq(k))
+                    .execute(c))?;
                 }
             }
             Ok(())

@@ -8,7 +8,6 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::labels::kind_name;
-use super::queue::village_filter;
 use super::session::{check_csrf, me};
 use super::{ConsoleError, Me, Page, SealForm, page, redirect};
 use crate::authz;
@@ -102,7 +101,7 @@ async fn render(
         .db
         .run(move |c| {
             let villages = fieldsurvey_db::org::villages_in(c, &within, None, 1000)?;
-            let chosen = village_filter(&typed, &villages);
+            let chosen = super::queue::village_or_code(c, &within, &typed, &villages)?;
             let village = chosen
                 .as_ref()
                 .ok()

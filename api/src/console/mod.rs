@@ -64,6 +64,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/console/logout", web::post().to(session::logout))
         .route("/console/queue", web::get().to(queue::queue))
         .route("/console/search", web::get().to(search::search))
+        .route("/console/search", web::post().to(search::search_post))
         .route(
             "/console/submissions/{id}",
             web::get().to(submission::submission),

@@ -64,6 +64,7 @@ struct QueuePage<'a> {
     next_link: String,
     /// The zone the times and dates are shown in, for the column headings.
     zone: String,
+    csrf: &'a str,
 }
 
 const SORTS: [(&str, &str, QueueOrder); 4] = [
@@ -134,23 +135,13 @@ pub(super) async fn queue(
     let caller = me.caller.clone();
     let order = sort.2;
     let pii = state.pii.clone();
+    let names = authz::may_read_head_names(&me.caller);
     let typed = typed_village.clone();
     let (result, villages, chosen, extras) = state
         .db
         .run(move |c| {
             let villages = fieldsurvey_db::org::villages_in(c, &within, None, VILLAGE_CHOICES)?;
-            // A code beyond the offered list is still matched, inside the jurisdiction only.
-            let chosen = match village_filter(&typed, &villages) {
-                Err(_) if typed.len() == 12 && typed.bytes().all(|b| b.is_ascii_digit()) => {
-                    match fieldsurvey_db::org::get(c, &typed)? {
-                        Some(u) if fieldsurvey_db::org::is_within(c, &u.code, within.root())? => {
-                            Ok(Some((u.code, u.name)))
-                        }
-                        _ => village_filter(&typed, &villages),
-                    }
-                }
-                other => other,
-            };
+            let chosen = village_or_code(c, &within, &typed, &villages)?;
             let code = chosen
                 .as_ref()
                 .ok()
@@ -178,8 +169,12 @@ pub(super) async fn queue(
             let village_codes: Vec<String> =
                 page.items.iter().map(|i| i.village_code.clone()).collect();
             let extras = Extras {
-                heads: fieldsurvey_db::households::heads(c, &codes)?
-                    .into_iter()
+                heads: if names {
+                    fieldsurvey_db::households::heads(c, &codes)?
+                } else {
+                    Default::default()
+                }
+                .into_iter()
                     .filter_map(|(code, sealed)| Some((code, pii.open(&sealed).ok()?)))
                     .collect(),
                 surveyors: fieldsurvey_db::users::names_by_id(c, &surveyors)?,
@@ -259,11 +254,11 @@ pub(super) async fn queue(
                 }),
                 overdue: i.overdue,
                 received_at: zone.cell_minute(&i.received_at),
-                head: extras
-                    .heads
-                    .get(&i.household_code)
-                    .cloned()
-                    .unwrap_or_else(|| "（不在底册）".to_owned()),
+                head: match extras.heads.get(&i.household_code) {
+                    Some(name) => name.clone(),
+                    None if names => "（不在底册）".to_owned(),
+                    None => "—".to_owned(),
+                },
                 surveyor: extras
                     .surveyors
                     .get(&i.surveyor_id)
@@ -329,6 +324,7 @@ pub(super) async fn queue(
         prev_link: link(page_no - 1),
         next_link: link(page_no + 1),
         zone: zone.heading(),
+        csrf: &me.csrf,
         village: typed_village,
         page: page_no,
         has_more,
@@ -343,6 +339,29 @@ struct Extras {
     surveyors: std::collections::HashMap<String, String>,
     outcomes: std::collections::HashMap<String, String>,
     villages: std::collections::HashMap<String, String>,
+}
+
+/// [`village_filter`], and a village's 12-digit code beyond the offered list still matched,
+/// inside the jurisdiction only.
+pub(super) fn village_or_code(
+    c: &mut fieldsurvey_db::Conn,
+    within: &fieldsurvey_db::org::Jurisdiction,
+    typed: &str,
+    villages: &[(String, String, String)],
+) -> fieldsurvey_db::DbResult<Result<Option<(String, String)>, String>> {
+    let found = village_filter(typed, villages);
+    if found.is_ok() || typed.len() != 12 || !typed.bytes().all(|b| b.is_ascii_digit()) {
+        return Ok(found);
+    }
+    Ok(match fieldsurvey_db::org::get(c, typed)? {
+        Some(u)
+            if u.level == fieldsurvey_core::vocab::OrgLevel::Village
+                && fieldsurvey_db::org::is_within(c, &u.code, within.root())? =>
+        {
+            Ok(Some((u.code, u.name)))
+        }
+        _ => found,
+    })
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use fieldsurvey_db::households::Search;
 use serde::Deserialize;
 
 use super::labels::status_name;
-use super::session::me;
+use super::session::{check_csrf, me};
 use super::{Me, Page, page};
 use crate::authz;
 use crate::error::ApiError;
@@ -21,6 +21,16 @@ const LIMIT: i64 = 50;
 #[derive(Deserialize)]
 pub(super) struct SearchQuery {
     q: Option<String>,
+}
+
+/// The page's own form posts (a name in an address would stay in browser histories and any
+/// proxy's access log); `GET ?q=` is kept for links to a household code.
+#[derive(Deserialize)]
+pub(super) struct SearchForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    q: String,
 }
 
 pub(super) struct Hit {
@@ -45,6 +55,9 @@ struct SearchPage<'a> {
     /// Why the words could not be searched for.
     problem: Option<&'static str>,
     more: bool,
+    csrf: &'a str,
+    /// Whether this reader may search by, and read, heads' names.
+    names: bool,
 }
 
 /// What typed words look for: digits (and the code's hyphen) are a code or its start; anything
@@ -75,12 +88,26 @@ pub(super) async fn search(
     query: web::Query<SearchQuery>,
 ) -> Page {
     let me = me(&state, &req).await?;
+    find(&state, &me, query.into_inner().q.unwrap_or_default()).await
+}
+
+pub(super) async fn search_post(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    form: web::Form<SearchForm>,
+) -> Page {
+    let me = me(&state, &req).await?;
+    check_csrf(&me, &form.csrf)?;
+    find(&state, &me, form.into_inner().q).await
+}
+
+async fn find(state: &AppState, me: &Me, q: String) -> Page {
     let Some(within) = authz::may_search_households(&me.caller) else {
         return Err(ApiError::Forbidden("查找农户供审核、审计和管理人员使用".into()).into());
     };
-    let q = query.into_inner().q.unwrap_or_default();
+    let names = authz::may_read_head_names(&me.caller);
     let mut body = SearchPage {
-        me: Some(&me),
+        me: Some(me),
         notice: None,
         q: q.trim().to_owned(),
         taken_as: "",
@@ -88,10 +115,15 @@ pub(super) async fn search(
         searched: false,
         problem: None,
         more: false,
+        csrf: &me.csrf,
+        names,
     };
     if !q.trim().is_empty() {
         match read(&q) {
             Err(problem) => body.problem = Some(problem),
+            Ok((false, _)) if !names => {
+                body.problem = Some("按户主姓名查找供审核人员使用；请按户编码查找。");
+            }
             Ok((by_code, words)) => {
                 let key = if by_code {
                     words.clone()
@@ -118,6 +150,7 @@ pub(super) async fn search(
                     .map(|f| Hit {
                         head: f
                             .head_name
+                            .filter(|_| names)
                             .and_then(|sealed| state.pii.open(&sealed).ok())
                             .unwrap_or_else(|| "—".to_owned()),
                         village: format!("{}（{}）", f.village_name, f.village_code),

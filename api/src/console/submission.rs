@@ -171,6 +171,11 @@ async fn load(state: &AppState, me: &Me, id: String) -> Result<Loaded, ConsoleEr
                     break;
                 }
                 let doc = open_survey(&pii, &p.document);
+                // Its names are shown in the history and the diff: a read on record, as the
+                // current version's is.
+                if doc.is_some() && p.surveyor_id != caller.user_id {
+                    fieldsurvey_db::users::record_pii_read(c, &caller.user_id, &p.id)?;
+                }
                 if earlier.is_none() {
                     earlier = doc.clone().map(|d| (p.id.clone(), d));
                 }

@@ -95,6 +95,10 @@ pub(super) async fn viewer(
                 .open(&sub.document)
                 .ok()
                 .and_then(|t| serde_json::from_str(&t).ok());
+            // The visit's place is personal data too: the read is on record.
+            if survey.is_some() && sub.surveyor_id != caller.user_id {
+                fieldsurvey_db::users::record_pii_read(c, &caller.user_id, &sub.id)?;
+            }
             Ok(Some((sub, photos, flags, others, survey, part)))
         })
         .await?;

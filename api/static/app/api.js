@@ -18,7 +18,24 @@ async function session() {
   return (await store.get("kv", "session")) || null;
 }
 
-async function refresh(s) {
+/// A new token pair, once, however many requests found the old one expired at the same time
+/// (page and service worker alike): the service revokes every token of a family when a spent
+/// refresh token is shown again, so two refreshes with one token would sign the surveyor out.
+async function refresh(stale) {
+  const run = async () => {
+    const now = await session();
+    if (!now) return null;
+    // Someone refreshed while we waited: use theirs.
+    if (now.access_token !== stale.access_token) return now;
+    return refreshWith(now);
+  };
+  if (self.navigator && navigator.locks) {
+    return navigator.locks.request("fieldsurvey-refresh", run);
+  }
+  return run();
+}
+
+async function refreshWith(s) {
   const r = await fetch("/api/v1/auth/refresh", {
     method: "POST",
     headers: { "Content-Type": "application/json" },
@@ -71,6 +88,9 @@ export async function signedIn() {
   return session();
 }
 
+/// Sign out: the session and the downloaded household list go; the outbox stays (each entry
+/// is its own surveyor's, sent only under their session) and so does the phone's key.
 export async function logout() {
   await store.del("kv", "session");
+  await store.clear("households");
 }

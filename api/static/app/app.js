@@ -165,13 +165,14 @@ function surveyView(session, key, prefill, photos) {
         const signed = await signSurvey(doc, key);
         await outbox.add({
           id: doc.id,
+          username: session.username,
           created: new Date().toISOString(),
           survey: signed,
           photos: taken.map((p) => ({ part: p.part, kind: p.kind, blob: p.blob, name: p.name, sha256: p.sha256 })),
         });
         say(navigator.onLine ? "已签名保存，正在发送。" : "已签名保存在手机上，有网时自动发送。");
-        await requestBackgroundSync();
         await homeView(session, key);
+        requestBackgroundSync();
         sync(true);
       },
     });
@@ -188,7 +189,11 @@ function correctionOf(session, key, entry) {
 
 async function requestBackgroundSync() {
   try {
-    const reg = await navigator.serviceWorker.ready;
+    // `ready` never settles where the worker could not be registered: do not wait on it.
+    const reg = await Promise.race([
+      navigator.serviceWorker.ready,
+      new Promise((_, no) => setTimeout(() => no(new Error("no worker")), 3000)),
+    ]);
     if (reg.sync) await reg.sync.register("outbox");
   } catch (_) {
     // No background sync here: the page sends when it is open and online.
@@ -196,8 +201,14 @@ async function requestBackgroundSync() {
 }
 
 let syncing = false;
+let again = false;
 async function sync(now = false) {
-  if (syncing || (!navigator.onLine && !now)) return;
+  if (!navigator.onLine && !now) return;
+  if (syncing) {
+    // Asked while a round runs: run another when it ends, so nothing asked for is dropped.
+    again = again || now;
+    return;
+  }
   syncing = true;
   const redraw = async () => {
     const s = await api.signedIn();
@@ -218,6 +229,10 @@ async function sync(now = false) {
     syncing = false;
     await redraw();
   }
+  if (again) {
+    again = false;
+    await sync(true);
+  }
 }
 
 async function start() {
@@ -227,6 +242,15 @@ async function start() {
   $("#who").textContent = session.username;
   const key = await keyOf(session.username);
   if (!key) return enrolView(session);
+  // Unsent surveys, photos and the key live in this browser's storage: ask that it not be
+  // cleared under storage pressure.
+  if (navigator.storage && navigator.storage.persist) {
+    navigator.storage.persisted().then((yes) => yes || navigator.storage.persist()).then((yes) => {
+      const note = $("#storage-note");
+      note.hidden = yes;
+      note.textContent = yes ? "" : "提示：浏览器未承诺长期保存本应用的数据，请尽快发送调查，勿清理浏览器数据。";
+    }).catch(() => {});
+  }
   await homeView(session, key);
   await loadHouseholds();
   await drawHouseholds(session, key);

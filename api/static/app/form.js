@@ -88,6 +88,7 @@ export function problems(doc, photos) {
   });
   if (!doc.members.some((m) => m.relation === "head")) out.push("请标明户主");
   if (!Number.isFinite(doc.income.net_cny) || doc.income.net_cny < 0) out.push("请填写家庭纯收入（元）");
+  if (!Number.isInteger(doc.income.year)) out.push("请填写收入年度");
   if (!photos.some((p) => p.kind === "house")) out.push("缺少住房照片");
   if (!photos.some((p) => p.kind === "household_with_verifier")) out.push("缺少入户合影（核实人与农户合影）");
   return out;
@@ -178,6 +179,7 @@ export function render(root, { households, prefill, prefillPhotos, save }) {
   const source = select("water_source", [["piped", "自来水"], ["well", "井水"], ["spring", "山泉水"], ["cistern", "水窖"], ["other", "其他"]],
     base.water ? base.water.source : "piped");
   const remarks = el("textarea", { name: "remarks", rows: 2 }, base.remarks || "");
+  const revisit = el("input", { type: "checkbox", name: "revisit" });
 
   const photoRows = PHOTO_KINDS.map(([kind, label]) => {
     const input = el("input", { type: "file", name: "photo_" + kind, accept: "image/jpeg,image/png", capture: "environment" });
@@ -208,7 +210,8 @@ export function render(root, { households, prefill, prefillPhotos, save }) {
       form: "household-verification/1",
       supersedes: base.supersedes || null,
       household_code: code.value.trim(),
-      visited_at: nowWithOffset(),
+      // A correction keeps the visit it corrects unless the surveyor went again.
+      visited_at: base.visited_at && !revisit.checked ? base.visited_at : nowWithOffset(),
       location: { lat: num(lat), lon: num(lon), accuracy_m: Number.isFinite(num(acc)) ? num(acc) : 50 },
       members: [...members.children].map((tr) => ({
         name: tr.querySelector("[name=name]").value.trim(),
@@ -233,8 +236,10 @@ export function render(root, { households, prefill, prefillPhotos, save }) {
       el("li", { class: ok ? "pass" : "fail" }, `${name}：${ok ? "达标" : "未达标"}（${why}）`)));
   }
 
+  let saving = false;
   const form = el("form", { id: "survey", class: "survey", onsubmit: async (ev) => {
     ev.preventDefault();
+    if (saving) return;
     const d = doc();
     const photos = takenPhotos();
     const wrong = problems(d, photos);
@@ -243,10 +248,24 @@ export function render(root, { households, prefill, prefillPhotos, save }) {
       errors.scrollIntoView({ behavior: "smooth" });
       return;
     }
-    await save(d, photos);
+    // One survey per press, however long the photos take to hash.
+    saving = true;
+    const button = form.querySelector("#sign-and-save");
+    button.disabled = true;
+    button.textContent = "正在签名保存…";
+    try {
+      await save(d, photos);
+    } catch (err) {
+      errors.replaceChildren(el("li", {}, "未能保存：" + (err.message || err)));
+      errors.scrollIntoView({ behavior: "smooth" });
+      saving = false;
+      button.disabled = false;
+      button.textContent = "签名并保存（无网也可）";
+    }
   }, oninput: update, onchange: update },
   el("h2", {}, base.supersedes ? "更正被退回的调查" : "入户核实调查"),
-  el("fieldset", {}, el("legend", {}, "农户"), el("label", {}, "户编码", code), list),
+  el("fieldset", {}, el("legend", {}, "农户"), el("label", {}, "户编码", code), list,
+    base.visited_at ? el("label", {}, revisit, "本次重新入户走访（走访时间改为现在）") : ""),
   el("fieldset", {}, el("legend", {}, "走访地点"), locate,
     el("label", {}, "纬度", lat), el("label", {}, "经度", lon), el("label", {}, "精度（米）", acc)),
   el("fieldset", {}, el("legend", {}, "家庭成员"),

@@ -23,13 +23,25 @@ export const STATE_NAMES = {
 
 const FINAL = ["approved", "rejected", "superseded", "refused"];
 
+/// Refusals of the survey that mean an upload it names must be sent again, not that the survey
+/// is wrong.
+const UPLOAD_CODES = ["unknown_upload", "upload_incomplete", "upload_expired", "upload_lost"];
+
 export async function add(entry) {
   await store.put("outbox", { state: "waiting", tries: 0, progress: 0, ...entry });
 }
 
+/// The signed-in surveyor's entries, newest first (a shared phone keeps each person's apart:
+/// a survey is sent only under the session of the person who signed it).
 export async function entries() {
-  const list = await store.all("outbox");
+  const s = await store.get("kv", "session");
+  const list = (await store.all("outbox")).filter((e) => s && e.username === s.username);
   return list.sort((a, b) => (b.created || "").localeCompare(a.created || ""));
+}
+
+/// Whether something of the signed-in surveyor's still waits to be sent.
+export async function waiting() {
+  return (await entries()).some((e) => ["waiting", "sending"].includes(e.state));
 }
 
 function waitFor(tries) {
@@ -75,8 +87,20 @@ async function sendOne(entry, changed) {
       e.progress = 100;
       e.tries = 0;
       e.sent = new Date().toISOString();
+      // A resend of what the service already judged answers with its state.
+      if (answer.rejections && answer.rejections.length) e.reasons = answer.rejections.map((r) => r.message);
     });
   } catch (err) {
+    const codes = err instanceof ApiError && err.problem && err.problem.errors
+      ? err.problem.errors.map((e) => e.code) : [];
+    if (codes.length && codes.every((c) => UPLOAD_CODES.includes(c))) {
+      // An upload it names is gone or unfinished (expired while the phone was away): send the
+      // photos again, then the survey.
+      await store.update(entry.id, (e) => {
+        for (const p of e.photos) { p.upload_id = null; p.tus_url = null; }
+      });
+      throw err;
+    }
     if (err instanceof ApiError && err.status >= 400 && err.status < 500 && err.status !== 401 && err.status !== 408 && err.status !== 429) {
       // The service read it and said no: sending it again would not change that.
       await store.update(entry.id, (e) => { e.state = "refused"; e.reasons = err.reasons.length ? err.reasons : [err.message]; });

@@ -60,5 +60,6 @@ export async function update(id, change) {
     };
     tx.oncomplete = () => resolve(result);
     tx.onerror = () => reject(tx.error);
+    tx.onabort = () => reject(tx.error || new Error("存储失败（手机空间可能不足）"));
   });
 }

@@ -3,7 +3,7 @@
 // sync sends the outbox when the phone finds a connection, even with the app closed.
 "use strict";
 
-import { sendAll, follow } from "./outbox.js";
+import { follow, sendAll, waiting } from "./outbox.js";
 
 const CACHE = "fieldsurvey-app-__RELEASE__";
 const SHELL = ["/app/", "/app/app.css", "/app/app.js", "/app/api.js", "/app/store.js", "/app/jcs.js",
@@ -27,16 +27,19 @@ self.addEventListener("fetch", (event) => {
   if (event.request.method !== "GET" || url.origin !== self.location.origin || !url.pathname.startsWith("/app/")) {
     return;
   }
-  // The shell: the network's copy when it answers (and kept), the cached one when it does not.
+  // The shell from this release's cache first (it cannot be stale: a new release is a new
+  // worker with a new cache), so the app opens at once on a link that hangs; the network only
+  // for what the cache lacks.
   event.respondWith((async () => {
     const cache = await caches.open(CACHE);
+    const kept = await cache.match(event.request, { ignoreSearch: true });
+    if (kept) return kept;
     try {
       const fresh = await fetch(event.request);
       if (fresh.ok) cache.put(event.request, fresh.clone());
       return fresh;
     } catch (_) {
-      const kept = await cache.match(event.request, { ignoreSearch: true });
-      return kept || new Response("离线，且本机没有这一页的副本。", { status: 503, headers: { "Content-Type": "text/plain; charset=utf-8" } });
+      return new Response("离线，且本机没有这一页的副本。", { status: 503, headers: { "Content-Type": "text/plain; charset=utf-8" } });
     }
   })());
 });
@@ -44,9 +47,11 @@ self.addEventListener("fetch", (event) => {
 self.addEventListener("sync", (event) => {
   if (event.tag === "outbox") {
     event.waitUntil((async () => {
-      await sendAll();
+      await sendAll(() => {}, true);
       await follow();
       for (const c of await self.clients.matchAll()) c.postMessage("outbox-changed");
+      // Still waiting (the line dropped again): fail, so the browser tries again later.
+      if (await waiting()) throw new Error("outbox still waiting");
     })());
   }
 });

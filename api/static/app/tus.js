@@ -49,7 +49,10 @@ async function failure(r) {
 /// Send `blob`; `state.url` is the upload's address once made (kept by the caller with
 /// `save`, so a restart resumes too). `progress(sent, total)` as it goes. Returns the upload's
 /// id (the last segment of its address).
-export async function upload(blob, meta, state, save, progress) {
+export async function upload(blob, meta, state, save, progress, attempt = 0) {
+  // A damaged or out-of-step chunk is asked again a few times; past that the outbox's waits
+  // take over (a link that damages every chunk is not helped by hurrying).
+  if (attempt > 4) throw new Error("上传多次未成功，稍后自动重试");
   let offset = null;
   if (state.url) offset = await offsetOf(state.url);
   if (offset === null) {
@@ -78,16 +81,18 @@ export async function upload(blob, meta, state, save, progress) {
     } else if (r.status === 409 || r.status === 460) {
       // Our idea of the offset was wrong, or the chunk was damaged on the way: ask again.
       const held = await offsetOf(state.url);
+      attempt += 1;
+      if (attempt > 4) throw new Error("上传多次未成功，稍后自动重试");
       if (held === null) {
         state.url = null;
         await save(state);
-        return upload(blob, meta, state, save, progress);
+        return upload(blob, meta, state, save, progress, attempt);
       }
       offset = held;
     } else if (r.status === 404 || r.status === 410) {
       state.url = null;
       await save(state);
-      return upload(blob, meta, state, save, progress);
+      return upload(blob, meta, state, save, progress, attempt + 1);
     } else {
       throw await failure(r);
     }
