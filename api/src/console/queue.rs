@@ -175,8 +175,8 @@ pub(super) async fn queue(
                     Default::default()
                 }
                 .into_iter()
-                    .filter_map(|(code, sealed)| Some((code, pii.open(&sealed).ok()?)))
-                    .collect(),
+                .filter_map(|(code, sealed)| Some((code, pii.open(&sealed).ok()?)))
+                .collect(),
                 surveyors: fieldsurvey_db::users::names_by_id(c, &surveyors)?,
                 outcomes: fieldsurvey_db::submissions::outcomes(c, &ids)?,
                 villages: fieldsurvey_db::org::names(c, &village_codes)?,
