@@ -27,12 +27,14 @@ pub mod progress;
 pub mod reviews;
 pub mod schema;
 pub mod sessions;
+pub mod spool;
 pub mod spot_checks;
 pub mod storage;
 pub mod submissions;
 pub mod tokens;
 pub mod trend;
 pub mod upkeep;
+pub mod uploads;
 pub mod users;
 pub mod worklists;
 

@@ -385,6 +385,20 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    uploads (id) {
+        id -> Text,
+        owner_id -> Text,
+        length -> BigInt,
+        upload_offset -> BigInt,
+        sha256 -> Nullable<Text>,
+        metadata -> Nullable<Text>,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        completed_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     org_units,
     households,
@@ -411,6 +425,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     console_sessions,
     photo_fingerprints,
     village_stats_delta,
+    uploads,
     household_progress,
     photo_hashes,
     ledger_pending,

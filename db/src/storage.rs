@@ -107,6 +107,41 @@ impl PhotoStore {
         }
     }
 
+    /// Take a file whose SHA-256 is already known (a finished resumable upload) as the
+    /// original `sha256_hex`: locally synced and renamed into place (copied when the file is on
+    /// another filesystem), on S3 uploaded as [`ObjectWriter::finish`] does. The file is gone
+    /// afterwards.
+    pub fn adopt(&self, file: &Path, sha256_hex: &str) -> Result<(), StorageError> {
+        match self {
+            PhotoStore::S3(s3) => {
+                let key = original_key(sha256_hex);
+                let recent = std::time::SystemTime::now() - REWRITE_AFTER;
+                if s3.written_at(&key)?.is_none_or(|at| at < recent) {
+                    s3.put(&key, std::fs::read(file)?)?;
+                }
+                remove_if_there(file)
+            }
+            PhotoStore::Local(l) => {
+                std::fs::File::open(file)?.sync_all()?;
+                let dest = l.path_of(sha256_hex);
+                let dir = dest
+                    .parent()
+                    .map(Path::to_path_buf)
+                    .unwrap_or_else(|| l.root.clone());
+                std::fs::create_dir_all(&dir)?;
+                if std::fs::rename(file, &dest).is_err() {
+                    let mut tmp = l.tmp_file()?;
+                    std::io::copy(&mut std::fs::File::open(file)?, tmp.as_file_mut())?;
+                    tmp.as_file().sync_all()?;
+                    tmp.persist(&dest).map_err(|e| StorageError::Io(e.error))?;
+                    remove_if_there(file)?;
+                }
+                std::fs::File::open(&dir)?.sync_all()?;
+                Ok(())
+            }
+        }
+    }
+
     /// Every original in the store: its hash, when it was last written, its size. (For the
     /// collector of orphans: a photo uploaded again is written again, so a recent time means
     /// an upload may be about to name it.)

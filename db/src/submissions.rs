@@ -377,6 +377,9 @@ pub fn referenced_photos(
             .distinct()
             .load(c))?;
         out.extend(found);
+        // A finished resumable upload's bytes wait in the store for the submission that will
+        // name them, until the upload expires.
+        out.extend(crate::uploads::named_photos(conn, chunk)?);
     }
     Ok(out)
 }

@@ -15,6 +15,9 @@
 //! each other. The large tables (submissions, photos, the ledger) stay autovacuum's; a database
 //! that has it off is reported at start ([`autovacuum_off`]).
 //! SQLite reuses freed pages by itself: nothing to do there.
+//!
+//! Also here: the collection of expired resumable uploads ([`collect_expired_uploads`]), which
+//! every API process runs (`dev` too) with its spool.
 
 use diesel::prelude::*;
 
@@ -85,6 +88,54 @@ pub fn spawn_upkeep(db: crate::Db, every: std::time::Duration) {
                     "queue tables vacuumed"
                 ),
                 Err(e) => tracing::warn!(error = %e, "vacuuming the queue tables failed"),
+            }
+        }
+    });
+}
+
+/// Remove expired resumable uploads (tus expiration: 7 days after creation, finished or not):
+/// their rows and spool files. A finished upload's bytes stay in the photo store; `fieldsurvey
+/// gc` collects them later if no submission names them. Returns how many were removed.
+pub fn collect_expired_uploads(
+    conn: &mut crate::Conn,
+    spool: &crate::spool::UploadSpool,
+) -> DbResult<usize> {
+    let mut removed = 0;
+    loop {
+        let ids = crate::uploads::expired(conn, crate::now(), 500)?;
+        if ids.is_empty() {
+            return Ok(removed);
+        }
+        for id in &ids {
+            if let Ok(uuid) = uuid::Uuid::parse_str(id)
+                && let Err(e) = spool.remove(&uuid)
+            {
+                // The row goes anyway: a file left behind is only space, and a later pass of
+                // `fieldsurvey gc` sees no row for it.
+                tracing::warn!(error = %e, "removing an expired upload's spool file failed");
+            }
+            crate::uploads::delete(conn, id)?;
+            removed += 1;
+        }
+    }
+}
+
+/// Collect expired uploads every `every` on the async runtime (first after one period).
+pub fn spawn_upload_collector(
+    db: crate::Db,
+    spool: crate::spool::UploadSpool,
+    every: std::time::Duration,
+) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let spool = spool.clone();
+            match db.run(move |c| collect_expired_uploads(c, &spool)).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(uploads = n, "expired uploads collected"),
+                Err(e) => tracing::warn!(error = %e, "collecting expired uploads failed"),
             }
         }
     });
