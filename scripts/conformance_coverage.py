@@ -25,6 +25,14 @@ ELSEWHERE = {
         "an_unwritable_photo_store_answers_503_and_loses_nothing_acknowledged",
     ("post", "/api/v1/submissions", "429"):
         "tests/e2e_limits.rs uploads_past_the_account_rate_are_refused_with_retry_after_and_change_nothing",
+    ("head", "/api/v1/uploads/{id}", "410"):
+        "tests/tus_uploads.rs protocol (an expired upload)",
+    ("patch", "/api/v1/uploads/{id}", "410"):
+        "tests/tus_uploads.rs protocol (an expired upload)",
+    ("patch", "/api/v1/uploads/{id}", "408"):
+        "tests/tus_uploads.rs resume_after_a_cut (a stalled body)",
+    ("post", "/api/v1/uploads", "429"):
+        "tests/tus_uploads.rs protocol (the cap on unfinished uploads)",
     ("get", "/readyz", "503"):
         "tests/e2e_production.rs nothing_accepted_is_lost_while_the_broker_is_unreachable",
 }

@@ -14,6 +14,7 @@ written to OUT.json for scripts/conformance_coverage.py. Exits non-zero on any a
 breaks the document or a flow that does not go as the contract says.
 """
 
+import base64
 import datetime
 import hashlib
 import json
@@ -197,6 +198,63 @@ def main():
     wait_final(f, tokens["surveyor1"], bad["id"])
     status, _, _ = f.call("GET", f"/api/v1/submissions/{bad['id']}/photos/p3/thumbnail", tokens["surveyor1"])
     f.expect("thumbnail of a non-image", status, {409})
+
+    # Resumable uploads (tus 1.0.0), each answer of the protocol, and a JSON submission naming
+    # the uploads (then its resend). Expiry (410), a stalled body (408) and the cap on
+    # unfinished uploads (429) are reached by tests/tus_uploads.rs.
+    s1, tus = tokens["surveyor1"], {"Tus-Resumable": "1.0.0"}
+    octet = "application/offset+octet-stream"
+    status, _, _ = f.call("OPTIONS", "/api/v1/uploads")
+    f.expect("tus options", status, {204})
+
+    def create_upload(length, token=s1, version=tus):
+        status, _, hdrs = f.call("POST", "/api/v1/uploads", token, headers=dict(version, **{"Upload-Length": str(length)}))
+        return status, hdrs.get("Location", "") or ""
+
+    def patch(loc, offset, data, extra=None, ctype=octet, version=tus):
+        headers = dict(version, **{"Upload-Offset": str(offset)}, **(extra or {}))
+        return f.call("PATCH", loc, s1, data, ctype, headers)[0]
+
+    ids = {}
+    for part, file in photos.items():
+        data = open(file, "rb").read()
+        status, loc = create_upload(len(data))
+        f.expect("creating an upload", status, {201})
+        status, _, _ = f.call("HEAD", loc, s1, headers=tus)
+        f.expect("the upload's offset", status, {200})
+        half = len(data) // 2
+        f.expect("a first piece", patch(loc, 0, data[:half]), {204})
+        if part == "p1":
+            f.expect("a piece at the wrong offset", patch(loc, 0, data[:half]), {409})
+            wrong = "sha256 " + base64.b64encode(hashlib.sha256(b"other").digest()).decode()
+            f.expect("a piece with a wrong checksum", patch(loc, half, data[half:], {"Upload-Checksum": wrong}), {460})
+            f.expect("a piece without Upload-Offset", f.call("PATCH", loc, s1, b"x", octet, tus)[0], {400})
+            f.expect("a piece that is not an octet stream", patch(loc, half, b"x", ctype="text/plain"), {415})
+            f.expect("a piece without Tus-Resumable", patch(loc, half, b"x", version={}), {412})
+            f.expect("more than the upload's length", patch(loc, half, data[half:] + b"xx"), {413})
+        right = "sha256 " + base64.b64encode(hashlib.sha256(data[half:]).digest()).decode()
+        f.expect("the last piece", patch(loc, half, data[half:], {"Upload-Checksum": right}), {204})
+        ids[part] = loc.rsplit("/", 1)[-1]
+    f.expect("an upload without Upload-Length", f.call("POST", "/api/v1/uploads", s1, headers=tus)[0], {400})
+    f.expect("an upload by a reviewer", create_upload(10, tokens["township1"])[0], {403})
+    f.expect("an upload over the photo limit", create_upload(16 * 1024 * 1024)[0], {413})
+    f.expect("an upload without Tus-Resumable", create_upload(10, version={})[0], {412})
+    unknown = "/api/v1/uploads/00000000-0000-4000-8000-000000000000"
+    f.expect("the offset of an unknown upload", f.call("HEAD", unknown, s1, headers=tus)[0], {404})
+    f.expect("HEAD without Tus-Resumable", f.call("HEAD", unknown, s1)[0], {412})
+    f.expect("a piece of an unknown upload", patch(unknown, 0, b"x"), {404})
+    status, _, _ = f.call("PATCH", unknown, None, b"x", octet, dict(tus, **{"Upload-Offset": "0"}))
+    f.expect("a piece without a caller", status, {401})
+    f.expect("an offset without a caller", f.call("HEAD", unknown, None, headers=tus)[0], {401})
+    f.expect("terminating without a caller", f.call("DELETE", unknown, None, headers=tus)[0], {401})
+    status, loc = create_upload(10)
+    f.expect("terminating an upload", f.call("DELETE", loc, s1, headers=tus)[0], {204})
+    f.expect("terminating it again", f.call("DELETE", loc, s1, headers=tus)[0], {404})
+    f.expect("DELETE without Tus-Resumable", f.call("DELETE", loc, s1)[0], {412})
+    jsurvey, _, _ = survey_body(key, key_id, photos, {"id": "0193a5b2-7c1e-7a10-9d2b-c0965cdc7302"})
+    for what, wanted in (("a JSON submission", {202}), ("its resend", {200})):
+        status, _, _ = f.json("POST", "/api/v1/submissions", s1, {"survey": jsurvey, "uploads": ids})
+        f.expect(what, status, wanted)
 
     household = survey["household_code"]
     status, _, _ = f.json("GET", f"/api/v1/households/{household}/accountability", tokens["township1"])

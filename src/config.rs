@@ -52,9 +52,15 @@ pub struct Settings {
     pub header_timeout_secs: Option<u64>,
     pub trust_forwarded_for: Option<bool>,
     pub office_tz: Option<String>,
+    pub upload_spool_dir: Option<String>,
+    pub upload_lifetime_secs: Option<u64>,
+    pub max_unfinished_uploads: Option<i64>,
 }
 
-const KEYS: [&str; 32] = [
+const KEYS: [&str; 35] = [
+    "UPLOAD_SPOOL_DIR",
+    "UPLOAD_LIFETIME_SECS",
+    "MAX_UNFINISHED_UPLOADS",
     "OFFICE_TZ",
     "SIGN_IN_FREE_FAILURES",
     "SIGN_IN_FREE_FAILURES_PER_ADDRESS",
@@ -151,6 +157,9 @@ impl Settings {
                 })
             }
             "OFFICE_TZ" => self.office_tz = Some(v),
+            "UPLOAD_SPOOL_DIR" => self.upload_spool_dir = Some(v),
+            "UPLOAD_LIFETIME_SECS" => self.upload_lifetime_secs = Some(num(key, &v)?),
+            "MAX_UNFINISHED_UPLOADS" => self.max_unfinished_uploads = Some(num(key, &v)?),
             "METRICS_LISTEN" => self.metrics_listen = Some(v),
             "LOG_FORMAT" => self.log_format = Some(v),
             "DB_POOL_SIZE" => self.db_pool_size = Some(num(key, &v)?),
@@ -272,6 +281,15 @@ impl Settings {
         }
         // Checked when the settings were loaded.
         config.office_zone = self.office_zone().unwrap_or_default();
+        let r = &mut config.resumable;
+        r.spool_dir = self.upload_spool_dir.as_ref().map(PathBuf::from);
+        if let Some(s) = self.upload_lifetime_secs {
+            r.lifetime = Duration::from_secs(s.max(1));
+        }
+        if let Some(n) = self.max_unfinished_uploads {
+            r.max_unfinished = n.max(1);
+        }
+        r.collect_every = self.upkeep_interval();
         config
     }
 

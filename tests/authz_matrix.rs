@@ -287,6 +287,43 @@ fn table() -> Vec<Row> {
             cells: SIGNED_IN_OK,
             default: &[200],
         },
+        // Resumable uploads: anyone may ask what is spoken; surveyors create; an upload is its
+        // owner's alone (anyone else is told it does not exist).
+        Row {
+            method: "options",
+            template: "/api/v1/uploads",
+            cells: &[],
+            default: &[204],
+        },
+        Row {
+            method: "post",
+            template: "/api/v1/uploads",
+            cells: &[
+                ("anonymous", &[401]),
+                ("surveyor1", &[201]),
+                ("surveyor3", &[201]),
+                ("surveyor2", &[201]),
+            ],
+            default: &[403],
+        },
+        Row {
+            method: "head",
+            template: "/api/v1/uploads/{id}",
+            cells: &[("anonymous", &[401]), ("surveyor1", &[200])],
+            default: &[404],
+        },
+        Row {
+            method: "patch",
+            template: "/api/v1/uploads/{id}",
+            cells: &[("anonymous", &[401]), ("surveyor1", &[204])],
+            default: &[404],
+        },
+        Row {
+            method: "delete",
+            template: "/api/v1/uploads/{id}",
+            cells: &[("anonymous", &[401]), ("surveyor1", &[204])],
+            default: &[404],
+        },
         Row {
             method: "get",
             template: "/healthz",
@@ -565,6 +602,31 @@ fn call(
         ("get", "/api/v1/ledger/proof/consistency") => {
             app.get(token, "/api/v1/ledger/proof/consistency?from=1&to=1")
                 .status
+        }
+        ("options", "/api/v1/uploads") => app.tus("OPTIONS", token, "/api/v1/uploads", &[], None).0,
+        ("post", "/api/v1/uploads") => {
+            app.tus("POST", token, "/api/v1/uploads", &[("Upload-Length", "10")], None)
+                .0
+        }
+        (method, "/api/v1/uploads/{id}") => {
+            // A fresh upload of surveyor1's each time (a DELETE removes it).
+            let owner = app.token("surveyor1");
+            let (status, upload) = app.tus(
+                "POST",
+                Some(&owner),
+                "/api/v1/uploads",
+                &[("Upload-Length", "10")],
+                None,
+            );
+            assert_eq!(status, 201);
+            let headers = [
+                ("Upload-Offset", "0"),
+                ("Content-Type", "application/offset+octet-stream"),
+            ];
+            match method {
+                "patch" => app.tus("PATCH", token, &upload, &headers, Some(b"01234")).0,
+                other => app.tus(&other.to_uppercase(), token, &upload, &[], None).0,
+            }
         }
         ("get", path) => app.get(token, path).status,
         (m, p) => panic!("no request for {m} {p}"),

@@ -53,6 +53,11 @@ pub fn build_app_config(cfg: &mut ServiceConfig) {
         .service(ledger::get_entries)
         .service(ledger::inclusion_proof)
         .service(ledger::consistency_proof)
+        .service(uploads_options::upload_options)
+        .service(uploads_create::create_upload)
+        .service(uploads_head::upload_state)
+        .service(uploads_patch::append_upload)
+        .service(uploads_delete::terminate_upload)
         .service(health::healthz)
         .service(health::readyz)
         .service(health::metrics);
@@ -202,10 +207,21 @@ pub async fn serve(state: AppState, listener: TcpListener, workers: usize) -> st
     let methods = web::Data::new(Methods::of(&openapi));
     let openapi = web::Data::new(serde_json::to_string_pretty(&openapi).unwrap_or_default());
     let header_timeout = state.config.abuse.limits.header_timeout;
+    // Resumable uploads: this process's spool and hash states, and the collection of expired
+    // uploads (in `dev` as in production).
+    let tus = crate::tus::Tus::new(&state.store, &state.config.resumable)
+        .map_err(std::io::Error::other)?;
+    fieldsurvey_db::upkeep::spawn_upload_collector(
+        state.db.clone(),
+        tus.spool.clone(),
+        tus.settings.collect_every,
+    );
+    let tus = web::Data::new(tus);
     let data = web::Data::new(state);
     HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
+            .app_data(tus.clone())
             .app_data(
                 web::JsonConfig::default()
                     .limit(64 * 1024)

@@ -29,6 +29,35 @@ impl Default for UploadLimits {
     }
 }
 
+/// Resumable uploads (tus 1.0.0, `/api/v1/uploads`): where unfinished ones are kept, how long
+/// one lives, how many unfinished ones an account may have.
+#[derive(Debug, Clone)]
+pub struct ResumableSettings {
+    /// `UPLOAD_SPOOL_DIR`; by default `uploads/` in a local photo store, or
+    /// `fieldsurvey-uploads` in the system's temporary directory beside an S3 store (see
+    /// docs/decisions.md: with several API processes, a directory they share).
+    pub spool_dir: Option<std::path::PathBuf>,
+    /// From creation to expiry, finished or not (`UPLOAD_LIFETIME_SECS`, default 7 days).
+    pub lifetime: Duration,
+    /// Unfinished, unexpired uploads per account (`MAX_UNFINISHED_UPLOADS`, default 50).
+    pub max_unfinished: i64,
+    /// How often expired uploads are collected (`QUEUE_VACUUM_SECS`, the upkeep's period).
+    pub collect_every: Duration,
+}
+
+impl Default for ResumableSettings {
+    fn default() -> Self {
+        Self {
+            spool_dir: None,
+            lifetime: Duration::from_secs(
+                fieldsurvey_db::uploads::LIFETIME_DAYS as u64 * 24 * 3600,
+            ),
+            max_unfinished: 50,
+            collect_every: Duration::from_secs(30),
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct ApiConfig {
     pub jwt: JwtKeys,
@@ -42,6 +71,8 @@ pub struct ApiConfig {
     pub trust_forwarded: bool,
     /// The zone every time on a page is shown in (`OFFICE_TZ`, default Asia/Shanghai).
     pub office_zone: crate::office_time::OfficeZone,
+    /// Resumable uploads.
+    pub resumable: ResumableSettings,
 }
 
 impl ApiConfig {
@@ -54,6 +85,7 @@ impl ApiConfig {
             abuse: Arc::new(Limiter::new(AbuseLimits::default())),
             trust_forwarded: false,
             office_zone: crate::office_time::OfficeZone::default(),
+            resumable: ResumableSettings::default(),
         }
     }
 

@@ -18,6 +18,7 @@ pub mod openapi;
 pub mod routes;
 pub mod seal;
 pub mod state;
+pub mod tus;
 pub mod view;
 
 pub use app::{build_app_config, serve};

@@ -24,6 +24,9 @@ pub struct UploadLabels {
 pub struct ApiMetrics {
     pub request_seconds: Family<RouteLabels, Histogram, fn() -> Histogram>,
     pub uploads: Family<UploadLabels, Counter>,
+    /// Bytes received in resumable-upload PATCH bodies (kept or not): a photo cut off and
+    /// resumed should count about its size once.
+    pub upload_bytes: Counter,
     pub outbox_backlog: Gauge,
     pub needs_attention: Gauge,
     /// Entries in the ledger, and the size and Unix time of its newest checkpoint (0 if none).
@@ -44,6 +47,7 @@ impl ApiMetrics {
         let m = ApiMetrics {
             request_seconds: Family::new_with_constructor(latency_histogram as fn() -> Histogram),
             uploads: Family::default(),
+            upload_bytes: Counter::default(),
             outbox_backlog: Gauge::default(),
             needs_attention: Gauge::default(),
             ledger_entries: Gauge::default(),
@@ -60,6 +64,11 @@ impl ApiMetrics {
             "fieldsurvey_uploads",
             "Survey uploads by result",
             m.uploads.clone(),
+        );
+        registry.register(
+            "fieldsurvey_upload_bytes_received",
+            "Bytes received in resumable-upload PATCH bodies",
+            m.upload_bytes.clone(),
         );
         registry.register(
             "fieldsurvey_outbox_backlog",

@@ -32,7 +32,7 @@ impl utoipa::Modify for BearerAuth {
     }
 }
 
-const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
+const METHODS: [&str; 7] = ["get", "post", "put", "patch", "delete", "head", "options"];
 const PROBLEM: &str = "#/components/schemas/Problem";
 
 fn problem(description: &str) -> Value {

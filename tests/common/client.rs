@@ -252,6 +252,39 @@ impl Client {
         self.post_raw(Some(token), "/api/v1/submissions", &ctype, &body)
     }
 
+    /// A resumable-upload request (tus 1.0.0: `Tus-Resumable` added): status and `Location`.
+    pub fn tus(
+        &self,
+        method: &str,
+        token: Option<&str>,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&[u8]>,
+    ) -> (u16, String) {
+        let mut req = ureq::http::Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.base))
+            .header("Tus-Resumable", "1.0.0");
+        if let Some(t) = token {
+            req = req.header("Authorization", format!("Bearer {t}"));
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let resp = match body {
+            Some(b) => self.agent.run(req.body(b.to_vec()).unwrap()),
+            None => self.agent.run(req.body(()).unwrap()),
+        }
+        .expect("request failed at the transport level");
+        let location = resp
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        (resp.status().as_u16(), location)
+    }
+
     /// Poll a submission until its status is final (not `queued`).
     pub fn wait_final(&self, token: &str, id: &str) -> Value {
         let deadline = Instant::now() + Duration::from_secs(60);

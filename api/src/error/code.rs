@@ -116,6 +116,31 @@ pub enum ErrorCode {
     InvalidTime,
     /// A `decided_at` too far from the server's clock.
     StaleDecision,
+    // Resumable uploads (tus 1.0.0) and JSON submissions.
+    /// 412: the request is not tus 1.0.0 (`Tus-Resumable: 1.0.0` missing or other; `Tus-Version` says which is).
+    TusVersion,
+    /// 410: the resumable upload expired (7 days after its creation); start a new one.
+    UploadExpired,
+    /// 410: the bytes received for the upload are not in this server's spool; start a new one.
+    UploadLost,
+    /// 460: the chunk does not match its `Upload-Checksum`; nothing of it was kept.
+    ChecksumMismatch,
+    /// 409: `Upload-Offset` is not the upload's offset (HEAD says what it is).
+    OffsetMismatch,
+    /// 409: another request is writing this upload now; HEAD, then go on.
+    UploadBusy,
+    /// 429: the account has as many unfinished uploads as it may; finish or delete some.
+    TooManyUploads,
+    /// In `errors[]` of a 400: a tus header (`Upload-Length`, `Upload-Offset`, `Upload-Metadata`, `Upload-Checksum`) missing or unreadable.
+    InvalidUploadHeader,
+    /// In `errors[]` of a 400: a JSON submission names an upload that is not there, expired, or not the caller's.
+    UnknownUpload,
+    /// In `errors[]` of a 400: a JSON submission names an upload that is not complete.
+    UploadIncomplete,
+    /// In `errors[]` of a 400: an upload's SHA-256 is not the one the signed survey declares for its part.
+    UploadHashMismatch,
+    /// In `errors[]` of a 400: an upload is given for a part the signed survey does not list.
+    UploadPartNotListed,
     /// A surveyor who may not be responsible for the household: unknown, not an active
     /// surveyor, or of a unit that does not contain its village.
     InvalidSurveyor,
@@ -123,7 +148,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, in declaration order (keep in step with the enum and `as_str`).
-    pub const ALL: [ErrorCode; 50] = [
+    pub const ALL: [ErrorCode; 62] = [
         ErrorCode::BadRequest,
         ErrorCode::Unauthorized,
         ErrorCode::Forbidden,
@@ -173,6 +198,18 @@ impl ErrorCode {
         ErrorCode::InvalidSignature,
         ErrorCode::InvalidTime,
         ErrorCode::StaleDecision,
+        ErrorCode::TusVersion,
+        ErrorCode::UploadExpired,
+        ErrorCode::UploadLost,
+        ErrorCode::ChecksumMismatch,
+        ErrorCode::OffsetMismatch,
+        ErrorCode::UploadBusy,
+        ErrorCode::TooManyUploads,
+        ErrorCode::InvalidUploadHeader,
+        ErrorCode::UnknownUpload,
+        ErrorCode::UploadIncomplete,
+        ErrorCode::UploadHashMismatch,
+        ErrorCode::UploadPartNotListed,
         ErrorCode::InvalidSurveyor,
     ];
 
@@ -228,6 +265,18 @@ impl ErrorCode {
             ErrorCode::InvalidSignature => "invalid_signature",
             ErrorCode::InvalidTime => "invalid_time",
             ErrorCode::StaleDecision => "stale_decision",
+            ErrorCode::TusVersion => "unsupported_tus_version",
+            ErrorCode::UploadExpired => "upload_expired",
+            ErrorCode::UploadLost => "upload_lost",
+            ErrorCode::ChecksumMismatch => "checksum_mismatch",
+            ErrorCode::OffsetMismatch => "offset_mismatch",
+            ErrorCode::UploadBusy => "upload_busy",
+            ErrorCode::TooManyUploads => "too_many_uploads",
+            ErrorCode::InvalidUploadHeader => "invalid_upload_header",
+            ErrorCode::UnknownUpload => "unknown_upload",
+            ErrorCode::UploadIncomplete => "upload_incomplete",
+            ErrorCode::UploadHashMismatch => "upload_hash_mismatch",
+            ErrorCode::UploadPartNotListed => "upload_part_not_listed",
             ErrorCode::InvalidSurveyor => "invalid_surveyor",
         }
     }

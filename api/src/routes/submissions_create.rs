@@ -1,4 +1,6 @@
-//! `POST /api/v1/submissions`: a signed survey with its photos. Answers 202 only once the
+//! `POST /api/v1/submissions`: a signed survey with its photos, two ways in — a multipart form
+//! with the photos as parts, or JSON naming finished resumable uploads
+//! (`submissions_json.rs`) — and one ingest (`ingest.rs`). Answers 202 only once the
 //! submission row and its outbox row are committed together and every photo is durably stored;
 //! a resend of the same id and content answers 200 with the current state, other content 409.
 //! Everything about the content itself is judged by the worker and recorded on the submission.
@@ -6,117 +8,17 @@
 use actix_multipart::Multipart;
 use actix_web::http::header;
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, post, web};
-use fieldsurvey_core::ids::{HouseholdCode, SubmissionId};
-use fieldsurvey_db::models::{Submission, SubmissionPhoto};
-use fieldsurvey_db::submissions::Ingested;
-use serde::Serialize;
-use serde_json::Value;
 
 use crate::auth::Caller;
 use crate::authz;
-use crate::error::{ApiError, ErrorCode, ProblemItem};
-use crate::routes::upload;
+use crate::error::{ApiError, ErrorCode};
+pub use crate::routes::ingest::Accepted;
+pub(crate) use crate::routes::ingest::envelope;
+use crate::routes::ingest::{self, Envelope, PhotoIn};
+use crate::routes::{submissions_json, upload};
 use crate::state::AppState;
-use crate::view::{self, SubmissionView};
+use crate::view::SubmissionView;
 use fieldsurvey_core::messages::{Arg, Msg, say};
-
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct Accepted {
-    pub id: String,
-    pub status: &'static str,
-    pub status_url: String,
-}
-
-/// What the API itself needs from the survey: who, which household, which content.
-pub(crate) struct Envelope {
-    id: SubmissionId,
-    household: HouseholdCode,
-    supersedes: Option<String>,
-    digest: String,
-    signer_key_id: Option<String>,
-}
-
-pub(crate) fn envelope(raw: &[u8]) -> Result<Envelope, ApiError> {
-    let value: Value = serde_json::from_slice(raw).map_err(|e| {
-        ApiError::BadRequest(vec![
-            ProblemItem::new(
-                ErrorCode::InvalidDocument,
-                say(
-                    Msg::ApiSurveyNotJson,
-                    &[
-                        ("line", Arg::from(e.line().to_string())),
-                        ("column", Arg::from(e.column().to_string())),
-                    ],
-                ),
-            )
-            .at("survey"),
-        ])
-    })?;
-    let Value::Object(obj) = &value else {
-        return Err(ApiError::bad(
-            ErrorCode::InvalidDocument,
-            say(Msg::ApiSurveyNotObject, &[]),
-        ));
-    };
-    let mut errors = Vec::new();
-    let id = obj
-        .get("id")
-        .and_then(Value::as_str)
-        .and_then(|s| SubmissionId::parse(s).ok());
-    if id.is_none() {
-        errors.push(
-            ProblemItem::new(ErrorCode::InvalidDocument, say(Msg::ApiSurveyId, &[])).at("id"),
-        );
-    }
-    let household = obj
-        .get("household_code")
-        .and_then(Value::as_str)
-        .and_then(|s| HouseholdCode::parse(s).ok());
-    if household.is_none() {
-        errors.push(
-            ProblemItem::new(
-                ErrorCode::InvalidDocument,
-                say(Msg::ApiSurveyHouseholdCode, &[]),
-            )
-            .at("household_code"),
-        );
-    }
-    let supersedes = match obj.get("supersedes") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) if SubmissionId::parse(s).is_ok() => Some(s.to_lowercase()),
-        Some(_) => {
-            errors.push(
-                ProblemItem::new(
-                    ErrorCode::InvalidDocument,
-                    say(Msg::ApiSurveySupersedes, &[]),
-                )
-                .at("supersedes"),
-            );
-            None
-        }
-    };
-    let digest = fieldsurvey_core::canonical::content_digest(&value);
-    if digest.is_err() {
-        errors.push(ProblemItem::new(
-            ErrorCode::InvalidDocument,
-            say(Msg::ApiSurveyCanonical, &[]),
-        ));
-    }
-    match (id, household, digest) {
-        (Some(id), Some(household), Ok(digest)) if errors.is_empty() => Ok(Envelope {
-            id,
-            household,
-            supersedes,
-            digest: digest.as_str().to_owned(),
-            signer_key_id: obj
-                .get("signature")
-                .and_then(|s| s.get("key_id"))
-                .and_then(Value::as_str)
-                .map(str::to_owned),
-        }),
-        _ => Err(ApiError::BadRequest(errors)),
-    }
-}
 
 /// The upload's parts, as the document describes them (the handler streams them, see
 /// `upload.rs`): the survey, and any number of photo parts beside it.
@@ -130,7 +32,10 @@ pub struct UploadForm {
 
 #[utoipa::path(
     tag = "submissions",
-    request_body(content = UploadForm, content_type = "multipart/form-data", description = "part `survey` (application/json) and one part per photos[].part (image/jpeg or image/png)"),
+    request_body(content(
+        (UploadForm = "multipart/form-data"),
+        (submissions_json::JsonSubmission = "application/json")
+    ), description = "multipart: part `survey` (application/json) and one part per photos[].part (image/jpeg or image/png). JSON: `{survey, uploads: {part: upload_id}}`, each upload finished (`/api/v1/uploads`), the caller's, and of the SHA-256 the survey declares for its part"),
     responses(
         (status = 202, body = Accepted), (status = 200, body = SubmissionView),
         (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem),
@@ -209,119 +114,56 @@ async fn accept(
             unit: "bytes",
         });
     }
-    let is_multipart = req
+    let essence = req
         .mime_type()
         .ok()
         .flatten()
-        .is_some_and(|m| m.essence_str() == "multipart/form-data");
-    if !is_multipart {
-        return Err(ApiError::UnsupportedMediaType(say(
-            Msg::ApiSendMultipart,
-            &[],
-        )));
-    }
-    let multipart = Multipart::new(req.headers(), payload);
-    let db = state.db.clone();
-    let mut parsed: Option<Envelope> = None;
-    let upload = upload::read(multipart, &state.store, limits, async |raw: &[u8]| {
-        let env = envelope(raw)?;
-        let village = env.household.village_code().as_str().to_owned();
-        let who = caller.clone();
-        if !db
-            .run(move |c| authz::may_upload(c, &who, &village))
-            .await?
-        {
-            return Err(ApiError::Forbidden(say(Msg::ApiUploadOutside, &[])));
+        .map(|m| m.essence_str().to_owned());
+    let (env, survey_text, photos) = match essence.as_deref() {
+        Some("multipart/form-data") => from_multipart(state, &caller, req, payload).await?,
+        Some("application/json") => submissions_json::read(state, &caller, payload).await?,
+        _ => {
+            return Err(ApiError::UnsupportedMediaType(say(
+                Msg::ApiSendMultipart,
+                &[],
+            )));
         }
-        parsed = Some(env);
-        Ok(())
-    })
+    };
+    ingest::commit(state, &caller, request_id, env, survey_text, photos).await
+}
+
+/// The multipart way in: the survey part first (refused before any photo is stored when the
+/// caller may not upload for its household), the photos streamed into the store.
+async fn from_multipart(
+    state: &AppState,
+    caller: &Caller,
+    req: &HttpRequest,
+    payload: web::Payload,
+) -> Result<(Envelope, String, Vec<PhotoIn>), ApiError> {
+    let multipart = Multipart::new(req.headers(), payload);
+    let mut parsed: Option<Envelope> = None;
+    let upload = upload::read(
+        multipart,
+        &state.store,
+        &state.config.limits,
+        async |raw: &[u8]| {
+            parsed = Some(ingest::authorise(state, caller, raw).await?);
+            Ok(())
+        },
+    )
     .await?;
     let env = parsed.ok_or_else(|| ApiError::Internal("survey part read but not parsed".into()))?;
-    let id = env.id.to_string();
-    tracing::Span::current().record("submission_id", id.as_str());
     let survey_text = String::from_utf8(upload.survey)
         .map_err(|_| ApiError::bad(ErrorCode::InvalidDocument, say(Msg::ApiSurveyNotUtf8, &[])))?;
-
-    let now = fieldsurvey_db::now();
-    let village = env.household.village_code().as_str().to_owned();
-    let sub = Submission {
-        id: id.clone(),
-        household_code: env.household.as_str().to_owned(),
-        village_code: village.clone(),
-        surveyor_id: caller.user_id.clone(),
-        content_digest: env.digest.clone(),
-        // Sealed at rest (PIPL): it holds names and ID numbers.
-        document: state
-            .pii
-            .seal(&survey_text)
-            .map_err(|e| ApiError::Internal(e.to_string()))?,
-        status: fieldsurvey_core::vocab::Status::Queued,
-        received_at: now,
-        processed_at: None,
-        request_id: request_id.clone(),
-        supersedes: env.supersedes,
-        signer_key_id: env.signer_key_id,
-        outcome: None,
-        rejections: "[]".into(),
-        flags: "[]".into(),
-        superseded_by: None,
-    };
-    let photos: Vec<SubmissionPhoto> = upload
+    let photos = upload
         .photos
-        .iter()
-        .map(|p| SubmissionPhoto {
-            submission_id: id.clone(),
-            part: p.part.clone(),
-            sha256: p.stored.sha256.clone(),
-            size_bytes: p.stored.size as i64,
-            content_type: p.content_type.clone(),
-            kind: None,
-            width: None,
-            height: None,
-            exif_time: None,
-            exif_lat: None,
-            exif_lon: None,
-            orientation: None,
-            phash: None,
+        .into_iter()
+        .map(|p| PhotoIn {
+            part: p.part,
+            sha256: p.stored.sha256,
+            size: p.stored.size,
+            content_type: p.content_type,
         })
         .collect();
-    // The message a worker receives: ids only, never survey content.
-    let message =
-        fieldsurvey_db::outbox::ProcessMessage::new(&id, request_id.as_deref()).outbox_row(now);
-
-    let pii = state.pii.clone();
-    let ledger_key = state.ledger_key.clone();
-    let outcome = state
-        .db
-        .run(
-            move |c| match fieldsurvey_db::submissions::ingest(c, &sub, &photos, &message)? {
-                Ingested::New => Ok(Ok(None)),
-                Ingested::Existing(existing) => {
-                    if existing.content_digest != sub.content_digest
-                        || existing.surveyor_id != sub.surveyor_id
-                    {
-                        return Ok(Err(ApiError::Conflict(
-                            ErrorCode::IdConflict,
-                            say(Msg::ApiIdConflict, &[]),
-                        )));
-                    }
-                    view::load(c, *existing, &pii, view::Ids::Masked, &ledger_key)
-                        .map(|v| Ok(Some(v)))
-                }
-            },
-        )
-        .await??;
-    match outcome {
-        None => {
-            state.relay_wake.notify_one();
-            tracing::info!(household_village = %env.household.village_code().as_str(), "submission accepted");
-            Ok(HttpResponse::Accepted().json(Accepted {
-                status_url: format!("/api/v1/submissions/{id}"),
-                id,
-                status: "queued",
-            }))
-        }
-        Some(view) => Ok(HttpResponse::Ok().json(view)),
-    }
+    Ok((env, survey_text, photos))
 }
