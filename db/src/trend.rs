@@ -14,8 +14,8 @@ use crate::{Conn, DbError, DbResult, with_conn};
 /// One day's counts.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Day {
-    /// Households of the registry whose version received that day is signed off or approved
-    /// (what 已核实 counts, by the day the version arrived).
+    /// Households of the registry with a standing signed-off or approved version, on the first
+    /// day of the window one of them arrived (what 已核实 counts, each household once).
     pub verified: i64,
     /// Clues closed that day (by an approved version, or by hand).
     pub clues_closed: i64,
@@ -55,14 +55,18 @@ pub fn daily(conn: &mut Conn, unit: &OrgUnit, bounds: &[NaiveDateTime]) -> DbRes
     let (first, last) = (at(&bounds[0]), at(&bounds[days]));
     let like = format!("'{}%'", unit.path);
     let verified: Vec<&str> = VERIFIED.iter().map(|s| s.as_str()).collect();
+    // Each household once, on the first day in the window that one of its standing versions
+    // arrived (two standing versions of one household on two days are one household verified).
     let verified_sql = format!(
-        "SELECT CAST({day} AS BIGINT) AS day, CAST(COUNT(DISTINCT s.household_code) AS BIGINT) AS n \
+        "SELECT CAST({day} AS BIGINT) AS day, CAST(COUNT(*) AS BIGINT) AS n FROM ( \
+         SELECT s.household_code, MIN(s.received_at) AS first_at \
          FROM submissions s JOIN org_units o ON o.code = s.village_code \
          WHERE o.path LIKE {like} AND s.status IN ('{statuses}') \
          AND s.received_at >= {first} AND s.received_at < {last} \
          AND EXISTS (SELECT 1 FROM households h WHERE h.household_code = s.household_code) \
+         GROUP BY s.household_code) v \
          GROUP BY 1",
-        day = which("s.received_at"),
+        day = which("v.first_at"),
         statuses = verified.join("', '"),
     );
     let closed_sql = format!(
