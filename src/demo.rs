@@ -181,5 +181,11 @@ pub fn load(
             println!("  {username:<10} {code}");
         }
     }
+    // Each surveyor may enrol a phone in the field app (/app/): a fresh code every start.
+    println!("field-app phone enrolment codes (/app/; one-time, 24 h):");
+    for u in USERS.iter().filter(|u| u.role == "surveyor") {
+        let code = issue_enrolment_code(db, ledger_key, u.username)?.code;
+        println!("  {:<10} {code}", u.username);
+    }
     Ok(())
 }

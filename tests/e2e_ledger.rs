@@ -139,9 +139,10 @@ fn the_embedded_ledger_verifies_with_the_printed_public_key_too() {
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        // The demo: two registry imports, eight accounts, surveyor1's key and six reviewers',
-        // auditors' and admins' enrolment codes; then the sign-off.
-        out.status.success() && text.contains("ledger intact: 18 entries"),
+        // The demo: two registry imports, eight accounts, surveyor1's key, six reviewers',
+        // auditors' and admins' enrolment codes, the grids, and the two surveyors' codes for a
+        // phone; then the sign-off.
+        out.status.success() && text.contains("ledger intact: 21 entries"),
         "{text}{}",
         String::from_utf8_lossy(&out.stderr)
     );
