@@ -282,14 +282,14 @@ fn a_surveyor_works_offline_and_the_app_sends_when_the_line_comes_back() {
     );
     // Each save tries to send at once and, with no line, falls back to waiting.
     let deadline = Instant::now() + Duration::from_secs(20);
-    let kept = loop {
+    loop {
         let kept = outbox(&b);
         if kept.len() == 2 && kept.iter().all(|(_, s)| s == "waiting") {
-            break kept;
+            break;
         }
         assert!(Instant::now() < deadline, "{kept:?}");
         std::thread::sleep(Duration::from_millis(200));
-    };
+    }
     assert_eq!(
         svc.sql_count("SELECT COUNT(*) AS n FROM submissions"),
         0,
