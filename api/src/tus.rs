@@ -356,11 +356,10 @@ impl Tus {
     }
 }
 
-/// The caller's upload `id`: 404 when there is none or it is someone else's (the same answer,
-/// so ids cannot be probed), 410 once expired.
-pub async fn owned(
+/// The caller's upload `id`, expired or not: 404 when there is none or it is someone else's
+/// (the same answer, so ids cannot be probed).
+pub async fn owned_any(
     state: &crate::state::AppState,
-    tus: &Tus,
     caller: &crate::auth::Caller,
     id: &str,
 ) -> Result<(uuid::Uuid, fieldsurvey_db::uploads::UploadRow), TusError> {
@@ -372,6 +371,17 @@ pub async fn owned(
         .await?
         .filter(|r| r.owner_id == caller.user_id)
         .ok_or(ApiError::NotFound)?;
+    Ok((uuid, row))
+}
+
+/// The caller's upload `id` as [`owned_any`], and 410 once expired.
+pub async fn owned(
+    state: &crate::state::AppState,
+    tus: &Tus,
+    caller: &crate::auth::Caller,
+    id: &str,
+) -> Result<(uuid::Uuid, fieldsurvey_db::uploads::UploadRow), TusError> {
+    let (uuid, row) = owned_any(state, caller, id).await?;
     if row.is_expired(fieldsurvey_db::now()) {
         return Err(expired(&tus.settings));
     }

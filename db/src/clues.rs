@@ -327,24 +327,7 @@ pub fn list(
     offset: i64,
     limit: i64,
 ) -> DbResult<Vec<Clue>> {
-    let Some(root) = crate::org::get(conn, within.root())? else {
-        return Ok(vec![]);
-    };
-    let prefix = format!("{}%", root.path);
-    with_conn!(conn, |c| Ok(cl::table
-        .filter(cl::status.eq(status))
-        .filter(
-            cl::village_code.eq_any(
-                o::org_units
-                    .filter(o::path.like(prefix.clone()))
-                    .select(o::code)
-            )
-        )
-        .order((cl::opened_at.asc(), cl::id.asc()))
-        .offset(offset)
-        .limit(limit)
-        .select(Clue::as_select())
-        .load(c)?))
+    list_filtered(conn, within, status, ClueFilter::default(), offset, limit)
 }
 
 /// Which clues a list shows beyond status and jurisdiction.

@@ -8,6 +8,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::labels::kind_name;
+use super::queue::{VILLAGE_CHOICES, village_choices};
 use super::session::{check_csrf, me};
 use super::{ConsoleError, Me, Page, SealForm, page, redirect};
 use crate::authz;
@@ -100,7 +101,7 @@ async fn render(
     let (rows, villages, chosen, names) = state
         .db
         .run(move |c| {
-            let villages = fieldsurvey_db::org::villages_in(c, &within, None, 1000)?;
+            let villages = fieldsurvey_db::org::villages_in(c, &within, None, VILLAGE_CHOICES)?;
             let chosen = super::queue::village_or_code(c, &within, &typed, &villages)?;
             let village = chosen
                 .as_ref()
@@ -162,10 +163,7 @@ async fn render(
             .map(|k| (k.as_str(), kind_name(*k), Some(*k) == kind))
             .collect(),
         village: typed_village,
-        villages: villages
-            .into_iter()
-            .map(|(code, name, township)| (code, format!("{township}{name}")))
-            .collect(),
+        villages: village_choices(villages),
         village_note,
         village_unmatched,
         household: household.unwrap_or_default(),

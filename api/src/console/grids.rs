@@ -9,7 +9,7 @@ use actix_web::{HttpRequest, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::queue::village_filter;
+use super::queue::{VILLAGE_CHOICES, village_choices, village_or_code};
 use super::session::{check_csrf, me};
 use super::{ConsoleError, Me, Page, page, redirect};
 use crate::authz;
@@ -73,8 +73,8 @@ async fn render(
     let (villages, chosen, surveyors, rows) = state
         .db
         .run(move |c| {
-            let villages = fieldsurvey_db::org::villages_in(c, &within, None, 1000)?;
-            let chosen = village_filter(&t, &villages);
+            let villages = fieldsurvey_db::org::villages_in(c, &within, None, VILLAGE_CHOICES)?;
+            let chosen = village_or_code(c, &within, &t, &villages)?;
             let Ok(Some((code, name))) = chosen.clone() else {
                 return Ok((villages, chosen, vec![], vec![]));
             };
@@ -115,10 +115,7 @@ async fn render(
             .done
             .map(|code| format!("已保存：{code} 的责任网格员已更新，并记入问责账本。")),
         csrf: &me.csrf,
-        villages: villages
-            .into_iter()
-            .map(|(code, name, township)| (code, format!("{township}{name}")))
-            .collect(),
+        villages: village_choices(villages),
         village: typed,
         chosen,
         village_note,

@@ -55,25 +55,16 @@ pub(super) async fn household(
             fieldsurvey_db::ledger::settle(c, &key)?;
             let mut stored = Vec::new();
             for sub in subs {
-                let entries: Vec<(u64, String, fieldsurvey_core::ledger::Entry)> =
-                    fieldsurvey_db::ledger::for_submission(c, &sub.id)?
-                        .into_iter()
-                        .filter_map(|e| Some((e.seq, e.hash, serde_json::from_str(&e.text).ok()?)))
-                        .collect();
+                let entries =
+                    super::read_entries(fieldsurvey_db::ledger::for_submission(c, &sub.id)?);
                 stored.push((sub, entries));
             }
-            // People by the names they go by, not their account names.
-            let people: Vec<String> = stored
-                .iter()
-                .flat_map(|(_, es)| es.iter())
-                .filter_map(|(_, _, e)| match &e.actor {
-                    fieldsurvey_core::ledger::Actor::Person { username, .. } => {
-                        Some(username.clone())
-                    }
-                    _ => None,
-                })
-                .collect();
-            let names = fieldsurvey_db::users::display_names(c, &people)?;
+            let names = super::names_of_people(
+                c,
+                stored
+                    .iter()
+                    .flat_map(|(_, es)| es.iter().map(|(_, _, e)| e)),
+            )?;
             let mut versions = Vec::new();
             for (i, (sub, entries)) in stored.into_iter().enumerate() {
                 let surveyor = fieldsurvey_db::users::by_id(c, &sub.surveyor_id)?

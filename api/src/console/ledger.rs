@@ -71,19 +71,9 @@ pub(super) async fn ledger(
             fieldsurvey_db::ledger::settle(c, &key)?;
             let size = fieldsurvey_db::ledger::head_seq(c)?;
             let to = before.map_or(size + 1, |b| b.clamp(1, size + 1));
-            let entries = fieldsurvey_db::ledger::entries(c, (to - PAGE).max(1), to)?;
-            // People by the names they go by, not their account names.
-            let people: Vec<String> = entries
-                .iter()
-                .filter_map(|e| {
-                    serde_json::from_str::<fieldsurvey_core::ledger::Entry>(&e.text).ok()
-                })
-                .filter_map(|e| match e.actor {
-                    fieldsurvey_core::ledger::Actor::Person { username, .. } => Some(username),
-                    _ => None,
-                })
-                .collect();
-            let names = fieldsurvey_db::users::display_names(c, &people)?;
+            let entries =
+                super::read_entries(fieldsurvey_db::ledger::entries(c, (to - PAGE).max(1), to)?);
+            let names = super::names_of_people(c, entries.iter().map(|(_, _, e)| e))?;
             Ok((
                 size,
                 entries,
@@ -93,27 +83,19 @@ pub(super) async fn ledger(
         })
         .await?;
     let zone = state.config.office_zone;
-    let first = entries.first().map(|e| e.seq);
+    let first = entries.first().map(|e| e.0);
     let rows = entries
         .into_iter()
         .rev()
-        .map(|e| {
-            let parsed: Option<fieldsurvey_core::ledger::Entry> =
-                serde_json::from_str(&e.text).ok();
-            let actor = parsed
-                .as_ref()
-                .and_then(|p| serde_json::to_value(&p.actor).ok())
-                .unwrap_or(Value::Null);
+        .map(|(seq, hash, e)| {
+            let actor = serde_json::to_value(&e.actor).unwrap_or(Value::Null);
             Row {
-                seq: e.seq,
-                action: parsed.as_ref().map_or("—", |p| action_name(p.action)),
+                seq,
+                action: action_name(e.action),
                 actor: actor_named(&actor, &names),
-                at: parsed
-                    .as_ref()
-                    .map(|p| zone.cell_second(&p.at))
-                    .unwrap_or_default(),
-                household: parsed.and_then(|p| p.household_code),
-                hash: e.hash.chars().take(16).collect(),
+                at: zone.cell_second(&e.at),
+                household: e.household_code,
+                hash: hash.chars().take(16).collect(),
             }
         })
         .collect();

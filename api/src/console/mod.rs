@@ -288,6 +288,33 @@ async fn stylesheet() -> HttpResponse {
 /// whose signature it carries with the check's result.
 type LedgerRow = (u64, String, String, String, String, String);
 
+/// Ledger entries as stored, read: `(number, hash, entry)`; an entry that does not read is left
+/// out (`ledger verify` is where it is reported).
+fn read_entries(
+    stored: Vec<fieldsurvey_core::ledger::StoredEntry>,
+) -> Vec<(u64, String, fieldsurvey_core::ledger::Entry)> {
+    stored
+        .into_iter()
+        .filter_map(|e| Some((e.seq, e.hash, serde_json::from_str(&e.text).ok()?)))
+        .collect()
+}
+
+/// The names the persons who acted in `entries` go by (username → display name), in one query:
+/// pages show people, not account names.
+fn names_of_people<'a>(
+    c: &mut fieldsurvey_db::Conn,
+    entries: impl IntoIterator<Item = &'a fieldsurvey_core::ledger::Entry>,
+) -> fieldsurvey_db::DbResult<std::collections::HashMap<String, String>> {
+    let people: Vec<String> = entries
+        .into_iter()
+        .filter_map(|e| match &e.actor {
+            fieldsurvey_core::ledger::Actor::Person { username, .. } => Some(username.clone()),
+            _ => None,
+        })
+        .collect();
+    fieldsurvey_db::users::display_names(c, &people)
+}
+
 fn some(s: String) -> Option<String> {
     Some(s).filter(|s| !s.is_empty())
 }

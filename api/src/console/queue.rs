@@ -74,8 +74,16 @@ const SORTS: [(&str, &str, QueueOrder); 4] = [
     ("newest", "最新的在前", QueueOrder::Newest),
 ];
 
-/// How many villages the filter offers by name (a county's are a few hundred).
-const VILLAGE_CHOICES: i64 = 1000;
+/// How many villages a village filter offers by name (a county's are a few hundred).
+pub(super) const VILLAGE_CHOICES: i64 = 1000;
+
+/// The villages a filter offers, as `(code, township and village name)`.
+pub(super) fn village_choices(villages: Vec<(String, String, String)>) -> Vec<(String, String)> {
+    villages
+        .into_iter()
+        .map(|(code, name, township)| (code, format!("{township}{name}")))
+        .collect()
+}
 
 /// A village filter as typed: a 12-digit code, or a name (or part of one) matched among the
 /// caller's villages. `Ok(None)`: no filter. `Err`: what to tell the reader instead of
@@ -315,10 +323,7 @@ pub(super) async fn queue(
             .collect(),
         sorts: SORTS.iter().map(|s| (s.0, s.1, s.0 == sort.0)).collect(),
         sort_name: sort.1,
-        villages: villages
-            .into_iter()
-            .map(|(code, name, township)| (code, format!("{township}{name}")))
-            .collect(),
+        villages: village_choices(villages),
         village_note,
         village_unmatched,
         prev_link: link(page_no - 1),

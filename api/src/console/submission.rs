@@ -21,6 +21,7 @@ use crate::state::AppState;
 use crate::view;
 use fieldsurvey_core::form::Survey;
 use fieldsurvey_core::indicators::Indicators;
+use fieldsurvey_core::ledger::Entry;
 use fieldsurvey_core::vocab::{LedgerAction, ReasonAction, Status};
 use std::collections::HashMap;
 
@@ -118,12 +119,18 @@ struct Loaded {
     earlier: Option<(String, Survey)>,
     village: Option<fieldsurvey_db::models::OrgUnit>,
     /// This version and those it corrects, newest first: (id, survey, entries).
-    chain: Vec<(
-        String,
-        Option<Survey>,
-        Vec<fieldsurvey_core::ledger::StoredEntry>,
-    )>,
+    chain: Vec<(String, Option<Survey>, Vec<Entry>)>,
     names: HashMap<String, String>,
+}
+
+/// A version's ledger entries, read.
+fn entries_of(c: &mut fieldsurvey_db::Conn, id: &str) -> fieldsurvey_db::DbResult<Vec<Entry>> {
+    Ok(
+        super::read_entries(fieldsurvey_db::ledger::for_submission(c, id)?)
+            .into_iter()
+            .map(|(_, _, e)| e)
+            .collect(),
+    )
 }
 
 /// How many earlier versions the history follows back.
@@ -154,11 +161,7 @@ async fn load(state: &AppState, me: &Me, id: String) -> Result<Loaded, ConsoleEr
                 return Ok(None);
             };
             let survey = open_survey(&pii, &sealed);
-            let mut chain = vec![(
-                view.id.clone(),
-                survey.clone(),
-                fieldsurvey_db::ledger::for_submission(c, &view.id)?,
-            )];
+            let mut chain = vec![(view.id.clone(), survey.clone(), entries_of(c, &view.id)?)];
             let mut earlier = None;
             while let Some(prev) = previous.take() {
                 if chain.len() > HISTORY_DEPTH {
@@ -179,22 +182,11 @@ async fn load(state: &AppState, me: &Me, id: String) -> Result<Loaded, ConsoleEr
                 if earlier.is_none() {
                     earlier = doc.clone().map(|d| (p.id.clone(), d));
                 }
-                let entries = fieldsurvey_db::ledger::for_submission(c, &p.id)?;
+                let entries = entries_of(c, &p.id)?;
                 previous = p.supersedes.clone();
                 chain.push((p.id, doc, entries));
             }
-            let people: Vec<String> = chain
-                .iter()
-                .flat_map(|(_, _, es)| es.iter())
-                .filter_map(|e| {
-                    serde_json::from_str::<fieldsurvey_core::ledger::Entry>(&e.text).ok()
-                })
-                .filter_map(|e| match e.actor {
-                    fieldsurvey_core::ledger::Actor::Person { username, .. } => Some(username),
-                    _ => None,
-                })
-                .collect();
-            let names = fieldsurvey_db::users::display_names(c, &people)?;
+            let names = super::names_of_people(c, chain.iter().flat_map(|(_, _, es)| es))?;
             let village = fieldsurvey_db::org::get(c, &village_code)?;
             Ok(Some(Loaded {
                 view,
@@ -401,21 +393,14 @@ const REASON_ROWS: usize = 3;
 /// The decisions people signed about these versions (newest version first, each version's
 /// decisions in order), with every reason in words.
 fn history_rows(
-    chain: &[(
-        String,
-        Option<Survey>,
-        Vec<fieldsurvey_core::ledger::StoredEntry>,
-    )],
+    chain: &[(String, Option<Survey>, Vec<Entry>)],
     names: &HashMap<String, String>,
     zone: crate::office_time::OfficeZone,
 ) -> Vec<HistoryRow> {
     let count = chain.len();
     let mut out = Vec::new();
     for (i, (_, doc, entries)) in chain.iter().enumerate() {
-        for e in entries {
-            let Ok(entry) = serde_json::from_str::<fieldsurvey_core::ledger::Entry>(&e.text) else {
-                continue;
-            };
+        for entry in entries {
             let Some(decision) = entry.decision.as_ref() else {
                 continue;
             };
@@ -457,7 +442,7 @@ fn history_rows(
                 who: actor_named(&actor, names),
                 what: action_name(entry.action),
                 reasons,
-                signature: signature_name(&view::signature_check(&entry)),
+                signature: signature_name(&view::signature_check(entry)),
             });
         }
     }

@@ -195,7 +195,8 @@ async fn within<T>(
         .map_err(|_| ApiError::Timeout)
 }
 
-async fn blocking<T: Send + 'static>(
+/// Run `f` on the blocking pool (file and photo work), its panic an internal error.
+pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(f)

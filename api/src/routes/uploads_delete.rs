@@ -42,22 +42,8 @@ async fn terminate(
 ) -> Result<HttpResponse, TusError> {
     let caller = caller?;
     tus::check_version(req.headers())?;
-    let (uuid, row) = match tus::owned(state, tus, &caller, id).await {
-        Ok(found) => found,
-        // An expired upload may still be terminated (the upkeep would collect it anyway).
-        Err(TusError::Gone(..)) => {
-            let uuid = uuid::Uuid::parse_str(id).map_err(|_| ApiError::NotFound)?;
-            let key = uuid.to_string();
-            let row = state
-                .db
-                .run(move |c| fieldsurvey_db::uploads::get(c, &key))
-                .await?
-                .filter(|r| r.owner_id == caller.user_id)
-                .ok_or(ApiError::NotFound)?;
-            (uuid, row)
-        }
-        Err(e) => return Err(e),
-    };
+    // An expired upload may still be terminated (the upkeep would collect it anyway).
+    let (uuid, row) = tus::owned_any(state, &caller, id).await?;
     let key = row.id.clone();
     state
         .db

@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorCode};
+use crate::routes::upload::blocking;
 use crate::state::AppState;
 use crate::tus::{self, Tus, TusError};
 use fieldsurvey_core::messages::{Arg, Msg, say};
@@ -65,14 +66,6 @@ pub async fn append_upload(
     payload: web::Payload,
 ) -> HttpResponse {
     tus::respond(append(&state, &tus, caller, &path, &req, payload).await)
-}
-
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))
 }
 
 async fn append(
