@@ -10,21 +10,10 @@ import * as store from "./store.js";
 import * as outbox from "./outbox.js";
 import { enrol, keyOf, signSurvey } from "./keys.js";
 import { hex, sha256 } from "./jcs.js";
-import { render as renderForm } from "./form.js";
+import { el, fieldWords, render as renderForm } from "./form.js";
 
 const $ = (sel) => document.querySelector(sel);
 const main = () => $("#main");
-
-function el(tag, attrs = {}, ...children) {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (k === "class") e.className = v;
-    else if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
-    else if (v !== false && v !== null && v !== undefined) e.setAttribute(k, v === true ? "" : v);
-  }
-  for (const c of children.flat()) e.append(c instanceof Node ? c : document.createTextNode(String(c)));
-  return e;
-}
 
 function say(text, kind = "notice") {
   const p = $("#message");
@@ -133,7 +122,7 @@ async function drawOutbox(session, key) {
         el("span", { class: "state" }, state), " ", el("span", { class: "progress" }, progress)),
       e.error ? el("small", { class: "error-text" }, e.error) : "",
       e.reasons && e.reasons.length
-        ? el("ul", { class: "reasons" }, e.reasons.map((r) => el("li", {}, typeof r === "string" ? r : reasonText(r))))
+        ? el("ul", { class: "reasons" }, e.reasons.map((r) => el("li", {}, typeof r === "string" ? r : reasonText(r, e.survey))))
         : "",
       e.state === "returned"
         ? el("button", { type: "button", class: "correct", onclick: () => correctionOf(session, key, e) }, "更正后重新提交")
@@ -142,8 +131,8 @@ async function drawOutbox(session, key) {
 }
 
 const ACTIONS = { keep: "留", correct: "纠", delete: "删", supplement: "补" };
-function reasonText(r) {
-  return `${ACTIONS[r.action] || r.action}${r.field ? "：" + r.field : ""}${r.note ? "　" + r.note : ""}`;
+function reasonText(r, survey) {
+  return `${ACTIONS[r.action] || r.action}${r.field ? "：" + fieldWords(r.field, survey) : ""}${r.note ? "　" + r.note : ""}`;
 }
 
 function surveyView(session, key, prefill, photos) {

@@ -9,6 +9,31 @@ const CHECK = "10X98765432";
 /// The default income line (yuan per person per year); the service's setting decides.
 export const INCOME_LINE = 4000;
 
+const FIELD_WORDS = {
+  members: "家庭成员", visited_at: "走访时间", location: "走访地点", household_code: "户编码",
+  income: "家庭纯收入", "income.net_cny": "家庭纯收入", "income.year": "收入年度",
+  food_secure: "不愁吃", clothing_secure: "不愁穿", housing: "住房安全等级",
+  "housing.safety_grade": "住房安全等级", "housing.relocated": "易地扶贫搬迁", water: "饮水安全",
+  "water.safe": "饮水安全", "water.source": "饮水水源", photos: "佐证照片", remarks: "备注",
+};
+const MEMBER_WORDS = { name: "姓名", id_number: "身份证号", relation: "与户主关系", schooling: "上学情况",
+  medical_insurance: "基本医疗保险" };
+
+/// A survey field a reviewer's reason names (`members[1].schooling`, `photos[p2]`) in words,
+/// with the member's name from `survey` (the console says the same; an unknown path as sent).
+export function fieldWords(path, survey) {
+  const m = /^members\[(\d+)\](?:\.(\w+))?$/.exec(path || "");
+  if (m) {
+    const i = Number(m[1]);
+    const who = survey && survey.members && survey.members[i]
+      ? `第 ${i + 1} 位成员（${survey.members[i].name}）` : `第 ${i + 1} 位成员`;
+    return m[2] ? `${who}的${MEMBER_WORDS[m[2]] || m[2]}` : who;
+  }
+  const p = /^photos\[(\w+)\]$/.exec(path || "");
+  if (p) return `照片 ${p[1]}`;
+  return FIELD_WORDS[path] || path;
+}
+
 /// What is wrong with an ID number (GB 11643), or null when it is right.
 export function idProblem(id) {
   const v = (id || "").trim().toUpperCase();
@@ -94,7 +119,8 @@ export function problems(doc, photos) {
   return out;
 }
 
-function el(tag, attrs = {}, ...children) {
+/// An element with its attributes (`on…` are listeners) and children (text is text, never HTML).
+export function el(tag, attrs = {}, ...children) {
   const e = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) {
     if (k === "class") e.className = v;

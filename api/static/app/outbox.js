@@ -126,7 +126,9 @@ export async function sendAll(changed = () => {}, force = false) {
         await store.update(entry.id, (e) => {
           e.state = "waiting";
           e.tries = (e.tries || 0) + 1;
-          e.error = navigator.onLine === false ? "没有网络，有网时自动发送" : String(err.message || err);
+          // A request that never got an answer (fetch's TypeError) is the line, not the survey.
+          e.error = navigator.onLine === false ? "没有网络，有网时自动发送"
+            : err instanceof TypeError ? "连接中断，稍后自动重试" : String(err.message || err);
           e.next_try = new Date(Date.now() + waitFor(e.tries)).toISOString();
         });
         changed();
