@@ -185,14 +185,45 @@ pub fn may_read_clues(caller: &Caller) -> Option<Jurisdiction> {
         .then(|| jurisdiction(caller))
 }
 
-/// May `caller` close this clue by hand? A reviewer of its township or above (the clue's
-/// village in their subtree). Anyone else is told it does not exist.
+/// May `caller` close this clue (record its rectification)? A reviewer of the unit it is
+/// assigned to or above (the assigned unit in their subtree). Anyone else is told it does not
+/// exist. (The closure then awaits the confirming unit, and its closer never confirms it.)
 pub fn may_close_clue(
     conn: &mut Conn,
     caller: &Caller,
     clue: &fieldsurvey_db::models::Clue,
 ) -> DbResult<bool> {
-    Ok(closes_clues(caller) && org::is_within(conn, &clue.village_code, &caller.org_code)?)
+    Ok(closes_clues(caller) && org::is_within(conn, &clue.org_code, &caller.org_code)?)
+}
+
+/// May `caller` see this clue? Reviewers, auditors and admins whose subtree holds its place
+/// (its village, else its assigned unit).
+pub fn may_see_clue(
+    conn: &mut Conn,
+    caller: &Caller,
+    clue: &fieldsurvey_db::models::Clue,
+) -> DbResult<bool> {
+    let place = clue.village_code.as_deref().unwrap_or(&clue.org_code);
+    Ok(may_read_clues(caller).is_some() && org::is_within(conn, place, &caller.org_code)?)
+}
+
+/// May `caller` confirm (销号) or reopen this clue? A reviewer of its confirming unit or above.
+pub fn may_confirm_clue(
+    conn: &mut Conn,
+    caller: &Caller,
+    clue: &fieldsurvey_db::models::Clue,
+) -> DbResult<bool> {
+    Ok(closes_clues(caller) && org::is_within(conn, &clue.confirm_org, &caller.org_code)?)
+}
+
+/// May `caller` enter clues (巡视, 审计, 考核反馈, 信访, 自查)? County and prefecture reviewers.
+pub fn may_enter_clues(conn: &mut Conn, caller: &Caller) -> DbResult<bool> {
+    Ok(spot_check_level(conn, caller)?.is_some())
+}
+
+/// May `caller` assign a clue to `unit`? A unit in their subtree below their own.
+pub fn may_assign_clue_to(conn: &mut Conn, caller: &Caller, unit: &str) -> DbResult<bool> {
+    Ok(unit != caller.org_code && org::is_within(conn, unit, &caller.org_code)?)
 }
 
 /// Does `caller`'s role close clues by hand at all (wherever the clue)? Reviewers; auditors and

@@ -60,7 +60,37 @@ pub fn submission_status() -> Object {
 }
 
 pub fn clue_status() -> Object {
-    text_enum(&["open", "closed"], "Default `open`.")
+    text_enum(
+        &fieldsurvey_core::vocab::ClueStatus::ALL
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>(),
+        "Default `open`.",
+    )
+}
+
+pub fn clue_source() -> Object {
+    text_enum(
+        &fieldsurvey_core::vocab::ClueSource::ALL
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>(),
+        "Any source when absent.",
+    )
+}
+
+pub fn clue_kind() -> Object {
+    text_enum(
+        &fieldsurvey_core::vocab::ClueKind::ALL
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>(),
+        "Any kind when absent.",
+    )
+}
+
+pub fn clue_overdue() -> Object {
+    text_enum(&["true", "false"], "Both when absent.")
 }
 
 pub fn review_decision() -> Object {

@@ -103,8 +103,15 @@ function documentFor(form, action, seal) {
       };
     case "spot_check":
       return { action, submission_id: d.subject, content_digest: d.digest, reason: form.reason.value, ...seal };
-    case "clue_close":
-      return { action: "close", clue_id: d.subject, reason: form.reason.value, ...seal };
+    case "clue_close": {
+      const doc = { action: "close", clue_id: d.subject, reason: form.reason.value, ...seal };
+      // The rectification's photos (SHA-256s) are signed too, when there are any.
+      const evidence = form.evidence ? form.evidence.value.split(/[\s,，]+/).filter(Boolean) : [];
+      if (evidence.length) doc.evidence = evidence;
+      return doc;
+    }
+    case "clue_confirm":
+      return { action, clue_id: d.subject, reason: form.reason.value, ...seal };
   }
   throw new Error("unknown decision form " + d.sign);
 }

@@ -10,7 +10,10 @@
 //!   key_id, signer}` (`reasons` exactly as posted);
 //! - spot-check: `{action: "confirm"|"overturn", submission_id, content_digest, reason,
 //!   decided_at, key_id, signer}`;
-//! - clue closure: `{action: "close", clue_id, reason, decided_at, key_id, signer}`.
+//! - clue closure: `{action: "close", clue_id, reason, decided_at, key_id, signer}`, plus
+//!   `evidence` (the rectification's photo SHA-256s) when the closure names photos;
+//! - clue confirmation (销号) or reopening by the level above: `{action: "confirm"|"reopen",
+//!   clue_id, reason, decided_at, key_id, signer}`.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -31,6 +34,7 @@ pub enum Kind {
     Review,
     SpotCheck,
     ClueClose,
+    ClueConfirm,
 }
 
 impl Kind {
@@ -40,6 +44,7 @@ impl Kind {
             LedgerAction::Approved | LedgerAction::Returned => Some(Kind::Review),
             LedgerAction::SpotChecked => Some(Kind::SpotCheck),
             LedgerAction::ClueClosed => Some(Kind::ClueClose),
+            LedgerAction::ClueConfirmed | LedgerAction::ClueReopened => Some(Kind::ClueConfirm),
             _ => None,
         }
     }
@@ -50,6 +55,7 @@ impl Kind {
             Kind::Review => &["approve", "return"],
             Kind::SpotCheck => &["confirm", "overturn"],
             Kind::ClueClose => &["close"],
+            Kind::ClueConfirm => &["confirm", "reopen"],
         }
     }
 }
@@ -101,6 +107,33 @@ pub fn spot_check_document(
 pub fn clue_close_document(clue_id: &str, reason: &str, seal: &Seal<'_>) -> Value {
     json!({
         "action": "close",
+        "clue_id": clue_id,
+        "reason": reason,
+        "decided_at": seal.decided_at,
+        "key_id": seal.key_id,
+        "signer": seal.signer,
+    })
+}
+
+/// A closure with the rectification's photos: the closure document with `evidence` (the
+/// SHA-256s in the order given); without photos it is exactly [`clue_close_document`].
+pub fn clue_rectify_document(
+    clue_id: &str,
+    reason: &str,
+    evidence: &[String],
+    seal: &Seal<'_>,
+) -> Value {
+    let mut doc = clue_close_document(clue_id, reason, seal);
+    if !evidence.is_empty() {
+        doc["evidence"] = json!(evidence);
+    }
+    doc
+}
+
+/// The level above's confirmation (`"confirm"`, 销号) or reopening (`"reopen"`) of a closed clue.
+pub fn clue_confirm_document(action: &str, clue_id: &str, reason: &str, seal: &Seal<'_>) -> Value {
+    json!({
+        "action": action,
         "clue_id": clue_id,
         "reason": reason,
         "decided_at": seal.decided_at,
@@ -183,6 +216,8 @@ pub fn check_entry(entry: &Entry) -> Result<(), String> {
         (LedgerAction::SpotChecked, a) => {
             entry.detail.get("decision").and_then(Value::as_str) == Some(format!("{a}ed").as_str())
         }
+        (LedgerAction::ClueConfirmed, a) => a == "confirm",
+        (LedgerAction::ClueReopened, a) => a == "reopen",
         _ => true,
     };
     if !expected {
@@ -196,7 +231,7 @@ pub fn check_entry(entry: &Entry) -> Result<(), String> {
             "the decision is signed for another person than {username}"
         ));
     }
-    if kind != Kind::ClueClose {
+    if !matches!(kind, Kind::ClueClose | Kind::ClueConfirm) {
         if text("submission_id") != entry.submission_id.as_deref() {
             return Err("the decision names another submission than the entry".into());
         }

@@ -242,6 +242,10 @@ pub enum ClueRefusal {
     ReasonRequired,
     /// The clue is closed already (by hand, or cleared by a later approved version).
     NotOpen,
+    /// Confirming or reopening needs a clue closed and awaiting confirmation.
+    NotClosed,
+    /// The person who closed a clue does not confirm it (R3).
+    OwnClosure,
 }
 
 /// The written reason of a closure by hand, trimmed, if it is one.
@@ -259,8 +263,36 @@ pub fn close_clue(status: ClueStatus, reason: &str) -> Result<&str, ClueRefusal>
     let reason = close_reason(reason)?;
     match status {
         ClueStatus::Open => Ok(reason),
-        ClueStatus::Closed => Err(ClueRefusal::NotOpen),
+        ClueStatus::Closed | ClueStatus::Confirmed => Err(ClueRefusal::NotOpen),
     }
+}
+
+/// May the level above confirm (销号) or reopen a clue that is `status`, closed by
+/// `closed_by`, as `by`? Reopening needs a reason (1 to 500 characters); confirming may carry
+/// a note. The answer is the text as recorded.
+pub fn confirm_clue<'a>(
+    status: ClueStatus,
+    closed_by: Option<&str>,
+    by: &str,
+    reopen: bool,
+    reason: &'a str,
+) -> Result<&'a str, ClueRefusal> {
+    let reason = if reopen {
+        close_reason(reason)?
+    } else {
+        let note = reason.trim();
+        if note.chars().count() > CLOSE_REASON_MAX_CHARS {
+            return Err(ClueRefusal::ReasonRequired);
+        }
+        note
+    };
+    if status != ClueStatus::Closed {
+        return Err(ClueRefusal::NotClosed);
+    }
+    if closed_by == Some(by) {
+        return Err(ClueRefusal::OwnClosure);
+    }
+    Ok(reason)
 }
 
 /// Why a signing key was not revoked; nothing changed.

@@ -209,6 +209,15 @@ vocabulary! {
         GridsImported = "grids_imported",
         /// One household given to (or moved to) a responsible surveyor by a reviewer.
         HouseholdAssigned = "household_assigned",
+        /// A clue entered by a reviewer or raised by a comparison or a report (the service's
+        /// own checks record theirs in the sign-off's entry).
+        ClueRaised = "clue_raised",
+        /// The level above confirmed a clue's closure (销号), signed.
+        ClueConfirmed = "clue_confirmed",
+        /// The level above sent a closed clue back, signed, with a reason.
+        ClueReopened = "clue_reopened",
+        /// An open clue past its deadline shown to the level above (the upkeep job).
+        ClueEscalated = "clue_escalated",
     }
 }
 
@@ -259,6 +268,8 @@ vocabulary! {
         SuspectedMissed = "suspected_missed",
         /// A record a spot-check overturned; its next approved version answers it.
         SpotCheck = "spot_check",
+        /// Anything else a reviewer enters (an audit's or an inspection's finding in words).
+        Other = "other",
     }
 }
 
@@ -277,11 +288,47 @@ impl From<Indicator> for ClueKind {
 }
 
 vocabulary! {
-    /// A clue is open until a later version clears it or a reviewer closes it (销号).
+    /// A clue is open until the assigned unit closes it (rectified, awaiting confirmation) and
+    /// the level above confirms it (销号), or a later approved version clears it (confirmed at
+    /// once). Reopening returns a closed clue to open. docs/clues.md.
     ClueStatus ("clue status") {
         Open = "open",
         Closed = "closed",
+        Confirmed = "confirmed",
     }
+}
+
+vocabulary! {
+    /// Where a clue came from (issue 18).
+    ClueSource ("clue source") {
+        /// The service's own checks (a failing indicator, a flag, a spot-check).
+        Check = "check",
+        /// 比对: another department's list disagreed.
+        Compare = "compare",
+        /// 巡视.
+        Inspection = "inspection",
+        /// 审计.
+        Audit = "audit",
+        /// 考核反馈.
+        Assessment = "assessment",
+        /// 信访/热线.
+        Petition = "petition",
+        /// 自查.
+        SelfCheck = "self_check",
+        /// A reported suspected-missed household (疑似漏评).
+        Report = "report",
+    }
+}
+
+impl ClueSource {
+    /// Sources a reviewer may enter by hand (the others are raised by the service).
+    pub const ENTERED: [ClueSource; 5] = [
+        ClueSource::Inspection,
+        ClueSource::Audit,
+        ClueSource::Assessment,
+        ClueSource::Petition,
+        ClueSource::SelfCheck,
+    ];
 }
 
 vocabulary! {
@@ -353,6 +400,7 @@ mod tests {
         round_trips(FlagCode::ALL);
         round_trips(ClueKind::ALL);
         round_trips(ClueStatus::ALL);
+        round_trips(ClueSource::ALL);
         round_trips(ReasonAction::ALL);
         round_trips(MessageKind::ALL);
     }
@@ -390,7 +438,7 @@ mod tests {
         for f in opening {
             assert_eq!(f.clue().map(ClueKind::as_str), Some(f.as_str()));
         }
-        assert_eq!(ClueKind::ALL.len(), Indicator::ALL.len() + 4);
+        assert_eq!(ClueKind::ALL.len(), Indicator::ALL.len() + 5);
     }
 
     #[test]

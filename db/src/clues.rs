@@ -1,7 +1,15 @@
 //! Problem clues (问题线索) and the data comparison behind some of them. A clue is opened by a
 //! sign-off (a failing indicator, or a flag that opens clues), assigned to the household's
-//! township, and closed (销号) by a later approved version that passes, or by a reviewer with a
-//! reason; every closure is a ledger entry in the same transaction.
+//! township, and confirmed (销号) by a later approved version that passes; or it is entered by a
+//! reviewer or raised by a comparison or a report ([`ledger::raise`]), closed by the assigned
+//! unit with its rectification and confirmed or reopened by the level above
+//! ([`ledger`], docs/clues.md). Every step is a ledger entry in the same transaction.
+
+pub mod figures;
+pub mod ledger;
+
+pub use figures::{ClueFigures, clue_figures};
+pub use ledger::{NewClue, Raised, raise, raise_in};
 
 use diesel::prelude::*;
 use fieldsurvey_core::ledger::{Actor, Entry, LedgerKey};
@@ -12,7 +20,7 @@ use crate::schema::{clues as cl, person_index as pi};
 use crate::{Conn, DbError, DbResult, Tx, progress, with_conn, with_tx};
 use fieldsurvey_core::transitions::{ClueRefusal, close_clue};
 use fieldsurvey_core::vocab::LedgerAction;
-use fieldsurvey_core::vocab::{ClueKind, ClueStatus, OrgLevel};
+use fieldsurvey_core::vocab::{ClueKind, ClueSource, ClueStatus, OrgLevel};
 
 /// For each of `hmacs` (ID numbers as look-up values), one member of another household's
 /// latest version with that ID number: `(id_hmac, household_code, submission_id)`. One indexed
@@ -60,23 +68,41 @@ pub fn duplicates(
     Ok(found)
 }
 
-/// Open a clue inside the caller's transaction, counted in its village's figures.
+/// Open a clue inside the caller's transaction, counted in its village's figures. Where the
+/// clue is (`place_path`) and who confirms it (`confirm_org`, the county above a township, when
+/// left empty) are read here.
 pub fn open(tx: &mut Tx<'_>, clue: &Clue) -> DbResult<()> {
+    let mut clue = clue.clone();
+    let place = clue.village_code.clone().unwrap_or_else(|| clue.org_code.clone());
+    clue.place_path = with_tx!(tx, |c| o::org_units
+        .filter(o::code.eq(&place))
+        .select(o::path)
+        .first::<String>(c)
+        .optional())?
+    .ok_or_else(|| DbError::Invalid(format!("no org unit {place}")))?;
+    if clue.confirm_org.is_empty() {
+        clue.confirm_org = ledger::confirming_unit(tx, &clue.org_code)?;
+    }
     with_tx!(tx, |c| diesel::insert_into(cl::table)
-        .values(clue)
+        .values(&clue)
         .execute(c))?;
-    let mut d = progress::Delta::new(&clue.village_code);
-    d.clues_raised = 1;
-    progress::add(tx, &[d])
+    if let Some(village) = &clue.village_code {
+        let mut d = progress::Delta::new(village);
+        d.clues_raised = 1;
+        progress::add(tx, &[d])?;
+    }
+    Ok(())
 }
 
-/// Whether the household has an open clue of `kind`.
+/// Whether the household has a clue of `kind` from the checks not yet confirmed (open, or
+/// closed and awaiting confirmation): a sign-off does not raise it twice.
 pub fn is_open(tx: &mut Tx<'_>, household: &str, kind: ClueKind) -> DbResult<bool> {
     Ok(with_tx!(tx, |c| diesel::select(diesel::dsl::exists(
         cl::table
             .filter(cl::household_code.eq(household))
             .filter(cl::kind.eq(kind))
-            .filter(cl::status.eq(ClueStatus::Open))
+            .filter(cl::source.eq(ClueSource::Check))
+            .filter(cl::status.eq_any([ClueStatus::Open, ClueStatus::Closed]))
     ))
     .get_result(c))?)
 }
@@ -93,10 +119,10 @@ pub fn new_clue(
 ) -> Clue {
     Clue {
         id: uuid::Uuid::now_v7().to_string(),
-        household_code: household.to_owned(),
-        village_code: village.to_owned(),
-        township_code: township.to_owned(),
-        submission_id: submission_id.to_owned(),
+        household_code: Some(household.to_owned()),
+        village_code: Some(village.to_owned()),
+        township_code: Some(township.to_owned()),
+        submission_id: Some(submission_id.to_owned()),
         kind,
         detail,
         status: ClueStatus::Open,
@@ -105,6 +131,26 @@ pub fn new_clue(
         closed_by: None,
         closed_by_submission: None,
         close_reason: None,
+        source: ClueSource::Check,
+        severity: None,
+        org_code: township.to_owned(),
+        // Read by `open`: the county above the township.
+        confirm_org: String::new(),
+        place_path: String::new(),
+        description: String::new(),
+        evidence: "[]".to_owned(),
+        source_ref: "{}".to_owned(),
+        deadline: None,
+        raised_by: None,
+        dedup_key: None,
+        rectification: None,
+        rectification_evidence: "[]".to_owned(),
+        confirmed_at: None,
+        confirmed_by: None,
+        reopen_count: 0,
+        reopen_reason: None,
+        escalated_at: None,
+        escalation_level: 0,
     }
 }
 
@@ -173,12 +219,18 @@ pub struct Closure<'a> {
     pub by_submission: Option<&'a str>,
     /// The written reason.
     pub reason: &'a str,
-    /// The closer's own signed decision and public key (销号 by hand).
+    /// The closer's own signed decision and public key (closed by hand).
     pub signed: Option<(&'a crate::decisions::Signed, &'a str)>,
+    /// The rectification's photos (SHA-256s), closed by hand.
+    pub evidence: &'a [String],
 }
 
-/// Close the open clues `ids` inside the caller's transaction, each with a `clue_closed` entry
-/// as `how` says. Returns the entries' sequence numbers, one per clue closed.
+/// Close the clues `ids` inside the caller's transaction, each with a `clue_closed` entry as
+/// `how` says. By hand (no `by_submission`), an open clue becomes `closed`, awaiting the level
+/// above's confirmation, and the reason is its rectification; cleared by an approved version,
+/// an open or closed clue is `confirmed` at once (that approval is the signed verification
+/// that 销号 asks for) and counts as a confirmed closure. Returns the entries' sequence
+/// numbers, one per clue closed.
 pub fn close(
     tx: &mut Tx<'_>,
     ids: &[String],
@@ -191,7 +243,10 @@ pub fn close(
         by_submission,
         reason,
         signed,
+        evidence,
     } = *how;
+    let evidence_json =
+        serde_json::to_string(evidence).map_err(|e| DbError::Invalid(e.to_string()))?;
     let by = match actor {
         Actor::Person { user_id, .. } => user_id.clone(),
         Actor::Worker { id, .. } => id.clone(),
@@ -199,35 +254,55 @@ pub fn close(
     };
     let mut closed = Vec::new();
     for id in ids {
-        let changed = with_tx!(tx, |c| diesel::update(
-            cl::table
-                .filter(cl::id.eq(id))
-                .filter(cl::status.eq(ClueStatus::Open))
-        )
-        .set((
-            cl::status.eq(ClueStatus::Closed),
-            cl::closed_at.eq(Some(at)),
-            cl::closed_by.eq(Some(&by)),
-            cl::closed_by_submission.eq(by_submission),
-            cl::close_reason.eq(Some(reason)),
-        ))
-        .execute(c))?;
+        let target = cl::table.filter(cl::id.eq(id));
+        let changed = match by_submission {
+            Some(_) => with_tx!(tx, |c| diesel::update(
+                target.filter(cl::status.eq_any([ClueStatus::Open, ClueStatus::Closed]))
+            )
+            .set((
+                cl::status.eq(ClueStatus::Confirmed),
+                cl::closed_at.eq(Some(at)),
+                cl::closed_by.eq(Some(&by)),
+                cl::closed_by_submission.eq(by_submission),
+                cl::close_reason.eq(Some(reason)),
+                cl::confirmed_at.eq(Some(at)),
+                cl::confirmed_by.eq(Some(&by)),
+            ))
+            .execute(c))?,
+            None => with_tx!(tx, |c| diesel::update(
+                target.filter(cl::status.eq(ClueStatus::Open))
+            )
+            .set((
+                cl::status.eq(ClueStatus::Closed),
+                cl::closed_at.eq(Some(at)),
+                cl::closed_by.eq(Some(&by)),
+                cl::closed_by_submission.eq(by_submission),
+                cl::close_reason.eq(Some(reason)),
+                cl::rectification.eq(Some(reason)),
+                cl::rectification_evidence.eq(&evidence_json),
+            ))
+            .execute(c))?,
+        };
         if changed != 1 {
             continue;
         }
-        let (household, village, submission, kind): (String, String, String, String) =
-            with_tx!(tx, |c| cl::table
-                .filter(cl::id.eq(id))
-                .select((
-                    cl::household_code,
-                    cl::village_code,
-                    cl::submission_id,
-                    cl::kind
-                ))
-                .first(c))?;
+        let (household, village, submission, kind): (
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            String,
+        ) = with_tx!(tx, |c| cl::table
+            .filter(cl::id.eq(id))
+            .select((
+                cl::household_code,
+                cl::village_code,
+                cl::submission_id,
+                cl::kind
+            ))
+            .first(c))?;
         let mut entry = Entry::new(LedgerAction::ClueClosed, actor.clone());
-        entry.submission_id = Some(by_submission.unwrap_or(&submission).to_owned());
-        entry.household_code = Some(household);
+        entry.submission_id = by_submission.map(str::to_owned).or(submission.clone());
+        entry.household_code = household;
         entry.detail = serde_json::json!({
             "clue_id": id,
             "kind": kind,
@@ -235,17 +310,24 @@ pub fn close(
             "closed_by_submission": by_submission,
             "reason": reason,
         });
+        if by_submission.is_some() {
+            entry.detail["confirmed"] = serde_json::Value::Bool(true);
+            if let Some(village) = &village {
+                let mut d = progress::Delta::new(village);
+                d.clues_closed = 1;
+                progress::add(tx, &[d])?;
+            }
+        } else if !evidence.is_empty() {
+            entry.detail["evidence"] = serde_json::json!(evidence);
+        }
         if let Some((signed, public_key)) = signed {
             signed.stamp(&mut entry, public_key);
         }
-        let mut d = progress::Delta::new(&village);
-        d.clues_closed = 1;
-        progress::add(tx, &[d])?;
         closed.push((entry, submission));
     }
     let entries = closed
         .iter()
-        .map(|(e, submission)| (e.clone(), by_submission.or(Some(submission.as_str()))))
+        .map(|(e, submission)| (e.clone(), by_submission.or(submission.as_deref())))
         .collect();
     Ok(crate::ledger::append_in(tx, entries, key, at)?
         .into_iter()
@@ -264,12 +346,14 @@ pub enum ClosedByHand {
 
 /// Close one clue by hand, with a written reason, signed by the person closing it (销号 is a
 /// decision: its entry carries their signature over the closure document).
+#[allow(clippy::too_many_arguments)]
 pub fn close_by_hand(
     conn: &mut Conn,
     clue_id: &str,
     user_id: &str,
     username: &str,
     reason: &str,
+    evidence: &[String],
     signed: &crate::decisions::Signed,
     key: &LedgerKey,
 ) -> DbResult<ClosedByHand> {
@@ -297,6 +381,7 @@ pub fn close_by_hand(
             by_submission: None,
             reason,
             signed: Some((signed, &public_key)),
+            evidence,
         };
         // Guarded on `open` in `close`: a concurrent closure makes this one miss.
         let seqs = close(tx, &[clue_id.to_owned()], key, &how)?;
@@ -319,7 +404,7 @@ pub fn get(conn: &mut Conn, clue_id: &str) -> DbResult<Option<Clue>> {
         .optional()?))
 }
 
-/// Clues of `status` whose village lies `within` the jurisdiction, oldest first.
+/// Clues of `status` placed `within` the jurisdiction, oldest first.
 pub fn list(
     conn: &mut Conn,
     within: &crate::org::Jurisdiction,
@@ -327,22 +412,36 @@ pub fn list(
     offset: i64,
     limit: i64,
 ) -> DbResult<Vec<Clue>> {
-    list_filtered(conn, within, status, ClueFilter::default(), offset, limit)
+    let filter = ClueFilter {
+        status: Some(status),
+        ..ClueFilter::default()
+    };
+    list_filtered(conn, within, filter, offset, limit)
 }
 
-/// Which clues a list shows beyond status and jurisdiction.
+/// Which clues a list shows within a jurisdiction (a field left `None` lets every clue
+/// through). A narrower unit is a narrower jurisdiction (`Jurisdiction::granted`), checked by
+/// the caller to lie within its own.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ClueFilter<'a> {
+    pub status: Option<ClueStatus>,
     pub kind: Option<ClueKind>,
+    pub source: Option<ClueSource>,
+    /// Open past its deadline (`Some(true)`), or not (`Some(false)`), as of `now`.
+    pub overdue: Option<bool>,
+    /// Only clues escalated to the level above.
+    pub escalated: bool,
     pub village: Option<&'a str>,
     pub household: Option<&'a str>,
+    /// The time `overdue` is judged at (defaults to the database clock's caller, `now()`).
+    pub now: Option<chrono::NaiveDateTime>,
 }
 
-/// Clues of `status` within the jurisdiction that `filter` lets through, oldest first.
+/// Clues placed within the jurisdiction (their village, else their assigned unit, lies in its
+/// subtree) that `filter` lets through, oldest first.
 pub fn list_filtered(
     conn: &mut Conn,
     within: &crate::org::Jurisdiction,
-    status: ClueStatus,
     filter: ClueFilter<'_>,
     offset: i64,
     limit: i64,
@@ -351,19 +450,38 @@ pub fn list_filtered(
         return Ok(vec![]);
     };
     let prefix = format!("{}%", root.path);
+    let now = filter.now.unwrap_or_else(crate::now);
     with_conn!(conn, |c| {
         let mut q = cl::table
-            .filter(cl::status.eq(status))
-            .filter(
-                cl::village_code.eq_any(
-                    o::org_units
-                        .filter(o::path.like(prefix.clone()))
-                        .select(o::code),
-                ),
-            )
+            .filter(cl::place_path.like(prefix.clone()))
             .into_boxed();
+        if let Some(status) = filter.status {
+            q = q.filter(cl::status.eq(status));
+        }
         if let Some(kind) = filter.kind {
             q = q.filter(cl::kind.eq(kind));
+        }
+        if let Some(source) = filter.source {
+            q = q.filter(cl::source.eq(source));
+        }
+        match filter.overdue {
+            Some(true) => {
+                q = q
+                    .filter(cl::status.eq(ClueStatus::Open))
+                    .filter(cl::deadline.lt(now));
+            }
+            Some(false) => {
+                q = q.filter(
+                    cl::status
+                        .ne(ClueStatus::Open)
+                        .or(cl::deadline.is_null())
+                        .or(cl::deadline.ge(now)),
+                );
+            }
+            None => {}
+        }
+        if filter.escalated {
+            q = q.filter(cl::escalation_level.gt(0));
         }
         if let Some(village) = filter.village {
             q = q.filter(cl::village_code.eq(village.to_owned()));
@@ -393,11 +511,16 @@ pub struct UnitStats {
     pub surveyed: i64,
     /// 达标: households counted in `surveyed` whose such version meets the standard.
     pub meets_standard: i64,
+    /// Clues placed in the subtree, from any source.
     pub clues_raised: i64,
+    /// Confirmed closures (销号) only: a clue closed by its unit and awaiting the level above's
+    /// confirmation is not closed here (docs/clues.md).
     pub clues_closed: i64,
     /// 整改销号率 = clues_closed / clues_raised (1.0 when none were raised, as it always was:
     /// pages show "—" then).
     pub closure_rate: f64,
+    /// The clue ledger's figures: open, overdue, awaiting confirmation, confirmed, escalated.
+    pub clues: ClueFigures,
     /// 疑似漏评: household codes outside the registry with a signed-off or approved version.
     pub unregistered: i64,
     /// 覆盖率 = surveyed / households.
@@ -502,15 +625,29 @@ pub fn stats(
             clues_raised: raised,
             clues_closed: closed,
             closure_rate: rate(closed, raised).unwrap_or(1.0),
+            clues: ClueFigures::default(),
             unregistered,
             coverage_rate: rate(surveyed, households),
             meets_standard_rate: rate(meets_standard, surveyed),
         }
     };
-    let total = figures(None, unit);
+    // The clue figures come from the clues themselves (a clue may be placed at a township or
+    // county, which `village_stats` does not hold).
+    let (clue_total, clue_children) = clue_figures(conn, unit, crate::now())?;
+    let with_clues = |mut st: UnitStats, f: ClueFigures| {
+        st.clues_raised = f.raised;
+        st.clues_closed = f.confirmed;
+        st.closure_rate = rate(f.confirmed, f.raised).unwrap_or(1.0);
+        st.clues = f;
+        st
+    };
+    let total = with_clues(figures(None, unit), clue_total);
     let rows = children
         .iter()
-        .map(|ch| figures(Some(ch.code.as_str()), ch))
+        .map(|ch| {
+            let f = clue_children.get(&ch.code).copied().unwrap_or_default();
+            with_clues(figures(Some(ch.code.as_str()), ch), f)
+        })
         .collect();
     Ok((total, rows))
 }
@@ -522,4 +659,15 @@ pub fn for_submission(conn: &mut Conn, submission_id: &str) -> DbResult<Vec<Clue
         .order(cl::opened_at.asc())
         .select(Clue::as_select())
         .load(c)?))
+}
+
+/// Clues escalated to `unit` (it confirms them) and not confirmed yet: what its pages show as
+/// 逾期督办.
+pub fn escalated_to(conn: &mut Conn, unit: &str) -> DbResult<i64> {
+    with_conn!(conn, |c| Ok(cl::table
+        .filter(cl::confirm_org.eq(unit))
+        .filter(cl::escalation_level.gt(0))
+        .filter(cl::status.ne(ClueStatus::Confirmed))
+        .count()
+        .get_result(c)?))
 }

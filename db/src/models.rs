@@ -3,7 +3,9 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use fieldsurvey_core::form::PhotoKind;
-use fieldsurvey_core::vocab::{ClueKind, ClueStatus, MessageKind, OrgLevel, Role, Status};
+use fieldsurvey_core::vocab::{
+    ClueKind, ClueSource, ClueStatus, MessageKind, OrgLevel, Role, Status,
+};
 
 use crate::schema::*;
 
@@ -126,10 +128,12 @@ pub struct NewOutbox {
 #[diesel(table_name = crate::schema::clues)]
 pub struct Clue {
     pub id: String,
-    pub household_code: String,
-    pub village_code: String,
-    pub township_code: String,
-    pub submission_id: String,
+    /// None for a clue about a unit or an unregistered household.
+    pub household_code: Option<String>,
+    pub village_code: Option<String>,
+    pub township_code: Option<String>,
+    /// The version that raised it (the service's own checks).
+    pub submission_id: Option<String>,
     pub kind: ClueKind,
     pub detail: String,
     pub status: ClueStatus,
@@ -138,4 +142,29 @@ pub struct Clue {
     pub closed_by: Option<String>,
     pub closed_by_submission: Option<String>,
     pub close_reason: Option<String>,
+    pub source: ClueSource,
+    pub severity: Option<String>,
+    /// The unit it is assigned to (rectifies and closes).
+    pub org_code: String,
+    /// The unit that confirms its closure (销号).
+    pub confirm_org: String,
+    /// The path of its village, else of `org_code` (jurisdiction and figures).
+    pub place_path: String,
+    pub description: String,
+    /// JSON array of photo SHA-256s.
+    pub evidence: String,
+    /// JSON: what disagreed.
+    pub source_ref: String,
+    pub deadline: Option<NaiveDateTime>,
+    pub raised_by: Option<String>,
+    pub dedup_key: Option<String>,
+    pub rectification: Option<String>,
+    /// JSON array of photo SHA-256s.
+    pub rectification_evidence: String,
+    pub confirmed_at: Option<NaiveDateTime>,
+    pub confirmed_by: Option<String>,
+    pub reopen_count: i32,
+    pub reopen_reason: Option<String>,
+    pub escalated_at: Option<NaiveDateTime>,
+    pub escalation_level: i32,
 }

@@ -325,7 +325,7 @@ pub fn recount(conn: &mut Conn, village: &str) -> DbResult<[i64; 6]> {
             .get_result(c)?;
         let closed: i64 = cl::table
             .filter(cl::village_code.eq(village))
-            .filter(cl::status.eq(ClueStatus::Closed))
+            .filter(cl::status.eq(ClueStatus::Confirmed))
             .count()
             .get_result(c)?;
         Ok::<_, DbError>([households, surveyed, meets, raised, closed, unregistered])

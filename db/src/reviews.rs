@@ -132,7 +132,8 @@ pub fn decide(conn: &mut Conn, d: &Decision<'_>) -> DbResult<Result<i64, Refusal
             ))
             .execute(c))?;
         if d.verdict == Verdict::Approve {
-            // 销号: the household's open clues this approved version clears close with it.
+            // 销号: the household's open (or closed, awaiting confirmation) clues of the checks that
+            // this approved version clears are confirmed with it (docs/clues.md).
             let outcome: Option<fieldsurvey_core::indicators::Outcome> = outcome
                 .as_deref()
                 .and_then(|o| serde_json::from_str(o).ok());
@@ -142,7 +143,8 @@ pub fn decide(conn: &mut Conn, d: &Decision<'_>) -> DbResult<Result<i64, Refusal
                 let cleared = fieldsurvey_core::flags::cleared_kinds(&outcome, &flags);
                 let ids: Vec<String> = with_tx!(tx, |c| cl::table
                     .filter(cl::household_code.eq(&household))
-                    .filter(cl::status.eq(ClueStatus::Open))
+                    .filter(cl::status.eq_any([ClueStatus::Open, ClueStatus::Closed]))
+                    .filter(cl::source.eq(fieldsurvey_core::vocab::ClueSource::Check))
                     .filter(cl::kind.eq_any(&cleared))
                     .select(cl::id)
                     .load(c))?;
@@ -163,6 +165,7 @@ pub fn decide(conn: &mut Conn, d: &Decision<'_>) -> DbResult<Result<i64, Refusal
                             &[],
                         ),
                         signed: None,
+                        evidence: &[],
                     },
                 )?;
             }

@@ -122,10 +122,10 @@ diesel::table! {
 diesel::table! {
     clues (id) {
         id -> Text,
-        household_code -> Text,
-        village_code -> Text,
-        township_code -> Text,
-        submission_id -> Text,
+        household_code -> Nullable<Text>,
+        village_code -> Nullable<Text>,
+        township_code -> Nullable<Text>,
+        submission_id -> Nullable<Text>,
         kind -> Text,
         detail -> Text,
         status -> Text,
@@ -136,6 +136,25 @@ diesel::table! {
         close_reason -> Nullable<Text>,
     }
 }
+        source -> Text,
+        severity -> Nullable<Text>,
+        org_code -> Text,
+        confirm_org -> Text,
+        place_path -> Text,
+        description -> Text,
+        evidence -> Text,
+        source_ref -> Text,
+        deadline -> Nullable<Timestamp>,
+        raised_by -> Nullable<Text>,
+        dedup_key -> Nullable<Text>,
+        rectification -> Nullable<Text>,
+        rectification_evidence -> Text,
+        confirmed_at -> Nullable<Timestamp>,
+        confirmed_by -> Nullable<Text>,
+        reopen_count -> Integer,
+        reopen_reason -> Nullable<Text>,
+        escalated_at -> Nullable<Timestamp>,
+        escalation_level -> Integer,
 
 diesel::table! {
     submission_photos (submission_id, part) {

@@ -71,12 +71,12 @@ pub fn daily(conn: &mut Conn, unit: &OrgUnit, bounds: &[NaiveDateTime]) -> DbRes
     );
     let closed_sql = format!(
         "SELECT CAST({day} AS BIGINT) AS day, CAST(COUNT(*) AS BIGINT) AS n \
-         FROM clues c JOIN org_units o ON o.code = c.village_code \
-         WHERE o.path LIKE {like} AND c.status = '{closed}' \
-         AND c.closed_at >= {first} AND c.closed_at < {last} \
+         FROM clues c \
+         WHERE c.place_path LIKE {like} AND c.status = '{confirmed}' \
+         AND c.confirmed_at >= {first} AND c.confirmed_at < {last} \
          GROUP BY 1",
-        day = which("c.closed_at"),
-        closed = ClueStatus::Closed.as_str(),
+        day = which("c.confirmed_at"),
+        confirmed = ClueStatus::Confirmed.as_str(),
     );
     let (v, c): (Vec<Count>, Vec<Count>) = with_conn!(conn, |c| Ok::<_, DbError>((
         diesel::sql_query(&verified_sql).load::<Count>(c)?,

@@ -148,6 +148,7 @@ mod tests {
             clues_raised: 0,
             clues_closed: 0,
             closure_rate: 1.0,
+            clues: Default::default(),
             unregistered: 0,
             coverage_rate: Some(0.0),
             meets_standard_rate: None,

@@ -69,6 +69,7 @@ pub(super) fn kind_name(kind: ClueKind) -> &'static str {
         ClueKind::PhotoReused => flag_name(FlagCode::PhotoReused),
         ClueKind::DuplicatePerson => flag_name(FlagCode::DuplicatePerson),
         ClueKind::SuspectedMissed => flag_name(FlagCode::SuspectedMissed),
+        ClueKind::Other => "其他问题",
     }
 }
 
@@ -147,7 +148,7 @@ pub(super) fn action_name(action: LedgerAction) -> &'static str {
         LedgerAction::Superseded => "被更正版本取代",
         LedgerAction::SpotCheckDrawn => "抽取抽查样本",
         LedgerAction::SpotChecked => "抽查",
-        LedgerAction::ClueClosed => "线索销号",
+        LedgerAction::ClueClosed => "线索整改办结",
         LedgerAction::EnrolmentCodeIssued => "签发登记码",
         LedgerAction::KeyEnrolled => "登记签名密钥",
         LedgerAction::KeyRevoked => "吊销签名密钥",
@@ -162,6 +163,10 @@ pub(super) fn action_name(action: LedgerAction) -> &'static str {
         LedgerAction::LedgerExported => "导出台账",
         LedgerAction::GridsImported => "导入网格分配",
         LedgerAction::HouseholdAssigned => "分配责任网格员",
+        LedgerAction::ClueRaised => "录入问题线索",
+        LedgerAction::ClueConfirmed => "确认线索销号",
+        LedgerAction::ClueReopened => "退回线索重新整改",
+        LedgerAction::ClueEscalated => "线索逾期升级",
     }
 }
 

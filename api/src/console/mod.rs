@@ -19,6 +19,7 @@ mod attention;
 mod clues;
 mod coverage;
 mod dashboard;
+mod clues_new;
 mod grids;
 mod household;
 mod keys;
@@ -115,6 +116,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::post().to(spot_checks::decide_spot_check),
         )
         .route("/console/ledger", web::get().to(ledger::ledger))
+        .route(
+            "/console/clues/{id}/decide",
+            web::post().to(clues::decide_clue),
+        )
+        .route("/console/clues/new", web::get().to(clues_new::new_clue))
+        .route("/console/clues/new", web::post().to(clues_new::enter_clue))
         // Registered last: what no route above took under /console is the console's 404 page
         // (in Chinese, with the menu), not the API's problem document.
         .service(web::scope("/console").default_service(web::to(layout::not_found)));

@@ -144,11 +144,31 @@ pub enum ErrorCode {
     /// A surveyor who may not be responsible for the household: unknown, not an active
     /// surveyor, or of a unit that does not contain its village.
     InvalidSurveyor,
+    /// 409: confirming or reopening a clue that is not closed and awaiting confirmation.
+    NotClosed,
+    /// In `errors[]` of a 400: a clue source the request may not name.
+    InvalidSource,
+    /// In `errors[]` of a 400: not a clue kind.
+    InvalidKind,
+    /// In `errors[]` of a 400: an org unit that does not exist or lies outside the caller's jurisdiction.
+    InvalidUnit,
+    /// In `errors[]` of a 400: a clue's deadline unreadable or not in the future.
+    InvalidDeadline,
+    /// In `errors[]` of a 400: evidence that is not a list of photo SHA-256s.
+    InvalidEvidence,
+    /// In `errors[]` of a 400: a clue's description empty or too long.
+    InvalidDescription,
+    /// In `errors[]` of a 400: not a clue severity.
+    InvalidSeverity,
+    /// In `errors[]` of a 400: `overdue` neither `true` nor `false`.
+    InvalidOverdue,
+    /// In `errors[]` of a 400: a household code malformed or outside the assigned unit.
+    InvalidHousehold,
 }
 
 impl ErrorCode {
     /// Every code, in declaration order (keep in step with the enum and `as_str`).
-    pub const ALL: [ErrorCode; 62] = [
+    pub const ALL: [ErrorCode; 72] = [
         ErrorCode::BadRequest,
         ErrorCode::Unauthorized,
         ErrorCode::Forbidden,
@@ -211,6 +231,16 @@ impl ErrorCode {
         ErrorCode::UploadHashMismatch,
         ErrorCode::UploadPartNotListed,
         ErrorCode::InvalidSurveyor,
+        ErrorCode::NotClosed,
+        ErrorCode::InvalidSource,
+        ErrorCode::InvalidKind,
+        ErrorCode::InvalidUnit,
+        ErrorCode::InvalidDeadline,
+        ErrorCode::InvalidEvidence,
+        ErrorCode::InvalidDescription,
+        ErrorCode::InvalidSeverity,
+        ErrorCode::InvalidOverdue,
+        ErrorCode::InvalidHousehold,
     ];
 
     /// The text sent as `code` (and in the problem's `type` URL).
@@ -278,6 +308,16 @@ impl ErrorCode {
             ErrorCode::UploadHashMismatch => "upload_hash_mismatch",
             ErrorCode::UploadPartNotListed => "upload_part_not_listed",
             ErrorCode::InvalidSurveyor => "invalid_surveyor",
+            ErrorCode::NotClosed => "not_closed",
+            ErrorCode::InvalidSource => "invalid_source",
+            ErrorCode::InvalidKind => "invalid_kind",
+            ErrorCode::InvalidUnit => "invalid_unit",
+            ErrorCode::InvalidDeadline => "invalid_deadline",
+            ErrorCode::InvalidEvidence => "invalid_evidence",
+            ErrorCode::InvalidDescription => "invalid_description",
+            ErrorCode::InvalidSeverity => "invalid_severity",
+            ErrorCode::InvalidOverdue => "invalid_overdue",
+            ErrorCode::InvalidHousehold => "invalid_household",
         }
     }
 }

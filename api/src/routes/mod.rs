@@ -7,6 +7,8 @@ pub mod auth_login;
 pub mod auth_refresh;
 pub mod clues;
 pub mod coverage;
+pub mod clues_create;
+pub mod clues_decide;
 pub mod health;
 pub(crate) mod ingest;
 pub mod keys_create;
