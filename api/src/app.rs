@@ -66,6 +66,11 @@ pub fn build_app_config(cfg: &mut ServiceConfig) {
         .service(health::metrics);
 }
 
+        .service(exports::create_export)
+        .service(exports::export_now)
+        .service(jobs::list_jobs)
+        .service(jobs::get_job)
+        .service(jobs::download_job)
 async fn request_context(
     req: ServiceRequest,
     next: Next<impl MessageBody>,

@@ -341,3 +341,36 @@ pub fn may_read_coverage(caller: &Caller) -> Option<Jurisdiction> {
 pub fn may_read_head_names(caller: &Caller) -> bool {
     caller.role == Role::Reviewer
 }
+
+/// May `caller` see job `job` and download its result? The person who asked for it; and
+/// others of the same unit and the same role, who would have been shown the same data (a job's
+/// result is masked for its requester's role). Anyone else is told it does not exist.
+pub fn may_read_job(
+    conn: &mut Conn,
+    caller: &Caller,
+    job: &fieldsurvey_db::jobs::Job,
+) -> DbResult<bool> {
+    if job.requested_by == caller.user_id {
+        return Ok(true);
+    }
+    if job.org_code != caller.org_code {
+        return Ok(false);
+    }
+    Ok(fieldsurvey_db::users::by_id(conn, &job.requested_by)?
+        .is_some_and(|u| u.role == caller.role))
+}
+
+/// May `caller` export data (CSV, XLSX)? Reviewers, auditors and admins, of their subtree: the
+/// jurisdiction the unit exported must lie in. What the export shows of people is the console's
+/// (heads' names with [`may_read_head_names`]; whole ID numbers with [`may_export_full_ids`]).
+pub fn may_export(caller: &Caller) -> Option<Jurisdiction> {
+    matches!(caller.role, Role::Reviewer | Role::Auditor | Role::Admin)
+        .then(|| jurisdiction(caller))
+}
+
+/// May `caller` export ID numbers whole (each read recorded)? Reviewers, who work with these
+/// households and read a record's ID numbers whole in the console; auditors and admins read
+/// figures and codes.
+pub fn may_export_full_ids(caller: &Caller) -> bool {
+    caller.role == Role::Reviewer
+}

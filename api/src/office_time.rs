@@ -34,6 +34,13 @@ impl FromStr for OfficeZone {
     }
 }
 
+impl OfficeZone {
+    /// The zone itself (for code that formats times outside this module: exports).
+    pub fn tz(&self) -> Tz {
+        self.0
+    }
+}
+
 impl fmt::Display for OfficeZone {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.0.name())

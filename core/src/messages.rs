@@ -221,6 +221,12 @@ messages! {
     ApiAssignSurveyor = "api-assign-surveyor",
     ApiAssignmentsSurveyors = "api-assignments-surveyors",
     ApiCoverageReaders = "api-coverage-readers",
+    ApiJobNotReady = "api-job-not-ready",
+    ApiJobFailed = "api-job-failed",
+    ApiExportReaders = "api-export-readers",
+    ApiExportDataset = "api-export-dataset",
+    ApiExportFormat = "api-export-format",
+    ApiExportFullIds = "api-export-full-ids",
 }
 
 static CATALOGUE: LazyLock<FluentBundle<FluentResource>> = LazyLock::new(|| {

@@ -418,6 +418,31 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    jobs (id) {
+        id -> Text,
+        kind -> Text,
+        params -> Text,
+        requested_by -> Text,
+        org_code -> Text,
+        status -> Text,
+        progress_done -> BigInt,
+        progress_total -> Nullable<BigInt>,
+        attempts -> Integer,
+        heartbeat_at -> Nullable<Timestamp>,
+        result_key -> Nullable<Text>,
+        result_name -> Nullable<Text>,
+        result_type -> Nullable<Text>,
+        result_size -> Nullable<BigInt>,
+        result_sha256 -> Nullable<Text>,
+        error -> Nullable<Text>,
+        created_at -> Timestamp,
+        started_at -> Nullable<Timestamp>,
+        finished_at -> Nullable<Timestamp>,
+        expires_at -> Timestamp,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     org_units,
     households,
@@ -452,4 +477,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     enrolment_codes,
     registry_imports,
     household_assignments,
+    jobs,
 );

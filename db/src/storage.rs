@@ -18,6 +18,9 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+/// Job results (exports, ZIPs) by name under `jobs/`.
+mod results;
+
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
     #[error("storage I/O failed: {0}")]

@@ -2,6 +2,7 @@
 //! the failure (retry later, or park now). The same handler serves RabbitMQ and the in-process
 //! queue.
 
+use fieldsurvey_db::jobs::JobMessage;
 use fieldsurvey_db::outbox::ProcessMessage;
 use tracing::Instrument;
 
@@ -10,6 +11,9 @@ use crate::queue::{Delivered, HandleOutcome, Handler};
 
 impl Handler for Pipeline {
     async fn handle(&self, msg: Delivered) -> HandleOutcome {
+        if msg.kind.as_deref() == Some(JobMessage::KIND.as_str()) {
+            return crate::jobs::handle(&self.job_context(), &msg).await;
+        }
         let parsed: ProcessMessage = match serde_json::from_slice(&msg.payload) {
             Ok(m) => m,
             Err(e) => return HandleOutcome::Abort(format!("unreadable message: {e}")),
@@ -53,6 +57,9 @@ impl Handler for Pipeline {
     /// re-drive. If the database is down now, it stays `queued`, and the sweeper sends it
     /// again later (it is then parked again, or processed).
     async fn parked(&self, msg: &Delivered, reason: &str) {
+        if msg.kind.as_deref() == Some(JobMessage::KIND.as_str()) {
+            return crate::jobs::parked(&self.db, msg, reason).await;
+        }
         let Ok(parsed) = serde_json::from_slice::<ProcessMessage>(&msg.payload) else {
             return;
         };
@@ -77,6 +84,19 @@ impl Handler for Pipeline {
                 error = %e,
                 "could not mark the parked submission; the sweeper will send it again"
             ),
+        }
+    }
+}
+
+impl Pipeline {
+    /// What a job run by this worker may use: the pipeline's own database, store and keys.
+    fn job_context(&self) -> crate::jobs::JobContext {
+        crate::jobs::JobContext {
+            db: self.db.clone(),
+            store: self.store.clone(),
+            pii: self.pii.clone(),
+            ledger_key: self.ledger_key.clone(),
+            worker_id: self.worker_id.clone(),
         }
     }
 }

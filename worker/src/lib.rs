@@ -5,6 +5,7 @@
 //! SQL in `fieldsurvey-db`.
 
 pub mod handler;
+pub mod jobs;
 pub mod outbox_store;
 pub mod pipeline;
 pub mod queue;

@@ -60,6 +60,14 @@ impl OutboxStore for DbOutbox {
         for id in &ids {
             tracing::warn!(submission_id = %id, "its message was lost; sent again");
         }
-        Ok(ids.len())
+        let after = chrono::TimeDelta::from_std(after).unwrap_or(chrono::TimeDelta::hours(1));
+        let jobs = self
+            .db
+            .run(move |c| fieldsurvey_db::jobs::sweep(c, after, 1_000))
+            .await?;
+        for id in &jobs {
+            tracing::warn!(job_id = %id, "its message was lost or its worker stopped; sent again");
+        }
+        Ok(ids.len() + jobs.len())
     }
 }

@@ -34,6 +34,8 @@ pub struct Menu {
     pub keys: bool,
     /// Not an entry: whether pages may offer 销号 forms (`authz::closes_clues`).
     pub close_clues: bool,
+    /// 导出与任务: everyone who may use the console sees the jobs they asked for.
+    pub jobs: bool,
 }
 
 impl Menu {
@@ -52,6 +54,7 @@ impl Menu {
             close_clues: authz::closes_clues(caller),
         })
     }
+            jobs: authz::may_use_console(caller.role),
 
     /// The first page this person may open: where signing in and `/console/` lead.
     pub fn home(&self) -> &'static str {

@@ -22,6 +22,7 @@ mod dashboard;
 mod clues_new;
 mod grids;
 mod household;
+mod jobs;
 mod keys;
 mod labels;
 mod queue;
@@ -116,6 +117,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::post().to(spot_checks::decide_spot_check),
         )
         .route("/console/ledger", web::get().to(ledger::ledger))
+        .route("/console/jobs", web::get().to(jobs::jobs_page))
+        .route("/console/exports", web::post().to(jobs::export))
+        .route("/console/jobs/{id}/download", web::get().to(jobs::download))
         .route(
             "/console/clues/{id}/decide",
             web::post().to(clues::decide_clue),

@@ -164,11 +164,17 @@ pub enum ErrorCode {
     InvalidOverdue,
     /// In `errors[]` of a 400: a household code malformed or outside the assigned unit.
     InvalidHousehold,
+    /// 409: the job has no result to download yet (queued or running), or it failed.
+    JobNotReady,
+    /// In `errors[]` of a 400: an export's `dataset` is not one the service exports.
+    InvalidDataset,
+    /// In `errors[]` of a 400: an export's `format` is neither `csv` nor `xlsx`.
+    InvalidFormat,
 }
 
 impl ErrorCode {
     /// Every code, in declaration order (keep in step with the enum and `as_str`).
-    pub const ALL: [ErrorCode; 72] = [
+    pub const ALL: [ErrorCode; 75] = [
         ErrorCode::BadRequest,
         ErrorCode::Unauthorized,
         ErrorCode::Forbidden,
@@ -241,6 +247,9 @@ impl ErrorCode {
         ErrorCode::InvalidSeverity,
         ErrorCode::InvalidOverdue,
         ErrorCode::InvalidHousehold,
+        ErrorCode::JobNotReady,
+        ErrorCode::InvalidDataset,
+        ErrorCode::InvalidFormat,
     ];
 
     /// The text sent as `code` (and in the problem's `type` URL).
@@ -318,6 +327,9 @@ impl ErrorCode {
             ErrorCode::InvalidSeverity => "invalid_severity",
             ErrorCode::InvalidOverdue => "invalid_overdue",
             ErrorCode::InvalidHousehold => "invalid_household",
+            ErrorCode::JobNotReady => "job_not_ready",
+            ErrorCode::InvalidDataset => "invalid_dataset",
+            ErrorCode::InvalidFormat => "invalid_format",
         }
     }
 }

@@ -13,6 +13,8 @@ use lapin::types::{AMQPValue, FieldTable, LongString};
 use lapin::{Channel, ExchangeKind};
 
 pub const ROUTING_KEY: &str = "submission.process";
+/// The routing key of a job's message (`fieldsurvey_db::jobs::JobMessage`).
+pub const JOB_ROUTING_KEY: &str = "job.run";
 
 #[derive(Debug, Clone)]
 pub struct Topology {
@@ -92,6 +94,16 @@ impl Topology {
             self.queue().into(),
             self.exchange().into(),
             ROUTING_KEY.into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
+        // Jobs (exports, dossier ZIPs, bulletins) share the queue, its retries and parking:
+        // a worker tells them apart by the message's `type` (`job.run`).
+        ch.queue_bind(
+            self.queue().into(),
+            self.exchange().into(),
+            JOB_ROUTING_KEY.into(),
             QueueBindOptions::default(),
             FieldTable::default(),
         )
