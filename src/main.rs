@@ -66,6 +66,24 @@ enum Command {
         #[command(subcommand)]
         command: ImportCommand,
     },
+    /// Monthly bulletins (通报): `--org CODE --period YYYY-MM` issues a unit's (or shows the one
+    /// issued: a bulletin never changes); `--due` issues last month's for every county and
+    /// township, as the API's schedule does; `verify` checks every stored bulletin against its
+    /// ledger entry.
+    #[command(args_conflicts_with_subcommands = true)]
+    Bulletin {
+        #[command(subcommand)]
+        command: Option<BulletinCommand>,
+        /// The org unit (its child units are ranked among themselves).
+        #[arg(long, requires = "period")]
+        org: Option<String>,
+        /// The month in the office's calendar, YYYY-MM; it must have ended.
+        #[arg(long, requires = "org")]
+        period: Option<String>,
+        /// Last month's bulletins for every county and township that lacks one.
+        #[arg(long, conflicts_with_all = ["org", "period"])]
+        due: bool,
+    },
     /// User accounts.
     User {
         #[command(subcommand)]
@@ -129,6 +147,17 @@ enum Command {
 enum ImportCommand {
     /// Import (insert or update) rows from a CSV file with a header line.
     Import { file: PathBuf },
+}
+
+#[derive(Subcommand)]
+enum BulletinCommand {
+    /// Recompute every stored bulletin's digest and check it against its `bulletin_issued`
+    /// ledger entry; exit 1 naming each bulletin that fails.
+    Verify {
+        /// The service's ledger public key (base64url); default: derived from LEDGER_KEY_FILE.
+        #[arg(long)]
+        public_key: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -279,6 +308,24 @@ fn main() -> std::process::ExitCode {
         Command::Grid {
             command: ImportCommand::Import { file },
         } => commands::import::grids(&settings, &file),
+        Command::Bulletin {
+            command: Some(BulletinCommand::Verify { public_key }),
+            ..
+        } => commands::bulletin::verify(&settings, public_key.as_deref()),
+        Command::Bulletin {
+            command: None,
+            org: Some(org),
+            period: Some(period),
+            ..
+        } => commands::bulletin::one(&settings, &org, &period),
+        Command::Bulletin {
+            command: None,
+            due: true,
+            ..
+        } => commands::bulletin::due(&settings),
+        Command::Bulletin { .. } => Err(anyhow::anyhow!(
+            "bulletin needs --org CODE --period YYYY-MM, --due, or verify"
+        )),
         Command::User {
             command:
                 UserCommand::Add {

@@ -421,3 +421,52 @@ fn a_township_reviewer_works_the_queue_in_a_browser() {
         );
     }
 }
+
+#[test]
+fn a_county_reviewer_opens_a_monthly_bulletin_in_a_browser() {
+    if !available("a_county_reviewer_opens_a_monthly_bulletin_in_a_browser") {
+        return;
+    }
+    let svc = Service::dev();
+    let app = svc.client();
+    let base = svc.base.clone();
+    // A survey of January 2025 on a registry of December 2024: January's bulletin counts it.
+    svc.sql("UPDATE households SET imported_at = '2024-12-01 00:00:00'");
+    let surveyor = app.token("surveyor1");
+    let v1 = Upload::household_h1();
+    assert_eq!(
+        app.upload(&surveyor, &v1.signed_by(&Key::demo()), &v1.parts)
+            .status,
+        202
+    );
+    assert_eq!(app.wait_final(&surveyor, &v1.id())["status"], "signed_off");
+    svc.sql(&format!(
+        "UPDATE submissions SET received_at = '2025-01-10 02:00:00', \
+         processed_at = '2025-01-10 02:00:00' WHERE id = '{}'",
+        v1.id()
+    ));
+    for period in ["2024-12", "2025-01"] {
+        svc.cli(
+            &["bulletin", "--org", "522732000000", "--period", period],
+            None,
+        );
+    }
+
+    let b = Browser::start();
+    sign_in(&b, &base, "county1");
+    b.goto(&format!("{base}/console/bulletins?period=2025-01"));
+    assert_eq!(b.count("table.bulletins tbody tr"), 1);
+    b.screenshot("20-bulletins");
+    b.click("table.bulletins tbody tr a");
+    b.wait_url("/console/bulletins/");
+    b.wait_text("#bulletin-title", "2025-01 月度通报");
+    assert!(b.text("#as-of").contains("2025-01-31 24:00（北京时间）"));
+    assert!(b.text("#as-of").contains("与 2024-12 通报相比"));
+    assert_eq!(b.count("#change-chart"), 1);
+    assert_eq!(b.text("tr[data-unit='522732101000'] td.rank"), "1");
+    assert_eq!(
+        b.text("tr[data-unit='522732101000'] td.verified-change"),
+        "+1"
+    );
+    b.screenshot("21-bulletin");
+}

@@ -48,6 +48,8 @@ pub fn build_app_config(cfg: &mut ServiceConfig) {
         .service(clues_decide::reopen_clue)
         .service(clues::stats)
         .service(coverage::coverage)
+        .service(bulletins::list_bulletins)
+        .service(bulletins::get_bulletin)
         .service(assignments_list::list_assignments)
         .service(assignment_put::assign_household)
         .service(accountability::household_accountability)
@@ -223,6 +225,14 @@ pub async fn serve(state: AppState, listener: TcpListener, workers: usize) -> st
         state.db.clone(),
         tus.spool.clone(),
         tus.settings.collect_every,
+    );
+    // Last month's bulletins (通报), at the start of each month in the office's calendar.
+    crate::bulletins::spawn_schedule(
+        state.db.clone(),
+        state.ledger_key.clone(),
+        state.config.office_zone,
+        std::time::Duration::from_secs(120),
+        std::time::Duration::from_secs(3600),
     );
     let tus = web::Data::new(tus);
     let data = web::Data::new(state);

@@ -127,9 +127,14 @@ impl OfficeZone {
         (dates, bounds)
     }
 
+    /// The office's calendar date of `t`.
+    pub fn local_date(&self, t: DateTime<Utc>) -> NaiveDate {
+        self.local(t).date_naive()
+    }
+
     /// When the office's day `d` starts, in naive UTC (a day whose midnight a clock change
     /// skips starts at the first instant it has).
-    fn day_start(&self, d: NaiveDate) -> NaiveDateTime {
+    pub fn day_start(&self, d: NaiveDate) -> NaiveDateTime {
         let midnight = d.and_time(NaiveTime::MIN);
         (0..=3)
             .find_map(|h| {

@@ -246,6 +246,7 @@ api-assign-reviewers = 分配责任网格员由本乡镇及以上的审核人员
 api-assign-surveyor = { $surveyor } 不是可负责此户的调查员：须为在用的调查员账号，所属单位包含此户所在的村
 api-assignments-surveyors = 此列表是调查员本人负责的农户
 api-coverage-readers = 户户过覆盖情况供审核、审计和管理人员查看
+api-bulletin-period = 通报月份须为 YYYY-MM 格式，例如 2026-11
 api-job-not-ready = 任务尚未完成（{ $status }），完成后才能下载
 api-job-failed = 任务失败，没有可下载的结果：{ $reason }
 api-export-readers = 数据导出供审核、审计和管理人员使用

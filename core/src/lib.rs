@@ -6,6 +6,7 @@
 //! rule is tested with plain values.
 
 pub mod audit;
+pub mod bulletin;
 pub mod canonical;
 pub mod checks;
 pub mod deadline;

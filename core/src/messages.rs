@@ -221,6 +221,7 @@ messages! {
     ApiAssignSurveyor = "api-assign-surveyor",
     ApiAssignmentsSurveyors = "api-assignments-surveyors",
     ApiCoverageReaders = "api-coverage-readers",
+    ApiBulletinPeriod = "api-bulletin-period",
     ApiJobNotReady = "api-job-not-ready",
     ApiJobFailed = "api-job-failed",
     ApiExportReaders = "api-export-readers",

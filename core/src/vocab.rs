@@ -218,6 +218,8 @@ vocabulary! {
         ClueReopened = "clue_reopened",
         /// An open clue past its deadline shown to the level above (the upkeep job).
         ClueEscalated = "clue_escalated",
+        /// A monthly bulletin (通报) issued: its unit, month and digest (`bulletin.rs`).
+        BulletinIssued = "bulletin_issued",
     }
 }
 

@@ -6,6 +6,7 @@
 
 pub mod accounts;
 pub mod attention;
+pub mod bulletins;
 pub mod clues;
 pub mod consistency;
 pub mod decisions;

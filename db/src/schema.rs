@@ -443,7 +443,21 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    bulletins (id) {
+        id -> Text,
+        org_code -> Text,
+        period -> Text,
+        issued_at -> Timestamp,
+        snapshot -> Text,
+        digest -> Text,
+        issued_by -> Text,
+        ledger_seq -> BigInt,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
+    bulletins,
     org_units,
     households,
     users,

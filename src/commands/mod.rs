@@ -1,6 +1,7 @@
 //! The subcommands: each wires settings to the crates and does nothing else.
 
 pub mod admin;
+pub mod bulletin;
 pub mod check;
 pub mod dev;
 pub mod gc;

@@ -163,6 +163,7 @@ pub(super) fn action_name(action: LedgerAction) -> &'static str {
         LedgerAction::LedgerExported => "导出台账",
         LedgerAction::GridsImported => "导入网格分配",
         LedgerAction::HouseholdAssigned => "分配责任网格员",
+        LedgerAction::BulletinIssued => "发布月度通报",
         LedgerAction::ClueRaised => "录入问题线索",
         LedgerAction::ClueConfirmed => "确认线索销号",
         LedgerAction::ClueReopened => "退回线索重新整改",

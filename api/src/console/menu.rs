@@ -19,6 +19,8 @@ pub struct Menu {
     pub clues: bool,
     /// 进度看板 (`authz::may_read_stats`).
     pub dashboard: bool,
+    /// 月度通报 (`authz::may_read_stats`, as the bulletins' API).
+    pub bulletins: bool,
     /// 户户过 (`authz::may_read_coverage`).
     pub coverage: bool,
     /// 网格分配 (`authz::assigns_households`).
@@ -45,6 +47,7 @@ impl Menu {
             search: authz::may_search_households(caller).is_some(),
             clues: authz::may_read_clues(caller).is_some(),
             dashboard: authz::may_read_stats(caller),
+            bulletins: authz::may_read_stats(caller),
             coverage: authz::may_read_coverage(caller).is_some(),
             grids: authz::assigns_households(caller).is_some(),
             spot_checks: authz::spot_check_level(conn, caller)?.is_some(),

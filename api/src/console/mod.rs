@@ -16,6 +16,7 @@ use crate::error::{ApiError, ErrorCode};
 use crate::seal::SealFields;
 
 mod attention;
+mod bulletins;
 mod clues;
 mod coverage;
 mod dashboard;
@@ -87,6 +88,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(
             "/console/dashboard.csv",
             web::get().to(dashboard::dashboard_csv),
+        )
+        .route("/console/bulletins", web::get().to(bulletins::bulletins))
+        .route(
+            "/console/bulletins/{id}",
+            web::get().to(bulletins::bulletin),
         )
         .route("/console/coverage", web::get().to(coverage::coverage))
         .route(

@@ -5,6 +5,7 @@ pub mod assignment_put;
 pub mod assignments_list;
 pub mod auth_login;
 pub mod auth_refresh;
+pub mod bulletins;
 pub mod clues;
 pub mod coverage;
 pub mod exports;

@@ -1,0 +1,2 @@
+DROP TABLE bulletins;
+DROP FUNCTION bulletins_immutable();
