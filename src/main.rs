@@ -66,6 +66,13 @@ enum Command {
         #[command(subcommand)]
         command: ImportCommand,
     },
+    /// Department data comparison (数据比对): `compare import --source NAME FILE.csv` takes a
+    /// department's list (id_number,status[,date]); `compare run` compares the lists with the
+    /// survey's current versions and the registry and raises clues.
+    Compare {
+        #[command(subcommand)]
+        command: commands::compare::CompareCommand,
+    },
     /// Monthly bulletins (通报): `--org CODE --period YYYY-MM` issues a unit's (or shows the one
     /// issued: a bulletin never changes); `--due` issues last month's for every county and
     /// township, as the API's schedule does; `verify` checks every stored bulletin against its
@@ -308,6 +315,7 @@ fn main() -> std::process::ExitCode {
         Command::Grid {
             command: ImportCommand::Import { file },
         } => commands::import::grids(&settings, &file),
+        Command::Compare { command } => commands::compare::run(&settings, command),
         Command::Bulletin {
             command: Some(BulletinCommand::Verify { public_key }),
             ..

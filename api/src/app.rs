@@ -48,6 +48,7 @@ pub fn build_app_config(cfg: &mut ServiceConfig) {
         .service(clues_decide::reopen_clue)
         .service(clues::stats)
         .service(coverage::coverage)
+        .service(suspected_missed::report_suspected_missed)
         .service(bulletins::list_bulletins)
         .service(bulletins::get_bulletin)
         .service(assignments_list::list_assignments)

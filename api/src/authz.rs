@@ -374,3 +374,22 @@ pub fn may_export(caller: &Caller) -> Option<Jurisdiction> {
 pub fn may_export_full_ids(caller: &Caller) -> bool {
     caller.role == Role::Reviewer
 }
+
+/// May `caller` report a household missing from the registry (疑似漏评) at all? Surveyors and
+/// reviewers (asked before the body is read).
+pub fn may_report_suspected_missed(caller: &Caller) -> bool {
+    matches!(caller.role, Role::Surveyor | Role::Reviewer)
+}
+
+/// May `caller` report one in `village_code`? When the village lies in their subtree.
+pub fn may_report_suspected_missed_in(
+    conn: &mut Conn,
+    caller: &Caller,
+    village_code: &str,
+) -> DbResult<bool> {
+    Ok(
+        may_report_suspected_missed(caller)
+            && org::is_within(conn, village_code, &caller.org_code)?,
+    )
+}
+

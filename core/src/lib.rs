@@ -9,6 +9,7 @@ pub mod audit;
 pub mod bulletin;
 pub mod canonical;
 pub mod checks;
+pub mod compare;
 pub mod deadline;
 pub mod decision;
 pub mod export;

@@ -228,6 +228,15 @@ messages! {
     ApiExportDataset = "api-export-dataset",
     ApiExportFormat = "api-export-format",
     ApiExportFullIds = "api-export-full-ids",
+    ApiReportOnlyReporters = "api-report-only-reporters",
+    ApiReportNotJson = "api-report-not-json",
+    ApiReportVillage = "api-report-village",
+    ApiReportOutside = "api-report-outside",
+    ApiReportText = "api-report-text",
+    ApiReportHousehold = "api-report-household",
+    ApiReportRegistered = "api-report-registered",
+    ApiReportPhotoCount = "api-report-photo-count",
+    ApiReportPhotoUndecodable = "api-report-photo-undecodable",
 }
 
 static CATALOGUE: LazyLock<FluentBundle<FluentResource>> = LazyLock::new(|| {

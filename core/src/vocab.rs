@@ -209,6 +209,10 @@ vocabulary! {
         GridsImported = "grids_imported",
         /// One household given to (or moved to) a responsible surveyor by a reviewer.
         HouseholdAssigned = "household_assigned",
+        /// A department's list imported (`compare import`): its source, digest and row count.
+        DepartmentListImported = "department_list_imported",
+        /// A comparison run (`compare run`): the lists and rules it read, the clues it raised.
+        ComparisonRun = "comparison_run",
         /// A clue entered by a reviewer or raised by a comparison or a report (the service's
         /// own checks record theirs in the sign-off's entry).
         ClueRaised = "clue_raised",
@@ -270,6 +274,15 @@ vocabulary! {
         SuspectedMissed = "suspected_missed",
         /// A record a spot-check overturned; its next approved version answers it.
         SpotCheck = "spot_check",
+        /// Another department lists a member as deceased whom the survey or registry lists
+        /// (department comparison, docs/compare.md).
+        DeceasedMember = "deceased_member",
+        /// Another department lists a member as moved away whom the survey lists.
+        MovedMember = "moved_member",
+        /// Another department lists a special group (低保, 特困, 大病, 重残) the registry does not tag.
+        UnrecordedGroup = "unrecorded_group",
+        /// An enrolled (建档立卡) household with a business or a vehicle on record (疑似错评).
+        WronglyEnrolled = "wrongly_enrolled",
         /// Anything else a reviewer enters (an audit's or an inspection's finding in words).
         Other = "other",
     }
@@ -454,7 +467,7 @@ mod tests {
         for f in opening {
             assert_eq!(f.clue().map(ClueKind::as_str), Some(f.as_str()));
         }
-        assert_eq!(ClueKind::ALL.len(), Indicator::ALL.len() + 5);
+        assert_eq!(ClueKind::ALL.len(), Indicator::ALL.len() + 9);
     }
 
     #[test]

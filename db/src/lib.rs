@@ -8,6 +8,7 @@ pub mod accounts;
 pub mod attention;
 pub mod bulletins;
 pub mod clues;
+pub mod compare;
 pub mod consistency;
 pub mod decisions;
 pub mod enrolment;

@@ -23,6 +23,8 @@ diesel::table! {
         imported_at -> Timestamp,
         head_id_hmac -> Nullable<Text>,
         head_name_hmac -> Nullable<Text>,
+        enrolment -> Nullable<Text>,
+        special_groups -> Nullable<Text>,
     }
 }
 
@@ -444,6 +446,42 @@ diesel::table! {
 }
 
 diesel::table! {
+    department_imports (id) {
+        id -> Text,
+        source -> Text,
+        sha256 -> Text,
+        row_count -> BigInt,
+        imported_at -> Timestamp,
+        ledger_seq -> BigInt,
+    }
+}
+
+diesel::table! {
+    department_records (source, status, id_hmac) {
+        source -> Text,
+        status -> Text,
+        id_hmac -> Text,
+        since -> Nullable<Text>,
+        import_id -> Text,
+        line -> BigInt,
+    }
+}
+
+diesel::table! {
+    compare_rules (id) {
+        id -> Text,
+        source -> Text,
+        source_status -> Text,
+        survey_field -> Text,
+        condition -> Text,
+        clue_kind -> Text,
+        severity -> Text,
+        active -> Bool,
+        description -> Text,
+    }
+}
+
+diesel::table! {
     bulletins (id) {
         id -> Text,
         org_code -> Text,
@@ -491,5 +529,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     enrolment_codes,
     registry_imports,
     household_assignments,
+    department_imports,
+    department_records,
+    compare_rules,
     jobs,
 );

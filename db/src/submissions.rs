@@ -362,8 +362,8 @@ pub fn returned_at_level(conn: &mut Conn, id: &str) -> DbResult<Option<OrgLevel>
     })
 }
 
-/// Which of `sha256s` some submission names (any version, any status): the photos the store
-/// must keep.
+/// Which of `sha256s` some submission or clue names (any version, any status): the photos the
+/// store must keep.
 pub fn referenced_photos(
     conn: &mut Conn,
     sha256s: &[String],
@@ -380,6 +380,8 @@ pub fn referenced_photos(
         // A finished resumable upload's bytes wait in the store for the submission that will
         // name them, until the upload expires.
         out.extend(crate::uploads::named_photos(conn, chunk)?);
+        // A clue's evidence (a reported 疑似漏评 household's photo, a rectification's).
+        out.extend(crate::compare::clue_photos(conn, chunk)?);
     }
     Ok(out)
 }

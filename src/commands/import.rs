@@ -31,6 +31,12 @@ struct HouseholdRow {
     head_name: String,
     head_id_number: String,
     member_count: i32,
+    /// 建档立卡 (optional column): enrolled / not_enrolled (是/否); empty when unknown.
+    #[serde(default)]
+    enrolment: Option<String>,
+    /// Special groups (optional column): 低保、特困、危房、大病、重残、老人, separated by 、 or ;.
+    #[serde(default)]
+    special_groups: Option<String>,
 }
 
 pub struct Summary {
@@ -194,6 +200,19 @@ pub fn import_households(
     let mut refused = Vec::new();
     let now = fieldsurvey_db::now();
     let mut known_villages = std::collections::HashSet::new();
+    // Files with the enrolment or special-group columns set them (an empty cell: unknown);
+    // older files leave them as they are.
+    let (with_enrolment, with_groups) = rdr
+        .headers()
+        .map(|h| {
+            (
+                h.iter().any(|c| c == "enrolment"),
+                h.iter().any(|c| c == "special_groups"),
+            )
+        })
+        .unwrap_or((false, false));
+    let with_status = with_enrolment || with_groups;
+    let mut statuses = Vec::with_capacity(BATCH);
     for (i, rec) in rdr.deserialize::<HouseholdRow>().enumerate() {
         let line = i as u64 + 2;
         let row = match rec {
@@ -217,6 +236,27 @@ pub fn import_households(
             ));
             continue;
         }
+        let enrolment = match fieldsurvey_core::compare::parse_enrolment(
+            row.enrolment.as_deref().unwrap_or(""),
+        ) {
+            Ok(e) => e,
+            Err(why) => {
+                refused.push((line, why));
+                continue;
+            }
+        };
+        let groups = match row
+            .special_groups
+            .as_deref()
+            .map(fieldsurvey_core::compare::parse_groups)
+            .transpose()
+        {
+            Ok(g) => g,
+            Err(why) => {
+                refused.push((line, why));
+                continue;
+            }
+        };
         let village = code.village_code().as_str().to_owned();
         if !known_villages.contains(&village) {
             match fieldsurvey_db::org::get(&mut conn, &village)? {
@@ -242,12 +282,22 @@ pub fn import_households(
             member_count: row.member_count,
             imported_at: now,
         });
+        if with_status {
+            statuses.push((
+                code.as_str().to_owned(),
+                enrolment.map(str::to_owned),
+                groups.or_else(|| with_groups.then(String::new)),
+            ));
+        }
         if batch.len() == BATCH {
             imported += fieldsurvey_db::households::upsert_batch(&mut conn, &batch)?;
+            fieldsurvey_db::compare::set_registry_status(&mut conn, &statuses)?;
             batch.clear();
+            statuses.clear();
         }
     }
     imported += fieldsurvey_db::households::upsert_batch(&mut conn, &batch)?;
+    fieldsurvey_db::compare::set_registry_status(&mut conn, &statuses)?;
     let sha256 = hex::encode(rdr.into_inner().hasher.finalize());
     Ok(Summary {
         imported,

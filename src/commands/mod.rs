@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod bulletin;
 pub mod check;
+pub mod compare;
 pub mod dev;
 pub mod gc;
 pub mod import;

@@ -69,6 +69,10 @@ pub(super) fn kind_name(kind: ClueKind) -> &'static str {
         ClueKind::PhotoReused => flag_name(FlagCode::PhotoReused),
         ClueKind::DuplicatePerson => flag_name(FlagCode::DuplicatePerson),
         ClueKind::SuspectedMissed => flag_name(FlagCode::SuspectedMissed),
+        ClueKind::DeceasedMember => "部门比对：已死亡仍在列",
+        ClueKind::MovedMember => "部门比对：已迁出仍在列",
+        ClueKind::UnrecordedGroup => "部门比对：特殊群体未标记",
+        ClueKind::WronglyEnrolled => "部门比对：疑似错评",
         ClueKind::Other => "其他问题",
     }
 }
@@ -163,11 +167,13 @@ pub(super) fn action_name(action: LedgerAction) -> &'static str {
         LedgerAction::LedgerExported => "导出台账",
         LedgerAction::GridsImported => "导入网格分配",
         LedgerAction::HouseholdAssigned => "分配责任网格员",
-        LedgerAction::BulletinIssued => "发布月度通报",
+        LedgerAction::DepartmentListImported => "导入部门比对名单",
+        LedgerAction::ComparisonRun => "部门数据比对",
         LedgerAction::ClueRaised => "录入问题线索",
         LedgerAction::ClueConfirmed => "确认线索销号",
         LedgerAction::ClueReopened => "退回线索重新整改",
         LedgerAction::ClueEscalated => "线索逾期升级",
+        LedgerAction::BulletinIssued => "发布月度通报",
     }
 }
 

@@ -22,6 +22,7 @@ pub mod spot_checks;
 pub mod submissions_create;
 pub mod submissions_get;
 pub(crate) mod submissions_json;
+pub mod suspected_missed;
 pub(crate) mod upload;
 pub mod uploads_create;
 pub mod uploads_delete;

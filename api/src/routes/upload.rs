@@ -30,9 +30,21 @@ const FLUSH_AT: usize = 256 * 1024;
 /// first), so a caller who may not upload for that household is refused before any photo is
 /// stored.
 pub async fn read(
+    multipart: Multipart,
+    store: &PhotoStore,
+    limits: &UploadLimits,
+    on_survey: impl AsyncFnMut(&[u8]) -> Result<(), ApiError>,
+) -> Result<Upload, ApiError> {
+    read_named(multipart, store, limits, "survey", on_survey).await
+}
+
+/// [`read`] with the JSON part named `json_part` (a suspected-missed report's is `report`),
+/// the same limits and photo sieve.
+pub async fn read_named(
     mut multipart: Multipart,
     store: &PhotoStore,
     limits: &UploadLimits,
+    json_part: &str,
     mut on_survey: impl AsyncFnMut(&[u8]) -> Result<(), ApiError>,
 ) -> Result<Upload, ApiError> {
     let mut survey: Option<Vec<u8>> = None;
@@ -54,7 +66,7 @@ pub async fn read(
             ));
         }
         let ctype = field.content_type().map(|m| m.essence_str().to_owned());
-        if name == "survey" {
+        if name == json_part {
             if survey.is_some() {
                 return Err(ApiError::bad(
                     ErrorCode::MalformedMultipart,
@@ -106,7 +118,7 @@ pub async fn read(
     }
     let survey = survey.ok_or_else(|| {
         ApiError::BadRequest(vec![
-            ProblemItem::new(ErrorCode::MissingSurvey, say(Msg::ApiNoSurvey, &[])).at("survey"),
+            ProblemItem::new(ErrorCode::MissingSurvey, say(Msg::ApiNoSurvey, &[])).at(json_part),
         ])
     })?;
     Ok(Upload { survey, photos })

@@ -130,6 +130,16 @@ impl Pipeline {
     /// sequencing, within 250 ms, in a batch with the other workers'.)
     fn after_commit(&self, conn: &mut Conn, record: &StageOutcome<'_>) {
         if let Some(so) = &record.signed_off {
+            // A reported 疑似漏评 household now registered and surveyed: its report links here
+            // (one statement on a partial index of the unlinked reports; `compare run` links
+            // any this misses).
+            if let Err(e) = fieldsurvey_db::compare::link_reports(
+                conn,
+                &so.household_code,
+                record.submission_id,
+            ) {
+                tracing::warn!(error = %e, "linking reported suspected-missed clues failed");
+            }
             match fieldsurvey_db::photos::reconcile(
                 conn,
                 &self.hashes,
@@ -161,7 +171,9 @@ impl Pipeline {
         outcome: &Outcome,
         evidence: &Evidence,
     ) -> Result<(Vec<Flag>, SignedOff), StageError> {
-        let registered = fieldsurvey_db::households::exists(conn, &sub.household_code)?;
+        // One look-up by key: whether the registry has the household, and its 建档立卡 status.
+        let registration = fieldsurvey_db::compare::registration(conn, &sub.household_code)?;
+        let registered = registration.is_some();
         let village = fieldsurvey_db::org::get(conn, &sub.village_code)?;
         let centroid = village.as_ref().and_then(|v| Some((v.lat?, v.lon?)));
         let township = village
@@ -209,6 +221,20 @@ impl Pipeline {
             if !clues.iter().any(|(k, _)| *k == kind) {
                 clues.push((kind, json(f)?));
             }
+        }
+        // 疑似漏评: a registered household the registry says is not enrolled, failing the standard.
+        if !outcome.meets_standard
+            && matches!(registration, Some(Some(ref e)) if e == "not_enrolled")
+            && !clues.iter().any(|(k, _)| *k == ClueKind::SuspectedMissed)
+        {
+            clues.push((
+                ClueKind::SuspectedMissed,
+                serde_json::json!({
+                    "reason": "not_enrolled_fails_standard",
+                    "message": fieldsurvey_db::compare::NOT_ENROLLED_FAILING,
+                })
+                .to_string(),
+            ));
         }
         let said: Vec<PhotoSaid<'_>> = evidence
             .exif
