@@ -227,6 +227,7 @@ messages! {
     ApiExportReaders = "api-export-readers",
     ApiExportDataset = "api-export-dataset",
     ApiExportFormat = "api-export-format",
+    ApiExportHeader = "api-export-header",
     ApiExportFullIds = "api-export-full-ids",
     ApiReportOnlyReporters = "api-report-only-reporters",
     ApiReportNotJson = "api-report-not-json",

@@ -10,7 +10,7 @@
 
 use actix_web::http::header;
 use actix_web::{HttpResponse, get, post, web};
-use fieldsurvey_core::messages::{Arg, Msg, say};
+use fieldsurvey_core::messages::{Msg, say};
 use fieldsurvey_db::exports::{self, Context, Dataset, ExportParams, Masking};
 use fieldsurvey_db::exports_write::{Format, Header, TableWriter};
 use serde::Deserialize;
@@ -73,19 +73,9 @@ fn check(dataset: &str, format: &str, header: Option<&str>) -> Result<Checked, A
     let mut bad = Vec::new();
     let d = Dataset::parse(dataset.trim());
     if d.is_none() {
-        let known = Dataset::ALL.map(Dataset::as_str).join("、");
         bad.push(
-            ProblemItem::new(
-                ErrorCode::InvalidDataset,
-                say(
-                    Msg::ApiExportDataset,
-                    &[
-                        ("dataset", Arg::from(dataset.to_owned())),
-                        ("known", Arg::from(known)),
-                    ],
-                ),
-            )
-            .at("dataset"),
+            ProblemItem::new(ErrorCode::InvalidDataset, say(Msg::ApiExportDataset, &[]))
+                .at("dataset"),
         );
     }
     let f = Format::parse(format.trim());
@@ -101,7 +91,7 @@ fn check(dataset: &str, format: &str, header: Option<&str>) -> Result<Checked, A
     };
     if h.is_none() {
         bad.push(
-            ProblemItem::new(ErrorCode::InvalidFormat, "header 须为 zh 或 machine").at("header"),
+            ProblemItem::new(ErrorCode::InvalidFormat, say(Msg::ApiExportHeader, &[])).at("header"),
         );
     }
     match (d, f, h) {

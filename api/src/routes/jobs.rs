@@ -178,7 +178,17 @@ pub fn result_response(state: &AppState, job: Job) -> Result<HttpResponse, ApiEr
             Msg::ApiJobFailed,
             &[("reason", Arg::from(job.error.clone().unwrap_or_default()))],
         ),
-        s => say(Msg::ApiJobNotReady, &[("status", Arg::from(s.as_str()))]),
+        s => say(
+            Msg::ApiJobNotReady,
+            &[(
+                "status",
+                Arg::from(if s == JobStatus::Queued {
+                    "排队中"
+                } else {
+                    "进行中"
+                }),
+            )],
+        ),
     };
     let (Some(key), Some(name), JobStatus::Done) =
         (job.result_key.clone(), job.result_name.clone(), job.status)
