@@ -235,6 +235,11 @@ enum LedgerCommand {
         /// The auditor's age identity file, to open an encrypted export.
         #[arg(long)]
         identity: Option<PathBuf>,
+        /// Verify a household's dossier (一户一档) offline instead: its attached ledger proof
+        /// (the PDF, or the `ledger-proof.json` taken out of it) against the checkpoint it
+        /// carries, signed with --public-key.
+        #[arg(long, conflicts_with_all = ["export", "against"])]
+        dossier: Option<PathBuf>,
     },
     /// Publish a signed tree head of the ledger as it stands and write it to FILE for a
     /// witness to keep.
@@ -384,16 +389,20 @@ fn main() -> std::process::ExitCode {
                     against,
                     export,
                     identity,
+                    dossier,
                 },
-        } => commands::ledger::verify(
-            &settings,
-            commands::ledger::VerifyArgs {
-                public_key,
-                against,
-                export,
-                identity,
-            },
-        ),
+        } => match dossier {
+            Some(file) => commands::ledger::verify_dossier(&settings, &file, public_key.as_deref()),
+            None => commands::ledger::verify(
+                &settings,
+                commands::ledger::VerifyArgs {
+                    public_key,
+                    against,
+                    export,
+                    identity,
+                },
+            ),
+        },
         Command::Ledger {
             command: LedgerCommand::Checkpoint { out },
         } => commands::ledger::checkpoint(&settings, &out),

@@ -470,3 +470,79 @@ fn a_county_reviewer_opens_a_monthly_bulletin_in_a_browser() {
     );
     b.screenshot("21-bulletin");
 }
+
+/// 一户一档 from the household's page (issue 19): the township reviewer downloads the dossier
+/// PDF with the browser's own session, and asks for the village's dossiers as a ZIP, which a
+/// worker makes and the jobs page offers for download.
+#[test]
+fn a_township_reviewer_downloads_a_dossier_in_a_browser() {
+    if !available("a_township_reviewer_downloads_a_dossier_in_a_browser") {
+        return;
+    }
+    let svc = Service::dev();
+    let app = svc.client();
+    let base = svc.base.clone();
+    let surveyor = app.token("surveyor1");
+    let v1 = Upload::household_h1();
+    assert_eq!(
+        app.upload(&surveyor, &v1.signed_by(&Key::demo()), &v1.parts)
+            .status,
+        202
+    );
+    assert_eq!(app.wait_final(&surveyor, &v1.id())["status"], "signed_off");
+
+    let b = Browser::start();
+    sign_in(&b, &base, "township1");
+    b.goto(&format!("{base}/console/households/522732101201-0001"));
+    assert_eq!(b.text("#dossier-pdf"), "下载一户一档（PDF）");
+    let href = b.property("#dossier-pdf", "href");
+    let href = href.as_str().unwrap();
+    assert!(
+        href.ends_with("/console/households/522732101201-0001/dossier.pdf"),
+        "{href}"
+    );
+    b.screenshot("30-household-dossier-button");
+    // The link downloads (the page stays), and what it serves to this browser's session is
+    // the dossier PDF.
+    b.click("#dossier-pdf");
+    assert!(b.url().ends_with("/console/households/522732101201-0001"));
+    let cookie = format!("fs_session={}", b.cookie("fs_session"));
+    let pdf = app.get_cookie(&cookie, "/console/households/522732101201-0001/dossier.pdf");
+    assert_eq!(pdf.status, 200);
+    assert!(pdf.text.starts_with("%PDF-"), "a PDF");
+    assert!(
+        pdf.text.contains("fieldsurvey-dossier-proof/1"),
+        "with its proof attached"
+    );
+    let other = app.console_session("township2", "demo-township2");
+    assert_eq!(
+        app.get_cookie(&other, "/console/households/522732101201-0001/dossier.pdf")
+            .status,
+        404,
+        "another township's reviewer gets no dossier"
+    );
+
+    // The village's dossiers as a ZIP: asked for on the page, made by the worker.
+    b.click("#village-dossiers");
+    b.wait_url("/console/jobs");
+    b.screenshot("31-village-dossiers-job");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let download = loop {
+        b.goto(&format!("{base}/console/jobs"));
+        assert!(b.source().contains("本村全部一户一档（ZIP，522732101201）"));
+        if b.count("#jobs tbody tr a") == 1 {
+            break b.property("#jobs tbody tr a", "href");
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the ZIP job did not finish"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    };
+    b.screenshot("32-village-dossiers-done");
+    let download = download.as_str().unwrap();
+    let path = &download[download.find("/console/").unwrap()..];
+    let zip = app.get_cookie(&cookie, path);
+    assert_eq!(zip.status, 200);
+    assert!(zip.text.starts_with("PK"), "a ZIP");
+}

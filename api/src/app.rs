@@ -54,6 +54,8 @@ pub fn build_app_config(cfg: &mut ServiceConfig) {
         .service(assignments_list::list_assignments)
         .service(assignment_put::assign_household)
         .service(accountability::household_accountability)
+        .service(dossier::household_dossier)
+        .service(village_dossiers::request_village_dossiers)
         .service(ledger::get_checkpoint)
         .service(ledger::publish_checkpoint)
         .service(ledger::get_entries)

@@ -342,6 +342,23 @@ pub fn may_read_head_names(caller: &Caller) -> bool {
     caller.role == Role::Reviewer
 }
 
+/// Does a household's dossier (一户一档) show `caller` the ID numbers whole? Reviewers, who
+/// work with these households, and auditors, who answer for the record (R5); the read is then
+/// recorded. Admins keep accounts and the service, not households' files: masked.
+pub fn may_read_ids_in_full(caller: &Caller) -> bool {
+    matches!(caller.role, Role::Reviewer | Role::Auditor)
+}
+
+/// May `caller` ask for the dossiers of a village in bulk (the archive's ZIP)? Those who may
+/// read its households' dossiers: reviewers, auditors and admins of its subtree.
+pub fn may_request_village_dossiers(
+    conn: &mut Conn,
+    caller: &Caller,
+    village_code: &str,
+) -> DbResult<bool> {
+    may_view_household(conn, caller, village_code)
+}
+
 /// May `caller` see job `job` and download its result? The person who asked for it; and
 /// others of the same unit and the same role, who would have been shown the same data (a job's
 /// result is masked for its requester's role). Anyone else is told it does not exist.

@@ -73,6 +73,8 @@ pub struct ApiConfig {
     pub office_zone: crate::office_time::OfficeZone,
     /// Resumable uploads.
     pub resumable: ResumableSettings,
+    /// The CJK font dossiers (一户一档) are written with (`PDF_FONT`).
+    pub pdf_font: crate::console::dossier::PdfFont,
 }
 
 impl ApiConfig {
@@ -86,6 +88,7 @@ impl ApiConfig {
             trust_forwarded: false,
             office_zone: crate::office_time::OfficeZone::default(),
             resumable: ResumableSettings::default(),
+            pdf_font: Default::default(),
         }
     }
 

@@ -12,6 +12,7 @@ pub mod checks;
 pub mod compare;
 pub mod deadline;
 pub mod decision;
+pub mod dossier;
 pub mod export;
 pub mod flags;
 pub mod form;

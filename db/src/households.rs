@@ -242,3 +242,25 @@ pub fn heads(conn: &mut Conn, codes: &[String]) -> DbResult<HashMap<String, Stri
     ))?;
     Ok(rows.into_iter().collect())
 }
+
+/// The registry's row of `code` (names and ID numbers still sealed).
+pub fn get(conn: &mut Conn, code: &str) -> DbResult<Option<Household>> {
+    with_conn!(conn, |c| Ok::<_, crate::DbError>(
+        h::households
+            .filter(h::household_code.eq(code))
+            .select(Household::as_select())
+            .first(c)
+            .optional()?
+    ))
+}
+
+/// The registry's household codes of village `village_code`, in order.
+pub fn codes_in_village(conn: &mut Conn, village_code: &str) -> DbResult<Vec<String>> {
+    with_conn!(conn, |c| Ok::<_, crate::DbError>(
+        h::households
+            .filter(h::village_code.eq(village_code))
+            .order(h::household_code.asc())
+            .select(h::household_code)
+            .load(c)?
+    ))
+}

@@ -86,6 +86,42 @@ pub fn verify(settings: &Settings, args: VerifyArgs) -> Result<()> {
     }
 }
 
+/// `ledger verify --dossier FILE`: a dossier's attached proof (`fieldsurvey_core::dossier`),
+/// offline — every entry the service's and unaltered, in the tree the signed checkpoint heads,
+/// and naming the versions the dossier lists. FILE is the PDF or the JSON taken out of it.
+pub fn verify_dossier(settings: &Settings, file: &Path, public_key: Option<&str>) -> Result<()> {
+    use fieldsurvey_core::dossier;
+    let key: [u8; 32] = match public_key {
+        Some(b64) => URL_SAFE_NO_PAD
+            .decode(b64.trim())
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .context("--public-key must be a 32-byte Ed25519 key in base64url")?,
+        None if settings.ledger_key_file.is_none() => {
+            bail!("verifying a dossier needs the service's --public-key")
+        }
+        None => settings.ledger_key()?.public_key(),
+    };
+    let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    let proof = if bytes.starts_with(b"%PDF") {
+        dossier::find_in_pdf(&bytes)
+    } else {
+        dossier::parse(&bytes)
+    }
+    .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+    match dossier::verify(&proof, &key) {
+        Ok(p) => {
+            println!(
+                "dossier proof intact: household {}, {} versions, {} ledger entries included in \
+                 the checkpoint of {} entries, root {}",
+                p.household_code, p.versions, p.entries, p.checkpoint_size, p.checkpoint_root
+            );
+            Ok(())
+        }
+        Err(e) => bail!("dossier proof broken: {e}"),
+    }
+}
+
 fn read_checkpoint(path: &Path) -> Result<Checkpoint> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;

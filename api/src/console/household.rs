@@ -23,6 +23,8 @@ struct HouseholdPage<'a> {
     me: Option<&'a Me>,
     notice: Option<String>,
     code: String,
+    /// The household's village, for the village's ZIP of dossiers.
+    village: String,
     checkpoint_size: u64,
     checkpoint_root: String,
     versions: Vec<VersionRow>,
@@ -37,6 +39,7 @@ pub(super) async fn household(
     let me = me(&state, &req).await?;
     let code = fieldsurvey_core::ids::HouseholdCode::parse(&code)
         .map_err(|_| ConsoleError::from(ApiError::NotFound))?;
+    let village = code.village_code().as_str().to_owned();
     let caller = me.caller.clone();
     let zone = state.config.office_zone;
     let (key, tree) = (state.ledger_key.clone(), state.ledger_tree.clone());
@@ -100,6 +103,7 @@ pub(super) async fn household(
         me: Some(&me),
         notice: None,
         code: code_string(&req),
+        village,
         checkpoint_size: checkpoint.size,
         checkpoint_root: checkpoint.root_hash,
         versions,
@@ -111,4 +115,42 @@ pub(super) async fn household(
 
 fn code_string(req: &HttpRequest) -> String {
     req.match_info().get("code").unwrap_or_default().to_owned()
+}
+
+/// `/console/households/{code}/dossier.pdf`: the household's file (一户一档) as the API serves
+/// it, for the signed-in reviewer.
+pub(super) async fn dossier(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    code: web::Path<String>,
+) -> Page {
+    let me = me(&state, &req).await?;
+    let code = fieldsurvey_core::ids::HouseholdCode::parse(&code)
+        .map_err(|_| ConsoleError::from(ApiError::NotFound))?;
+    let name = super::dossier::file_name(&code);
+    let pdf = super::dossier::make_for_request(&state, me.caller.clone(), code)
+        .await?
+        .ok_or(ConsoleError::from(ApiError::NotFound))?;
+    Ok(crate::routes::dossier::pdf_response(pdf, &name))
+}
+
+#[derive(serde::Deserialize)]
+pub(super) struct CsrfForm {
+    csrf: String,
+}
+
+/// `POST /console/villages/{code}/dossiers`: the village's dossiers as one ZIP, asked for from a
+/// household's page; made by a worker, followed on 导出与任务 (`/console/jobs`).
+pub(super) async fn village_dossiers(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    code: web::Path<String>,
+    form: web::Form<CsrfForm>,
+) -> Page {
+    let me = me(&state, &req).await?;
+    super::session::check_csrf(&me, &form.csrf)?;
+    crate::routes::village_dossiers::request(&state, &me.caller, &code)
+        .await?
+        .ok_or(ConsoleError::from(ApiError::NotFound))?;
+    Ok(super::redirect("/console/jobs"))
 }

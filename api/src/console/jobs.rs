@@ -44,6 +44,9 @@ fn described(kind: &str, params: &serde_json::Value) -> String {
             text("format").to_uppercase(),
             text("org")
         ),
+        crate::console::dossier::VILLAGE_ZIP_KIND => {
+            format!("本村全部一户一档（ZIP，{}）", text("village"))
+        }
         other => other.to_owned(),
     }
 }

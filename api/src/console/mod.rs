@@ -20,6 +20,7 @@ mod bulletins;
 mod clues;
 mod coverage;
 mod dashboard;
+pub mod dossier;
 mod clues_new;
 mod grids;
 mod household;
@@ -109,6 +110,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(
             "/console/households/{code}",
             web::get().to(household::household),
+        )
+        .route(
+            "/console/households/{code}/dossier.pdf",
+            web::get().to(household::dossier),
+        )
+        .route(
+            "/console/villages/{code}/dossiers",
+            web::post().to(household::village_dossiers),
         )
         .route(
             "/console/spot-checks",

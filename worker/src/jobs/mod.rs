@@ -13,6 +13,7 @@
 
 pub mod export;
 pub mod registry;
+mod village_dossiers;
 
 use std::time::Instant;
 

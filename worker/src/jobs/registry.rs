@@ -4,7 +4,13 @@
 use super::JobFn;
 
 /// The kinds, by name.
-const KINDS: &[(&str, JobFn)] = &[("export", super::export::run)];
+const KINDS: &[(&str, JobFn)] = &[
+    ("export", super::export::run),
+    (
+        fieldsurvey_api::console::dossier::VILLAGE_ZIP_KIND,
+        super::village_dossiers::run,
+    ),
+];
 
 /// The function of kind `name`.
 pub fn find(name: &str) -> Option<JobFn> {
