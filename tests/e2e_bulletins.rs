@@ -249,6 +249,7 @@ fn workflow(svc: &Service, postgres: bool) {
     assert!(page.text.contains("id=\"change-chart\""));
     assert!(page.text.contains("存档内容与摘要值一致"));
     assert_page_in_chinese("/console/bulletins/{id}", &page.text);
+    exports_open(svc, &cookie, &b_id);
     let other = app.console_session("township1", "demo-township1");
     assert_eq!(
         app.get_cookie(&other, &format!("/console/bulletins/{b_id}"))
@@ -307,6 +308,100 @@ fn workflow(svc: &Service, postgres: bool) {
     // The ledger itself is intact: the bulletin, not the ledger, was altered.
     let (ok, out) = svc.cli_status(&["ledger", "verify"]);
     assert!(ok, "{out}");
+}
+
+/// A console GET's status, content type and body bytes.
+fn download(svc: &Service, cookie: &str, path: &str) -> (u16, String, Vec<u8>) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut resp = agent
+        .get(format!("{}{path}", svc.base))
+        .header("Cookie", cookie)
+        .call()
+        .unwrap();
+    let ctype = resp
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let bytes = resp
+        .body_mut()
+        .with_config()
+        .limit(20 * 1024 * 1024)
+        .read_to_vec()
+        .unwrap();
+    (resp.status().as_u16(), ctype, bytes)
+}
+
+/// February's bulletin as XLSX (read back with calamine) and as PDF (read back with
+/// pdftotext): the ranking, the change and the digest are in both.
+fn exports_open(svc: &Service, cookie: &str, id: &str) {
+    use calamine::{Data, Reader, Xlsx};
+    let (status, ctype, bytes) = download(
+        svc,
+        cookie,
+        &format!("/console/bulletins/{id}/bulletin.xlsx"),
+    );
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&bytes));
+    assert!(ctype.contains("spreadsheetml"), "{ctype}");
+    let mut book: Xlsx<_> = calamine::open_workbook_from_rs(std::io::Cursor::new(bytes)).unwrap();
+    let sheet = book.worksheet_range("通报").unwrap();
+    let text = |d: &Data| d.to_string();
+    let rows: Vec<Vec<String>> = sheet.rows().map(|r| r.iter().map(text).collect()).collect();
+    let find = |code: &str| {
+        rows.iter()
+            .find(|r| r.get(2).is_some_and(|c| c == code))
+            .unwrap_or_else(|| panic!("no row {code} in {rows:?}"))
+            .clone()
+    };
+    let t2 = find(T2);
+    assert_eq!(
+        (t2[0].as_str(), t2[1].as_str()),
+        ("1", "2"),
+        "rank now and last month: {t2:?}"
+    );
+    assert_eq!(
+        (t2[5].as_str(), t2[6].as_str()),
+        ("2", "0"),
+        "verified now and last month"
+    );
+    let total = find(COUNTY);
+    assert_eq!(total[0], "合计");
+    assert!(
+        rows.iter()
+            .any(|r| r.iter().any(|c| c.contains("与 2025-01 通报相比")))
+    );
+    let trend = book.worksheet_range("近30天").unwrap();
+    assert_eq!(trend.rows().count(), 31, "a heading and 30 days");
+
+    let (status, ctype, bytes) = download(
+        svc,
+        cookie,
+        &format!("/console/bulletins/{id}/bulletin.pdf"),
+    );
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&bytes));
+    assert_eq!(ctype, "application/pdf");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bulletin.pdf");
+    std::fs::write(&file, &bytes).unwrap();
+    let out = std::process::Command::new("pdftotext")
+        .args([file.to_str().unwrap(), "-"])
+        .output()
+        .expect("pdftotext (poppler-utils, scripts/setup)");
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    for needle in [
+        "月度通报",
+        "三都示例2镇",
+        "下级单位排名",
+        "与 2025-01 通报相比",
+        "整改销号率",
+    ] {
+        assert!(text.contains(needle), "{needle} not in the PDF: {text}");
+    }
 }
 
 #[test]

@@ -16,6 +16,8 @@ use crate::error::{ApiError, ErrorCode};
 use crate::seal::SealFields;
 
 mod attention;
+mod bulletin_export;
+mod bulletin_pdf;
 mod bulletins;
 mod clues;
 mod coverage;
@@ -94,6 +96,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(
             "/console/bulletins/{id}",
             web::get().to(bulletins::bulletin),
+        )
+        .route(
+            "/console/bulletins/{id}/bulletin.xlsx",
+            web::get().to(bulletin_export::xlsx),
+        )
+        .route(
+            "/console/bulletins/{id}/bulletin.pdf",
+            web::get().to(bulletin_pdf::pdf),
         )
         .route("/console/coverage", web::get().to(coverage::coverage))
         .route(
