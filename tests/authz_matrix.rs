@@ -225,6 +225,27 @@ fn table() -> Vec<Row> {
         },
         Row {
             method: "get",
+            template: "/api/v1/bulletins",
+            cells: REVIEWERS_AUDITORS_ADMINS,
+            default: &[403],
+        },
+        Row {
+            method: "get",
+            template: "/api/v1/bulletins/{id}",
+            // No bulletin is issued here: 404 for every reader, 403 before that for the rest.
+            cells: &[
+                ("anonymous", &[401]),
+                ("township1", &[404]),
+                ("township2", &[404]),
+                ("county1", &[404]),
+                ("prefecture1", &[404]),
+                ("auditor1", &[404]),
+                ("admin1", &[404]),
+            ],
+            default: &[403],
+        },
+        Row {
+            method: "get",
             template: "/api/v1/assignments",
             // A surveyor's own grid.
             cells: &[
