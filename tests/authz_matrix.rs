@@ -195,6 +195,34 @@ fn table() -> Vec<Row> {
         },
         Row {
             method: "get",
+            template: "/api/v1/households/{code}/dossier.pdf",
+            // As the accountability record (ID numbers masked for the admin).
+            cells: &[
+                ("anonymous", &[401]),
+                ("township1", &[200]),
+                ("county1", &[200]),
+                ("prefecture1", &[200]),
+                ("auditor1", &[200]),
+                ("admin1", &[200]),
+            ],
+            default: &[404],
+        },
+        Row {
+            method: "post",
+            template: "/api/v1/villages/{code}/dossiers",
+            // Those who may read the village's dossiers ask for its ZIP (a job).
+            cells: &[
+                ("anonymous", &[401]),
+                ("township1", &[202]),
+                ("county1", &[202]),
+                ("prefecture1", &[202]),
+                ("auditor1", &[202]),
+                ("admin1", &[202]),
+            ],
+            default: &[404],
+        },
+        Row {
+            method: "get",
             template: "/api/v1/clues",
             cells: REVIEWERS_AUDITORS_ADMINS,
             default: &[403],
@@ -587,6 +615,14 @@ fn call(
         ("get", "/api/v1/review/queue") => app.get(token, "/api/v1/review/queue").status,
         ("get", "/api/v1/households/{code}/accountability") => {
             app.get(token, "/api/v1/households/522732101201-0001/accountability")
+                .status
+        }
+        ("get", "/api/v1/households/{code}/dossier.pdf") => {
+            app.get_bytes(token, "/api/v1/households/522732101201-0001/dossier.pdf", None)
+                .status
+        }
+        ("post", "/api/v1/villages/{code}/dossiers") => {
+            app.post_json(token, "/api/v1/villages/522732101201/dossiers", &json!({}))
                 .status
         }
         ("get", "/api/v1/clues") => app.get(token, "/api/v1/clues").status,
