@@ -228,9 +228,14 @@ async fn check_report(
     if !village_ok {
         errors.push(field_error("village_code", Msg::ApiReportVillage, &[]));
     }
-    for (field, text, max) in [
-        ("address", &report.address, ADDRESS_MAX),
-        ("description", &report.description, DESCRIPTION_MAX),
+    for (field, label, text, max) in [
+        ("address", "地址", &report.address, ADDRESS_MAX),
+        (
+            "description",
+            "情况描述",
+            &report.description,
+            DESCRIPTION_MAX,
+        ),
     ] {
         let n = text.trim().chars().count();
         if n == 0 || n > max {
@@ -238,7 +243,7 @@ async fn check_report(
                 field,
                 Msg::ApiReportText,
                 &[
-                    ("field", Arg::from(field)),
+                    ("field", Arg::from(label)),
                     ("max", Arg::from(max.to_string())),
                 ],
             ));
@@ -279,7 +284,7 @@ async fn check_report(
     if !within {
         return Err(ApiError::Forbidden(say(
             Msg::ApiReportOutside,
-            &[("village", Arg::from(report.village_code.as_str()))],
+            &[("unit", Arg::from(report.village_code.as_str()))],
         )));
     }
     if registered {
