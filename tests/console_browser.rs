@@ -471,6 +471,97 @@ fn a_county_reviewer_opens_a_monthly_bulletin_in_a_browser() {
     b.screenshot("21-bulletin");
 }
 
+/// The clue ledger once through the pages (issue 18): the county enters an audit clue with a
+/// deadline, the township records its rectification and closes it (signed in its browser), the
+/// county confirms it (signed) — and the closure rate moves only then.
+#[test]
+fn a_clue_is_entered_rectified_and_confirmed_in_a_browser() {
+    if !available("a_clue_is_entered_rectified_and_confirmed_in_a_browser") {
+        return;
+    }
+    let svc = Service::dev();
+    let app = svc.client();
+    let base = svc.base.clone();
+    let county_token = app.token("county1");
+    let rate = |app: &common::client::Client| {
+        let s = app.get(Some(&county_token), "/api/v1/stats");
+        let t = s.body["units"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|u| u["code"] == "522732101000")
+            .unwrap()
+            .clone();
+        (
+            t["clues_raised"].as_i64().unwrap(),
+            t["clues_closed"].as_i64().unwrap(),
+        )
+    };
+
+    let county = Browser::start();
+    sign_in(&county, &base, "county1");
+    enrol_browser_key(&county, &svc, "county1");
+    county.goto(&format!("{base}/console/clues"));
+    county.click("#enter-clue");
+    county.wait_url("/console/clues/new");
+    let deadline = (chrono::Utc::now() + chrono::Duration::days(10))
+        .format("%Y-%m-%d")
+        .to_string();
+    county.run_async(
+        "document.querySelector('select[name=source]').value = 'audit';\
+         document.querySelector('select[name=org]').value = '522732101000';\
+         document.querySelector('input[name=deadline]').value = args[0];\
+         return true;",
+        json!([deadline]),
+    );
+    county.type_into(
+        "textarea[name=description]",
+        "审计发现：危房改造补助到户清单缺少农户签字",
+    );
+    county.screenshot("30-clue-new");
+    county.click("#enter");
+    county.wait_url("/console/clues?done=entered");
+    county.wait_text("main", "线索已录入");
+    let listed = app.get(Some(&county_token), "/api/v1/clues?source=audit");
+    let id = listed.body["items"][0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(listed.body["items"][0]["deadline"].is_string(), true);
+    let (raised, closed) = rate(&app);
+
+    let township = Browser::start();
+    sign_in(&township, &base, "township1");
+    enrol_browser_key(&township, &svc, "township1");
+    township.goto(&format!("{base}/console/clues?source=audit"));
+    let row = format!("#clue-{id}");
+    township.type_into(
+        &format!("{row} textarea[name=reason]"),
+        "已补齐 8 户农户签字并归档",
+    );
+    township.screenshot("31-clue-rectify");
+    township.click(&format!("{row} form.rectify button"));
+    township.wait_url("/console/clues?done=closed");
+    township.wait_text("main", "待上级确认销号");
+    assert_eq!(rate(&app), (raised, closed), "closed is not yet confirmed");
+
+    county.goto(&format!("{base}/console/clues?status=closed"));
+    county.wait_text(&row, "已补齐 8 户农户签字并归档");
+    county.screenshot("32-clue-confirm");
+    county.click(&format!("{row} button[value=confirm]"));
+    county.wait_url("done=confirmed");
+    county.wait_text("main", "已确认销号");
+    assert_eq!(
+        rate(&app),
+        (raised, closed + 1),
+        "confirmed: the rate moves"
+    );
+    county.goto(&format!(
+        "{base}/console/clues?status=confirmed&source=audit"
+    ));
+    county.wait_text(&row, "已补齐 8 户农户签字并归档");
+    county.screenshot("33-clue-confirmed");
+    let (ok, out) = svc.cli_status(&["ledger", "verify"]);
+    assert!(ok, "{out}");
+}
+
 /// 一户一档 from the household's page (issue 19): the township reviewer downloads the dossier
 /// PDF with the browser's own session, and asks for the village's dossiers as a ZIP, which a
 /// worker makes and the jobs page offers for download.

@@ -139,8 +139,10 @@ fn workflow(svc: &Service) {
     assert!(clue_kinds(&s2).is_empty());
     let approved = decide(svc, "township1", &s2, "approve");
     assert_eq!(approved["status"], "approved");
-    let closed = app.get(Some(&township), "/api/v1/clues?status=closed");
+    // Cleared by an approved version: confirmed (销号) at once, not awaiting confirmation.
+    let closed = app.get(Some(&township), "/api/v1/clues?status=confirmed");
     let item = &closed.body["items"][0];
+    assert_eq!(item["status"], "confirmed");
     assert_eq!(item["kind"], "water");
     assert_eq!(item["closed_by_submission"], v2.id().as_str());
     let last = approved["ledger"]
@@ -346,6 +348,7 @@ fn workflow(svc: &Service) {
         json!({"reason": "已补录底图，户码有效"}),
     );
     assert_eq!(r.status, 200, "{}", r.text);
+    // Closed by hand: rectified, awaiting the county's confirmation (docs/clues.md).
     assert_eq!(r.body["status"], "closed");
     assert_eq!(r.body["close_reason"], "已补录底图，户码有效");
     let r = svc.post_signed("township1", &path, json!({"reason": "again"}));

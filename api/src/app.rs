@@ -229,6 +229,12 @@ pub async fn serve(state: AppState, listener: TcpListener, workers: usize) -> st
         tus.spool.clone(),
         tus.settings.collect_every,
     );
+    // Overdue clues escalate to the level above, each upkeep period (`docs/clues.md`).
+    fieldsurvey_db::clues::ledger::spawn_escalation(
+        state.db.clone(),
+        state.ledger_key.clone(),
+        tus.settings.collect_every,
+    );
     // Last month's bulletins (通报), at the start of each month in the office's calendar.
     crate::bulletins::spawn_schedule(
         state.db.clone(),

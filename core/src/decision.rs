@@ -304,6 +304,47 @@ mod tests {
     }
 
     #[test]
+    fn a_signed_confirmation_checks_and_names_its_clue_and_action() {
+        let public = public_key_of(&SEED);
+        let key_id = key_id_for(&public);
+        let seal = Seal {
+            decided_at: "2026-12-07T12:00:00+08:00",
+            key_id: &key_id,
+            signer: "county1",
+        };
+        let doc = clue_confirm_document("confirm", "c1", "核实无误", &seal);
+        let sig = sign(&doc, &SEED).unwrap_or_default();
+        let mut e = Entry::new(
+            LedgerAction::ClueConfirmed,
+            Actor::Person {
+                user_id: "u9".into(),
+                username: "county1".into(),
+            },
+        );
+        e.detail = json!({"clue_id": "c1", "reason": "核实无误"});
+        e.actor_public_key = Some(URL_SAFE_NO_PAD.encode(public));
+        e.actor_signature = Some(entry_signature(&key_id, &sig));
+        e.decision = Some(doc);
+        assert_eq!(check_entry(&e), Ok(()));
+        let mut reopened = e.clone();
+        reopened.action = LedgerAction::ClueReopened;
+        assert!(
+            check_entry(&reopened).is_err(),
+            "a confirmation recorded as a reopening"
+        );
+        let mut other = e.clone();
+        other.detail["clue_id"] = json!("c2");
+        assert!(check_entry(&other).is_err_and(|m| m.contains("clue")));
+        // A closure with photos signs them; without, it is the closure document as before.
+        assert_eq!(
+            clue_rectify_document("c1", "已整改", &[], &seal),
+            clue_close_document("c1", "已整改", &seal)
+        );
+        let with = clue_rectify_document("c1", "已整改", &["ab".repeat(32)], &seal);
+        assert_eq!(with["evidence"][0], "ab".repeat(32));
+    }
+
+    #[test]
     fn a_signed_review_checks_and_every_alteration_is_named() {
         let good = signed_review_entry();
         assert_eq!(check_entry(&good), Ok(()));

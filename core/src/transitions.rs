@@ -576,6 +576,35 @@ mod tests {
     }
 
     #[test]
+    fn the_level_above_confirms_a_closed_clue_of_someone_else() {
+        let closed = ClueStatus::Closed;
+        assert_eq!(confirm_clue(closed, Some("u1"), "u2", false, ""), Ok(""));
+        assert_eq!(
+            confirm_clue(closed, Some("u1"), "u2", true, " 缺签字 "),
+            Ok("缺签字")
+        );
+        assert_eq!(
+            confirm_clue(closed, Some("u1"), "u2", true, "  "),
+            Err(ClueRefusal::ReasonRequired),
+            "a reopening says why"
+        );
+        assert_eq!(
+            confirm_clue(closed, Some("u1"), "u1", false, ""),
+            Err(ClueRefusal::OwnClosure)
+        );
+        for status in [ClueStatus::Open, ClueStatus::Confirmed] {
+            assert_eq!(
+                confirm_clue(status, Some("u1"), "u2", false, ""),
+                Err(ClueRefusal::NotClosed)
+            );
+        }
+        assert_eq!(
+            close_clue(ClueStatus::Confirmed, "已整改"),
+            Err(ClueRefusal::NotOpen)
+        );
+    }
+
+    #[test]
     fn a_key_is_revoked_once_and_its_first_revocation_stands() {
         assert_eq!(revoke_key(None), Ok(()));
         let at = chrono::DateTime::UNIX_EPOCH.naive_utc();

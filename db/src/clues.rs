@@ -73,7 +73,10 @@ pub fn duplicates(
 /// left empty) are read here.
 pub fn open(tx: &mut Tx<'_>, clue: &Clue) -> DbResult<()> {
     let mut clue = clue.clone();
-    let place = clue.village_code.clone().unwrap_or_else(|| clue.org_code.clone());
+    let place = clue
+        .village_code
+        .clone()
+        .unwrap_or_else(|| clue.org_code.clone());
     clue.place_path = with_tx!(tx, |c| o::org_units
         .filter(o::code.eq(&place))
         .select(o::path)

@@ -108,7 +108,15 @@ impl Key {
             ["api", "v1", "clues", id, "close"] => {
                 let id = (*id).to_owned();
                 self.seal(signer, body, move |b, seal| {
-                    d::clue_close_document(&id, &text(b, "reason"), seal)
+                    let evidence: Vec<String> =
+                        serde_json::from_value(b["evidence"].clone()).unwrap_or_default();
+                    d::clue_rectify_document(&id, &text(b, "reason"), &evidence, seal)
+                })
+            }
+            ["api", "v1", "clues", id, action @ ("confirm" | "reopen")] => {
+                let (id, action) = ((*id).to_owned(), (*action).to_owned());
+                self.seal(signer, body, move |b, seal| {
+                    d::clue_confirm_document(&action, &id, &text(b, "reason"), seal)
                 })
             }
             _ => panic!("no decision is posted to {path}"),

@@ -250,7 +250,7 @@ pub fn parse_filters(q: &CluesQuery, errors: &mut Vec<ProblemItem>) -> Filters {
                         Msg::ApiStatusOneOf,
                         &[(
                             "values",
-                            Arg::from(one_of(&ClueStatus::ALL, ClueStatus::as_str)),
+                            Arg::from(one_of(ClueStatus::ALL, ClueStatus::as_str)),
                         )],
                     ),
                 )
@@ -270,7 +270,7 @@ pub fn parse_filters(q: &CluesQuery, errors: &mut Vec<ProblemItem>) -> Filters {
                         Msg::ApiClueSource,
                         &[(
                             "values",
-                            Arg::from(one_of(&ClueSource::ALL, ClueSource::as_str)),
+                            Arg::from(one_of(ClueSource::ALL, ClueSource::as_str)),
                         )],
                     ),
                 )
@@ -288,10 +288,7 @@ pub fn parse_filters(q: &CluesQuery, errors: &mut Vec<ProblemItem>) -> Filters {
                     ErrorCode::InvalidKind,
                     say(
                         Msg::ApiClueKind,
-                        &[(
-                            "values",
-                            Arg::from(one_of(&ClueKind::ALL, ClueKind::as_str)),
-                        )],
+                        &[("values", Arg::from(one_of(ClueKind::ALL, ClueKind::as_str)))],
                     ),
                 )
                 .at("kind"),
@@ -305,8 +302,11 @@ pub fn parse_filters(q: &CluesQuery, errors: &mut Vec<ProblemItem>) -> Filters {
         Some("false") => Some(false),
         Some(_) => {
             errors.push(
-                ProblemItem::new(ErrorCode::InvalidOverdue, say(Msg::ApiClueOverdue, &[]))
-                    .at("overdue"),
+                ProblemItem::new(
+                    ErrorCode::InvalidOverdue,
+                    say(Msg::ApiClueOverdue, &[("values", Arg::from("true, false"))]),
+                )
+                .at("overdue"),
             );
             None
         }

@@ -310,6 +310,9 @@ pub fn escalation_actor() -> Actor {
     }
 }
 
+/// An open clue past its deadline: id, submission, household, assigned and confirming unit.
+type DueRow = (String, Option<String>, Option<String>, String, String);
+
 /// Escalate every open clue past its deadline not escalated yet, as of `now`: it is marked
 /// (shown and counted to the level above) with a `clue_escalated` entry, in one transaction
 /// per batch of 500. Idempotent: a clue escalates once, however often this runs. Returns how
@@ -322,21 +325,20 @@ pub fn escalate_overdue(
     let mut total = 0;
     loop {
         let n = conn.transaction(|tx| {
-            let due: Vec<(String, Option<String>, Option<String>, String, String)> =
-                with_tx!(tx, |c| cl::table
-                    .filter(cl::status.eq(ClueStatus::Open))
-                    .filter(cl::deadline.lt(now))
-                    .filter(cl::escalation_level.eq(0))
-                    .order(cl::deadline.asc())
-                    .limit(500)
-                    .select((
-                        cl::id,
-                        cl::submission_id,
-                        cl::household_code,
-                        cl::org_code,
-                        cl::confirm_org,
-                    ))
-                    .load(c))?;
+            let due: Vec<DueRow> = with_tx!(tx, |c| cl::table
+                .filter(cl::status.eq(ClueStatus::Open))
+                .filter(cl::deadline.lt(now))
+                .filter(cl::escalation_level.eq(0))
+                .order(cl::deadline.asc())
+                .limit(500)
+                .select((
+                    cl::id,
+                    cl::submission_id,
+                    cl::household_code,
+                    cl::org_code,
+                    cl::confirm_org,
+                ))
+                .load(c))?;
             let mut entries = Vec::new();
             for (id, submission, household, org, confirm_org) in &due {
                 let changed = with_tx!(tx, |c| diesel::update(
