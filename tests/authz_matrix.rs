@@ -240,6 +240,49 @@ fn table() -> Vec<Row> {
             default: &[404],
         },
         Row {
+            method: "post",
+            template: "/api/v1/clues",
+            // County and prefecture reviewers enter clues for a unit below them.
+            cells: &[
+                ("anonymous", &[401]),
+                ("county1", &[201]),
+                ("prefecture1", &[201]),
+            ],
+            default: &[403],
+        },
+        Row {
+            method: "post",
+            template: "/api/v1/clues/{id}/confirm",
+            // The level above decides (never on its own closure); readers below it may not
+            // (403); those who cannot see the clue are told it does not exist.
+            cells: &[
+                ("anonymous", &[401]),
+                ("surveyor1", &[404]),
+                ("surveyor2", &[404]),
+                ("surveyor3", &[404]),
+                ("township2", &[404]),
+                ("county1", &[200, 403, 409]),
+                ("prefecture1", &[200, 403, 409]),
+            ],
+            default: &[403],
+        },
+        Row {
+            method: "post",
+            template: "/api/v1/clues/{id}/reopen",
+            // The level above decides (never on its own closure); readers below it may not
+            // (403); those who cannot see the clue are told it does not exist.
+            cells: &[
+                ("anonymous", &[401]),
+                ("surveyor1", &[404]),
+                ("surveyor2", &[404]),
+                ("surveyor3", &[404]),
+                ("township2", &[404]),
+                ("county1", &[200, 403, 409]),
+                ("prefecture1", &[200, 403, 409]),
+            ],
+            default: &[403],
+        },
+        Row {
             method: "get",
             template: "/api/v1/stats",
             cells: REVIEWERS_AUDITORS_ADMINS,
@@ -628,6 +671,24 @@ fn call(
         ("get", "/api/v1/clues") => app.get(token, "/api/v1/clues").status,
         ("post", "/api/v1/clues/{id}/close") => {
             let path = format!("/api/v1/clues/{clue}/close");
+            let body = json!({"reason": "matrix"});
+            let body = match token {
+                Some(_) => svc.person_key(caller).seal_for(caller, &path, body),
+                None => body,
+            };
+            app.post_json(token, &path, &body).status
+        }
+        ("post", "/api/v1/clues") => {
+            let deadline = (chrono::Utc::now() + chrono::Duration::days(3))
+                .format("%Y-%m-%d")
+                .to_string();
+            let body = json!({"source": "inspection", "kind": "other", "description": "matrix",
+                              "org": "522732101000", "deadline": deadline});
+            app.post_json(token, "/api/v1/clues", &body).status
+        }
+        ("post", "/api/v1/clues/{id}/confirm") | ("post", "/api/v1/clues/{id}/reopen") => {
+            let action = row.template.rsplit('/').next().unwrap_or_default();
+            let path = format!("/api/v1/clues/{clue}/{action}");
             let body = json!({"reason": "matrix"});
             let body = match token {
                 Some(_) => svc.person_key(caller).seal_for(caller, &path, body),
