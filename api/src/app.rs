@@ -66,16 +66,16 @@ pub fn build_app_config(cfg: &mut ServiceConfig) {
         .service(uploads_head::upload_state)
         .service(uploads_patch::append_upload)
         .service(uploads_delete::terminate_upload)
-        .service(health::healthz)
-        .service(health::readyz)
-        .service(health::metrics);
-}
-
         .service(exports::create_export)
         .service(exports::export_now)
         .service(jobs::list_jobs)
         .service(jobs::get_job)
         .service(jobs::download_job)
+        .service(health::healthz)
+        .service(health::readyz)
+        .service(health::metrics);
+}
+
 async fn request_context(
     req: ServiceRequest,
     next: Next<impl MessageBody>,

@@ -377,21 +377,6 @@ pub fn may_read_job(
         .is_some_and(|u| u.role == caller.role))
 }
 
-/// May `caller` export data (CSV, XLSX)? Reviewers, auditors and admins, of their subtree: the
-/// jurisdiction the unit exported must lie in. What the export shows of people is the console's
-/// (heads' names with [`may_read_head_names`]; whole ID numbers with [`may_export_full_ids`]).
-pub fn may_export(caller: &Caller) -> Option<Jurisdiction> {
-    matches!(caller.role, Role::Reviewer | Role::Auditor | Role::Admin)
-        .then(|| jurisdiction(caller))
-}
-
-/// May `caller` export ID numbers whole (each read recorded)? Reviewers, who work with these
-/// households and read a record's ID numbers whole in the console; auditors and admins read
-/// figures and codes.
-pub fn may_export_full_ids(caller: &Caller) -> bool {
-    caller.role == Role::Reviewer
-}
-
 /// May `caller` report a household missing from the registry (疑似漏评) at all? Surveyors and
 /// reviewers (asked before the body is read).
 pub fn may_report_suspected_missed(caller: &Caller) -> bool {
@@ -410,3 +395,17 @@ pub fn may_report_suspected_missed_in(
     )
 }
 
+/// May `caller` export data (CSV, XLSX)? Reviewers, auditors and admins, of their subtree: the
+/// jurisdiction the unit exported must lie in. What the export shows of people is the console's
+/// (heads' names with [`may_read_head_names`]; whole ID numbers with [`may_export_full_ids`]).
+pub fn may_export(caller: &Caller) -> Option<Jurisdiction> {
+    matches!(caller.role, Role::Reviewer | Role::Auditor | Role::Admin)
+        .then(|| jurisdiction(caller))
+}
+
+/// May `caller` export ID numbers whole (each read recorded)? Reviewers, who work with these
+/// households and read a record's ID numbers whole in the console; auditors and admins read
+/// figures and codes.
+pub fn may_export_full_ids(caller: &Caller) -> bool {
+    caller.role == Role::Reviewer
+}

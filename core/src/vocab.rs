@@ -352,6 +352,19 @@ vocabulary! {
     MessageKind ("message kind") {
         /// Process a submission: the staged pipeline.
         SubmissionProcess = "submission.process",
+        /// Run a job (an export, a dossier ZIP, a bulletin): `fieldsurvey_db::jobs`.
+        JobRun = "job.run",
+    }
+}
+
+vocabulary! {
+    /// Where a job stands (issue 19): queued, taken by a worker, finished with a result, or
+    /// given up with a reason.
+    JobStatus ("job status") {
+        Queued = "queued",
+        Running = "running",
+        Done = "done",
+        Failed = "failed",
     }
 }
 
@@ -367,19 +380,6 @@ vocabulary! {
         /// R1 (the uploader's own, unrevoked key), `supersedes`, and the seven indicators.
         Signature = "signature",
         /// Flags, clues and photo reuse; the outcome (signed off or rejected) committed.
-        /// Run a job (an export, a dossier ZIP, a bulletin): `fieldsurvey_db::jobs`.
-        JobRun = "job.run",
-    }
-}
-
-vocabulary! {
-    /// Where a job stands (issue 19): queued, taken by a worker, finished with a result, or
-    /// given up with a reason.
-    JobStatus ("job status") {
-        Queued = "queued",
-        Running = "running",
-        Done = "done",
-        Failed = "failed",
         SignOff = "sign_off",
     }
 }
@@ -431,6 +431,7 @@ mod tests {
         round_trips(ClueSource::ALL);
         round_trips(ReasonAction::ALL);
         round_trips(MessageKind::ALL);
+        round_trips(JobStatus::ALL);
     }
 
     #[test]
@@ -446,7 +447,6 @@ mod tests {
 
     #[test]
     fn clue_kinds_are_the_indicators_and_the_flags_that_open_clues() {
-        round_trips(JobStatus::ALL);
         for i in Indicator::ALL {
             let kind = ClueKind::from(i);
             assert_eq!(kind.as_str(), i.as_str());

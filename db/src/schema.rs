@@ -136,8 +136,6 @@ diesel::table! {
         closed_by -> Nullable<Text>,
         closed_by_submission -> Nullable<Text>,
         close_reason -> Nullable<Text>,
-    }
-}
         source -> Text,
         severity -> Nullable<Text>,
         org_code -> Text,
@@ -157,6 +155,8 @@ diesel::table! {
         reopen_reason -> Nullable<Text>,
         escalated_at -> Nullable<Timestamp>,
         escalation_level -> Integer,
+    }
+}
 
 diesel::table! {
     submission_photos (submission_id, part) {

@@ -34,10 +34,10 @@ pub struct Menu {
     /// 签名密钥: everyone who may use the console enrols their own key
     /// (`POST /api/v1/keys` takes any role's).
     pub keys: bool,
-    /// Not an entry: whether pages may offer 销号 forms (`authz::closes_clues`).
-    pub close_clues: bool,
     /// 导出与任务: everyone who may use the console sees the jobs they asked for.
     pub jobs: bool,
+    /// Not an entry: whether pages may offer 销号 forms (`authz::closes_clues`).
+    pub close_clues: bool,
 }
 
 impl Menu {
@@ -54,10 +54,10 @@ impl Menu {
             ledger: authz::may_read_ledger_entries(caller),
             attention: authz::may_tend_stopped_work(caller).is_some(),
             keys: authz::may_use_console(caller.role),
+            jobs: authz::may_use_console(caller.role),
             close_clues: authz::closes_clues(caller),
         })
     }
-            jobs: authz::may_use_console(caller.role),
 
     /// The first page this person may open: where signing in and `/console/` lead.
     pub fn home(&self) -> &'static str {

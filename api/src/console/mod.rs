@@ -20,10 +20,10 @@ mod bulletin_export;
 mod bulletin_pdf;
 mod bulletins;
 mod clues;
+mod clues_new;
 mod coverage;
 mod dashboard;
 pub mod dossier;
-mod clues_new;
 mod grids;
 mod household;
 mod jobs;
@@ -118,6 +118,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::post().to(clues::close_clue),
         )
         .route(
+            "/console/clues/{id}/decide",
+            web::post().to(clues::decide_clue),
+        )
+        .route("/console/clues/new", web::get().to(clues_new::new_clue))
+        .route("/console/clues/new", web::post().to(clues_new::enter_clue))
+        .route(
             "/console/households/{code}",
             web::get().to(household::household),
         )
@@ -145,12 +151,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/console/jobs", web::get().to(jobs::jobs_page))
         .route("/console/exports", web::post().to(jobs::export))
         .route("/console/jobs/{id}/download", web::get().to(jobs::download))
-        .route(
-            "/console/clues/{id}/decide",
-            web::post().to(clues::decide_clue),
-        )
-        .route("/console/clues/new", web::get().to(clues_new::new_clue))
-        .route("/console/clues/new", web::post().to(clues_new::enter_clue))
         // Registered last: what no route above took under /console is the console's 404 page
         // (in Chinese, with the menu), not the API's problem document.
         .service(web::scope("/console").default_service(web::to(layout::not_found)));
