@@ -116,7 +116,7 @@ fn generate(dir: &Path) {
                 let code = format!("{vc}-{:04}", k + 1);
                 let id = uuid::Uuid::now_v7().to_string();
                 let first = n * MEMBERS;
-                let fails = n % 10 == 0;
+                let fails = n.is_multiple_of(10);
                 let members: Vec<serde_json::Value> = (0..MEMBERS)
                     .map(|m| {
                         serde_json::json!({
@@ -147,7 +147,7 @@ fn generate(dir: &Path) {
                         1 => Some("not_enrolled"),
                         _ => None,
                     }),
-                    h::special_groups.eq(Some(if n % 5 == 0 { "dibao" } else { "" })),
+                    h::special_groups.eq(Some(if n.is_multiple_of(5) { "dibao" } else { "" })),
                 ));
                 let outcome = serde_json::json!({"meets_standard": !fails, "indicators": {
                     "housing": {"pass": true}, "water": {"pass": !fails}}});

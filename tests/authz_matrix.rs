@@ -316,6 +316,72 @@ fn table() -> Vec<Row> {
             default: &[403],
         },
         Row {
+            method: "post",
+            template: "/api/v1/exports",
+            // Reviewers, auditors and admins export a unit within their jurisdiction (a job).
+            cells: &[
+                ("anonymous", &[401]),
+                ("township1", &[202]),
+                ("township2", &[404]),
+                ("county1", &[202]),
+                ("prefecture1", &[202]),
+                ("auditor1", &[202]),
+                ("admin1", &[202]),
+            ],
+            default: &[403],
+        },
+        Row {
+            method: "get",
+            template: "/api/v1/exports/{dataset}",
+            // The same readers, answered at once for a small export.
+            cells: &[
+                ("anonymous", &[401]),
+                ("township1", &[200]),
+                ("township2", &[404]),
+                ("county1", &[200]),
+                ("prefecture1", &[200]),
+                ("auditor1", &[200]),
+                ("admin1", &[200]),
+            ],
+            default: &[403],
+        },
+        Row {
+            method: "get",
+            template: "/api/v1/jobs",
+            // Everyone signed in lists the jobs they asked for.
+            cells: SIGNED_IN_OK,
+            default: &[200],
+        },
+        Row {
+            method: "get",
+            template: "/api/v1/jobs/{id}",
+            // township1's export: theirs (and their unit's same role: no one else here).
+            cells: &[("anonymous", &[401]), ("township1", &[200])],
+            default: &[404],
+        },
+        Row {
+            method: "get",
+            template: "/api/v1/jobs/{id}/download",
+            // Done, or not yet (409); nobody else learns it exists.
+            cells: &[("anonymous", &[401]), ("township1", &[200, 409])],
+            default: &[404],
+        },
+        Row {
+            method: "post",
+            template: "/api/v1/suspected-missed",
+            // Surveyors and reviewers report in their own jurisdiction (the first 201, a resend
+            // of the same report 200); outside it, and for auditors and admins, 403.
+            cells: &[
+                ("anonymous", &[401]),
+                ("surveyor1", &[200, 201]),
+                ("surveyor3", &[200, 201]),
+                ("township1", &[200, 201]),
+                ("county1", &[200, 201]),
+                ("prefecture1", &[200, 201]),
+            ],
+            default: &[403],
+        },
+        Row {
             method: "get",
             template: "/api/v1/assignments",
             // A surveyor's own grid.
@@ -467,6 +533,14 @@ fn every_endpoint_answers_every_role_as_the_table_says() {
     let sub = app.wait_final(&surveyor, &u.id());
     assert_eq!(sub["status"], "signed_off", "{sub}");
     let clue = sub["clues"][0]["id"].as_str().unwrap().to_owned();
+    // township1's export, a job for the jobs rows.
+    let exported = app.post_json(
+        Some(&app.token("township1")),
+        "/api/v1/exports",
+        &json!({"dataset": "households", "format": "csv", "org": "522732101000"}),
+    );
+    assert_eq!(exported.status, 202, "{}", exported.body);
+    let job = exported.body["id"].as_str().unwrap().to_owned();
 
     // Every operation in the OpenAPI document has a row, and every row an operation.
     let doc = app.get(None, "/api/v1/openapi.json").body;
@@ -515,7 +589,7 @@ fn every_endpoint_answers_every_role_as_the_table_says() {
                 .map(|(_, s)| *s)
                 .unwrap_or(row.default);
             let token = token.as_deref();
-            let status = call(&svc, row, caller, token, &u, &sub, &clue);
+            let status = call(&svc, row, caller, token, &u, &sub, &clue, &job);
             if !expected.contains(&status) {
                 failures.push(format!(
                     "{} {} as {caller}: {status}, expected {expected:?}",
@@ -583,6 +657,7 @@ fn call(
     _u: &Upload,
     sub: &Value,
     clue: &str,
+    job: &str,
 ) -> u16 {
     let app = &svc.client();
     let id = sub["id"].as_str().unwrap();
@@ -697,6 +772,50 @@ fn call(
             app.post_json(token, &path, &body).status
         }
         ("get", "/api/v1/stats") => app.get(token, "/api/v1/stats").status,
+        ("post", "/api/v1/exports") => {
+            let body = json!({"dataset": "households", "format": "xlsx", "org": "522732101000"});
+            app.post_json(token, "/api/v1/exports", &body).status
+        }
+        ("get", "/api/v1/exports/{dataset}") => {
+            app.get_bytes(
+                token,
+                "/api/v1/exports/households?format=csv&org=522732101000",
+                None,
+            )
+            .status
+        }
+        ("get", "/api/v1/jobs") => app.get(token, "/api/v1/jobs").status,
+        ("get", "/api/v1/jobs/{id}") => app.get(token, &format!("/api/v1/jobs/{job}")).status,
+        ("get", "/api/v1/jobs/{id}/download") => {
+            app.get_bytes(token, &format!("/api/v1/jobs/{job}/download"), None)
+                .status
+        }
+        ("post", "/api/v1/suspected-missed") => {
+            // One report per caller, with the survey's first photo.
+            let report = json!({
+                "id": uuid::Uuid::new_v4(),
+                "village_code": "522732101201",
+                "address": "matrix",
+                "description": "matrix",
+            });
+            let photo = &_u.parts[0];
+            let boundary = "fieldsurvey-matrix-report";
+            let mut body = Vec::new();
+            for (name, ctype, bytes) in [
+                ("report", "application/json", report.to_string().into_bytes()),
+                ("photo", photo.content_type.as_str(), photo.bytes.clone()),
+            ] {
+                body.extend_from_slice(
+                    format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{name}\"\r\nContent-Type: {ctype}\r\n\r\n").as_bytes(),
+                );
+                body.extend_from_slice(&bytes);
+                body.extend_from_slice(b"\r\n");
+            }
+            body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+            let ctype = format!("multipart/form-data; boundary={boundary}");
+            app.post_raw(token, "/api/v1/suspected-missed", &ctype, &body)
+                .status
+        }
         ("put", "/api/v1/households/{code}/assignment") => {
             app.put_json(
                 token,

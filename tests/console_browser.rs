@@ -524,7 +524,7 @@ fn a_clue_is_entered_rectified_and_confirmed_in_a_browser() {
     county.wait_text("main", "线索已录入");
     let listed = app.get(Some(&county_token), "/api/v1/clues?source=audit");
     let id = listed.body["items"][0]["id"].as_str().unwrap().to_owned();
-    assert_eq!(listed.body["items"][0]["deadline"].is_string(), true);
+    assert!(listed.body["items"][0]["deadline"].is_string());
     let (raised, closed) = rate(&app);
 
     let township = Browser::start();

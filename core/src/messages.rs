@@ -322,7 +322,7 @@ mod tests {
     use super::*;
 
     /// Every argument name any message uses, set to a value with no Latin letters.
-    const ARGS: [&str; 37] = [
+    const ARGS: [&str; 38] = [
         "offset",
         "status",
         "line",
@@ -360,6 +360,7 @@ mod tests {
         "seq",
         "responsible",
         "surveyor",
+        "reason",
     ];
 
     fn placeholder_args() -> Vec<(&'static str, Arg<'static>)> {
