@@ -648,7 +648,8 @@ fn every_endpoint_answers_every_role_as_the_table_says() {
     );
 }
 
-/// One request of a row, for one caller.
+/// One request of a row, for one caller (the objects it may name passed one by one).
+#[allow(clippy::too_many_arguments)]
 fn call(
     svc: &Service,
     row: &Row,

@@ -305,6 +305,9 @@ fn workflow(svc: &Service, postgres: bool) {
         out.contains("the ledger entry carries another digest"),
         "{out}"
     );
+    // The service checks against the ledger too, not the row against itself.
+    let shown = app.get(Some(&county), &format!("/api/v1/bulletins/{b_id}"));
+    assert_eq!(shown.body["digest_matches"], false, "{}", shown.body);
     // The ledger itself is intact: the bulletin, not the ledger, was altered.
     let (ok, out) = svc.cli_status(&["ledger", "verify"]);
     assert!(ok, "{out}");

@@ -242,6 +242,11 @@ fn a_dossier_reads_in_chinese_shows_its_photos_and_proves_itself_offline() {
     let text = poppler("pdftotext", &["-layout"], &masked);
     assert!(text.contains(HEAD_ID_MASKED), "{text}");
     assert!(!text.contains(HEAD_ID), "no whole ID number for an admin");
+    assert!(!text.contains("马勇"), "no name for an admin: {text}");
+    assert!(
+        text.contains("马某"),
+        "the name masked for an admin: {text}"
+    );
     assert!(text.contains("身份证号已脱敏"), "{text}");
     assert_eq!(pii_reads(&svc, "admin1"), 0);
 

@@ -170,6 +170,15 @@ fn workflow(svc: &Service) {
             .status,
         403
     );
+    // Whole ID numbers only with the versions, whose reads are recorded: not the registry's.
+    let registry_ids = json!({"dataset": "households", "format": "csv", "full_ids": true});
+    let refused = app.post_json(Some(&township), "/api/v1/exports", &registry_ids);
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    assert_eq!(
+        refused.body["errors"][0]["field"], "full_ids",
+        "{}",
+        refused.body
+    );
     let outside = json!({"dataset": "households", "format": "xlsx", "org": OTHER_TOWNSHIP});
     assert_eq!(
         app.post_json(Some(&township), "/api/v1/exports", &outside)
@@ -287,6 +296,14 @@ fn workflow(svc: &Service) {
     let rows = xlsx_rows(download(&app, &township, &job));
     assert_eq!(rows[0][0], "household_code");
     assert!(rows.iter().any(|r| r[4] == H1_ID), "whole");
+    // Whole ID numbers read under township1's name are township1's alone, not their colleague's.
+    let whole = job["id"].as_str().unwrap();
+    for path in [
+        format!("/api/v1/jobs/{whole}"),
+        format!("/api/v1/jobs/{whole}/download"),
+    ] {
+        assert_eq!(app.get(Some(&colleague), &path).status, 404, "{path}");
+    }
     assert_eq!(
         reads(svc) - before,
         (rows.len() - 1) as i64,

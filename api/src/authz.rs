@@ -359,22 +359,37 @@ pub fn may_request_village_dossiers(
     may_view_household(conn, caller, village_code)
 }
 
-/// May `caller` see job `job` and download its result? The person who asked for it; and
-/// others of the same unit and the same role, who would have been shown the same data (a job's
+/// May `caller` see job `job` and download its result? Only while they are of the unit the job
+/// was asked for (someone moved elsewhere loses their old unit's files). A result that holds
+/// personal data read under its requester's name (whole ID numbers, a village's dossiers) is
+/// the requester's alone, since the reads are recorded against them; any other result also
+/// for others of the same unit and role, who would have been shown the same data (a job's
 /// result is masked for its requester's role). Anyone else is told it does not exist.
 pub fn may_read_job(
     conn: &mut Conn,
     caller: &Caller,
     job: &fieldsurvey_db::jobs::Job,
 ) -> DbResult<bool> {
+    if job.org_code != caller.org_code {
+        return Ok(false);
+    }
     if job.requested_by == caller.user_id {
         return Ok(true);
     }
-    if job.org_code != caller.org_code {
+    if holds_recorded_reads(job) {
         return Ok(false);
     }
     Ok(fieldsurvey_db::users::by_id(conn, &job.requested_by)?
         .is_some_and(|u| u.role == caller.role))
+}
+
+/// Does `job`'s result hold personal data whose reads were recorded against its requester?
+fn holds_recorded_reads(job: &fieldsurvey_db::jobs::Job) -> bool {
+    job.kind == "village_dossiers"
+        || serde_json::from_str::<serde_json::Value>(&job.params)
+            .ok()
+            .and_then(|p| p.get("full_ids").and_then(serde_json::Value::as_bool))
+            .unwrap_or(true)
 }
 
 /// May `caller` report a household missing from the registry (疑似漏评) at all? Surveyors and

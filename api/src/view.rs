@@ -272,6 +272,15 @@ fn members_of(sealed: &str, pii: &fieldsurvey_core::pii::PiiKey, ids: Ids) -> Ve
         .unwrap_or_default()
 }
 
+/// A name as files shown to those who may not read it whole give it: the surname and 某
+/// (马勇 → 马某); nothing for an empty one.
+pub fn mask_name(name: &str) -> String {
+    name.chars()
+        .next()
+        .map(|first| format!("{first}某"))
+        .unwrap_or_default()
+}
+
 /// First 6 and last 4 characters shown (any malformed number is hidden entirely).
 pub fn mask(id: &str) -> String {
     fieldsurvey_core::ids::IdNumber::parse(id)

@@ -254,6 +254,7 @@ api-export-dataset = 没有这个导出数据集；可选：农户底册、最�
 api-export-format = 导出格式无法识别：须为逗号分隔文本或电子表格工作簿
 api-export-header = 表头形式无法识别：须为中文表头或机器可读的列名
 api-export-full-ids = 只有审核人员可以导出完整身份证号
+api-export-full-ids-versions = 完整身份证号只能随“当前版本”导出（每次读取都记录在案）
 api-report-only-reporters = 只有网格员和审核员可以报告疑似漏评户
 api-report-not-json = 疑似漏评报告须为 JSON 对象，只含编号、村代码、地址、情况描述和户码
 api-report-village = 村代码须为已导入的村的 12 位代码

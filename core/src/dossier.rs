@@ -3,7 +3,9 @@
 //! checkpoint. It travels as a JSON file attached to the dossier PDF, and anyone holding the
 //! service's public key checks it offline (`fieldsurvey ledger verify --dossier FILE.pdf`):
 //! every entry is the service's, unaltered, in the ledger the checkpoint signs, and names a
-//! version the dossier lists, with the content digest the dossier prints.
+//! version the proof lists, with the content digest the proof gives for it. The printed pages
+//! are tied to the proof only by the proof's SHA-256 printed in them: comparing the printed
+//! digests with the proof's is for the reader (the check reads the attachment, not the text).
 //!
 //! No I/O here: the proof is untrusted bytes, read and checked with plain values.
 

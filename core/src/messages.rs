@@ -229,6 +229,7 @@ messages! {
     ApiExportFormat = "api-export-format",
     ApiExportHeader = "api-export-header",
     ApiExportFullIds = "api-export-full-ids",
+    ApiExportFullIdsVersions = "api-export-full-ids-versions",
     ApiReportOnlyReporters = "api-report-only-reporters",
     ApiReportNotJson = "api-report-not-json",
     ApiReportVillage = "api-report-village",

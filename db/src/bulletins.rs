@@ -398,7 +398,12 @@ pub fn verify(conn: &mut Conn, public_key: &[u8; 32]) -> DbResult<Verification> 
     }
 }
 
-fn check_one(conn: &mut Conn, row: &Stored, public_key: &[u8; 32]) -> DbResult<Result<(), String>> {
+/// Check one stored bulletin as [`verify`] does: `Err` names what failed.
+pub fn check_one(
+    conn: &mut Conn,
+    row: &Stored,
+    public_key: &[u8; 32],
+) -> DbResult<Result<(), String>> {
     let digest = bulletin::digest(row.snapshot.as_bytes());
     if digest != row.digest {
         return Ok(Err(

@@ -4,7 +4,7 @@
 //! bulletin says, and both carry its digest and ledger entry so a reader can check it. The
 //! same readers and jurisdiction as the page.
 
-use actix_web::http::header;
+use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use fieldsurvey_core::bulletin::{Bulletin, Ratio, UnitLine};
 use fieldsurvey_db::bulletins::Stored;
@@ -23,7 +23,14 @@ pub(super) async fn load(
     id: String,
 ) -> Result<(Stored, Bulletin), ConsoleError> {
     let me = me(state, req).await?;
-    let row = crate::routes::bulletins::read(state, me.caller.clone(), id).await?;
+    let (row, check) = crate::routes::bulletins::read(state, me.caller.clone(), id).await?;
+    // A bulletin that fails its ledger check is not sent up as a file.
+    if check.is_err() {
+        return Err(ConsoleError::Page(
+            StatusCode::CONFLICT,
+            "本通报未通过问责账本核验（存储内容与签发时的摘要不符），不能导出；请用 fieldsurvey bulletin verify 查明。".into(),
+        ));
+    }
     let b: Bulletin = serde_json::from_str(&row.snapshot).map_err(|e| {
         ConsoleError::from(fieldsurvey_db::DbError::Invalid(format!(
             "bulletin {}: {e}",

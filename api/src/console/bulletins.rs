@@ -187,8 +187,9 @@ pub(super) async fn bulletin(
     path: web::Path<String>,
 ) -> Page {
     let me = me(&state, &req).await?;
-    let row = crate::routes::bulletins::read(&state, me.caller.clone(), path.into_inner()).await?;
-    let digest_matches = fieldsurvey_core::bulletin::digest(row.snapshot.as_bytes()) == row.digest;
+    let (row, check) =
+        crate::routes::bulletins::read(&state, me.caller.clone(), path.into_inner()).await?;
+    let digest_matches = check.is_ok();
     let b: Bulletin = serde_json::from_str(&row.snapshot).map_err(|e| {
         ConsoleError::from(fieldsurvey_db::DbError::Invalid(format!(
             "bulletin {}: {e}",

@@ -77,8 +77,9 @@ pub struct BulletinView {
     pub issued_by: String,
     pub digest: String,
     pub ledger_seq: i64,
-    /// Whether the stored bulletin still hashes to its digest (the full check against the
-    /// ledger entry is `fieldsurvey bulletin verify`).
+    /// Whether the stored bulletin passes its check against the ledger: it hashes to its
+    /// digest, and its signed `bulletin_issued` entry carries that digest, unit and month (as
+    /// `fieldsurvey bulletin verify` checks every bulletin).
     pub digest_matches: bool,
     /// The bulletin as stored (format `fieldsurvey-bulletin/1`): the unit and each child
     /// unit's figures as of the month's end, their ranks, the previous month's figures, the
@@ -88,7 +89,7 @@ pub struct BulletinView {
 }
 
 impl BulletinView {
-    pub fn of(row: Stored) -> Result<BulletinView, ApiError> {
+    pub fn of(row: Stored, intact: bool) -> Result<BulletinView, ApiError> {
         let bulletin: Value = serde_json::from_str(&row.snapshot).map_err(|e| {
             ApiError::from(fieldsurvey_db::DbError::Invalid(format!(
                 "bulletin {}: {e}",
@@ -96,8 +97,7 @@ impl BulletinView {
             )))
         })?;
         Ok(BulletinView {
-            digest_matches: fieldsurvey_core::bulletin::digest(row.snapshot.as_bytes())
-                == row.digest,
+            digest_matches: intact,
             id: row.id,
             org_code: row.org_code,
             period: row.period,
@@ -184,16 +184,22 @@ pub async fn get_bulletin(
     caller: Caller,
     path: web::Path<String>,
 ) -> Result<web::Json<BulletinView>, ApiError> {
-    let row = read(&state, caller, path.into_inner()).await?;
-    BulletinView::of(row).map(web::Json)
+    let (row, check) = read(&state, caller, path.into_inner()).await?;
+    BulletinView::of(row, check.is_ok()).map(web::Json)
 }
 
 /// Bulletin `id` if `caller` may read it (the API and the console): 403 for a role that reads
-/// no figures, 404 when there is none or it is about a unit outside the caller's jurisdiction.
-pub async fn read(state: &AppState, caller: Caller, id: String) -> Result<Stored, ApiError> {
+/// no figures, 404 when there is none or it is about a unit outside the caller's jurisdiction;
+/// with whether it passes its ledger check (`Ok` when intact).
+pub async fn read(
+    state: &AppState,
+    caller: Caller,
+    id: String,
+) -> Result<(Stored, Result<(), String>), ApiError> {
     if !authz::may_read_stats(&caller) {
         return Err(ApiError::Forbidden(say(Msg::ApiStatsReaders, &[])));
     }
+    let public_key = state.ledger_key.public_key();
     state
         .db
         .run(move |c| {
@@ -203,7 +209,8 @@ pub async fn read(state: &AppState, caller: Caller, id: String) -> Result<Stored
             if !authz::may_view_org_unit(c, &caller, &row.org_code)? {
                 return Ok(None);
             }
-            Ok(Some(row))
+            let check = fieldsurvey_db::bulletins::check_one(c, &row, &public_key)?;
+            Ok(Some((row, check)))
         })
         .await?
         .ok_or(ApiError::NotFound)

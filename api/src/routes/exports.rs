@@ -105,13 +105,23 @@ fn check(dataset: &str, format: &str, header: Option<&str>) -> Result<Checked, A
 }
 
 /// Who may export, and what they are shown: `Err` 403 for a role that may not export, or that
-/// asks for full ID numbers it may not read.
-fn masking(caller: &Caller, full_ids: bool) -> Result<Masking, ApiError> {
+/// asks for full ID numbers it may not read; 400 for whole ID numbers of a dataset other than
+/// the current versions, the only one whose reads can be recorded (`pii_reads` names a version).
+fn masking(caller: &Caller, full_ids: bool, dataset: Dataset) -> Result<Masking, ApiError> {
     if authz::may_export(caller).is_none() {
         return Err(ApiError::Forbidden(say(Msg::ApiExportReaders, &[])));
     }
     if full_ids && !authz::may_export_full_ids(caller) {
         return Err(ApiError::Forbidden(say(Msg::ApiExportFullIds, &[])));
+    }
+    if full_ids && dataset != Dataset::Versions {
+        return Err(ApiError::BadRequest(vec![
+            ProblemItem::new(
+                ErrorCode::InvalidFormat,
+                say(Msg::ApiExportFullIdsVersions, &[]),
+            )
+            .at("full_ids"),
+        ]));
     }
     Ok(Masking {
         names: authz::may_read_head_names(caller),
@@ -151,7 +161,7 @@ pub async fn start(
     req: ExportRequest,
 ) -> Result<JobView, ApiError> {
     let checked = check(&req.dataset, &req.format, req.header.as_deref())?;
-    let masking = masking(&caller, req.full_ids)?;
+    let masking = masking(&caller, req.full_ids, checked.dataset)?;
     let params = ExportParams {
         dataset: checked.dataset.as_str().to_owned(),
         format: checked.format.as_str().to_owned(),
@@ -228,7 +238,7 @@ pub async fn export_now(
         q.format.as_deref().unwrap_or("csv"),
         q.header.as_deref(),
     )?;
-    let masking = masking(&caller, q.full_ids.unwrap_or(false))?;
+    let masking = masking(&caller, q.full_ids.unwrap_or(false), checked.dataset)?;
     let org = q
         .org
         .map(|o| o.trim().to_owned())

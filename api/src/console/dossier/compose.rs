@@ -63,7 +63,7 @@ pub(super) fn compose(g: Gathered, m: &Makers, now: DateTime<Utc>) -> Result<Doc
     let mut blocks = vec![Block::Note(if g.full_ids {
         "本档案显示完整身份证号；本次查阅已按个人信息保护要求登记在案。".to_owned()
     } else {
-        "身份证号已脱敏（只显示前 6 位和后 4 位）。".to_owned()
+        "身份证号已脱敏（只显示前 6 位和后 4 位），姓名只显示姓。".to_owned()
     })];
 
     // 一、基本情况
@@ -282,7 +282,11 @@ fn version_blocks(
                 .map(|p| {
                     vec![
                         p.n.to_string(),
-                        p.name.clone(),
+                        if full_ids {
+                            p.name.clone()
+                        } else {
+                            view::mask_name(&p.name)
+                        },
                         if full_ids {
                             p.id_number.clone()
                         } else {

@@ -130,8 +130,14 @@ pub(super) fn gather(
     let registry = household.map(|h| {
         let open = |s: &str| m.pii.open(s).unwrap_or_default();
         let id = open(&h.head_id_number);
+        let name = open(&h.head_name);
         Registry {
-            head_name: open(&h.head_name),
+            // Names go with whole ID numbers: to those who answer for households' files.
+            head_name: if full_ids {
+                name
+            } else {
+                view::mask_name(&name)
+            },
             // Recorded reads are per version: with none to record it against, the registry's
             // number stays masked.
             head_id_number: if full_ids && !versions.is_empty() {
