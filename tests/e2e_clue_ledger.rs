@@ -188,6 +188,9 @@ fn story(svc: &Service) {
         json!({"reason": "已核对拨付凭证，补录到户清单 12 户", "evidence": ["cd".repeat(32)]});
     let r = svc.post_signed("township2", &close, rectified.clone());
     assert_eq!(r.status, 404, "{}", r.text);
+    // The county confirms, so it never closes the clue itself (no unit signs off its own work).
+    let r = svc.post_signed("county1", &close, rectified.clone());
+    assert_eq!(r.status, 403, "{}", r.text);
     let r = app.post_json(Some(&township), &close, &rectified);
     assert_eq!(r.status, 400, "unsigned: {}", r.text);
     let mut forged = svc

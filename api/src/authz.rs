@@ -186,14 +186,18 @@ pub fn may_read_clues(caller: &Caller) -> Option<Jurisdiction> {
 }
 
 /// May `caller` close this clue (record its rectification)? A reviewer of the unit it is
-/// assigned to or above (the assigned unit in their subtree). Anyone else is told it does not
-/// exist. (The closure then awaits the confirming unit, and its closer never confirms it.)
+/// assigned to or above (the assigned unit in their subtree), but below its confirming unit:
+/// the level that confirms (销号) never closes, so no unit signs off its own rectification.
+/// The route tells a reader who may see the clue but not close it 403, anyone else 404.
 pub fn may_close_clue(
     conn: &mut Conn,
     caller: &Caller,
     clue: &fieldsurvey_db::models::Clue,
 ) -> DbResult<bool> {
-    Ok(closes_clues(caller) && org::is_within(conn, &clue.org_code, &caller.org_code)?)
+    Ok(closes_clues(caller)
+        && org::is_within(conn, &clue.org_code, &caller.org_code)?
+        && (clue.confirm_org == clue.org_code
+            || !org::is_within(conn, &clue.confirm_org, &caller.org_code)?))
 }
 
 /// May `caller` see this clue? Reviewers, auditors and admins whose subtree holds its place

@@ -211,6 +211,7 @@ api-clue-not-closed = 只有已整改、待确认的线索才能确认销号或�
 api-clue-own-closure = 整改销号由他人确认：您不能确认自己办结的线索
 api-clue-enterers = 问题线索由县级、州级审核人员录入
 api-clue-confirmers = 此线索由上级单位（{ $unit }）确认销号或退回
+api-clue-closers = 此线索由责任单位（{ $unit }）整改办结；确认销号的上级不能自行办结
 api-clue-source = 线索来源须为以下之一：{ $values }
 api-clue-kind = 线索类别须为以下之一：{ $values }
 api-clue-unit = 单位 { $unit } 不存在，或不在您的管辖范围内

@@ -186,6 +186,7 @@ messages! {
     ApiClueOwnClosure = "api-clue-own-closure",
     ApiClueEnterers = "api-clue-enterers",
     ApiClueConfirmers = "api-clue-confirmers",
+    ApiClueClosers = "api-clue-closers",
     ApiClueSource = "api-clue-source",
     ApiClueKind = "api-clue-kind",
     ApiClueUnit = "api-clue-unit",

@@ -349,6 +349,7 @@ pub struct CloseClue {
     params(("id" = String, Path, description = "clue id")),
     request_body = CloseClue,
     responses((status = 200, body = ClueView), (status = 400, body = crate::error::Problem),
+              (status = 403, description = "the confirming level: it confirms, the assigned unit closes", body = crate::error::Problem),
               (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem)),
     security(("bearer" = []))
 )]
@@ -419,6 +420,15 @@ pub async fn close(
                 return Ok(Err(ApiError::NotFound));
             };
             if !authz::may_close_clue(c, &caller, &clue)? {
+                // The confirming level sees the clue but never closes it: told why.
+                if authz::closes_clues(&caller) && authz::may_see_clue(c, &caller, &clue)? {
+                    let unit = fieldsurvey_db::org::get(c, &clue.org_code)?
+                        .map_or_else(|| clue.org_code.clone(), |u| u.name);
+                    return Ok(Err(ApiError::Forbidden(say(
+                        Msg::ApiClueClosers,
+                        &[("unit", Arg::from(unit))],
+                    ))));
+                }
                 return Ok(Err(ApiError::NotFound));
             }
             Ok(
