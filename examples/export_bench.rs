@@ -187,6 +187,7 @@ fn measure(format: &str, store: &Path) {
         pii,
         ledger_key: fieldsurvey_core::ledger::LedgerKey::from_seed(&[7; 32]),
         worker_id: "export-bench".into(),
+        ledger_tree: Default::default(),
     };
     let params = fieldsurvey_db::exports::ExportParams {
         dataset: "households".into(),

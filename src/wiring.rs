@@ -109,6 +109,7 @@ pub fn pipeline(
         evidence_slots: std::sync::Arc::new(tokio::sync::Semaphore::new(
             settings.evidence_concurrency(),
         )),
+        ledger_tree: Default::default(),
     })
 }
 

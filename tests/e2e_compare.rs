@@ -453,6 +453,20 @@ fn reported_suspected_missed(svc: &Service, app: &Client, surveyor: &str) {
     );
     assert_eq!(again.status, 200, "{}", again.text);
     assert_eq!(again.body["clue_id"], clue_id.as_str());
+    // The same id with other content is not a resend: 409, and no second clue.
+    let mut other = body.clone();
+    other["description"] = json!("另一户，另一件事");
+    let reused = report(
+        app,
+        surveyor,
+        &other,
+        &[("photo", "image/jpeg", house.clone())],
+    );
+    assert_eq!(reused.status, 409, "{}", reused.text);
+    assert_eq!(
+        svc.sql_count("SELECT COUNT(*) AS n FROM clues WHERE source = 'report'"),
+        1
+    );
     let row = svc.sql_text(&format!(
         "SELECT source || '|' || kind || '|' || COALESCE(household_code, '') || '|' || COALESCE(submission_id, '-') AS t \
          FROM clues WHERE id = '{clue_id}'"

@@ -263,5 +263,6 @@ api-report-outside = 村 { $unit } 不在你的管辖范围内
 api-report-text = { $field } 须为 1 到 { $max } 个字
 api-report-household = 户码须形如 522732100201-0037，且属于所报的村
 api-report-registered = 户 { $household } 已在底图中，不是疑似漏评户
+api-report-id-reused = 此报告编号已用于内容不同的另一份报告；新报告请换一个编号
 api-report-photo-count = 须附且只附一张照片
 api-report-photo-undecodable = 照片无法解码（须为 JPEG 或 PNG 照片）

@@ -238,6 +238,7 @@ messages! {
     ApiReportText = "api-report-text",
     ApiReportHousehold = "api-report-household",
     ApiReportRegistered = "api-report-registered",
+    ApiReportIdReused = "api-report-id-reused",
     ApiReportPhotoCount = "api-report-photo-count",
     ApiReportPhotoUndecodable = "api-report-photo-undecodable",
 }

@@ -97,6 +97,7 @@ impl Pipeline {
             pii: self.pii.clone(),
             ledger_key: self.ledger_key.clone(),
             worker_id: self.worker_id.clone(),
+            ledger_tree: self.ledger_tree.clone(),
         }
     }
 }

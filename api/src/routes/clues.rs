@@ -173,7 +173,13 @@ pub async fn list_clues(
     if !errors.is_empty() {
         return Err(ApiError::BadRequest(errors));
     }
-    let unit = q.unit.clone();
+    // As checked: trimmed, and none when blank.
+    let unit = q
+        .unit
+        .as_deref()
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .map(str::to_owned);
     let rows = state
         .db
         .run(move |c| {

@@ -84,7 +84,7 @@ pub struct Reported {
         (status = 401, body = crate::error::Problem),
         (status = 403, body = crate::error::Problem, description = "not a surveyor or reviewer, or the village is outside the caller's jurisdiction"),
         (status = 408, body = crate::error::Problem, description = "the body stopped arriving for longer than the idle limit"),
-        (status = 409, body = crate::error::Problem, description = "the household code given is already in the registry"),
+        (status = 409, body = crate::error::Problem, description = "the household code given is already in the registry, or the report's id was sent before with other content"),
         (status = 413, body = crate::error::Problem, description = "the request, the report or the photo (bytes or pixels) is over its limit"),
         (status = 415, body = crate::error::Problem, description = "not multipart/form-data, or a part of the wrong type"),
         (status = 503, body = crate::error::Problem)
@@ -139,10 +139,13 @@ pub async fn report_suspected_missed(
     }
     let sha256 = photo.stored.sha256.clone();
     let exif = examine_photo(&state, &sha256).await?;
+    // A resend is the same reporter's same id: another reporter's id never names their clue.
     let dedup_key = match report.id {
-        Some(id) => format!("report:{id}"),
+        Some(id) => format!("report:{}:{id}", caller.user_id),
         None => format!("report:{}:{sha256}", report.village_code),
     };
+    let (sent_village, sent_description) =
+        (report.village_code.clone(), report.description.clone());
     let new = NewClue {
         source: ClueSource::Report,
         kind: ClueKind::SuspectedMissed,
@@ -183,6 +186,17 @@ pub async fn report_suspected_missed(
         Raised::New(c, _) => (true, c),
         Raised::Existing(c) => (false, c),
     };
+    // The same id with other content is not a resend (as for submissions): 409, nothing changed.
+    if !created
+        && (clue.village_code.as_deref() != Some(sent_village.as_str())
+            || clue.description != sent_description
+            || !clue.evidence.contains(&sha256))
+    {
+        return Err(ApiError::Conflict(
+            ErrorCode::Conflict,
+            say(Msg::ApiReportIdReused, &[]),
+        ));
+    }
     let body = Reported {
         clue_id: clue.id.clone(),
         status: clue.status.as_str().to_owned(),

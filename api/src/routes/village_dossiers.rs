@@ -25,6 +25,7 @@ pub async fn request(
         return Ok(None);
     };
     let caller = caller.clone();
+    let zone = state.config.office_zone.to_string();
     let job = state
         .db
         .run(move |c| {
@@ -38,7 +39,11 @@ pub async fn request(
                     tx,
                     fieldsurvey_db::jobs::NewJob {
                         kind: VILLAGE_ZIP_KIND.to_owned(),
-                        params: serde_json::json!({ "village": code.as_str() }),
+                        // The office's zone travels with the job: the worker shows times in it.
+                        params: serde_json::json!({
+                            "village": code.as_str(),
+                            "zone": zone,
+                        }),
                         requested_by: caller.user_id.clone(),
                         org_code: caller.org_code.clone(),
                         ttl: fieldsurvey_db::jobs::DEFAULT_TTL,

@@ -33,6 +33,8 @@ pub struct JobContext {
     pub pii: fieldsurvey_core::pii::PiiKey,
     pub ledger_key: fieldsurvey_core::ledger::LedgerKey,
     pub worker_id: String,
+    /// The ledger's tree for inclusion proofs (dossiers), shared by the process's jobs.
+    pub ledger_tree: std::sync::Arc<fieldsurvey_db::ledger::TreeCache>,
 }
 
 /// What a job's function made: a file (removed when dropped), and how it is offered.

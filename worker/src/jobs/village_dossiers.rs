@@ -21,8 +21,12 @@ pub fn run(ctx: &JobContext, job: &Job, progress: &mut Progress) -> Result<JobOu
         store: ctx.store.clone(),
         pii: ctx.pii.clone(),
         ledger_key: ctx.ledger_key.clone(),
-        tree: Default::default(),
-        zone: Default::default(),
+        // One tree per worker process, kept up to date, as the API keeps its own.
+        tree: ctx.ledger_tree.clone(),
+        zone: params["zone"]
+            .as_str()
+            .and_then(|z| z.parse().ok())
+            .unwrap_or_default(),
         font: dossier::PdfFont::from_env(),
     };
     let file = tempfile::NamedTempFile::new()?;

@@ -102,6 +102,8 @@ pub struct Pipeline {
     /// How many submissions may be in the evidence stage at once (the process's decoding
     /// threads).
     pub evidence_slots: Arc<tokio::sync::Semaphore>,
+    /// The ledger's tree, built at the first dossier job and then kept up to date.
+    pub ledger_tree: Arc<fieldsurvey_db::ledger::TreeCache>,
 }
 
 #[derive(Debug, PartialEq, Eq)]

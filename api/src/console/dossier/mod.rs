@@ -108,11 +108,14 @@ impl Makers {
         let Some(g) = gather::gather(conn, caller, code, self)? else {
             return Ok(None);
         };
+        self.render(g).map(Some)
+    }
+
+    /// Lay out and write what [`gather::gather`] read (no database needed).
+    fn render(&self, g: gather::Gathered) -> Result<Vec<u8>, ApiError> {
         let font = self.font.get()?;
         let doc = compose::compose(g, self, chrono::Utc::now())?;
-        fieldsurvey_pdf::render(&doc, &font)
-            .map(Some)
-            .map_err(|e| ApiError::Internal(e.to_string()))
+        fieldsurvey_pdf::render(&doc, &font).map_err(|e| ApiError::Internal(e.to_string()))
     }
 }
 
@@ -130,8 +133,12 @@ pub async fn make_for_request(
     let makers = Makers::of(state);
     let db = state.db.clone();
     tokio::task::spawn_blocking(move || {
-        let mut conn = db.get()?;
-        makers.make(&mut conn, &caller, &code)
+        // The connection goes back to the pool before the layout and the PDF are made.
+        let gathered = {
+            let mut conn = db.get()?;
+            gather::gather(&mut conn, &caller, &code, &makers)?
+        };
+        gathered.map(|g| makers.render(g)).transpose()
     })
     .await
     .map_err(|e| ApiError::Internal(format!("the dossier task failed: {e}")))?
