@@ -106,6 +106,18 @@ fn a_dossier_reads_in_chinese_shows_its_photos_and_proves_itself_offline() {
     let dir = tempfile::tempdir().unwrap();
     let path = format!("/api/v1/households/{code}/dossier.pdf");
 
+    // An audit finding about the household, tied to no version, is in its file too.
+    let deadline = (chrono::Utc::now() + chrono::Duration::days(3))
+        .format("%Y-%m-%d")
+        .to_string();
+    let audit = app.post_json(
+        Some(&app.token("county1")),
+        "/api/v1/clues",
+        &json!({"source": "audit", "kind": "other", "description": "补贴发放不到户",
+                "org": "522732101000", "household_code": code, "deadline": deadline}),
+    );
+    assert_eq!(audit.status, 201, "{}", audit.text);
+
     // The township's reviewer reads it whole; the read is on record, once per version.
     let township = app.token("township1");
     let before = pii_reads(&svc, "township1");
@@ -127,6 +139,7 @@ fn a_dossier_reads_in_chinese_shows_its_photos_and_proves_itself_offline() {
     std::fs::write(&pdf, &got.bytes).unwrap();
 
     let text = poppler("pdftotext", &["-layout"], &pdf);
+    assert!(text.contains("审计"), "the audit clue: {text}");
     for words in [
         "一户一档",
         code.as_str(),

@@ -438,6 +438,9 @@ pub struct ClueFilter<'a> {
     pub household: Option<&'a str>,
     /// The time `overdue` is judged at (defaults to the database clock's caller, `now()`).
     pub now: Option<chrono::NaiveDateTime>,
+    /// Only clues after this one in the list's order (opened, then id): a page read by key,
+    /// whose cost does not grow with how many pages came before.
+    pub after: Option<(chrono::NaiveDateTime, &'a str)>,
 }
 
 /// Clues placed within the jurisdiction (their village, else their assigned unit, lies in its
@@ -491,6 +494,13 @@ pub fn list_filtered(
         }
         if let Some(household) = filter.household {
             q = q.filter(cl::household_code.eq(household.to_owned()));
+        }
+        if let Some((opened, id)) = filter.after {
+            q = q.filter(
+                cl::opened_at
+                    .gt(opened)
+                    .or(cl::opened_at.eq(opened).and(cl::id.gt(id.to_owned()))),
+            );
         }
         Ok(q.order((cl::opened_at.asc(), cl::id.asc()))
             .offset(offset)
@@ -659,6 +669,17 @@ pub fn stats(
 pub fn for_submission(conn: &mut Conn, submission_id: &str) -> DbResult<Vec<Clue>> {
     with_conn!(conn, |c| Ok(cl::table
         .filter(cl::submission_id.eq(submission_id))
+        .order(cl::opened_at.asc())
+        .select(Clue::as_select())
+        .load(c)?))
+}
+
+/// The household's clues tied to no version (an audit or inspection finding about it, a
+/// comparison of its registry row, a report): its file lists them beside the versions' own.
+pub fn for_household_unversioned(conn: &mut Conn, household_code: &str) -> DbResult<Vec<Clue>> {
+    with_conn!(conn, |c| Ok(cl::table
+        .filter(cl::household_code.eq(household_code))
+        .filter(cl::submission_id.is_null())
         .order(cl::opened_at.asc())
         .select(Clue::as_select())
         .load(c)?))

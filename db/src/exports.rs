@@ -524,16 +524,17 @@ fn clues<E: From<DbError>>(
     done: &mut dyn FnMut(i64) -> Result<(), E>,
 ) -> Result<i64, E> {
     let within = crate::org::Jurisdiction::granted(unit.code.clone());
-    let (mut offset, mut total) = (0i64, 0i64);
+    let mut total = 0i64;
+    // Pages by key (opened, id), never by offset.
+    let mut after: Option<(chrono::NaiveDateTime, String)> = None;
     loop {
-        let page = crate::clues::list_filtered(
-            conn,
-            &within,
-            crate::clues::ClueFilter::default(),
-            offset,
-            PAGE,
-        )?;
+        let filter = crate::clues::ClueFilter {
+            after: after.as_ref().map(|(t, id)| (*t, id.as_str())),
+            ..Default::default()
+        };
+        let page = crate::clues::list_filtered(conn, &within, filter, 0, PAGE)?;
         let n = page.len() as i64;
+        after = page.last().map(|c| (c.opened_at, c.id.clone()));
         for c in page {
             row(&[
                 c.id.into(),
@@ -547,7 +548,6 @@ fn clues<E: From<DbError>>(
             ])?;
         }
         total += n;
-        offset += n;
         done(n)?;
         if n < PAGE {
             break;

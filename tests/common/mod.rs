@@ -825,7 +825,7 @@ pub fn assert_in_chinese(problem: &serde_json::Value) {
 
 /// Words a console page may show in Latin letters beside the catalogue's identifiers: units,
 /// file kinds and keys people read as they are.
-pub const PAGE_WORDS: [&str; 6] = ["km", "KB", "CSV", "XLSX", "Esc", "UTC"];
+pub const PAGE_WORDS: [&str; 8] = ["km", "KB", "CSV", "XLSX", "PDF", "ZIP", "Esc", "UTC"];
 
 /// What a person reads on a console page: the text between tags and the words of the
 /// attributes shown to them (placeholder, title, alt, aria-label), without scripts, styles and

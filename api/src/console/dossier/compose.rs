@@ -103,11 +103,15 @@ pub(super) fn compose(g: Gathered, m: &Makers, now: DateTime<Utc>) -> Result<Doc
     let clues: Vec<Vec<String>> = g
         .versions
         .iter()
-        .flat_map(|v| v.clues.iter().map(move |c| (v.n, c)))
-        .map(|(n, c)| {
+        .flat_map(|v| v.clues.iter().map(move |c| (format!("第 {} 版", v.n), c)))
+        .chain(g.household_clues.iter().map(|c| {
+            // Not raised by a version: where it came from.
+            (super::super::clues::source_name(c.source).to_owned(), c)
+        }))
+        .map(|(raised_by, c)| {
             vec![
                 kind_name(c.kind).to_owned(),
-                format!("第 {n} 版"),
+                raised_by,
                 clue_status_name(c.status.as_str()).to_owned(),
                 zone.minute_of(c.opened_at),
                 c.closed_at
@@ -122,7 +126,7 @@ pub(super) fn compose(g: Gathered, m: &Makers, now: DateTime<Utc>) -> Result<Doc
         blocks.push(Block::Table {
             columns: vec![
                 Column::new("线索", 2.2),
-                Column::new("提出版本", 1.0),
+                Column::new("提出版本或来源", 1.0),
                 Column::new("状态", 1.0),
                 Column::new("提出时间", 1.8),
                 Column::new("销号时间", 1.8),

@@ -46,6 +46,9 @@ pub(super) struct Gathered {
     pub full_ids: bool,
     pub registry: Option<Registry>,
     pub versions: Vec<Version>,
+    /// Clues about the household tied to no version (audits, inspections, comparisons of its
+    /// registry row, reports).
+    pub household_clues: Vec<Clue>,
     /// Username → the name they go by, for everyone who acted.
     pub names: HashMap<String, String>,
     pub checkpoint: Checkpoint,
@@ -100,6 +103,7 @@ pub(super) fn gather(
             thumbs,
         });
     }
+    let household_clues = fieldsurvey_db::clues::for_household_unversioned(c, code.as_str())?;
     stored.sort_by_key(|e| e.seq);
     stored.dedup_by_key(|e| e.seq);
     let parsed: Vec<fieldsurvey_core::ledger::Entry> = stored
@@ -155,6 +159,7 @@ pub(super) fn gather(
         village,
         full_ids,
         registry,
+        household_clues,
         versions,
         names,
         checkpoint,
