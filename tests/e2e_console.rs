@@ -12,7 +12,7 @@ use common::survey::{Key, Upload};
 use common::{Service, real_services};
 
 /// Every page a menu can offer.
-const PAGES: [(&str, &str); 10] = [
+const PAGES: [(&str, &str); 12] = [
     ("/console/queue", "待审队列"),
     ("/console/search", "查找农户"),
     ("/console/clues", "问题线索"),
@@ -21,6 +21,8 @@ const PAGES: [(&str, &str); 10] = [
     ("/console/grids", "网格分配"),
     ("/console/spot-checks", "抽查"),
     ("/console/ledger", "问责账本"),
+    ("/console/bulletins", "月度通报"),
+    ("/console/jobs", "导出与任务"),
     ("/console/keys", "签名密钥"),
     ("/console/attention", "处理受阻"),
 ];
@@ -64,8 +66,10 @@ fn menus_agree_with_the_pages(app: &Client) {
                 "/console/search",
                 "/console/clues",
                 "/console/dashboard",
+                "/console/bulletins",
                 "/console/coverage",
                 "/console/grids",
+                "/console/jobs",
                 "/console/keys",
             ],
         ),
@@ -76,9 +80,11 @@ fn menus_agree_with_the_pages(app: &Client) {
                 "/console/search",
                 "/console/clues",
                 "/console/dashboard",
+                "/console/bulletins",
                 "/console/coverage",
                 "/console/grids",
                 "/console/spot-checks",
+                "/console/jobs",
                 "/console/keys",
             ],
         ),
@@ -89,9 +95,11 @@ fn menus_agree_with_the_pages(app: &Client) {
                 "/console/search",
                 "/console/clues",
                 "/console/dashboard",
+                "/console/bulletins",
                 "/console/coverage",
                 "/console/grids",
                 "/console/spot-checks",
+                "/console/jobs",
                 "/console/keys",
             ],
         ),
@@ -102,8 +110,10 @@ fn menus_agree_with_the_pages(app: &Client) {
                 "/console/search",
                 "/console/clues",
                 "/console/dashboard",
+                "/console/bulletins",
                 "/console/coverage",
                 "/console/ledger",
+                "/console/jobs",
                 "/console/keys",
             ],
         ),
@@ -114,8 +124,10 @@ fn menus_agree_with_the_pages(app: &Client) {
                 "/console/search",
                 "/console/clues",
                 "/console/dashboard",
+                "/console/bulletins",
                 "/console/coverage",
                 "/console/ledger",
+                "/console/jobs",
                 "/console/keys",
                 "/console/attention",
             ],
@@ -285,19 +297,19 @@ fn the_auditor_reads_without_acting(svc: &Service, app: &Client) {
     assert_eq!(cp.status, 200, "{}", cp.text);
 
     let auditor = app.console_session("auditor1", "demo-auditor1");
-    let only_logout = |r: &Reply, what: &str| {
+    let only_logout = |text: &str, what: &str| {
         assert_eq!(
-            r.text.matches("method=\"post\"").count(),
+            text.matches("method=\"post\"").count(),
             1,
             "{what}: no form but signing out: {}",
-            r.text
+            text
         );
-        assert!(r.text.contains("action=\"/console/logout\""));
+        assert!(text.contains("action=\"/console/logout\""));
     };
 
     let ledger = app.get_cookie(&auditor, "/console/ledger");
     assert_eq!(ledger.status, 200, "{}", ledger.text);
-    only_logout(&ledger, "the ledger");
+    only_logout(&ledger.text, "the ledger");
     let size = cp.body["size"].as_u64().unwrap();
     assert!(
         ledger.text.contains(&format!("前 {size} 条")),
@@ -322,7 +334,13 @@ fn the_auditor_reads_without_acting(svc: &Service, app: &Client) {
 
     let record = app.get_cookie(&auditor, "/console/households/522732101201-0001");
     assert_eq!(record.status, 200, "{}", record.text);
-    only_logout(&record, "a household's record");
+    // The one thing an auditor asks of a household's page: the village's dossiers for the
+    // archive (a job that reads, writes nothing to the record). No decision form.
+    let without_archive = record.text.replace(
+        "<form method=\"post\" action=\"/console/villages/522732101201/dossiers\"",
+        "<form action=\"/console/villages/522732101201/dossiers\"",
+    );
+    only_logout(&without_archive, "a household's record");
     assert!(record.text.contains("校验签核"));
 
     let page = app.get_cookie(&auditor, &format!("/console/submissions/{}", u.id()));
