@@ -671,7 +671,8 @@ fn clue_kind_name(kind: ClueKind) -> &'static str {
         .map_or(kind.as_str(), |(_, name)| name)
 }
 
-fn clue_status_name(status: ClueStatus) -> String {
+/// A clue's status in words, as the console's tabs name it (exports and the dossier).
+pub fn clue_status_name(status: ClueStatus) -> String {
     match status.as_str() {
         "open" => "未销号".to_owned(),
         "closed" => "已整改待确认".to_owned(),

@@ -112,7 +112,7 @@ pub(super) fn compose(g: Gathered, m: &Makers, now: DateTime<Utc>) -> Result<Doc
             vec![
                 kind_name(c.kind).to_owned(),
                 raised_by,
-                clue_status_name(c.status.as_str()).to_owned(),
+                fieldsurvey_db::exports::clue_status_name(c.status),
                 zone.minute_of(c.opened_at),
                 c.closed_at
                     .map_or_else(|| "—".to_owned(), |t| zone.minute_of(t)),
@@ -202,16 +202,6 @@ fn meets_words(v: &view::SubmissionView) -> String {
         Some(Value::Bool(true)) => "达标（一达标两不愁三保障）".into(),
         Some(Value::Bool(false)) => "未达标".into(),
         _ => "尚未判定".into(),
-    }
-}
-
-fn clue_status_name(s: &str) -> &str {
-    match s {
-        "open" => "未销号",
-        "closed" => "已销号",
-        "rectified" => "已整改待确认",
-        "confirmed" => "已确认销号",
-        other => other,
     }
 }
 
