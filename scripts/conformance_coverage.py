@@ -33,6 +33,10 @@ ELSEWHERE = {
         "tests/tus_uploads.rs resume_after_a_cut (a stalled body)",
     ("post", "/api/v1/uploads", "429"):
         "tests/tus_uploads.rs protocol (the cap on unfinished uploads)",
+    ("post", "/api/v1/suspected-missed", "408"):
+        "tests/e2e_limits.rs a_suspected_missed_report_meets_the_same_stall_and_store_faults_as_a_survey",
+    ("post", "/api/v1/suspected-missed", "503"):
+        "tests/e2e_limits.rs a_suspected_missed_report_meets_the_same_stall_and_store_faults_as_a_survey",
     ("get", "/readyz", "503"):
         "tests/e2e_production.rs nothing_accepted_is_lost_while_the_broker_is_unreachable",
 }

@@ -55,9 +55,11 @@ pub struct Settings {
     pub upload_spool_dir: Option<String>,
     pub upload_lifetime_secs: Option<u64>,
     pub max_unfinished_uploads: Option<i64>,
+    pub export_direct_rows: Option<i64>,
 }
 
-const KEYS: [&str; 35] = [
+const KEYS: [&str; 36] = [
+    "EXPORT_DIRECT_ROWS",
     "UPLOAD_SPOOL_DIR",
     "UPLOAD_LIFETIME_SECS",
     "MAX_UNFINISHED_UPLOADS",
@@ -160,6 +162,7 @@ impl Settings {
             "UPLOAD_SPOOL_DIR" => self.upload_spool_dir = Some(v),
             "UPLOAD_LIFETIME_SECS" => self.upload_lifetime_secs = Some(num(key, &v)?),
             "MAX_UNFINISHED_UPLOADS" => self.max_unfinished_uploads = Some(num(key, &v)?),
+            "EXPORT_DIRECT_ROWS" => self.export_direct_rows = Some(num(key, &v)?),
             "METRICS_LISTEN" => self.metrics_listen = Some(v),
             "LOG_FORMAT" => self.log_format = Some(v),
             "DB_POOL_SIZE" => self.db_pool_size = Some(num(key, &v)?),
@@ -290,6 +293,9 @@ impl Settings {
             r.max_unfinished = n.max(1);
         }
         r.collect_every = self.upkeep_interval();
+        if let Some(n) = self.export_direct_rows {
+            config.export_direct_rows = n.max(1);
+        }
         config
     }
 

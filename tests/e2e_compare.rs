@@ -74,35 +74,13 @@ fn count(svc: &Service, sql: &str) -> i64 {
     svc.sql_count(sql)
 }
 
-/// A report's multipart body: part `report`, then the given photo parts.
-fn report_body(report: &Value, photos: &[(&str, &str, Vec<u8>)]) -> (Vec<u8>, String) {
-    let boundary = format!("fs-report-{}", uuid::Uuid::new_v4().simple());
-    let mut out = Vec::new();
-    let mut part = |name: &str, ctype: &str, data: &[u8]| {
-        out.extend_from_slice(
-            format!(
-                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{name}\"\r\nContent-Type: {ctype}\r\n\r\n"
-            )
-            .as_bytes(),
-        );
-        out.extend_from_slice(data);
-        out.extend_from_slice(b"\r\n");
-    };
-    part("report", "application/json", report.to_string().as_bytes());
-    for (name, ctype, bytes) in photos {
-        part(name, ctype, bytes);
-    }
-    out.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
-    (out, format!("multipart/form-data; boundary={boundary}"))
-}
-
 fn report(
     app: &Client,
     token: &str,
     report: &Value,
     photos: &[(&str, &str, Vec<u8>)],
 ) -> common::client::Reply {
-    let (body, ctype) = report_body(report, photos);
+    let (body, ctype) = common::client::report_body(report, photos);
     app.post_raw(Some(token), "/api/v1/suspected-missed", &ctype, &body)
 }
 

@@ -373,6 +373,40 @@ fn workflow(svc: &Service) {
     common::assert_page_in_chinese("/console/jobs", &page.text);
 }
 
+/// An export answered in the request is held to `EXPORT_DIRECT_ROWS`: a larger one is 413,
+/// naming the limit and the way out (a job), and the same export as a job has every row.
+#[test]
+fn an_export_past_the_direct_limit_is_413_and_whole_as_a_job() {
+    let svc = Service::dev_with(&[("EXPORT_DIRECT_ROWS", "20")]);
+    let app = svc.client();
+    let township = app.token("township1");
+    // The township's registry: 30 households, more than 20.
+    let big = app.get(
+        Some(&township),
+        "/api/v1/exports/households?format=csv&header=machine",
+    );
+    assert_eq!(big.status, 413, "{}", big.text);
+    assert_eq!(big.body["code"], "payload_too_large", "{}", big.text);
+    let said = big.body["detail"].as_str().unwrap_or_default();
+    assert!(
+        said.contains("20") && said.contains("/api/v1/exports"),
+        "{said}"
+    );
+    // Its three villages' coverage is within it.
+    let small = app.get_bytes(Some(&township), "/api/v1/exports/coverage?format=csv", None);
+    assert_eq!(small.status, 200);
+    assert!(csv_rows(small.bytes).len() >= 3);
+    let job = export(
+        &app,
+        &township,
+        json!({"dataset": "households", "format": "csv", "header": "machine"}),
+    );
+    let done = wait_done(&app, &township, job["id"].as_str().unwrap());
+    assert_eq!(done["status"], "done", "{done}");
+    let rows = csv_rows(download(&app, &township, &done));
+    assert_eq!(rows.len(), 30, "every household of the township");
+}
+
 #[test]
 fn exports_on_the_embedded_backend() {
     workflow(&Service::dev());

@@ -235,6 +235,66 @@ fn an_unwritable_photo_store_answers_503_and_loses_nothing_acknowledged() {
     assert_eq!(app.wait_final(&token, &second.id())["status"], "signed_off");
 }
 
+/// A suspected-missed report (疑似漏评) comes in through the same sieve as a survey: a body
+/// that stops arriving is answered 408, a photo the store cannot keep 503, each with nothing
+/// recorded; the reporter's resend once the disk is back makes the one clue.
+#[test]
+fn a_suspected_missed_report_meets_the_same_stall_and_store_faults_as_a_survey() {
+    let svc = Service::dev_with(&[("BODY_IDLE_TIMEOUT_SECS", "2")]);
+    let app = svc.client();
+    let token = app.token("surveyor1");
+    let report = json!({
+        "id": uuid::Uuid::new_v4(),
+        "village_code": "522732101201",
+        "address": "示例11村三组 12 号",
+        "description": "独居老人，住房破旧，未纳入底图",
+    });
+    let photo = std::fs::read(common::fixture("photos/h2_house.jpg")).unwrap();
+    let (body, ctype) =
+        common::client::report_body(&report, &[("photo", "image/jpeg", photo.clone())]);
+    let reports = "SELECT COUNT(*) AS n FROM clues WHERE source = 'report'";
+
+    // A phone that lost its signal half-way through the photo.
+    let addr = svc.base.trim_start_matches("http://").to_owned();
+    let mut s = TcpStream::connect(&addr).unwrap();
+    write!(
+        s,
+        "POST /api/v1/suspected-missed HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    s.write_all(&body[..body.len() / 2]).unwrap();
+    s.flush().unwrap();
+    let head = answer(s, Duration::from_secs(10));
+    assert!(head.starts_with("HTTP/1.1 408"), "{head}");
+    assert!(head.contains("request_timeout"), "{head}");
+    assert_eq!(svc.sql_count(reports), 0, "a stalled report is no clue");
+
+    // The store's disk fails: 503 with Retry-After, and no clue.
+    let tmp = svc.dir.path().join("data/photos/tmp");
+    std::fs::rename(&tmp, svc.dir.path().join("tmp-away")).unwrap();
+    std::fs::write(&tmp, b"not a directory").unwrap();
+    let refused = app.post_raw(Some(&token), "/api/v1/suspected-missed", &ctype, &body);
+    assert_eq!(refused.status, 503, "{}", refused.text);
+    assert_eq!(refused.body["code"], "unavailable");
+    assert_eq!(refused.retry_after, "5");
+    assert_eq!(
+        svc.sql_count(reports),
+        0,
+        "a report the store refused is no clue"
+    );
+
+    // The disk comes back: the resend makes the clue, once.
+    std::fs::remove_file(&tmp).unwrap();
+    std::fs::rename(svc.dir.path().join("tmp-away"), &tmp).unwrap();
+    let made = app.post_raw(Some(&token), "/api/v1/suspected-missed", &ctype, &body);
+    assert_eq!(made.status, 201, "{}", made.text);
+    let again = app.post_raw(Some(&token), "/api/v1/suspected-missed", &ctype, &body);
+    assert_eq!(again.status, 200, "{}", again.text);
+    assert_eq!(again.body["clue_id"], made.body["clue_id"]);
+    assert_eq!(svc.sql_count(reports), 1);
+}
+
 /// A store the worker cannot write to (full, gone) is no fault of the survey: the worker waits
 /// for it without spending attempts — it would otherwise park the survey for an operator after
 /// `MAX_ATTEMPTS` quick failures (the soak saw 81 of 600 parked by a 10 s full disk).

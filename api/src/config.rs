@@ -75,6 +75,9 @@ pub struct ApiConfig {
     pub resumable: ResumableSettings,
     /// The CJK font dossiers (一户一档) are written with (`PDF_FONT`).
     pub pdf_font: crate::console::dossier::PdfFont,
+    /// The most rows an export answered in the request itself may have
+    /// (`EXPORT_DIRECT_ROWS`, default 10,000); a larger one is 413, to be made as a job.
+    pub export_direct_rows: i64,
 }
 
 impl ApiConfig {
@@ -89,6 +92,7 @@ impl ApiConfig {
             office_zone: crate::office_time::OfficeZone::default(),
             resumable: ResumableSettings::default(),
             pdf_font: Default::default(),
+            export_direct_rows: 10_000,
         }
     }
 

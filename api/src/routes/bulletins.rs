@@ -125,7 +125,8 @@ pub async fn list_bulletins(
     query: web::Query<BulletinsQuery>,
 ) -> Result<web::Json<BulletinList>, ApiError> {
     let q = query.into_inner();
-    let period = match q.period.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
+    // `?period=` is a period given and not `YYYY-MM`: 400, as the document's pattern says.
+    let period = match q.period.as_deref().map(str::trim) {
         Some(p) => Some(Period::parse(p).map_err(|_| {
             ApiError::BadRequest(vec![
                 ProblemItem::new(ErrorCode::InvalidQuery, say(Msg::ApiBulletinPeriod, &[]))

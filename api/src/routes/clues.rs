@@ -173,7 +173,7 @@ pub async fn list_clues(
     if !errors.is_empty() {
         return Err(ApiError::BadRequest(errors));
     }
-    // As checked: trimmed, and none when blank.
+    // As checked: trimmed, twelve digits.
     let unit = q
         .unit
         .as_deref()
@@ -239,13 +239,10 @@ fn one_of<T: Copy>(all: &[T], name: impl Fn(T) -> &'static str) -> String {
 }
 
 pub fn parse_filters(q: &CluesQuery, errors: &mut Vec<ProblemItem>) -> Filters {
-    let blank = |v: &Option<String>| {
-        v.as_deref()
-            .map(str::trim)
-            .filter(|v| !v.is_empty())
-            .map(str::to_owned)
-    };
-    let status = match blank(&q.status).map(|s| s.parse::<ClueStatus>()) {
+    // A parameter given is a value, even blank (`?unit=`): refused like any value not allowed,
+    // as the document's patterns and enumerations say, rather than read as absent.
+    let given = |v: &Option<String>| v.as_deref().map(str::trim).map(str::to_owned);
+    let status = match given(&q.status).map(|s| s.parse::<ClueStatus>()) {
         None => ClueStatus::Open,
         Some(Ok(status)) => status,
         Some(Err(_)) => {
@@ -265,7 +262,7 @@ pub fn parse_filters(q: &CluesQuery, errors: &mut Vec<ProblemItem>) -> Filters {
             ClueStatus::Open
         }
     };
-    let source = match blank(&q.source).map(|s| s.parse::<ClueSource>()) {
+    let source = match given(&q.source).map(|s| s.parse::<ClueSource>()) {
         None => None,
         Some(Ok(s)) => Some(s),
         Some(Err(_)) => {
@@ -285,7 +282,7 @@ pub fn parse_filters(q: &CluesQuery, errors: &mut Vec<ProblemItem>) -> Filters {
             None
         }
     };
-    let kind = match blank(&q.kind).map(|s| s.parse::<ClueKind>()) {
+    let kind = match given(&q.kind).map(|s| s.parse::<ClueKind>()) {
         None => None,
         Some(Ok(k)) => Some(k),
         Some(Err(_)) => {
@@ -302,7 +299,7 @@ pub fn parse_filters(q: &CluesQuery, errors: &mut Vec<ProblemItem>) -> Filters {
             None
         }
     };
-    let overdue = match blank(&q.overdue).as_deref() {
+    let overdue = match given(&q.overdue).as_deref() {
         None => None,
         Some("true") => Some(true),
         Some("false") => Some(false),
@@ -317,7 +314,7 @@ pub fn parse_filters(q: &CluesQuery, errors: &mut Vec<ProblemItem>) -> Filters {
             None
         }
     };
-    if let Some(unit) = blank(&q.unit)
+    if let Some(unit) = given(&q.unit)
         && !(unit.len() == 12 && unit.bytes().all(|b| b.is_ascii_digit()))
     {
         errors.push(

@@ -1,6 +1,7 @@
 //! `POST /api/v1/exports` `{dataset, format, org, header, full_ids}`: an export as a job — 202
 //! with the job, then `GET /api/v1/jobs/{id}` for its progress and `…/download` for the file.
-//! `GET /api/v1/exports/{dataset}?format=&org=`: a small export (at most [`DIRECT_LIMIT`] rows)
+//! `GET /api/v1/exports/{dataset}?format=&org=`: a small export (at most `EXPORT_DIRECT_ROWS` rows,
+//! [`crate::ApiConfig::export_direct_rows`])
 //! in the answer itself; a larger one is 413, to be made as a job.
 //!
 //! Reviewers, auditors and admins, over a unit of their jurisdiction (another unit is 404).
@@ -20,9 +21,6 @@ use crate::authz;
 use crate::error::{ApiError, ErrorCode, ProblemItem};
 use crate::routes::jobs::JobView;
 use crate::state::AppState;
-
-/// Rows an export answered directly may have.
-pub const DIRECT_LIMIT: i64 = 10_000;
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -136,8 +134,7 @@ fn masking(caller: &Caller, full_ids: bool, dataset: Dataset) -> Result<Masking,
     responses(
         (status = 202, description = "The job that makes the export (`Location`: the job)", body = JobView),
         (status = 403, body = crate::error::Problem),
-        (status = 404, description = "No such unit in the caller's jurisdiction", body = crate::error::Problem),
-        (status = 503, body = crate::error::Problem)
+        (status = 404, description = "No such unit in the caller's jurisdiction", body = crate::error::Problem)
     ),
     security(("bearer" = []))
 )]
@@ -217,11 +214,13 @@ pub async fn start(
     tag = "exports",
     params(("dataset" = String, Path, description = "`households`, `versions`, `clues`, `coverage` or `units`"), ExportQuery),
     responses(
-        (status = 200, description = "The export itself, as an attachment", content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 200, description = "The export itself, as an attachment", content(
+            (Vec<u8> = "text/csv"),
+            (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+        )),
         (status = 403, body = crate::error::Problem),
         (status = 404, description = "No such unit in the caller's jurisdiction", body = crate::error::Problem),
-        (status = 413, description = "More rows than an answer carries: make it a job (`POST /api/v1/exports`)", body = crate::error::Problem),
-        (status = 503, body = crate::error::Problem)
+        (status = 413, description = "More rows than an answer carries (`EXPORT_DIRECT_ROWS`, default 10,000): make it a job (`POST /api/v1/exports`)", body = crate::error::Problem)
     ),
     security(("bearer" = []))
 )]
@@ -245,6 +244,7 @@ pub async fn export_now(
         .filter(|o| !o.is_empty())
         .unwrap_or_else(|| caller.org_code.clone());
     let (pii, zone) = (state.pii.clone(), state.config.office_zone.tz());
+    let limit = state.config.export_direct_rows;
     let Checked {
         dataset,
         format,
@@ -259,10 +259,10 @@ pub async fn export_now(
             if !authz::may_view_org_unit(c, &caller, &unit.code)? {
                 return Ok(Err(ApiError::NotFound));
             }
-            if exports::count(c, dataset, &unit)? > DIRECT_LIMIT {
+            if exports::count(c, dataset, &unit)? > limit {
                 return Ok(Err(ApiError::TooLarge {
                     name: "rows",
-                    limit: DIRECT_LIMIT as u64,
+                    limit: u64::try_from(limit).unwrap_or(0),
                     unit: "rows",
                 }));
             }
@@ -285,7 +285,7 @@ pub async fn export_now(
         .body(bytes))
 }
 
-/// A small export, whole in memory (at most [`DIRECT_LIMIT`] rows).
+/// A small export, whole in memory (at most `EXPORT_DIRECT_ROWS` rows).
 #[allow(clippy::too_many_arguments)]
 fn write_small(
     c: &mut fieldsurvey_db::Conn,

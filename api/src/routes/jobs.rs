@@ -152,10 +152,13 @@ pub async fn get_job(
     tag = "jobs",
     params(("id" = String, Path, description = "The job's id")),
     responses(
-        (status = 200, description = "The result's bytes, as an attachment", content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 200, description = "The result's bytes, as an attachment, typed as the job made them: an export (CSV or XLSX) or a village's dossiers (ZIP)", content(
+            (Vec<u8> = "text/csv"),
+            (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+            (Vec<u8> = "application/zip")
+        )),
         (status = 404, body = crate::error::Problem),
-        (status = 409, description = "The job is not done (`job_not_ready`), or failed", body = crate::error::Problem),
-        (status = 503, body = crate::error::Problem)
+        (status = 409, description = "The job is not done (`job_not_ready`), or failed", body = crate::error::Problem)
     ),
     security(("bearer" = []))
 )]

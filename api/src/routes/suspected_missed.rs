@@ -335,7 +335,7 @@ async fn examine_photo(
             }
             Err(fieldsurvey_evidence::Refusal::TooLarge(_)) => {
                 return Err(ApiError::TooLarge {
-                    name: "photo pixels",
+                    name: "photo_pixels",
                     limit: fieldsurvey_evidence::Limits::default().max_pixels,
                     unit: "pixels",
                 });
