@@ -142,6 +142,52 @@ def decision(f, token, path, action, sid, digest, key, key_id, signer):
     return f.json("POST", path, token, payload)
 
 
+def clue_decision(f, token, clue_id, action, reason, key, key_id, signer):
+    """A clue's closure (`close`, by the assigned unit) or the level above's confirmation or
+    reopening (`confirm`, `reopen`), signed as core/src/decision.rs defines the documents."""
+    decided_at = datetime.datetime.now(datetime.timezone.utc).astimezone().isoformat(timespec="seconds")
+    doc = {"action": action, "clue_id": clue_id, "reason": reason, "decided_at": decided_at,
+           "key_id": key_id, "signer": signer}
+    payload = {"reason": reason, "decided_at": decided_at, "key_id": key_id,
+               "signature": fieldapp.sign_decision(doc, key)}
+    verb = "close" if action == "close" else action
+    return f.json("POST", f"/api/v1/clues/{clue_id}/{verb}", token, payload)
+
+
+def enter_signed(clue, key, key_id, signer):
+    """A clue entered by hand, signed as core/src/decision.rs `clue_enter_document` defines."""
+    decided_at = datetime.datetime.now(datetime.timezone.utc).astimezone().isoformat(timespec="seconds")
+    given = lambda k: (clue.get(k) or "").strip() or None  # noqa: E731
+    doc = {"action": "enter", "clue_id": clue["id"], "source": clue["source"], "kind": clue["kind"],
+           "description": clue["description"].strip(), "org": clue["org"],
+           "household_code": given("household_code"), "deadline": given("deadline"),
+           "severity": given("severity"), "evidence": clue.get("evidence", []),
+           "source_ref": clue.get("source_ref"), "decided_at": decided_at, "key_id": key_id,
+           "signer": signer}
+    return dict(clue, decided_at=decided_at, key_id=key_id, signature=fieldapp.sign_decision(doc, key))
+
+
+def form(parts):
+    """multipart/form-data of (name, content type, bytes) parts, in order."""
+    boundary = "conformance" + hashlib.sha256(repr([p[0] for p in parts]).encode()).hexdigest()[:16]
+    out = bytearray()
+    for name, ctype, data in parts:
+        out += f"--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{name}\"\r\n".encode()
+        out += f"Content-Type: {ctype}\r\n\r\n".encode() + data + b"\r\n"
+    out += f"--{boundary}--\r\n".encode()
+    return bytes(out), f"multipart/form-data; boundary={boundary}"
+
+
+def wait_job(f, token, job_id, seconds=120):
+    until = time.time() + seconds
+    while time.time() < until:
+        status, job, _ = f.json("GET", f"/api/v1/jobs/{job_id}", token)
+        if status != 200 or (job or {}).get("status") in ("done", "failed"):
+            return job or {}
+        time.sleep(0.3)
+    return {}
+
+
 def main():
     base, dev_log, out = sys.argv[1:4]
     status, raw = fieldapp.request("GET", base + "/api/v1/openapi.json")
@@ -320,11 +366,55 @@ def main():
     status, _, _ = f.json("POST", "/api/v1/clues/00000000-0000-7000-8000-000000000000/close", tokens["township1"], payload)
     f.expect("closing a clue that does not exist", status, {404})
 
+    # The level above: the county confirms the township's closure (销号), once; the township
+    # cannot confirm its own; an unknown clue is 404.
+    t1, c1 = tokens["township1"], tokens["county1"]
+    status, _, _ = clue_decision(f, t1, target, "confirm", "", reviewer, rkey_id, "township1")
+    f.expect("the assigned township confirming its own closure", status, {403})
+    status, _, _ = clue_decision(f, c1, target, "confirm", "已核实，同意销号", county, ckey_id, "county1")
+    f.expect("the county confirming a closure", status, {200})
+    status, _, _ = clue_decision(f, c1, target, "confirm", "", county, ckey_id, "county1")
+    f.expect("confirming it twice", status, {409})
+    status, _, _ = clue_decision(f, c1, nobody, "confirm", "", county, ckey_id, "county1")
+    f.expect("confirming a clue that does not exist", status, {404})
+
+    # The county enters an audit finding for the township, with a deadline; the county may not
+    # close it (the township rectifies), the township closes it, the county sends it back.
+    deadline = (datetime.date.today() + datetime.timedelta(days=30)).isoformat()
+    entered = {"id": "0193a5b2-7c1e-7a10-9d2b-c0965cdc7320", "source": "audit", "kind": "other",
+               "description": "审计发现：危房改造补助发放不到位", "org": "522732101000",
+               "deadline": deadline, "severity": "high", "evidence": [],
+               "source_ref": {"report": "审计〔2026〕12号", "item": 3}}
+    signed = enter_signed(entered, county, ckey_id, "county1")
+    status, clue, _ = f.json("POST", "/api/v1/clues", c1, signed)
+    f.expect("the county entering an audit clue", status, {201})
+    status, _, _ = f.json("POST", "/api/v1/clues", c1, signed)
+    f.expect("its resend", status, {200})
+    status, _, _ = f.json("POST", "/api/v1/clues", c1,
+                          enter_signed(dict(entered, description="另一件事"), county, ckey_id, "county1"))
+    f.expect("another clue under the same id", status, {409})
+    status, _, _ = f.json("POST", "/api/v1/clues", t1, enter_signed(entered, reviewer, rkey_id, "township1"))
+    f.expect("a township entering a clue", status, {403})
+    audit = (clue or {}).get("id", nobody)
+    status, _, _ = clue_decision(f, c1, audit, "close", "已整改", county, ckey_id, "county1")
+    f.expect("the confirming county closing the clue itself", status, {403})
+    status, _, _ = clue_decision(f, c1, audit, "reopen", "未整改到位", county, ckey_id, "county1")
+    f.expect("reopening a clue that is not closed", status, {409})
+    status, _, _ = clue_decision(f, t1, audit, "close", "补助已足额发放到户", reviewer, rkey_id, "township1")
+    f.expect("the township closing the audit clue", status, {200})
+    status, _, _ = clue_decision(f, t1, audit, "reopen", "自行退回", reviewer, rkey_id, "township1")
+    f.expect("the township reopening its own closure", status, {403})
+    status, _, _ = clue_decision(f, c1, audit, "reopen", "佐证不足，请补充发放凭证", county, ckey_id, "county1")
+    f.expect("the county reopening the closure", status, {200})
+    status, _, _ = clue_decision(f, c1, nobody, "reopen", "无此线索", county, ckey_id, "county1")
+    f.expect("reopening a clue that does not exist", status, {404})
+
     # A JSON body over its limit (64 KiB), on every operation that takes one.
     big = json.dumps({"username": "x" * (70 * 1024), "password": "y"}).encode()
     for path in ("/api/v1/auth/login", "/api/v1/auth/refresh", "/api/v1/keys", "/api/v1/spot-checks",
                  f"/api/v1/submissions/{sid}/review", f"/api/v1/submissions/{sid}/spot-check",
-                 f"/api/v1/clues/{target}/close"):
+                 f"/api/v1/clues/{target}/close", f"/api/v1/clues/{target}/confirm",
+                 f"/api/v1/clues/{target}/reopen", "/api/v1/clues", "/api/v1/exports"):
         status, _, _ = f.call("POST", path, tokens["county1"], big, "application/json")
         f.expect(f"an oversized body to {path}", status, {413})
 
@@ -341,6 +431,62 @@ def main():
     f.expect("a surveyor's own households", status, {200})
     status, _, _ = f.json("GET", "/api/v1/coverage?org=522732101000", tokens["township1"])
     f.expect("a township's coverage", status, {200})
+
+    # Records the offices file (一户一档, exports, bulletins). scripts/conformance starts the
+    # service with EXPORT_DIRECT_ROWS=20: the township's 30 households are past it, its three
+    # villages' coverage within it.
+    for fmt in ("csv", "xlsx"):
+        status, _, _ = f.call("GET", f"/api/v1/exports/coverage?format={fmt}", t1)
+        f.expect(f"a small export ({fmt}) in the answer", status, {200})
+    status, _, _ = f.call("GET", "/api/v1/exports/households?format=csv", t1)
+    f.expect("an export past the direct limit", status, {413})
+    status, _, _ = f.call("GET", "/api/v1/exports/coverage?format=csv&org=522732102000", t1)
+    f.expect("an export of another township", status, {404})
+    status, _, _ = f.call("GET", "/api/v1/exports/coverage?format=csv", s1)
+    f.expect("an export by a surveyor", status, {403})
+    status, _, _ = f.json("POST", "/api/v1/exports", t1, {"dataset": "households", "format": "xlsx", "org": "522732102000"})
+    f.expect("an export job for another township", status, {404})
+    status, job, _ = f.json("POST", "/api/v1/exports", t1, {"dataset": "households", "format": "xlsx"})
+    f.expect("an export job", status, {202})
+    export_job = (job or {}).get("id", nobody)
+    # A village's dossiers as one ZIP, twice over: the second is still queued behind the first
+    # when its download is asked for (409), and both are whole when done.
+    zips = []
+    for village in ("522732101201", "522732101202"):
+        status, job, _ = f.json("POST", f"/api/v1/villages/{village}/dossiers", t1)
+        f.expect(f"the dossiers of {village}", status, {202})
+        zips.append((job or {}).get("id", nobody))
+    status, _, _ = f.call("GET", f"/api/v1/jobs/{zips[-1]}/download", t1)
+    f.expect("a job's download before it is done", status, {409})
+    for job_id in [export_job] + zips:
+        done = wait_job(f, t1, job_id)
+        if done.get("status") != "done":
+            f.faults.append(f"job {job_id} did not finish: {done}")
+        status, _, _ = f.call("GET", f"/api/v1/jobs/{job_id}/download", t1)
+        f.expect("a finished job's download", status, {200})
+    status, _, _ = f.call("GET", f"/api/v1/households/{household}/dossier.pdf", t1)
+    f.expect("a household's dossier", status, {200})
+    status, listed, _ = f.json("GET", "/api/v1/bulletins", t1)
+    f.expect("the township's bulletins", status, {200})
+    issued = (listed or {}).get("items", [])
+    if not issued:
+        f.faults.append("no bulletin to read: scripts/conformance issues last month's before the flows")
+    status, _, _ = f.json("GET", f"/api/v1/bulletins/{issued[0]['id'] if issued else nobody}", t1)
+    f.expect("a bulletin", status, {200})
+
+    # 疑似漏评: a surveyor reports a household missing from the registry with one photo; the
+    # resend answers with the same clue; the report part over its limit is too large.
+    house = open(photo("h2_house.jpg"), "rb").read()
+    report = {"id": "0193a5b2-7c1e-7a10-9d2b-c0965cdc7310", "village_code": "522732101201",
+              "address": "示例11村三组 12 号", "description": "独居老人，住房破旧，未纳入底图"}
+    rbody, rctype = form([("report", "application/json", json.dumps(report, ensure_ascii=False).encode()),
+                          ("photo", "image/jpeg", house)])
+    for what, wanted in (("a suspected-missed report", {201}), ("its resend", {200})):
+        status, _, _ = f.call("POST", "/api/v1/suspected-missed", s1, rbody, rctype)
+        f.expect(what, status, wanted)
+    huge, hctype = form([("report", "application/json", b" " * (300 * 1024)), ("photo", "image/jpeg", house)])
+    status, _, _ = f.call("POST", "/api/v1/suspected-missed", s1, huge, hctype)
+    f.expect("a report part over its limit", status, {413})
 
     # A query that cannot be read (a parameter given twice).
     for path in ("/api/v1/stats?org=522732101000&org=522732000000", "/api/v1/clues?page=1&page=2"):

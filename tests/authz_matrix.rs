@@ -761,6 +761,12 @@ fn call(
                 .to_string();
             let body = json!({"source": "inspection", "kind": "other", "description": "matrix",
                               "org": "522732101000", "deadline": deadline});
+            let body = match token {
+                Some(_) => svc
+                    .person_key(caller)
+                    .seal_for(caller, "/api/v1/clues", body),
+                None => body,
+            };
             app.post_json(token, "/api/v1/clues", &body).status
         }
         ("post", "/api/v1/clues/{id}/confirm") | ("post", "/api/v1/clues/{id}/reopen") => {

@@ -525,6 +525,10 @@ fn a_clue_is_entered_rectified_and_confirmed_in_a_browser() {
     let listed = app.get(Some(&county_token), "/api/v1/clues?source=audit");
     let id = listed.body["items"][0]["id"].as_str().unwrap().to_owned();
     assert!(listed.body["items"][0]["deadline"].is_string());
+    // Signed in the page with the county reviewer's browser key, and the signature verifies.
+    let raised = common::clue_raised_entry(&app, &id);
+    assert_eq!(raised.decision.as_ref().unwrap()["signer"], "county1");
+    assert_eq!(fieldsurvey_core::decision::check_entry(&raised), Ok(()));
     let (raised, closed) = rate(&app);
 
     let township = Browser::start();

@@ -91,7 +91,7 @@ fn story(svc: &Service) {
     let before = township_figures(&app, &county);
 
     // Entering: county and prefecture reviewers only, in their jurisdiction, below their unit.
-    let r = app.post_json(Some(&township), "/api/v1/clues", &audit_clue(&tomorrow()));
+    let r = svc.post_signed("township1", "/api/v1/clues", audit_clue(&tomorrow()));
     assert_eq!(r.status, 403, "{}", r.text);
     let r = app.post_json(
         Some(&app.token("surveyor1")),
@@ -99,13 +99,36 @@ fn story(svc: &Service) {
         &audit_clue(&tomorrow()),
     );
     assert_eq!(r.status, 403, "{}", r.text);
+    // Entering is a signed decision (谁录入、谁签字): unsigned, or signed by another's key, it is
+    // refused and nothing is entered.
+    let mut unsigned = audit_clue(&tomorrow());
+    unsigned["id"] = json!(uuid::Uuid::now_v7().to_string());
+    let r = app.post_json(Some(&county), "/api/v1/clues", &unsigned);
+    assert_eq!(r.status, 400, "unsigned: {}", r.text);
+    assert!(
+        fields(&r.body).contains(&"signature".to_owned()) || r.text.contains("signature"),
+        "{}",
+        r.text
+    );
+    let forged = svc
+        .person_key("township1")
+        .seal_for("county1", "/api/v1/clues", unsigned.clone());
+    let r = app.post_json(Some(&county), "/api/v1/clues", &forged);
+    assert_eq!(r.status, 403, "another person's key: {}", r.text);
+    assert_eq!(
+        svc.sql_count(&format!(
+            "SELECT COUNT(*) AS n FROM clues WHERE id = '{}'",
+            unsigned["id"].as_str().unwrap()
+        )),
+        0
+    );
     let mut bad = audit_clue("2020-01-01");
     bad["source"] = json!("check");
     bad["kind"] = json!("bribery");
     bad["description"] = json!(" ");
     bad["severity"] = json!("extreme");
     bad["evidence"] = json!(["not-a-hash"]);
-    let r = app.post_json(Some(&county), "/api/v1/clues", &bad);
+    let r = svc.post_signed("county1", "/api/v1/clues", bad);
     assert_eq!(r.status, 400, "{}", r.text);
     let named = fields(&r.body);
     for f in [
@@ -128,14 +151,46 @@ fn story(svc: &Service) {
     }
     let mut own = audit_clue(&tomorrow());
     own["org"] = json!(COUNTY);
-    let r = app.post_json(Some(&county), "/api/v1/clues", &own);
+    let r = svc.post_signed("county1", "/api/v1/clues", own);
     assert_eq!(r.status, 400, "{}", r.text);
     assert_eq!(r.body["errors"][0]["code"], "invalid_unit");
 
-    let r = app.post_json(Some(&county), "/api/v1/clues", &audit_clue(&tomorrow()));
+    let signed =
+        svc.person_key("county1")
+            .seal_for("county1", "/api/v1/clues", audit_clue(&tomorrow()));
+    let r = app.post_json(Some(&county), "/api/v1/clues", &signed);
     assert_eq!(r.status, 201, "{}", r.text);
     let clue = r.body.clone();
     let id = clue["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        id,
+        signed["id"].as_str().unwrap(),
+        "the id the enterer chose"
+    );
+    // A resend (the answer was lost on a bad line) is the same clue; the same id with other
+    // content is refused.
+    let r = app.post_json(Some(&county), "/api/v1/clues", &signed);
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["id"], id.as_str());
+    let mut other = audit_clue(&tomorrow());
+    other["id"] = json!(id);
+    other["description"] = json!("另一件事");
+    let r = svc.post_signed("county1", "/api/v1/clues", other);
+    assert_eq!(r.status, 409, "{}", r.text);
+    assert_eq!(
+        svc.sql_count(&format!(
+            "SELECT COUNT(*) AS n FROM clues WHERE id = '{id}'"
+        )),
+        1
+    );
+    // Its ledger entry carries the county reviewer's decision, which verifies on its own.
+    let raised = common::clue_raised_entry(&app, &id);
+    assert_eq!(raised.decision.as_ref().unwrap()["signer"], "county1");
+    assert_eq!(
+        raised.decision.as_ref().unwrap()["description"],
+        "审计发现：2026 年产业补助资金拨付台账与到户清单不一致"
+    );
+    assert_eq!(fieldsurvey_core::decision::check_entry(&raised), Ok(()));
     assert_eq!(clue["status"], "open");
     assert_eq!(clue["source"], "audit");
     assert_eq!(clue["org_code"], TOWNSHIP);
@@ -272,7 +327,7 @@ fn story(svc: &Service) {
     );
 
     // Overdue: a clue past its deadline escalates to the county once.
-    let r = app.post_json(Some(&county), "/api/v1/clues", &audit_clue(&tomorrow()));
+    let r = svc.post_signed("county1", "/api/v1/clues", audit_clue(&tomorrow()));
     assert_eq!(r.status, 201, "{}", r.text);
     let late = r.body["id"].as_str().unwrap().to_owned();
     svc.sql(&format!(

@@ -110,11 +110,11 @@ fn a_dossier_reads_in_chinese_shows_its_photos_and_proves_itself_offline() {
     let deadline = (chrono::Utc::now() + chrono::Duration::days(3))
         .format("%Y-%m-%d")
         .to_string();
-    let audit = app.post_json(
-        Some(&app.token("county1")),
+    let audit = svc.post_signed(
+        "county1",
         "/api/v1/clues",
-        &json!({"source": "audit", "kind": "other", "description": "补贴发放不到户",
-                "org": "522732101000", "household_code": code, "deadline": deadline}),
+        json!({"source": "audit", "kind": "other", "description": "补贴发放不到户",
+               "org": "522732101000", "household_code": code, "deadline": deadline}),
     );
     assert_eq!(audit.status, 201, "{}", audit.text);
 

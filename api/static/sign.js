@@ -112,6 +112,21 @@ function documentFor(form, action, seal) {
     }
     case "clue_confirm":
       return { action, clue_id: d.subject, reason: form.reason.value, ...seal };
+    case "clue_enter": {
+      // fieldsurvey_core::decision::clue_enter_document: text trimmed, a blank optional
+      // member null, the photos as the service splits them.
+      const value = (name) => (form.elements[name] ? form.elements[name].value.trim() : "");
+      for (const name of ["description", "household_code"]) {
+        if (form.elements[name]) form.elements[name].value = value(name);
+      }
+      return {
+        action: "enter", clue_id: value("id"), source: value("source"), kind: value("kind"),
+        description: value("description"), org: value("org"),
+        household_code: value("household_code") || null, deadline: value("deadline") || null,
+        severity: value("severity") || null,
+        evidence: value("evidence").split(/[\s,，]+/).filter(Boolean), source_ref: null, ...seal,
+      };
+    }
   }
   throw new Error("unknown decision form " + d.sign);
 }

@@ -110,10 +110,15 @@ api-too-large = { $name ->
         [survey] 调查部分（survey）
         [photos] 照片数
         [photo] 单张照片
+        [photo_pixels] 照片像素
+        [upload] 上传内容
+        [rows] 直接导出的行数
        *[other] { $name }
     }超过上限：最多 { $limit } { $unit ->
         [bytes] 字节
         [parts] 个部分
+        [pixels] 像素
+        [rows] 行（更多的请作为任务导出：POST /api/v1/exports）
        *[other] { $unit }
     }
 api-unavailable = 服务繁忙或所依赖的服务暂不可用，请稍后重试
@@ -210,6 +215,8 @@ api-clue-closed = 此线索不在待整改状态（已整改待确认，或已�
 api-clue-not-closed = 只有已整改、待确认的线索才能确认销号或退回重新整改
 api-clue-own-closure = 整改销号由他人确认：您不能确认自己办结的线索
 api-clue-enterers = 问题线索由县级、州级审核人员录入
+api-clue-id = 缺少线索编号 id（由录入方生成的 UUID，写入签名的文件；重发时用同一个）
+api-clue-id-taken = 编号 { $id } 已用于另一条录入的线索：重发请原样发送原来签过字的内容，新的线索请换一个编号
 api-clue-confirmers = 此线索由上级单位（{ $unit }）确认销号或退回
 api-clue-closers = 此线索由责任单位（{ $unit }）整改办结；确认销号的上级不能自行办结
 api-clue-source = 线索来源须为以下之一：{ $values }

@@ -171,7 +171,7 @@ impl Auditor {
     /// it. Anything else would let whoever holds the service key write decisions in a
     /// person's name.
     fn check_unsigned(&mut self, seq: u64, entry: &Entry) -> Result<(), Broken> {
-        let decides = crate::decision::Kind::of_entry_action(entry.action).is_some()
+        let decides = crate::decision::Kind::of_entry(entry).is_some()
             && matches!(entry.actor, Actor::Person { .. });
         let follows_approval = entry.action == LedgerAction::ClueClosed
             && entry.decision.is_none()

@@ -13,7 +13,12 @@
 //! - clue closure: `{action: "close", clue_id, reason, decided_at, key_id, signer}`, plus
 //!   `evidence` (the rectification's photo SHA-256s) when the closure names photos;
 //! - clue confirmation (销号) or reopening by the level above: `{action: "confirm"|"reopen",
-//!   clue_id, reason, decided_at, key_id, signer}`.
+//!   clue_id, reason, decided_at, key_id, signer}`;
+//! - a clue entered by a county or prefecture reviewer (巡视, 审计, 考核反馈, 信访, 自查):
+//!   `{action: "enter", clue_id, source, kind, description, org, household_code, deadline,
+//!   severity, evidence, source_ref, decided_at, key_id, signer}` — the id the enterer chose,
+//!   the other members trimmed, as the clue records them; an absent or blank optional one
+//!   `null` (`evidence` `[]`).
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -23,7 +28,7 @@ use serde_json::{Value, json};
 
 use crate::ledger::{Actor, Entry};
 use crate::signing::{SignatureError, key_id_for, parse_public_key_b64url};
-use crate::vocab::LedgerAction;
+use crate::vocab::{ClueSource, LedgerAction};
 
 /// How far `decided_at` may be from the server's clock, either way.
 pub const MAX_SKEW_SECONDS: i64 = 600;
@@ -35,6 +40,7 @@ pub enum Kind {
     SpotCheck,
     ClueClose,
     ClueConfirm,
+    ClueEnter,
 }
 
 impl Kind {
@@ -49,6 +55,24 @@ impl Kind {
         }
     }
 
+    /// The decision kind `entry` carries, if it is a person's decision: as its action says,
+    /// and a clue a reviewer entered by hand (a `clue_raised` entry in a person's name of a
+    /// source [`ClueSource::ENTERED`] names). A clue raised by the checks, a comparison or a
+    /// report is no one's signed decision.
+    pub fn of_entry(entry: &Entry) -> Option<Kind> {
+        Kind::of_entry_action(entry.action).or_else(|| {
+            let entered = entry.action == LedgerAction::ClueRaised
+                && matches!(entry.actor, Actor::Person { .. })
+                && entry
+                    .detail
+                    .get("source")
+                    .and_then(Value::as_str)
+                    .and_then(|s| s.parse::<ClueSource>().ok())
+                    .is_some_and(|s| ClueSource::ENTERED.contains(&s));
+            entered.then_some(Kind::ClueEnter)
+        })
+    }
+
     /// The document's `action` values this kind allows.
     pub fn actions(self) -> &'static [&'static str] {
         match self {
@@ -56,6 +80,7 @@ impl Kind {
             Kind::SpotCheck => &["confirm", "overturn"],
             Kind::ClueClose => &["close"],
             Kind::ClueConfirm => &["confirm", "reopen"],
+            Kind::ClueEnter => &["enter"],
         }
     }
 }
@@ -142,6 +167,43 @@ pub fn clue_confirm_document(action: &str, clue_id: &str, reason: &str, seal: &S
     })
 }
 
+/// A clue as its enterer posted it (see [`clue_enter_document`]).
+#[derive(Debug, Clone, Copy)]
+pub struct ClueEntry<'a> {
+    pub source: &'a str,
+    pub kind: &'a str,
+    pub description: &'a str,
+    pub org: &'a str,
+    pub household_code: Option<&'a str>,
+    pub deadline: Option<&'a str>,
+    pub severity: Option<&'a str>,
+    pub evidence: &'a [String],
+    pub source_ref: &'a Value,
+}
+
+/// A clue entered by hand: the enterer's signed finding, assignment and deadline. Optional
+/// members absent or blank are `null`, so a form and an API client that leave one out sign
+/// the same document.
+pub fn clue_enter_document<'a>(clue_id: &str, clue: &ClueEntry<'a>, seal: &Seal<'_>) -> Value {
+    let given = |v: Option<&'a str>| v.map(str::trim).filter(|v| !v.is_empty());
+    json!({
+        "action": "enter",
+        "clue_id": clue_id,
+        "source": clue.source.trim(),
+        "kind": clue.kind.trim(),
+        "description": clue.description.trim(),
+        "org": clue.org.trim(),
+        "household_code": given(clue.household_code),
+        "deadline": given(clue.deadline),
+        "severity": given(clue.severity),
+        "evidence": clue.evidence,
+        "source_ref": clue.source_ref,
+        "decided_at": seal.decided_at,
+        "key_id": seal.key_id,
+        "signer": seal.signer,
+    })
+}
+
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum TimeError {
     #[error("decided_at is not an RFC 3339 time with an offset")]
@@ -199,7 +261,7 @@ pub fn check_entry(entry: &Entry) -> Result<(), String> {
     let Some(doc) = entry.decision.as_ref() else {
         return Ok(());
     };
-    let kind = Kind::of_entry_action(entry.action)
+    let kind = Kind::of_entry(entry)
         .ok_or_else(|| format!("a `{}` entry carries no decision", entry.action))?;
     let text = |name: &str| doc.get(name).and_then(Value::as_str);
     let action = text("action").unwrap_or_default();
@@ -218,6 +280,14 @@ pub fn check_entry(entry: &Entry) -> Result<(), String> {
         }
         (LedgerAction::ClueConfirmed, a) => a == "confirm",
         (LedgerAction::ClueReopened, a) => a == "reopen",
+        // The clue recorded is the one signed: its source, kind and assigned unit.
+        (LedgerAction::ClueRaised, a) => {
+            a == "enter"
+                && ["source", "kind"]
+                    .iter()
+                    .all(|m| entry.detail.get(*m) == doc.get(*m))
+                && entry.detail.get("org_code") == doc.get("org")
+        }
         _ => true,
     };
     if !expected {
@@ -231,7 +301,7 @@ pub fn check_entry(entry: &Entry) -> Result<(), String> {
             "the decision is signed for another person than {username}"
         ));
     }
-    if !matches!(kind, Kind::ClueClose | Kind::ClueConfirm) {
+    if !matches!(kind, Kind::ClueClose | Kind::ClueConfirm | Kind::ClueEnter) {
         if text("submission_id") != entry.submission_id.as_deref() {
             return Err("the decision names another submission than the entry".into());
         }
@@ -342,6 +412,80 @@ mod tests {
         );
         let with = clue_rectify_document("c1", "已整改", &["ab".repeat(32)], &seal);
         assert_eq!(with["evidence"][0], "ab".repeat(32));
+    }
+
+    #[test]
+    fn an_entered_clue_is_its_enterers_signed_decision_and_a_raised_one_is_not() {
+        let public = public_key_of(&SEED);
+        let key_id = key_id_for(&public);
+        let seal = Seal {
+            decided_at: "2026-12-01T09:00:00+08:00",
+            key_id: &key_id,
+            signer: "county1",
+        };
+        let posted = ClueEntry {
+            source: "audit",
+            kind: "other",
+            description: " 危房改造补助未发放到位 ",
+            org: "522732101000",
+            household_code: Some(""),
+            deadline: Some("2026-12-31"),
+            severity: None,
+            evidence: &[],
+            source_ref: &Value::Null,
+        };
+        let doc = clue_enter_document("c7", &posted, &seal);
+        // Blank and absent optional members are the same document; text is trimmed.
+        assert_eq!(
+            doc,
+            clue_enter_document(
+                "c7",
+                &ClueEntry {
+                    household_code: None,
+                    description: "危房改造补助未发放到位",
+                    severity: Some("  "),
+                    ..posted
+                },
+                &seal
+            )
+        );
+        assert!(doc["household_code"].is_null() && doc["severity"].is_null());
+        let sig = sign(&doc, &SEED).unwrap_or_default();
+        let mut e = Entry::new(
+            LedgerAction::ClueRaised,
+            Actor::Person {
+                user_id: "u9".into(),
+                username: "county1".into(),
+            },
+        );
+        e.detail = json!({"clue_id": "c7", "source": "audit", "kind": "other",
+                          "org_code": "522732101000"});
+        e.actor_public_key = Some(URL_SAFE_NO_PAD.encode(public));
+        e.actor_signature = Some(entry_signature(&key_id, &sig));
+        e.decision = Some(doc);
+        assert_eq!(Kind::of_entry(&e), Some(Kind::ClueEnter));
+        assert_eq!(check_entry(&e), Ok(()));
+        let mut moved = e.clone();
+        moved.detail["org_code"] = json!("522732102000");
+        assert!(
+            check_entry(&moved).is_err(),
+            "the entry assigns the clue elsewhere than signed"
+        );
+        let mut other = e.clone();
+        other.detail["clue_id"] = json!("c8");
+        assert!(check_entry(&other).is_err_and(|m| m.contains("clue")));
+        // A report (疑似漏评) or a check's clue is raised, not decided.
+        let mut report = e.clone();
+        report.detail["source"] = json!("report");
+        report.decision = None;
+        assert_eq!(Kind::of_entry(&report), None);
+        let mut check = e;
+        check.actor = Actor::Worker {
+            id: "w1".into(),
+            ruleset: "r".into(),
+        };
+        check.decision = None;
+        assert_eq!(Kind::of_entry(&check), None);
     }
 
     #[test]

@@ -185,6 +185,8 @@ messages! {
     ApiClueNotClosed = "api-clue-not-closed",
     ApiClueOwnClosure = "api-clue-own-closure",
     ApiClueEnterers = "api-clue-enterers",
+    ApiClueIdTaken = "api-clue-id-taken",
+    ApiClueId = "api-clue-id",
     ApiClueConfirmers = "api-clue-confirmers",
     ApiClueClosers = "api-clue-closers",
     ApiClueSource = "api-clue-source",

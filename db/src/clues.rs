@@ -9,7 +9,7 @@ pub mod figures;
 pub mod ledger;
 
 pub use figures::{ClueFigures, clue_figures};
-pub use ledger::{NewClue, Raised, raise, raise_in};
+pub use ledger::{Entered, NewClue, Raised, enter, raise, raise_in};
 
 use diesel::prelude::*;
 use fieldsurvey_core::ledger::{Actor, Entry, LedgerKey};

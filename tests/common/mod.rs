@@ -900,3 +900,25 @@ pub fn assert_page_in_chinese(path: &str, html: &str) {
         );
     }
 }
+
+/// The `clue_raised` ledger entry of clue `id`, read as an auditor reads the ledger.
+pub fn clue_raised_entry(app: &client::Client, id: &str) -> fieldsurvey_core::ledger::Entry {
+    let auditor = app.token("auditor1");
+    let mut from = 1;
+    loop {
+        let to = from + 999;
+        let r = app.get(
+            Some(&auditor),
+            &format!("/api/v1/ledger/entries?from={from}&to={to}"),
+        );
+        assert_eq!(r.status, 200, "{}", r.text);
+        let entries = r.body["entries"].as_array().unwrap();
+        if let Some(e) = entries.iter().find(|e| {
+            e["entry"]["action"] == "clue_raised" && e["entry"]["detail"]["clue_id"] == id
+        }) {
+            return serde_json::from_value(e["entry"].clone()).unwrap();
+        }
+        assert_eq!(entries.len(), 1000, "no clue_raised entry for {id}");
+        from = to + 1;
+    }
+}

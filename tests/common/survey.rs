@@ -119,6 +119,33 @@ impl Key {
                     d::clue_confirm_document(&action, &id, &text(b, "reason"), seal)
                 })
             }
+            ["api", "v1", "clues"] => {
+                // A clue entered by hand: under the id given, or a new one.
+                let mut body = body;
+                if body["id"].is_null() {
+                    body["id"] = json!(uuid::Uuid::now_v7().to_string());
+                }
+                self.seal(signer, body, |b, seal| {
+                    let opt = |k: &str| b[k].as_str().map(str::to_owned);
+                    let (household, deadline, severity) =
+                        (opt("household_code"), opt("deadline"), opt("severity"));
+                    let evidence: Vec<String> =
+                        serde_json::from_value(b["evidence"].clone()).unwrap_or_default();
+                    let source_ref = b.get("source_ref").cloned().unwrap_or(Value::Null);
+                    let entry = d::ClueEntry {
+                        source: &text(b, "source"),
+                        kind: &text(b, "kind"),
+                        description: &text(b, "description"),
+                        org: &text(b, "org"),
+                        household_code: household.as_deref(),
+                        deadline: deadline.as_deref(),
+                        severity: severity.as_deref(),
+                        evidence: &evidence,
+                        source_ref: &source_ref,
+                    };
+                    d::clue_enter_document(&text(b, "id"), &entry, seal)
+                })
+            }
             _ => panic!("no decision is posted to {path}"),
         }
     }

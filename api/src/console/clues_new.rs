@@ -1,7 +1,8 @@
 //! `/console/clues/new`: a county or prefecture reviewer enters a clue found by an inspection,
 //! an audit, assessment feedback, a petition or a self-check — its source, kind, description,
 //! evidence photos, the unit it is assigned to (in their jurisdiction), the deadline and the
-//! severity (`routes::clues_create`). A refused form comes back with what was typed and why.
+//! severity (`routes::clues_create`), signed in the page with the reviewer's browser key. A
+//! refused form comes back with what was typed and why.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, web};
@@ -38,6 +39,17 @@ pub(super) struct NewClueForm {
     severity: String,
     #[serde(default)]
     evidence: String,
+    /// The clue's id, picked when the form was made: a resend of the signed form is the same
+    /// entry, not a second clue.
+    #[serde(default)]
+    id: String,
+    // The enterer's signature, written by the page's script (static/sign.js, `clue_enter`).
+    #[serde(default)]
+    decided_at: String,
+    #[serde(default)]
+    key_id: String,
+    #[serde(default)]
+    signature: String,
 }
 
 #[derive(Template)]
@@ -46,6 +58,9 @@ struct NewCluePage<'a> {
     me: Option<&'a Me>,
     notice: Option<String>,
     csrf: &'a str,
+    /// Who signs, and their live keys (the page's script signs with this browser's one).
+    signer: &'a str,
+    keys: &'a str,
     form: NewClueForm,
     error: Option<String>,
     sources: Vec<(&'static str, &'static str)>,
@@ -82,6 +97,8 @@ async fn render(state: &AppState, me: &Me, form: NewClueForm, error: Option<Stri
         me: Some(me),
         notice: None,
         csrf: &me.csrf,
+        signer: &me.caller.username,
+        keys: &me.keys,
         form,
         error,
         sources: ClueSource::ENTERED
@@ -107,6 +124,7 @@ pub(super) async fn new_clue(state: web::Data<AppState>, req: HttpRequest) -> Pa
     let form = NewClueForm {
         kind: ClueKind::Other.as_str().to_owned(),
         severity: "medium".to_owned(),
+        id: uuid::Uuid::now_v7().to_string(),
         ..NewClueForm::default()
     };
     render(&state, &me, form, None).await
@@ -119,12 +137,21 @@ pub(super) async fn enter_clue(
 ) -> Page {
     let me = me(&state, &req).await?;
     check_csrf(&me, &form.csrf)?;
-    let f = form.into_inner();
+    let mut f = form.into_inner();
+    let Ok(id) = f.id.trim().parse::<uuid::Uuid>() else {
+        // A form from before clues were signed, or altered: a fresh one to sign again.
+        f.id = uuid::Uuid::now_v7().to_string();
+        let text = "表单缺少线索编号（可能是旧页面）：请核对内容后重新签字提交".to_owned();
+        let mut page = render(&state, &me, f, Some(text)).await?;
+        *page.status_mut() = StatusCode::BAD_REQUEST;
+        return Ok(page);
+    };
     let some = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
     let entered = crate::routes::clues_create::enter(
         &state,
         me.caller.clone(),
         crate::routes::clues_create::EnterClue {
+            id: Some(id),
             source: f.source.clone(),
             kind: f.kind.clone(),
             description: f.description.clone(),
@@ -134,6 +161,11 @@ pub(super) async fn enter_clue(
             severity: some(&f.severity),
             evidence: words(&f.evidence),
             source_ref: serde_json::Value::Null,
+            seal: crate::seal::SealFields {
+                decided_at: some(&f.decided_at),
+                key_id: some(&f.key_id),
+                signature: some(&f.signature),
+            },
         },
     )
     .await;

@@ -2,7 +2,9 @@
 //! 信访/热线, 自查) with a description, evidence photos, the unit it is assigned to (in their
 //! jurisdiction, below their own), a deadline and a severity. The clue is raised through
 //! `fieldsurvey_db::clues::raise` (a `clue_raised` ledger entry in the same transaction); the
-//! raiser's unit confirms its closure later (`clues_decide.rs`).
+//! raiser's unit confirms its closure later (`clues_decide.rs`). Entering is the enterer's
+//! signed decision (谁录入、谁签字): `fieldsurvey_core::decision::clue_enter_document`, over
+//! the id they chose, kept in the `clue_raised` entry.
 
 use actix_web::{HttpResponse, post, web};
 use chrono::{DateTime, NaiveDate};
@@ -26,6 +28,11 @@ pub const SEVERITIES: [&str; 3] = ["high", "medium", "low"];
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct EnterClue {
+    /// The clue's id, a UUID the enterer picks (the console picks one for its form): it is in
+    /// the signed document, and sending the same signed entry again answers with the clue.
+    #[serde(default)]
+    #[schema(required = true, value_type = String, pattern = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$", example = "0193a5b2-7c1e-7a10-9d2b-3f1f2a9c0e21")]
+    pub id: Option<uuid::Uuid>,
     /// `inspection` (巡视), `audit` (审计), `assessment` (考核反馈), `petition` (信访/热线) or
     /// `self_check` (自查).
     #[schema(example = "audit")]
@@ -55,6 +62,10 @@ pub struct EnterClue {
     #[serde(default)]
     #[schema(value_type = Object)]
     pub source_ref: serde_json::Value,
+    /// The enterer's signature over `fieldsurvey_core::decision::clue_enter_document` (谁录入、
+    /// 谁签字).
+    #[serde(flatten)]
+    pub seal: crate::seal::SealFields,
 }
 
 /// Photo SHA-256s read: lower-case 64 hex digits, at most [`EVIDENCE_MAX`]; faults pushed at
@@ -229,8 +240,12 @@ fn parse(
 #[utoipa::path(
     tag = "clues",
     request_body = EnterClue,
-    responses((status = 201, body = ClueView), (status = 400, body = crate::error::Problem),
-              (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem)),
+    responses((status = 201, body = ClueView, description = "the clue, entered"),
+              (status = 200, body = ClueView, description = "the same signed entry again: its clue"),
+              (status = 400, body = crate::error::Problem),
+              (status = 401, body = crate::error::Problem),
+              (status = 403, body = crate::error::Problem, description = "not a county or prefecture reviewer, or the signing key is not the caller's live one"),
+              (status = 409, body = crate::error::Problem, description = "the id names a clue entered with another signed document")),
     security(("bearer" = []))
 )]
 #[post("/api/v1/clues")]
@@ -239,16 +254,22 @@ pub async fn enter_clue(
     caller: Caller,
     body: web::Json<EnterClue>,
 ) -> Result<HttpResponse, ApiError> {
-    let clue = enter(&state, caller, body.into_inner()).await?;
-    Ok(HttpResponse::Created().json(ClueView::from(clue)))
+    let (clue, new) = enter(&state, caller, body.into_inner()).await?;
+    let mut answer = if new {
+        HttpResponse::Created()
+    } else {
+        HttpResponse::Ok()
+    };
+    Ok(answer.json(ClueView::from(clue)))
 }
 
-/// Enter a clue as `caller` (the API and the console).
+/// Enter a clue as `caller`, signed by them (the API and the console): the clue, and whether
+/// it is new (false: the same signed entry was made before).
 pub async fn enter(
     state: &AppState,
     caller: Caller,
     req: EnterClue,
-) -> Result<fieldsurvey_db::models::Clue, ApiError> {
+) -> Result<(fieldsurvey_db::models::Clue, bool), ApiError> {
     let key = state.ledger_key.clone();
     let zone = state.config.office_zone;
     state
@@ -258,8 +279,37 @@ pub async fn enter(
                 return Ok(Err(ApiError::Forbidden(say(Msg::ApiClueEnterers, &[]))));
             }
             let mut errors = Vec::new();
-            let Some(mut new) = parse(&req, zone, &mut errors) else {
+            let parsed = parse(&req, zone, &mut errors);
+            let sealed = req.seal.check(&mut errors);
+            if req.id.is_none() {
+                errors.push(
+                    ProblemItem::new(ErrorCode::InvalidDocument, say(Msg::ApiClueId, &[]))
+                        .at("id"),
+                );
+            }
+            let (Some(mut new), Some(sealed), Some(id)) = (parsed, sealed, req.id) else {
                 return Ok(Err(ApiError::BadRequest(errors)));
+            };
+            let id = id.to_string();
+            let entry = fieldsurvey_core::decision::ClueEntry {
+                source: &req.source,
+                kind: &req.kind,
+                description: &req.description,
+                org: &req.org,
+                household_code: req.household_code.as_deref(),
+                deadline: req.deadline.as_deref(),
+                severity: req.severity.as_deref(),
+                evidence: &req.evidence,
+                source_ref: &req.source_ref,
+            };
+            let signed = fieldsurvey_db::decisions::Signed {
+                document: fieldsurvey_core::decision::clue_enter_document(
+                    &id,
+                    &entry,
+                    &sealed.seal(&caller.username),
+                ),
+                key_id: sealed.key_id.clone(),
+                signature: sealed.signature.clone(),
             };
             if !authz::may_assign_clue_to(c, &caller, &new.org_code)? {
                 return Ok(Err(ApiError::BadRequest(vec![
@@ -295,11 +345,18 @@ pub async fn enter(
                 user_id: caller.user_id.clone(),
                 username: caller.username.clone(),
             };
-            let raised = fieldsurvey_db::clues::raise(c, &key, &new)?;
-            Ok(Ok(match raised {
-                fieldsurvey_db::clues::Raised::New(clue, _)
-                | fieldsurvey_db::clues::Raised::Existing(clue) => *clue,
-            }))
+            use fieldsurvey_db::clues::Entered;
+            Ok(
+                match fieldsurvey_db::clues::enter(c, &key, &new, &id, &caller.user_id, &signed)? {
+                    Entered::New(clue) => Ok((*clue, true)),
+                    Entered::Resent(clue) => Ok((*clue, false)),
+                    Entered::Taken => Err(ApiError::Conflict(
+                        ErrorCode::Conflict,
+                        say(Msg::ApiClueIdTaken, &[("id", Arg::from(id))]),
+                    )),
+                    Entered::Seal(r) => Err(crate::seal::refused(r)),
+                },
+            )
         })
         .await?
 }

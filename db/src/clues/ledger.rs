@@ -91,6 +91,24 @@ pub fn raise_in(
     new: &NewClue,
     at: chrono::NaiveDateTime,
 ) -> DbResult<Raised> {
+    raise_with(tx, key, new, at, None)
+}
+
+/// A clue entered by a reviewer: the id they chose, and their signed decision with the public
+/// key it verified under, stamped into the `clue_raised` entry.
+struct Entering<'a> {
+    id: &'a str,
+    signed: &'a crate::decisions::Signed,
+    public_key: &'a str,
+}
+
+fn raise_with(
+    tx: &mut Tx<'_>,
+    key: &LedgerKey,
+    new: &NewClue,
+    at: chrono::NaiveDateTime,
+    entering: Option<Entering<'_>>,
+) -> DbResult<Raised> {
     if let Some(k) = &new.dedup_key
         && let Some(existing) = by_dedup_key(tx, k)?
     {
@@ -120,7 +138,9 @@ pub fn raise_in(
     };
     let json = |v: &serde_json::Value| v.to_string();
     let clue = Clue {
-        id: uuid::Uuid::now_v7().to_string(),
+        id: entering
+            .as_ref()
+            .map_or_else(|| uuid::Uuid::now_v7().to_string(), |e| e.id.to_owned()),
         household_code: new.household_code.clone(),
         village_code: village,
         township_code: township,
@@ -178,6 +198,9 @@ pub fn raise_in(
         "source_ref": new.source_ref,
         "dedup_key": new.dedup_key,
     });
+    if let Some(e) = &entering {
+        e.signed.stamp(&mut entry, e.public_key);
+    }
     let seq = crate::ledger::append_in(tx, vec![(entry, new.submission_id.as_deref())], key, at)?
         .first()
         .map(|(seq, _)| *seq)
@@ -188,6 +211,74 @@ pub fn raise_in(
         .first(c))?;
     Ok(Raised::New(Box::new(stored), seq))
 }
+
+/// What entering a clue by hand came to; nothing changed unless `New`.
+#[derive(Debug)]
+pub enum Entered {
+    New(Box<Clue>),
+    /// The same signed entry again (a resend): the clue it made.
+    Resent(Box<Clue>),
+    /// A clue with this id exists, entered with another signed document.
+    Taken,
+    Seal(crate::decisions::SealRefusal),
+}
+
+/// A county or prefecture reviewer's clue, entered by hand under the id they chose and signed
+/// by them (`fieldsurvey_core::decision::clue_enter_document`): key and signature checked, the
+/// clue raised with the signed decision in its `clue_raised` entry, the signature spent — one
+/// transaction. The same signed entry again answers with its clue; another under the same id
+/// is refused.
+pub fn enter(
+    conn: &mut Conn,
+    key: &LedgerKey,
+    new: &NewClue,
+    id: &str,
+    user_id: &str,
+    signed: &crate::decisions::Signed,
+) -> DbResult<Entered> {
+    use crate::schema::decision_signatures as ds;
+    let at = crate::now();
+    conn.transaction(|tx| {
+        let existing: Option<Clue> = with_tx!(tx, |c| cl::table
+            .filter(cl::id.eq(id))
+            .select(Clue::as_select())
+            .first(c)
+            .optional())?;
+        if let Some(clue) = existing {
+            let same: Option<String> = with_tx!(tx, |c| ds::table
+                .filter(ds::signature.eq(&signed.signature))
+                .filter(ds::kind.eq(ENTER_KIND))
+                .filter(ds::user_id.eq(user_id))
+                .select(ds::signature)
+                .first(c)
+                .optional())?;
+            return Ok(if same.is_some() {
+                Entered::Resent(Box::new(clue))
+            } else {
+                Entered::Taken
+            });
+        }
+        let public_key = match crate::decisions::check(tx, signed, user_id)? {
+            Ok(public_key) => public_key,
+            Err(refusal) => return Ok(Entered::Seal(refusal)),
+        };
+        let entering = Entering {
+            id,
+            signed,
+            public_key: &public_key,
+        };
+        let Raised::New(clue, seq) = raise_with(tx, key, new, at, Some(entering))? else {
+            return Err(DbError::Invalid(
+                "an entered clue carries no dedup key".into(),
+            ));
+        };
+        crate::decisions::record(tx, signed, user_id, ENTER_KIND, seq, at)?;
+        Ok(Entered::New(clue))
+    })
+}
+
+/// The kind a clue's entry is recorded under among spent signatures.
+const ENTER_KIND: &str = "clue_enter";
 
 fn by_dedup_key(tx: &mut Tx<'_>, key: &str) -> DbResult<Option<Clue>> {
     Ok(with_tx!(tx, |c| cl::table
