@@ -283,8 +283,7 @@ pub async fn enter(
             let sealed = req.seal.check(&mut errors);
             if req.id.is_none() {
                 errors.push(
-                    ProblemItem::new(ErrorCode::InvalidDocument, say(Msg::ApiClueId, &[]))
-                        .at("id"),
+                    ProblemItem::new(ErrorCode::InvalidDocument, say(Msg::ApiClueId, &[])).at("id"),
                 );
             }
             let (Some(mut new), Some(sealed), Some(id)) = (parsed, sealed, req.id) else {
