@@ -327,7 +327,8 @@ mod tests {
     use super::*;
 
     /// Every argument name any message uses, set to a value with no Latin letters.
-    const ARGS: [&str; 38] = [
+    const ARGS: [&str; 39] = [
+        "id",
         "offset",
         "status",
         "line",
