@@ -542,6 +542,26 @@ fn reported_suspected_missed(svc: &Service, app: &Client, surveyor: &str) {
     assert_eq!(by_auditor.status, 403, "{}", by_auditor.text);
     let json_body = app.post_json(Some(surveyor), "/api/v1/suspected-missed", &body);
     assert_eq!(json_body.status, 415, "{}", json_body.text);
+    // A report part over the limit names the report, in Chinese.
+    let (huge, ctype) = common::client::report_body(
+        &json!({"village_code": VILLAGE, "address": "x".repeat(300 * 1024), "description": "x"}),
+        &[("photo", "image/jpeg", house.clone())],
+    );
+    let too_big = app.post_raw(Some(surveyor), "/api/v1/suspected-missed", &ctype, &huge);
+    assert_eq!(too_big.status, 413, "{}", too_big.text);
+    assert_eq!(
+        too_big.body["errors"][0]["field"], "report",
+        "{}",
+        too_big.text
+    );
+    assert!(
+        too_big.body["errors"][0]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("报告部分"),
+        "{}",
+        too_big.text
+    );
     for r in [
         &outside,
         &registered,

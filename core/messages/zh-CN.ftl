@@ -108,6 +108,7 @@ api-too-large = { $name ->
         [request] 整个请求
         [body] 请求内容
         [survey] 调查部分（survey）
+        [report] 报告部分（report）
         [photos] 照片数
         [photo] 单张照片
         [photo_pixels] 照片像素

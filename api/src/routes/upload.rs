@@ -44,7 +44,7 @@ pub async fn read_named(
     mut multipart: Multipart,
     store: &PhotoStore,
     limits: &UploadLimits,
-    json_part: &str,
+    json_part: &'static str,
     mut on_survey: impl AsyncFnMut(&[u8]) -> Result<(), ApiError>,
 ) -> Result<Upload, ApiError> {
     let mut survey: Option<Vec<u8>> = None;
@@ -79,7 +79,7 @@ pub async fn read_named(
                     &[("type", Arg::from(t))],
                 )));
             }
-            let bytes = read_survey(field, limits, &mut total).await?;
+            let bytes = read_survey(field, json_part, limits, &mut total).await?;
             on_survey(&bytes).await?;
             survey = Some(bytes);
         } else {
@@ -136,8 +136,10 @@ fn add_total(total: &mut u64, n: usize, limits: &UploadLimits) -> Result<(), Api
     Ok(())
 }
 
+/// The JSON part (`name`: `survey`, or a report's `report`), within the survey limit.
 async fn read_survey(
     mut field: Field,
+    name: &'static str,
     limits: &UploadLimits,
     total: &mut u64,
 ) -> Result<Vec<u8>, ApiError> {
@@ -148,7 +150,7 @@ async fn read_survey(
         add_total(total, chunk.len(), limits)?;
         if buf.len() + chunk.len() > limits.survey_bytes {
             return Err(ApiError::TooLarge {
-                name: "survey",
+                name,
                 limit: limits.survey_bytes as u64,
                 unit: "bytes",
             });
