@@ -61,27 +61,10 @@ fn tomorrow() -> String {
 }
 
 fn ledger_actions(app: &Client) -> Vec<String> {
-    let auditor = app.token("auditor1");
-    let mut actions = Vec::new();
-    let mut from = 1;
-    loop {
-        let to = from + 999;
-        let r = app.get(
-            Some(&auditor),
-            &format!("/api/v1/ledger/entries?from={from}&to={to}"),
-        );
-        assert_eq!(r.status, 200, "{}", r.text);
-        let entries = r.body["entries"].as_array().unwrap();
-        actions.extend(
-            entries
-                .iter()
-                .map(|e| e["entry"]["action"].as_str().unwrap_or_default().to_owned()),
-        );
-        if entries.len() < 1000 {
-            return actions;
-        }
-        from = to + 1;
-    }
+    common::ledger_entries(app)
+        .iter()
+        .map(|e| e["action"].as_str().unwrap_or_default().to_owned())
+        .collect()
 }
 
 fn story(svc: &Service) {

@@ -901,9 +901,10 @@ pub fn assert_page_in_chinese(path: &str, html: &str) {
     }
 }
 
-/// The `clue_raised` ledger entry of clue `id`, read as an auditor reads the ledger.
-pub fn clue_raised_entry(app: &client::Client, id: &str) -> fieldsurvey_core::ledger::Entry {
+/// Every ledger entry, in order, read as an auditor reads the ledger (a thousand a page).
+pub fn ledger_entries(app: &client::Client) -> Vec<Value> {
     let auditor = app.token("auditor1");
+    let mut all = Vec::new();
     let mut from = 1;
     loop {
         let to = from + 999;
@@ -913,12 +914,20 @@ pub fn clue_raised_entry(app: &client::Client, id: &str) -> fieldsurvey_core::le
         );
         assert_eq!(r.status, 200, "{}", r.text);
         let entries = r.body["entries"].as_array().unwrap();
-        if let Some(e) = entries.iter().find(|e| {
-            e["entry"]["action"] == "clue_raised" && e["entry"]["detail"]["clue_id"] == id
-        }) {
-            return serde_json::from_value(e["entry"].clone()).unwrap();
+        let last = entries.len() < 1000;
+        all.extend(entries.iter().map(|e| e["entry"].clone()));
+        if last {
+            return all;
         }
-        assert_eq!(entries.len(), 1000, "no clue_raised entry for {id}");
         from = to + 1;
     }
+}
+
+/// The `clue_raised` ledger entry of clue `id`.
+pub fn clue_raised_entry(app: &client::Client, id: &str) -> fieldsurvey_core::ledger::Entry {
+    let entry = ledger_entries(app)
+        .into_iter()
+        .find(|e| e["action"] == "clue_raised" && e["detail"]["clue_id"] == id)
+        .unwrap_or_else(|| panic!("no clue_raised entry for {id}"));
+    serde_json::from_value(entry).unwrap()
 }

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use super::clues::{severity_name, source_name, words};
 use super::labels::kind_name;
 use super::session::{check_csrf, me};
-use super::{ConsoleError, Me, Page, page, redirect};
+use super::{ConsoleError, Me, Page, SealForm, page, redirect};
 use crate::authz;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -43,13 +43,9 @@ pub(super) struct NewClueForm {
     /// entry, not a second clue.
     #[serde(default)]
     id: String,
-    // The enterer's signature, written by the page's script (static/sign.js, `clue_enter`).
-    #[serde(default)]
-    decided_at: String,
-    #[serde(default)]
-    key_id: String,
-    #[serde(default)]
-    signature: String,
+    /// The enterer's signature, written by the page's script (static/sign.js, `clue_enter`).
+    #[serde(flatten)]
+    seal: SealForm,
 }
 
 #[derive(Template)]
@@ -161,11 +157,7 @@ pub(super) async fn enter_clue(
             severity: some(&f.severity),
             evidence: words(&f.evidence),
             source_ref: serde_json::Value::Null,
-            seal: crate::seal::SealFields {
-                decided_at: some(&f.decided_at),
-                key_id: some(&f.key_id),
-                signature: some(&f.signature),
-            },
+            seal: f.seal.clone().into(),
         },
     )
     .await;

@@ -356,7 +356,7 @@ fn some(s: String) -> Option<String> {
 }
 
 /// The signer's members as the page's script writes them into a form.
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, Clone)]
 struct SealForm {
     #[serde(default)]
     decided_at: String,
