@@ -162,7 +162,8 @@ enum BulletinCommand {
     /// ledger entry; exit 1 naming each bulletin that fails.
     Verify {
         /// The service's ledger public key (base64url); default: derived from LEDGER_KEY_FILE.
-        #[arg(long)]
+        // base64url: a key may begin with '-' (one in 64), a value here, not an option.
+        #[arg(long, allow_hyphen_values = true)]
         public_key: Option<String>,
     },
 }
@@ -224,7 +225,8 @@ enum LedgerCommand {
     /// summary when intact, non-zero naming the first bad entry otherwise.
     Verify {
         /// The service's ledger public key (base64url); default: derived from LEDGER_KEY_FILE.
-        #[arg(long)]
+        // base64url: a key may begin with '-' (one in 64), a value here, not an option.
+        #[arg(long, allow_hyphen_values = true)]
         public_key: Option<String>,
         /// Checkpoints kept by a witness: the ledger must extend each of them.
         #[arg(long, num_args = 1..)]
@@ -272,7 +274,8 @@ enum KeyCommand {
     /// Enrol an Ed25519 public key (32 bytes, base64url) for a user; prints the key id.
     Add {
         username: String,
-        #[arg(long)]
+        // base64url: a key may begin with '-' (one in 64), a value here, not an option.
+        #[arg(long, allow_hyphen_values = true)]
         public_key: String,
     },
     /// Revoke a key: surveys uploaded after this moment and signed with it are rejected (key_revoked).
