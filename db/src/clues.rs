@@ -15,9 +15,10 @@ use diesel::prelude::*;
 use fieldsurvey_core::ledger::{Actor, Entry, LedgerKey};
 
 use crate::models::Clue;
+use crate::prepared::prepared;
 use crate::schema::org_units::dsl as o;
 use crate::schema::{clues as cl, person_index as pi};
-use crate::{Conn, DbError, DbResult, Tx, progress, with_conn, with_tx};
+use crate::{Conn, DbError, DbResult, Tx, execute_rows, progress, with_conn, with_tx};
 use fieldsurvey_core::transitions::{ClueRefusal, close_clue};
 use fieldsurvey_core::vocab::LedgerAction;
 use fieldsurvey_core::vocab::{ClueKind, ClueSource, ClueStatus, OrgLevel};
@@ -41,14 +42,16 @@ pub fn duplicates(
             #[diesel(sql_type = diesel::sql_types::Text)]
             submission_id: String,
         }
-        let rows: Vec<Row> = diesel::sql_query(
-            "SELECT h.id_hmac, p.household_code, p.submission_id \
-             FROM unnest($1::text[]) AS h(id_hmac) CROSS JOIN LATERAL \
-               (SELECT household_code, submission_id FROM person_index \
-                WHERE id_hmac = h.id_hmac AND household_code <> $2 LIMIT 1) p",
+        let rows: Vec<Row> = prepared(
+            diesel::sql_query(
+                "SELECT h.id_hmac, p.household_code, p.submission_id \
+                 FROM unnest($1::text[]) AS h(id_hmac) CROSS JOIN LATERAL \
+                   (SELECT household_code, submission_id FROM person_index \
+                    WHERE id_hmac = h.id_hmac AND household_code <> $2 LIMIT 1) p",
+            )
+            .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(hmacs)
+            .bind::<diesel::sql_types::Text, _>(household_code),
         )
-        .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(hmacs)
-        .bind::<diesel::sql_types::Text, _>(household_code)
         .load(&mut ***c)?;
         return Ok(rows
             .into_iter()
@@ -192,9 +195,8 @@ pub fn record_sign_off(
         })
         .collect();
     if !rows.is_empty() {
-        with_tx!(tx, |c| diesel::insert_into(pi::table)
-            .values(&rows)
-            .execute(c))?;
+        // A household's members are few (the form's limit): one prepared statement per count.
+        execute_rows!(tx, rows.len(), diesel::insert_into(pi::table).values(&rows))?;
     }
     for (kind, detail) in &s.clues {
         if is_open(tx, &s.household_code, *kind)? {

@@ -27,6 +27,7 @@ use diesel::prelude::*;
 use fieldsurvey_core::photos::{REUSE_DISTANCE, bands, hamming, informative, probes};
 
 use crate::photos::Fingerprint;
+use crate::prepared::prepared;
 use crate::{Conn, DbResult};
 
 /// The distinct stored hashes and, per band, which of them carry each 16-bit value.
@@ -198,14 +199,16 @@ impl HashIndex {
         running: &[i64],
     ) -> DbResult<usize> {
         use diesel::sql_types::{Array, BigInt};
-        let now: Since = diesel::sql_query(
-            "SELECT pg_snapshot_xmax(s)::text::bigint AS xmax, \
-             ARRAY(SELECT x::text::bigint FROM pg_snapshot_xip(s) AS x) AS running, \
-             ARRAY(SELECT phash FROM photo_hashes WHERE xid >= $1 OR xid = ANY($2)) AS added \
-             FROM pg_current_snapshot() AS s",
+        let now: Since = prepared(
+            diesel::sql_query(
+                "SELECT pg_snapshot_xmax(s)::text::bigint AS xmax, \
+                 ARRAY(SELECT x::text::bigint FROM pg_snapshot_xip(s) AS x) AS running, \
+                 ARRAY(SELECT phash FROM photo_hashes WHERE xid >= $1 OR xid = ANY($2)) AS added \
+                 FROM pg_current_snapshot() AS s",
+            )
+            .bind::<BigInt, _>(xmax)
+            .bind::<Array<BigInt>, _>(running),
         )
-        .bind::<BigInt, _>(xmax)
-        .bind::<Array<BigInt>, _>(running)
         .get_result(c)?;
         for &h in &now.added {
             self.add(h as u64);

@@ -28,6 +28,7 @@ pub mod org;
 pub mod outbox;
 pub mod photos;
 pub mod pool;
+pub mod prepared;
 pub mod progress;
 pub mod reviews;
 pub mod schema;

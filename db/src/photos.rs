@@ -21,7 +21,8 @@ use fieldsurvey_core::flags::Flag;
 use fieldsurvey_core::ledger::{Actor, Entry};
 
 use crate::hash_index::HashIndex;
-use crate::{Conn, DbError, DbResult, Tx, with_tx};
+use crate::prepared::prepared;
+use crate::{Conn, DbError, DbResult, Tx, execute_rows, with_tx};
 use fieldsurvey_core::vocab::LedgerAction;
 use fieldsurvey_core::vocab::{ClueKind, FlagCode};
 
@@ -186,8 +187,9 @@ fn reuse_candidates_pg(
     near: &[i64],
 ) -> DbResult<Vec<Candidate>> {
     use diesel::sql_types::{Array, BigInt, Text};
-    let rows: Vec<CandidateRow> = diesel::sql_query(format!(
-        "SELECT f.id, f.submission_id, f.part, f.household_code, f.sha256, f.phash \
+    let rows: Vec<CandidateRow> = prepared(
+        diesel::sql_query(format!(
+            "SELECT f.id, f.submission_id, f.part, f.household_code, f.sha256, f.phash \
          FROM unnest($1::text[]) AS s(sha256) CROSS JOIN LATERAL \
            (SELECT * FROM photo_fingerprints f WHERE f.sha256 = s.sha256 \
             AND f.household_code <> $3 ORDER BY f.id DESC LIMIT {MAX_NAMED}) f \
@@ -196,10 +198,11 @@ fn reuse_candidates_pg(
          FROM unnest($2::bigint[]) AS h(phash) CROSS JOIN LATERAL \
            (SELECT * FROM photo_fingerprints f WHERE f.phash = h.phash \
             AND f.household_code <> $3 ORDER BY f.id DESC LIMIT {MAX_NAMED}) f"
-    ))
-    .bind::<Array<Text>, _>(shas)
-    .bind::<Array<BigInt>, _>(near)
-    .bind::<Text, _>(household)
+        ))
+        .bind::<Array<Text>, _>(shas)
+        .bind::<Array<BigInt>, _>(near)
+        .bind::<Text, _>(household),
+    )
     .load(c)?;
     let mut out: Vec<Candidate> = rows
         .into_iter()
@@ -283,9 +286,8 @@ pub fn record_fingerprints(
             )
         })
         .collect();
-    with_tx!(tx, |c| diesel::insert_into(f::table)
-        .values(&rows)
-        .execute(c))?;
+    // A survey's photos are few (the upload limit): one prepared statement per count.
+    execute_rows!(tx, rows.len(), diesel::insert_into(f::table).values(&rows))?;
     // One statement for the survey's hashes, in the hashes' order: two sign-offs inserting the
     // same two hashes then wait on each other in one order, never in a cycle.
     let mut distinct: Vec<&Fingerprint> = fingerprints.iter().collect();
@@ -304,11 +306,14 @@ pub fn record_fingerprints(
             )
         })
         .collect();
-    with_tx!(tx, |c| diesel::insert_into(ph::table)
-        .values(&hashes)
-        .on_conflict(ph::phash)
-        .do_nothing()
-        .execute(c))?;
+    execute_rows!(
+        tx,
+        hashes.len(),
+        diesel::insert_into(ph::table)
+            .values(&hashes)
+            .on_conflict(ph::phash)
+            .do_nothing()
+    )?;
     flag_others(tx, submission, household, found, actor, at)
 }
 
