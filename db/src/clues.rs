@@ -18,7 +18,7 @@ use crate::models::Clue;
 use crate::prepared::prepared;
 use crate::schema::org_units::dsl as o;
 use crate::schema::{clues as cl, person_index as pi};
-use crate::{Conn, DbError, DbResult, Tx, execute_rows, progress, with_conn, with_tx};
+use crate::{Conn, DbError, DbResult, Tx, progress, with_conn, with_tx};
 use fieldsurvey_core::transitions::{ClueRefusal, close_clue};
 use fieldsurvey_core::vocab::LedgerAction;
 use fieldsurvey_core::vocab::{ClueKind, ClueSource, ClueStatus, OrgLevel};
@@ -195,8 +195,9 @@ pub fn record_sign_off(
         })
         .collect();
     if !rows.is_empty() {
-        // A household's members are few (the form's limit): one prepared statement per count.
-        execute_rows!(tx, rows.len(), diesel::insert_into(pi::table).values(&rows))?;
+        with_tx!(tx, |c| diesel::insert_into(pi::table)
+            .values(&rows)
+            .execute(c))?;
     }
     for (kind, detail) in &s.clues {
         if is_open(tx, &s.household_code, *kind)? {

@@ -15,7 +15,6 @@ use fieldsurvey_core::ledger::{Actor, Entry, LedgerKey};
 use fieldsurvey_core::vocab::{ClueKind, ClueSource, LedgerAction};
 
 use crate::clues::NewClue;
-use crate::prepared::prepared;
 use crate::schema::households as h;
 use crate::schema::{compare_rules as cr, department_imports as di, department_records as dr};
 use crate::{Conn, DbError, DbResult, Tx, with_conn, with_tx};
@@ -507,20 +506,14 @@ pub const NOT_ENROLLED_FAILING: &str = "底图未建档立卡，核实结果未�
 pub fn link_reports(conn: &mut Conn, household_code: &str, submission_id: &str) -> DbResult<usize> {
     use crate::schema::clues as cl;
     let registered = h::table.filter(h::household_code.eq(household_code));
-    // Kept prepared (once per sign-off), with the partial index's own predicate written out
-    // rather than bound, so that a generic plan still finds `clues_unlinked_reports`.
-    debug_assert_eq!(ClueSource::Report.as_str(), "report");
-    Ok(with_conn!(conn, |c| prepared(
-        diesel::update(
-            cl::table
-                .filter(cl::household_code.eq(household_code))
-                .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(
-                    "clues.source = 'report' AND clues.submission_id IS NULL"
-                ))
-                .filter(diesel::dsl::exists(registered))
-        )
-        .set(cl::submission_id.eq(submission_id))
+    Ok(with_conn!(conn, |c| diesel::update(
+        cl::table
+            .filter(cl::household_code.eq(household_code))
+            .filter(cl::source.eq(ClueSource::Report))
+            .filter(cl::submission_id.is_null())
+            .filter(diesel::dsl::exists(registered))
     )
+    .set(cl::submission_id.eq(submission_id))
     .execute(c))?)
 }
 

@@ -22,7 +22,7 @@ use fieldsurvey_core::merkle::{Tree, leaf_hash};
 use crate::schema::ledger_checkpoints::dsl as lc;
 use crate::schema::ledger_entries::dsl as le;
 use crate::schema::ledger_head::dsl as lh;
-use crate::{Conn, DbError, DbResult, Tx, execute_rows, with_conn, with_tx};
+use crate::{Conn, DbError, DbResult, Tx, with_conn, with_tx};
 
 /// The ledger head as locked by the transaction holding it: the last entry's number and hash.
 #[derive(Debug)]
@@ -119,8 +119,9 @@ pub fn enqueue(
         ));
     }
     if !rows.is_empty() {
-        // A sign-off's own entry and the few its reuse or correction adds: prepared per count.
-        execute_rows!(tx, rows.len(), diesel::insert_into(lp::table).values(&rows))?;
+        with_tx!(tx, |c| diesel::insert_into(lp::table)
+            .values(&rows)
+            .execute(c))?;
     }
     Ok(())
 }

@@ -22,7 +22,7 @@ use fieldsurvey_core::ledger::{Actor, Entry};
 
 use crate::hash_index::HashIndex;
 use crate::prepared::prepared;
-use crate::{Conn, DbError, DbResult, Tx, execute_rows, with_tx};
+use crate::{Conn, DbError, DbResult, Tx, with_tx};
 use fieldsurvey_core::vocab::LedgerAction;
 use fieldsurvey_core::vocab::{ClueKind, FlagCode};
 
@@ -286,8 +286,9 @@ pub fn record_fingerprints(
             )
         })
         .collect();
-    // A survey's photos are few (the upload limit): one prepared statement per count.
-    execute_rows!(tx, rows.len(), diesel::insert_into(f::table).values(&rows))?;
+    with_tx!(tx, |c| diesel::insert_into(f::table)
+        .values(&rows)
+        .execute(c))?;
     // One statement for the survey's hashes, in the hashes' order: two sign-offs inserting the
     // same two hashes then wait on each other in one order, never in a cycle.
     let mut distinct: Vec<&Fingerprint> = fingerprints.iter().collect();
@@ -306,14 +307,11 @@ pub fn record_fingerprints(
             )
         })
         .collect();
-    execute_rows!(
-        tx,
-        hashes.len(),
-        diesel::insert_into(ph::table)
-            .values(&hashes)
-            .on_conflict(ph::phash)
-            .do_nothing()
-    )?;
+    with_tx!(tx, |c| diesel::insert_into(ph::table)
+        .values(&hashes)
+        .on_conflict(ph::phash)
+        .do_nothing()
+        .execute(c))?;
     flag_others(tx, submission, household, found, actor, at)
 }
 

@@ -86,22 +86,6 @@ macro_rules! with_tx {
     };
 }
 
-/// Execute a multi-row `INSERT` (`$stmt`, of `$rows` rows) on a [`Tx`]: on PostgreSQL kept
-/// prepared when small ([`crate::prepared::prepared_rows`]); on SQLite by diesel's own path
-/// (which inserts row by row, as SQLite has no `DEFAULT` in a multi-row `VALUES`).
-#[macro_export]
-macro_rules! execute_rows {
-    ($tx:expr, $rows:expr, $stmt:expr) => {
-        match $tx {
-            $crate::Tx::Pg(inner) => ::diesel::RunQueryDsl::execute(
-                $crate::prepared::prepared_rows($stmt, $rows),
-                &mut **inner,
-            ),
-            $crate::Tx::Sqlite(inner) => ::diesel::RunQueryDsl::execute($stmt, &mut **inner),
-        }
-    };
-}
-
 impl Conn {
     /// The current use failed: test the connection before it is used again, whatever the
     /// error was (a lost server shows first as an error of the statement that met it).

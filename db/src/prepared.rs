@@ -1,49 +1,36 @@
-//! Keep a statement prepared that diesel would prepare afresh on every run.
+//! Keep a look-up prepared that diesel would parse and plan afresh on every run.
 //!
-//! Diesel keeps a connection's prepared statements in a cache, but it leaves out every
-//! `UPDATE`, every multi-row `INSERT` and every `sql_query` (their SQL *could* vary without
-//! bound). Those are parsed and planned by PostgreSQL on each run. Measured on the sign-off
-//! path (pg_stat_statements, 4,000 sign-offs, 2026-11-30): planning alone took 10 s of the
-//! server's CPU, 2.5 ms a survey, and the largest single cost was the photo-reuse look-up's
-//! `sql_query`, planned 8,000 times (3.0 s). [`Prepared`] wraps such a statement ([`prepared`]) whose SQL is
-//! fixed by the code (a constant query, an `UPDATE` setting the same columns every time, an
-//! `INSERT` of a bounded number of rows): diesel then caches it under its SQL text, so it is
-//! parsed once per connection, and PostgreSQL may keep a generic plan for it (it does only
-//! when that plan costs no more than planning each run, so a partial index a parameter
-//! selects is still used).
+//! Diesel keeps a connection's prepared statements in a cache, but never a `sql_query` (its
+//! SQL *could* vary without bound), so PostgreSQL parses and plans each run. Measured on the
+//! sign-off path (pg_stat_statements, 4,000 sign-offs, 2026-11-30): planning took 10 s of the
+//! server's CPU, 2.5 ms a survey, and the largest single cost was the photo-reuse look-up, a
+//! `sql_query` planned 8,000 times (3.0 s). [`prepared`] wraps such a statement whose SQL the
+//! code fixes: diesel then caches it under its SQL text, so it is parsed once per connection,
+//! and PostgreSQL may keep a generic plan for it (only when that plan costs no more than
+//! planning each run).
 //!
-//! Never wrap a statement whose SQL grows with the data (an `IN` list on SQLite, a batch of
-//! any size): each distinct text stays prepared for the connection's life. A multi-row
-//! `INSERT` goes through [`prepared_rows`], which keeps it only up to [`MAX_ROWS`] rows.
+//! **Only for statements that return rows** (`load`, `get_result`, `get_results`): diesel
+//! hands a statement to `execute` by reference, and its `QueryFragment` for `&T` asks the
+//! wrapped statement itself whether it may be cached, which an `UPDATE`, a multi-row `INSERT`
+//! or a `sql_query` refuses. So wrapping one run by `execute` changes nothing (a test on
+//! PostgreSQL found such an `UPDATE` was not kept).
+//!
+//! Never wrap a statement whose SQL grows with the data (an `IN` list on SQLite): each
+//! distinct text stays prepared for the connection's life.
 
 use diesel::QueryResult;
 use diesel::backend::Backend;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::query_dsl::RunQueryDsl;
 
-/// A statement run as usual (`execute`, `load`, `get_result`), kept prepared when `keep`.
+/// A row-returning statement kept prepared (see the module documentation).
 #[derive(Debug, Clone, Copy)]
-pub struct Prepared<Q> {
-    query: Q,
-    keep: bool,
-}
+pub struct Prepared<Q>(Q);
 
-/// The most rows of a multi-row `INSERT` kept prepared: one statement per count up to here
-/// (a survey's photos, a household's members, a sign-off's ledger entries); a larger batch
-/// (an import's) is prepared for its one run, as diesel does.
-pub const MAX_ROWS: usize = 16;
-
-/// Keep `query` prepared: its SQL must be fixed by the code.
+/// Keep `query` prepared: its SQL must be fixed by the code, and it must be run by `load`,
+/// `get_result` or `get_results`.
 pub fn prepared<Q>(query: Q) -> Prepared<Q> {
-    Prepared { query, keep: true }
-}
-
-/// Keep a multi-row `INSERT` of `rows` rows prepared if it is small (see [`MAX_ROWS`]).
-pub fn prepared_rows<Q>(query: Q, rows: usize) -> Prepared<Q> {
-    Prepared {
-        query,
-        keep: rows <= MAX_ROWS,
-    }
+    Prepared(query)
 }
 
 impl<Q> QueryId for Prepared<Q> {
@@ -59,15 +46,11 @@ where
     Q: QueryFragment<DB>,
 {
     fn walk_ast<'b>(&'b self, pass: AstPass<'_, 'b, DB>) -> QueryResult<()> {
-        self.query.walk_ast(pass)
+        self.0.walk_ast(pass)
     }
 
-    fn is_safe_to_cache_prepared(&self, backend: &DB) -> QueryResult<bool> {
-        if self.keep {
-            Ok(true)
-        } else {
-            self.query.is_safe_to_cache_prepared(backend)
-        }
+    fn is_safe_to_cache_prepared(&self, _backend: &DB) -> QueryResult<bool> {
+        Ok(true)
     }
 }
 
@@ -80,40 +63,19 @@ impl<Q, C> RunQueryDsl<C> for Prepared<Q> {}
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schema::ledger_pending as lp;
     use diesel::pg::Pg;
-    use diesel::{ExpressionMethods, QueryDsl};
 
     fn keeps<Q: QueryFragment<Pg>>(q: &Q) -> bool {
         q.is_safe_to_cache_prepared(&Pg).unwrap_or(false)
     }
 
-    fn rows(
-        n: usize,
-    ) -> Vec<(
-        diesel::dsl::Eq<lp::entry, String>,
-        diesel::dsl::Eq<lp::created_at, chrono::NaiveDateTime>,
-    )> {
-        let at = chrono::NaiveDateTime::default();
-        (0..n)
-            .map(|i| (lp::entry.eq(format!("{i}")), lp::created_at.eq(at)))
-            .collect()
-    }
-
     #[test]
-    fn what_diesel_would_not_keep_is_kept_and_large_batches_are_not() {
-        let few = rows(2);
-        let insert = diesel::insert_into(lp::table).values(&few);
-        assert!(
-            !keeps(&insert),
-            "diesel itself does not keep a multi-row INSERT"
-        );
-        assert!(keeps(&prepared_rows(insert, few.len())));
-        let many = rows(MAX_ROWS + 1);
-        let batch = diesel::insert_into(lp::table).values(&many);
-        assert!(!keeps(&prepared_rows(batch, many.len())));
-        let update = diesel::update(lp::table.filter(lp::id.eq(1))).set(lp::entry.eq("x"));
-        assert!(!keeps(&update));
-        assert!(keeps(&prepared(update)));
+    fn a_wrapped_look_up_is_kept_but_not_through_a_reference() {
+        let look_up = diesel::sql_query("SELECT 1 AS n");
+        assert!(!keeps(&look_up), "diesel itself never keeps a sql_query");
+        let wrapped = prepared(look_up);
+        assert!(keeps(&wrapped), "`load` hands the statement over by value");
+        // What `execute` does: the reference's own answer is the wrapped statement's.
+        assert!(!keeps(&&wrapped), "`execute` hands it over by reference");
     }
 }

@@ -16,12 +16,11 @@
 
 use diesel::prelude::*;
 
-use crate::prepared::prepared;
 use crate::schema::{
     clues as cl, household_progress as hp, households as h, submission_outcomes as so,
     submissions as s, village_stats as vs, village_stats_delta as vd,
 };
-use crate::{Conn, DbError, DbResult, Tx, execute_rows, with_conn, with_tx};
+use crate::{Conn, DbError, DbResult, Tx, with_conn, with_tx};
 use fieldsurvey_core::vocab::ClueStatus;
 use fieldsurvey_core::vocab::Status;
 
@@ -82,8 +81,9 @@ pub fn add(tx: &mut Tx<'_>, deltas: &[Delta]) -> DbResult<()> {
         })
         .collect();
     if !rows.is_empty() {
-        // One row per village a change touches (one or two): prepared per count.
-        execute_rows!(tx, rows.len(), diesel::insert_into(vd::table).values(&rows))?;
+        with_tx!(tx, |c| diesel::insert_into(vd::table)
+            .values(&rows)
+            .execute(c))?;
     }
     Ok(())
 }
@@ -95,11 +95,9 @@ pub fn add(tx: &mut Tx<'_>, deltas: &[Delta]) -> DbResult<()> {
 /// each other); SQLite's one writer is serialised already.
 pub fn lock_household(tx: &mut Tx<'_>, household: &str) -> DbResult<()> {
     if let Tx::Pg(c) = tx {
-        prepared(
-            diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
-                .bind::<diesel::sql_types::Text, _>(household),
-        )
-        .execute(&mut **c)?;
+        diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+            .bind::<diesel::sql_types::Text, _>(household)
+            .execute(&mut **c)?;
     }
     Ok(())
 }
@@ -150,12 +148,13 @@ pub fn household_changed(tx: &mut Tx<'_>, village: &str, household: &str) -> DbR
     if now == was {
         return Ok(());
     }
-    with_tx!(tx, |c| prepared(diesel::update(key).set((
-        hp::surveyed.eq(now.0),
-        hp::meets_standard.eq(now.1),
-        hp::unregistered.eq(now.2),
-    )))
-    .execute(c))?;
+    with_tx!(tx, |c| diesel::update(key)
+        .set((
+            hp::surveyed.eq(now.0),
+            hp::meets_standard.eq(now.1),
+            hp::unregistered.eq(now.2),
+        ))
+        .execute(c))?;
     let mut d = Delta::new(village);
     d.surveyed = i64::from(now.0) - i64::from(was.0);
     d.meets_standard = i64::from(now.1) - i64::from(was.1);

@@ -5,9 +5,8 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::models::{NewOutbox, Submission, SubmissionPhoto};
-use crate::prepared::prepared;
 use crate::schema::{outbox, stage_runs, submission_photos as p, submissions as s};
-use crate::{Conn, DbError, DbResult, Tx, execute_rows, with_conn, with_tx};
+use crate::{Conn, DbError, DbResult, Tx, with_conn, with_tx};
 use fieldsurvey_core::vocab::{LedgerAction, OrgLevel, Stage, Status};
 
 pub enum Ingested {
@@ -38,12 +37,9 @@ pub fn ingest(
                 .first(c))?;
             return Ok::<_, DbError>(Ingested::Existing(Box::new(existing)));
         }
-        // Photos are few (the upload limit): one prepared statement per count.
-        execute_rows!(
-            tx,
-            photos.len(),
-            diesel::insert_into(p::table).values(photos)
-        )?;
+        with_tx!(tx, |c| diesel::insert_into(p::table)
+            .values(photos)
+            .execute(c))?;
         with_tx!(tx, |c| diesel::insert_into(outbox::table)
             .values(message)
             .execute(c))?;
@@ -182,23 +178,19 @@ pub fn record_stage(conn: &mut Conn, o: &StageOutcome<'_>) -> DbResult<bool> {
         // one that moves the submission out of `queued` writes anything. (The other way round,
         // a run that lost to a parking committed its `stage_runs` row alone, and after a
         // re-drive every later run found that row and did nothing: stuck `queued`.)
-        // The statements of a sign-off are the same every time: kept prepared (diesel would
-        // parse and plan each `UPDATE` and multi-row `INSERT` afresh; see `crate::prepared`).
-        let changed = with_tx!(tx, |c| prepared(
-            diesel::update(
-                s::table
-                    .filter(s::id.eq(o.submission_id))
-                    .filter(s::status.eq(Status::Queued)),
-            )
-            .set((
-                s::status.eq(o.status),
-                s::processed_at.eq(Some(o.at)),
-                s::outcome.eq(&o.outcome),
-                s::rejections.eq(&o.rejections),
-                s::flags.eq(&o.flags),
-                s::signer_key_id.eq(&o.signer_key_id),
-            ))
+        let changed = with_tx!(tx, |c| diesel::update(
+            s::table
+                .filter(s::id.eq(o.submission_id))
+                .filter(s::status.eq(Status::Queued)),
         )
+        .set((
+            s::status.eq(o.status),
+            s::processed_at.eq(Some(o.at)),
+            s::outcome.eq(&o.outcome),
+            s::rejections.eq(&o.rejections),
+            s::flags.eq(&o.flags),
+            s::signer_key_id.eq(&o.signer_key_id),
+        ))
         .execute(c))?;
         if changed != 1 {
             // Processed by another run meanwhile (its result stands), or parked: nothing written.
@@ -217,35 +209,30 @@ pub fn record_stage(conn: &mut Conn, o: &StageOutcome<'_>) -> DbResult<bool> {
                 )
             })
             .collect();
-        execute_rows!(
-            tx,
-            runs.len(),
-            diesel::insert_into(stage_runs::table)
-                .values(&runs)
-                .on_conflict((stage_runs::submission_id, stage_runs::stage))
-                .do_nothing()
-        )?;
+        with_tx!(tx, |c| diesel::insert_into(stage_runs::table)
+            .values(&runs)
+            .on_conflict((stage_runs::submission_id, stage_runs::stage))
+            .do_nothing()
+            .execute(c))?;
         if let Some(so) = &o.signed_off {
             crate::progress::lock_household(tx, &so.household_code)?;
         }
         for m in o.photo_meta {
-            with_tx!(tx, |c| prepared(
-                diesel::update(
-                    p::table
-                        .filter(p::submission_id.eq(o.submission_id))
-                        .filter(p::part.eq(&m.part)),
-                )
-                .set((
-                    p::kind.eq(&m.kind),
-                    p::width.eq(m.width),
-                    p::height.eq(m.height),
-                    p::exif_time.eq(&m.exif_time),
-                    p::exif_lat.eq(m.exif_gps.map(|g| g.0)),
-                    p::exif_lon.eq(m.exif_gps.map(|g| g.1)),
-                    p::orientation.eq(m.orientation),
-                    p::phash.eq(m.phash.map(|h| h as i64)),
-                ))
+            with_tx!(tx, |c| diesel::update(
+                p::table
+                    .filter(p::submission_id.eq(o.submission_id))
+                    .filter(p::part.eq(&m.part)),
             )
+            .set((
+                p::kind.eq(&m.kind),
+                p::width.eq(m.width),
+                p::height.eq(m.height),
+                p::exif_time.eq(&m.exif_time),
+                p::exif_lat.eq(m.exif_gps.map(|g| g.0)),
+                p::exif_lon.eq(m.exif_gps.map(|g| g.1)),
+                p::orientation.eq(m.orientation),
+                p::phash.eq(m.phash.map(|h| h as i64)),
+            ))
             .execute(c))?;
         }
         let superseded = match &o.supersedes {

@@ -342,9 +342,9 @@ fn a_sign_off_finds_its_submission_by_key_however_long_the_queue() {
     assert!(refused.is_err(), "a queued submission marked processed");
 }
 
-/// A `sql_query` of the sign-off (the duplicate-person look-up; the photo-reuse look-up goes the
-/// same way) is parsed once per connection: after three runs it is among the session's
-/// prepared statements, once.
+/// A `sql_query` look-up of the sign-off (the duplicate-person look-up; the photo-reuse look-up
+/// and the hash index's refresh go the same way) is parsed once per connection: after three
+/// runs it is among the session's prepared statements, once.
 #[test]
 fn the_sign_offs_look_ups_stay_prepared_on_their_connection() {
     use diesel::prelude::*;
