@@ -30,6 +30,7 @@ pub struct Settings {
     pub http_workers: Option<usize>,
     pub worker_prefetch: Option<u16>,
     pub worker_evidence_concurrency: Option<usize>,
+    pub worker_sign_off_concurrency: Option<usize>,
     pub retry_delay_ms: Option<u64>,
     pub max_attempts: Option<u32>,
     pub metrics_listen: Option<String>,
@@ -58,7 +59,7 @@ pub struct Settings {
     pub export_direct_rows: Option<i64>,
 }
 
-const KEYS: [&str; 36] = [
+const KEYS: [&str; 37] = [
     "EXPORT_DIRECT_ROWS",
     "UPLOAD_SPOOL_DIR",
     "UPLOAD_LIFETIME_SECS",
@@ -87,6 +88,7 @@ const KEYS: [&str; 36] = [
     "HTTP_WORKERS",
     "WORKER_PREFETCH",
     "WORKER_EVIDENCE_CONCURRENCY",
+    "WORKER_SIGN_OFF_CONCURRENCY",
     "RETRY_DELAY_MS",
     "MAX_ATTEMPTS",
     "METRICS_LISTEN",
@@ -133,6 +135,7 @@ impl Settings {
             "HTTP_WORKERS" => self.http_workers = Some(num(key, &v)?),
             "WORKER_PREFETCH" => self.worker_prefetch = Some(num(key, &v)?),
             "WORKER_EVIDENCE_CONCURRENCY" => self.worker_evidence_concurrency = Some(num(key, &v)?),
+            "WORKER_SIGN_OFF_CONCURRENCY" => self.worker_sign_off_concurrency = Some(num(key, &v)?),
             "RETRY_DELAY_MS" => self.retry_delay_ms = Some(num(key, &v)?),
             "MAX_ATTEMPTS" => self.max_attempts = Some(num(key, &v)?),
             "CHECKPOINT_INTERVAL_SECS" => self.checkpoint_interval_secs = Some(num(key, &v)?),
@@ -333,6 +336,22 @@ impl Settings {
             .max(1)
     }
 
+    /// How many of the messages a worker holds may be in the stages that work in the database
+    /// (signature and sign-off, one session each) at once. Default: the host's cores, at most
+    /// `WORKER_PREFETCH`. The sessions run at the database's priority, not the worker's niced
+    /// one, so this, not the number of worker processes, is what decides how much of a shared
+    /// host's CPU sign-offs take from uploads (docs/scaling.md).
+    pub fn sign_off_concurrency(&self) -> usize {
+        self.worker_sign_off_concurrency
+            .unwrap_or_else(|| {
+                std::thread::available_parallelism()
+                    .map(|n| n.get())
+                    .unwrap_or(2)
+                    .min(usize::from(self.prefetch()))
+            })
+            .max(1)
+    }
+
     /// The connection pool of a process in `role`. Defaults fit one API and four workers in
     /// PostgreSQL's default 100 connections with half to spare (12 + 4 × 10 = 52): a worker
     /// holds one connection per message in flight (`WORKER_PREFETCH`), plus two for the relay
@@ -360,5 +379,31 @@ impl Settings {
             c.default_income_line = line;
         }
         c
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Settings;
+
+    #[test]
+    fn sign_offs_in_flight_default_to_the_cores_within_what_a_worker_holds() -> anyhow::Result<()> {
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2);
+        assert_eq!(Settings::default().sign_off_concurrency(), cores.min(8));
+        let mut s = Settings::default();
+        s.set("WORKER_PREFETCH", "1".into())?;
+        assert_eq!(
+            s.sign_off_concurrency(),
+            1,
+            "never more than the messages held"
+        );
+        s.set("WORKER_SIGN_OFF_CONCURRENCY", "5".into())?;
+        assert_eq!(s.sign_off_concurrency(), 5, "the setting wins");
+        s.set("WORKER_SIGN_OFF_CONCURRENCY", "0".into())?;
+        assert_eq!(s.sign_off_concurrency(), 1, "at least one");
+        assert!(s.set("WORKER_SIGN_OFF_CONCURRENCY", "many".into()).is_err());
+        Ok(())
     }
 }

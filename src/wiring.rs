@@ -109,6 +109,9 @@ pub fn pipeline(
         evidence_slots: std::sync::Arc::new(tokio::sync::Semaphore::new(
             settings.evidence_concurrency(),
         )),
+        sign_off_slots: std::sync::Arc::new(tokio::sync::Semaphore::new(
+            settings.sign_off_concurrency(),
+        )),
         ledger_tree: Default::default(),
     })
 }

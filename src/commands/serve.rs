@@ -155,7 +155,11 @@ pub fn worker(settings: Settings) -> Result<()> {
         }
         let sup = Arc::new(Supervisor::new(amqp, topology(&settings)));
         sup.start();
-        tracing::info!(prefetch = settings.prefetch(), "worker consuming");
+        tracing::info!(
+            prefetch = settings.prefetch(),
+            sign_off_concurrency = settings.sign_off_concurrency(),
+            "worker consuming"
+        );
         queue::run_consumer(
             sup,
             topology(&settings),

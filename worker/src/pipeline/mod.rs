@@ -13,6 +13,11 @@
 //!   with every reason every stage found — committed in one transaction guarded on `queued`,
 //!   with one `stage_runs` row per stage, keyed on (submission, stage).
 //!
+//! The last two run on one database session and hold one of `WORKER_SIGN_OFF_CONCURRENCY`
+//! permits (by default the host's cores): the session works at the database's priority, not
+//! the worker's niced one, so the permits, not the messages held, bound what sign-offs take
+//! from a host's uploads.
+//!
 //! A redelivered message finds the submission no longer `queued` and changes nothing. When the
 //! data moves under the last two stages (the version a correction replaces is not signed off
 //! yet, a concurrent commit took a unique key), only those two run again; the evidence found
@@ -102,6 +107,9 @@ pub struct Pipeline {
     /// How many submissions may be in the evidence stage at once (the process's decoding
     /// threads).
     pub evidence_slots: Arc<tokio::sync::Semaphore>,
+    /// How many submissions may be in the signature and sign-off stages at once: each holds a
+    /// database session, which runs at the database's priority whatever the worker's own.
+    pub sign_off_slots: Arc<tokio::sync::Semaphore>,
     /// The ledger's tree, built at the first dossier job and then kept up to date.
     pub ledger_tree: Arc<fieldsurvey_db::ledger::TreeCache>,
 }
@@ -193,7 +201,14 @@ impl Pipeline {
                 evidence.clone(),
                 timeline.clone(),
             );
+            let slot = self
+                .sign_off_slots
+                .clone()
+                .acquire_owned()
+                .await
+                .map_err(|e| StageError::Transient(e.to_string()))?;
             let result = blocking("sign-off", move || {
+                let _slot = slot;
                 this.db.get()?.using(|conn| {
                     let started = Instant::now();
                     let judged = this.signature(conn, &s, &v)?;
