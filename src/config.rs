@@ -337,18 +337,13 @@ impl Settings {
     }
 
     /// How many of the messages a worker holds may be in the stages that work in the database
-    /// (signature and sign-off, one session each) at once. Default: the host's cores, at most
-    /// `WORKER_PREFETCH`. The sessions run at the database's priority, not the worker's niced
-    /// one, so this, not the number of worker processes, is what decides how much of a shared
-    /// host's CPU sign-offs take from uploads (docs/scaling.md).
+    /// (signature and sign-off, one session each) at once. Default: all of them
+    /// (`WORKER_PREFETCH`). Those sessions run at the database's priority, not at the worker's
+    /// niced one: a lower cap leaves more of a shared host's CPU to uploads, at the cost of
+    /// sign-offs (docs/performance.md, eighth sitting).
     pub fn sign_off_concurrency(&self) -> usize {
         self.worker_sign_off_concurrency
-            .unwrap_or_else(|| {
-                std::thread::available_parallelism()
-                    .map(|n| n.get())
-                    .unwrap_or(2)
-                    .min(usize::from(self.prefetch()))
-            })
+            .unwrap_or_else(|| usize::from(self.prefetch()))
             .max(1)
     }
 
@@ -387,20 +382,13 @@ mod tests {
     use super::Settings;
 
     #[test]
-    fn sign_offs_in_flight_default_to_the_cores_within_what_a_worker_holds() -> anyhow::Result<()> {
-        let cores = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(2);
-        assert_eq!(Settings::default().sign_off_concurrency(), cores.min(8));
+    fn sign_offs_in_flight_default_to_the_messages_a_worker_holds() -> anyhow::Result<()> {
+        assert_eq!(Settings::default().sign_off_concurrency(), 8);
         let mut s = Settings::default();
-        s.set("WORKER_PREFETCH", "1".into())?;
-        assert_eq!(
-            s.sign_off_concurrency(),
-            1,
-            "never more than the messages held"
-        );
-        s.set("WORKER_SIGN_OFF_CONCURRENCY", "5".into())?;
-        assert_eq!(s.sign_off_concurrency(), 5, "the setting wins");
+        s.set("WORKER_PREFETCH", "3".into())?;
+        assert_eq!(s.sign_off_concurrency(), 3, "as many as the messages held");
+        s.set("WORKER_SIGN_OFF_CONCURRENCY", "2".into())?;
+        assert_eq!(s.sign_off_concurrency(), 2, "the setting wins");
         s.set("WORKER_SIGN_OFF_CONCURRENCY", "0".into())?;
         assert_eq!(s.sign_off_concurrency(), 1, "at least one");
         assert!(s.set("WORKER_SIGN_OFF_CONCURRENCY", "many".into()).is_err());

@@ -14,9 +14,9 @@
 //!   with one `stage_runs` row per stage, keyed on (submission, stage).
 //!
 //! The last two run on one database session and hold one of `WORKER_SIGN_OFF_CONCURRENCY`
-//! permits (by default the host's cores): the session works at the database's priority, not
-//! the worker's niced one, so the permits, not the messages held, bound what sign-offs take
-//! from a host's uploads.
+//! permits (by default as many as the messages held): the session works at the database's
+//! priority, not the worker's niced one, so a lower cap leaves more of a shared host's CPU to
+//! uploads, at the cost of sign-offs.
 //!
 //! A redelivered message finds the submission no longer `queued` and changes nothing. When the
 //! data moves under the last two stages (the version a correction replaces is not signed off
