@@ -1,7 +1,8 @@
 //! The evidence stage end to end, on both deployment modes: the same house photographed once
 //! and filed for another household is flagged `photo_reused` on both sides, each naming the
 //! other (re-encoded: by perceptual hash; the same file: by SHA-256), with a clue and a
-//! `flagged` ledger entry on the earlier side; three households' own photos raise nothing.
+//! `flagged` ledger entry on the earlier side (once a photo: a third filing leaves it be);
+//! three households' own photos raise nothing.
 //! Photos are served to their jurisdiction only (another township's reviewer gets 404), with
 //! strong ETags; the thumbnail was made at sign-off: 320 px, upright, no metadata.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -179,6 +180,24 @@ fn evidence(svc: &Service) {
         .map(|f| f["detail"]["other_submission"].clone())
         .collect();
     assert_eq!(named, [h2["id"].clone()], "{}", third["flags"]);
+    // h2's house already carries a flag from the other side (naming `copy`): the third filing
+    // names h2 on its own side and leaves h2 as it was — one flag a photo from the other side,
+    // not one a filing, so a photo filed ten thousand times costs each filing no writes there.
+    let h2_after = app.wait_final(&token, h2["id"].as_str().unwrap());
+    let told = reuse_flags(&h2_after);
+    assert_eq!(told.len(), 1, "{}", h2_after["flags"]);
+    assert_eq!(told[0]["detail"]["other_submission"], copy["id"]);
+    assert!(
+        h2_after["ledger"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["action"] == "flagged")
+            .count()
+            == 1,
+        "{}",
+        h2_after["ledger"]
+    );
 
     // Photos: the jurisdiction gets them, another township gets 404.
     let township = app.token("township1");

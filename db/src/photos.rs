@@ -315,8 +315,9 @@ pub fn record_fingerprints(
     flag_others(tx, submission, household, found, actor, at)
 }
 
-/// The reuse `found` seen from the other side: each other version gets the mirror flags
-/// (naming `submission`). Returns the `flagged` entries, with the submission each names.
+/// The reuse `found` seen from the other side: each other version gets a mirror flag (naming
+/// `submission`) on each matched photo that carries none yet. Returns the `flagged` entries,
+/// with the submission each names.
 fn flag_others(
     tx: &mut Tx<'_>,
     submission: &str,
@@ -342,16 +343,38 @@ fn flag_others(
                 distance: r.distance,
             })
             .collect();
-        if let Some(entry) = add_reuse_flags(tx, other, &mirrored, submission, actor, at)? {
+        if let Some(entry) = add_reuse_flags(
+            tx,
+            other,
+            &mirrored,
+            submission,
+            actor,
+            at,
+            Told::OncePerPart,
+        )? {
             entries.push((entry, other.to_owned()));
         }
     }
     Ok(entries)
 }
 
+/// How many `photo_reused` flags a version's photo gets.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Told {
+    /// The version being signed off (or reconciled): one flag per match its look-up named,
+    /// at most [`MAX_NAMED`] a photo.
+    EachMatch,
+    /// An earlier version, told from the other side: once a photo. The first later filing
+    /// names itself there, and every later one names it from its own side; so a photo filed
+    /// for ten thousand households costs each new filing at most [`MAX_NAMED`] reads, not as
+    /// many writes and ledger entries (the adversarial profile of issue 13).
+    OncePerPart,
+}
+
 /// Give `target` the `photo_reused` flags of `reuse` (seen from `target`) it does not carry
-/// yet, and a clue for its household if none is open. Returns its `flagged` entry (naming
-/// `by_submission`), or `None` when it carried them all.
+/// yet (with [`Told::OncePerPart`], only for a photo that carries none), and a clue for its
+/// household if none is open. Returns its `flagged` entry (naming `by_submission`), or `None`
+/// when nothing was added.
 fn add_reuse_flags(
     tx: &mut Tx<'_>,
     target: &str,
@@ -359,6 +382,7 @@ fn add_reuse_flags(
     by_submission: &str,
     actor: &Actor,
     at: chrono::NaiveDateTime,
+    told: Told,
 ) -> DbResult<Option<Entry>> {
     use crate::schema::{org_units as o, submissions as s};
     let (household, village, digest, flags_json): (String, String, String, String) =
@@ -375,10 +399,14 @@ fn add_reuse_flags(
     let mut added = Vec::new();
     for r in reuse {
         let flag = reuse_flag(r);
-        if !flags
-            .iter()
-            .any(|f| f.code == flag.code && f.detail == flag.detail)
-        {
+        let carried = flags.iter().any(|f| {
+            f.code == flag.code
+                && match told {
+                    Told::EachMatch => f.detail == flag.detail,
+                    Told::OncePerPart => f.detail.get("part") == flag.detail.get("part"),
+                }
+        });
+        if !carried {
             added.push(flag.clone());
             flags.push(flag);
         }
@@ -470,8 +498,15 @@ pub fn reconcile(
         }
         let mut entries = Vec::new();
         if let Some(first) = new.first()
-            && let Some(e) =
-                add_reuse_flags(tx, submission, &new, &first.other_submission, actor, at)?
+            && let Some(e) = add_reuse_flags(
+                tx,
+                submission,
+                &new,
+                &first.other_submission,
+                actor,
+                at,
+                Told::EachMatch,
+            )?
         {
             entries.push((e, submission.to_owned()));
         }
