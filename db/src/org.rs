@@ -150,20 +150,16 @@ pub fn villages_in(
 
 /// Whether `unit` lies in the subtree rooted at `root` (a unit is in its own subtree).
 pub fn is_within(conn: &mut Conn, unit: &str, root: &str) -> DbResult<bool> {
-    let root_path = with_conn!(conn, |c| o::org_units
-        .filter(o::code.eq(root))
-        .select(o::path)
-        .first::<String>(c)
-        .optional())?;
-    let Some(root_path) = root_path else {
-        return Ok(false);
-    };
-    let unit_path = with_conn!(conn, |c| o::org_units
-        .filter(o::code.eq(unit))
-        .select(o::path)
-        .first::<String>(c)
-        .optional())?;
-    Ok(unit_path.is_some_and(|p| p.starts_with(&root_path)))
+    // Both paths in one query: this runs on every upload.
+    let paths: Vec<(String, String)> = with_conn!(conn, |c| o::org_units
+        .filter(o::code.eq_any([root, unit]))
+        .select((o::code, o::path))
+        .load(c))?;
+    let path_of = |code: &str| paths.iter().find(|(c, _)| c == code).map(|(_, p)| p);
+    Ok(match (path_of(root), path_of(unit)) {
+        (Some(root_path), Some(unit_path)) => unit_path.starts_with(root_path.as_str()),
+        _ => false,
+    })
 }
 
 pub fn count(conn: &mut Conn) -> DbResult<i64> {
