@@ -40,6 +40,8 @@ pub struct Settings {
     pub checkpoint_interval_secs: Option<u64>,
     pub review_deadline_days: Option<u32>,
     pub worker_nice: Option<i32>,
+    pub worker_yield_at: Option<u64>,
+    pub worker_yield_max_secs: Option<u64>,
     pub sweep_after_secs: Option<u64>,
     pub sweep_every_secs: Option<u64>,
     pub queue_vacuum_secs: Option<u64>,
@@ -59,7 +61,7 @@ pub struct Settings {
     pub export_direct_rows: Option<i64>,
 }
 
-const KEYS: [&str; 37] = [
+const KEYS: [&str; 39] = [
     "EXPORT_DIRECT_ROWS",
     "UPLOAD_SPOOL_DIR",
     "UPLOAD_LIFETIME_SECS",
@@ -75,6 +77,8 @@ const KEYS: [&str; 37] = [
     "HEADER_TIMEOUT_SECS",
     "TRUST_FORWARDED_FOR",
     "WORKER_NICE",
+    "WORKER_YIELD_AT",
+    "WORKER_YIELD_MAX_SECS",
     "SWEEP_AFTER_SECS",
     "SWEEP_EVERY_SECS",
     "LEDGER_KEY_FILE",
@@ -141,6 +145,8 @@ impl Settings {
             "CHECKPOINT_INTERVAL_SECS" => self.checkpoint_interval_secs = Some(num(key, &v)?),
             "REVIEW_DEADLINE_DAYS" => self.review_deadline_days = Some(num(key, &v)?),
             "WORKER_NICE" => self.worker_nice = Some(num(key, &v)?),
+            "WORKER_YIELD_AT" => self.worker_yield_at = Some(num(key, &v)?),
+            "WORKER_YIELD_MAX_SECS" => self.worker_yield_max_secs = Some(num(key, &v)?),
             "SWEEP_AFTER_SECS" => self.sweep_after_secs = Some(num(key, &v)?),
             "SWEEP_EVERY_SECS" => self.sweep_every_secs = Some(num(key, &v)?),
             "QUEUE_VACUUM_SECS" => self.queue_vacuum_secs = Some(num(key, &v)?),
@@ -320,6 +326,18 @@ impl Settings {
     /// shares with the API, uploads are answered first and sign-offs use the rest of the CPU.
     pub fn worker_nice(&self) -> i32 {
         self.worker_nice.unwrap_or(10).clamp(0, 19)
+    }
+
+    /// Whether a worker stands aside while uploads arrive fast (`worker/src/queue/yielding.rs`):
+    /// when the ready messages grow by at least `WORKER_YIELD_AT` a second (default 0: never),
+    /// it takes no new message, for `WORKER_YIELD_MAX_SECS` at most (default 300, well inside
+    /// RabbitMQ's 30-minute limit on an unacknowledged delivery). For a host shared with the API.
+    pub fn yield_policy(&self) -> Option<fieldsurvey_worker::queue::YieldPolicy> {
+        let at_growth = self.worker_yield_at.unwrap_or(0);
+        (at_growth > 0).then(|| fieldsurvey_worker::queue::YieldPolicy {
+            at_growth,
+            max: std::time::Duration::from_secs(self.worker_yield_max_secs.unwrap_or(300).max(1)),
+        })
     }
 
     pub fn prefetch(&self) -> u16 {

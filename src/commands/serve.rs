@@ -158,6 +158,7 @@ pub fn worker(settings: Settings) -> Result<()> {
         tracing::info!(
             prefetch = settings.prefetch(),
             sign_off_concurrency = settings.sign_off_concurrency(),
+            yield_at = settings.yield_policy().map(|p| p.at_growth),
             "worker consuming"
         );
         queue::run_consumer(
@@ -167,6 +168,7 @@ pub fn worker(settings: Settings) -> Result<()> {
             settings.prefetch(),
             shutdown,
             queue_metrics,
+            settings.yield_policy(),
         )
         .await
     })

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use fieldsurvey_worker::queue::{
     AmqpPublisher, Delivered, HandleOutcome, Handler, OutboxMessage, OutboxStore, Publisher,
-    QueueMetrics, ROUTING_KEY, Supervisor, Topology, run_consumer, run_relay,
+    QueueMetrics, ROUTING_KEY, Supervisor, Topology, YieldPolicy, run_consumer, run_relay,
 };
 use lapin::options::{BasicGetOptions, QueueDeleteOptions};
 use lapin::types::FieldTable;
@@ -281,6 +281,7 @@ async fn failures_are_retried_with_a_counted_attempt_then_parked() {
         4,
         stop.clone(),
         metrics(),
+        None,
     ));
     for _ in 0..100 {
         if count(&url, &t.parking_queue()).await == 2 {
@@ -340,6 +341,7 @@ async fn a_panicking_message_is_retried_and_the_worker_carries_on() {
         2,
         stop.clone(),
         metrics(),
+        None,
     ));
     for _ in 0..100 {
         if handler.done.load(Ordering::SeqCst) == 5 {
@@ -382,6 +384,7 @@ async fn waiting_on_other_work_spends_no_attempt() {
         4,
         stop.clone(),
         metrics(),
+        None,
     ));
     for _ in 0..150 {
         if handler.done.load(Ordering::SeqCst) == 3 {
@@ -401,5 +404,84 @@ async fn waiting_on_other_work_spends_no_attempt() {
     }
     assert!(handler.parked.lock().unwrap().is_empty());
     assert_eq!(count(&url, &t.parking_queue()).await, 0);
+    cleanup(&url, &t).await;
+}
+
+/// Done after `pause`, one at a time per delivery: a worker slower than a burst.
+struct Slow {
+    pause: Duration,
+    done: AtomicU32,
+}
+
+impl Handler for Slow {
+    async fn handle(&self, _msg: Delivered) -> HandleOutcome {
+        tokio::time::sleep(self.pause).await;
+        self.done.fetch_add(1, Ordering::SeqCst);
+        HandleOutcome::Done
+    }
+
+    async fn parked(&self, _msg: &Delivered, _reason: &str) {}
+}
+
+#[tokio::test]
+async fn a_worker_told_to_yield_stands_aside_while_the_queue_grows_and_loses_nothing() {
+    let Some(url) =
+        amqp("a_worker_told_to_yield_stands_aside_while_the_queue_grows_and_loses_nothing")
+    else {
+        return;
+    };
+    let t = topology(5);
+    let sup = Arc::new(Supervisor::new(url.clone(), t.clone()));
+    let handler = Arc::new(Slow {
+        pause: Duration::from_millis(20),
+        done: AtomicU32::new(0),
+    });
+    let m = metrics();
+    let stop = CancellationToken::new();
+    let prefetch = 2;
+    let consumer = tokio::spawn(run_consumer(
+        sup.clone(),
+        t.clone(),
+        handler.clone(),
+        prefetch,
+        stop.clone(),
+        m.clone(),
+        Some(YieldPolicy {
+            at_growth: 50,
+            max: Duration::from_secs(60),
+        }),
+    ));
+    // The watcher's first reading (an empty queue), then a burst far faster than the handler.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let n = 400;
+    publish(&sup, &t, n).await;
+    let mut seen_yielding = None;
+    let mut done_after_yield = 0;
+    for _ in 0..400 {
+        let done = handler.done.load(Ordering::SeqCst);
+        match (seen_yielding, m.yielding.get()) {
+            (None, 1) => seen_yielding = Some(done),
+            (Some(at), 1) => done_after_yield = done - at,
+            _ => {}
+        }
+        if done == n as u32 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    stop.cancel();
+    consumer.await.unwrap().unwrap();
+    assert!(
+        seen_yielding.is_some(),
+        "the worker stood aside when the queue grew by hundreds a second"
+    );
+    assert!(
+        done_after_yield <= u32::from(prefetch),
+        "while standing aside it only finished what it held ({done_after_yield} done)"
+    );
+    assert_eq!(m.yielding.get(), 0, "it took messages again");
+    assert!(m.yielded_seconds.get() > 0.0);
+    assert_eq!(handler.done.load(Ordering::SeqCst), n as u32, "none lost");
+    assert_eq!(count(&url, &t.queue()).await, 0);
     cleanup(&url, &t).await;
 }

@@ -19,7 +19,10 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::topology::text;
-use super::{AmqpPublisher, Delivered, HandleOutcome, Handler, QueueMetrics, Supervisor, Topology};
+use super::yielding::{YieldPolicy, Yielder};
+use super::{
+    AmqpPublisher, Delivered, HandleOutcome, Handler, Publisher, QueueMetrics, Supervisor, Topology,
+};
 
 pub async fn run_consumer<H: Handler>(
     sup: Arc<Supervisor>,
@@ -28,12 +31,24 @@ pub async fn run_consumer<H: Handler>(
     prefetch: u16,
     shutdown: CancellationToken,
     metrics: Arc<QueueMetrics>,
+    yield_to: Option<YieldPolicy>,
 ) -> anyhow::Result<()> {
     let parker = Arc::new(AmqpPublisher::new(
         sup.clone(),
         topology.clone(),
         metrics.clone(),
     ));
+    // Whether to take no new delivery for now (yielding.rs); never, without a policy.
+    let (yield_tx, mut yielding) = tokio::sync::watch::channel(false);
+    let watcher = yield_to.map(|policy| {
+        tokio::spawn(watch_growth(
+            policy,
+            parker.clone(),
+            yield_tx.clone(),
+            metrics.clone(),
+            shutdown.clone(),
+        ))
+    });
     let mut inflight: JoinSet<()> = JoinSet::new();
     let mut session = 0u64;
     'sessions: while !shutdown.is_cancelled() {
@@ -74,7 +89,8 @@ pub async fn run_consumer<H: Handler>(
                     break 'sessions;
                 }
                 Some(_) = inflight.join_next(), if !inflight.is_empty() => {}
-                next = consumer.next() => match next {
+                Ok(()) = yielding.changed() => {}
+                next = consumer.next(), if !*yielding.borrow() => match next {
                     Some(Ok(delivery)) => {
                         inflight.spawn(process(delivery, handler.clone(), topology.clone(), parker.clone(), metrics.clone()));
                     }
@@ -91,6 +107,9 @@ pub async fn run_consumer<H: Handler>(
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    if let Some(w) = watcher {
+        w.abort();
+    }
     let n = inflight.len();
     if n > 0 {
         tracing::info!(in_flight = n, "draining before exit");
@@ -98,6 +117,46 @@ pub async fn run_consumer<H: Handler>(
     while inflight.join_next().await.is_some() {}
     tracing::info!("worker stopped");
     Ok(())
+}
+
+/// Once a second, the ready messages' growth decides whether the consumer stands aside.
+async fn watch_growth(
+    policy: YieldPolicy,
+    broker: Arc<AmqpPublisher>,
+    yielding: tokio::sync::watch::Sender<bool>,
+    metrics: Arc<QueueMetrics>,
+    shutdown: CancellationToken,
+) {
+    let mut yielder = Yielder::new(policy);
+    let mut since = Instant::now();
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        let ready = broker.waiting().await;
+        let now = Instant::now();
+        let stand_aside = yielder.observe(now, ready);
+        let was = *yielding.borrow();
+        if stand_aside != was {
+            if stand_aside {
+                tracing::info!(
+                    ready,
+                    at_growth = policy.at_growth,
+                    "uploads are arriving fast; taking no new message"
+                );
+            } else {
+                let seconds = now.duration_since(since).as_secs_f64();
+                metrics.yielded_seconds.inc_by(seconds);
+                tracing::info!(ready, seconds, "taking messages again");
+            }
+            since = now;
+            metrics.yielding.set(i64::from(stand_aside));
+            let _ = yielding.send(stand_aside);
+        }
+    }
 }
 
 fn header_text(headers: Option<&FieldTable>, key: &str) -> Option<String> {

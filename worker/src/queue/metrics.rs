@@ -4,8 +4,10 @@
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
+use std::sync::atomic::AtomicU64;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct OutcomeLabels {
@@ -33,6 +35,10 @@ pub struct QueueMetrics {
     pub stage_seconds: Family<StageLabels, Histogram, fn() -> Histogram>,
     /// Messages of pending work re-sent by the sweeper (their first was lost).
     pub resent: Counter,
+    /// 1 while the worker takes no new message, standing aside for a burst of uploads.
+    pub yielding: Gauge,
+    /// Seconds spent standing aside for bursts of uploads.
+    pub yielded_seconds: Counter<f64, AtomicU64>,
 }
 
 fn stage_histogram() -> Histogram {
@@ -59,7 +65,19 @@ impl QueueMetrics {
             final_seconds: Family::new_with_constructor(final_histogram as fn() -> Histogram),
             stage_seconds: Family::new_with_constructor(stage_histogram as fn() -> Histogram),
             resent: Counter::default(),
+            yielding: Gauge::default(),
+            yielded_seconds: Counter::default(),
         };
+        registry.register(
+            "fieldsurvey_worker_yielding",
+            "1 while the worker takes no new message because uploads arrive fast (WORKER_YIELD_AT)",
+            m.yielding.clone(),
+        );
+        registry.register(
+            "fieldsurvey_worker_yielded_seconds",
+            "Seconds the worker stood aside for bursts of uploads",
+            m.yielded_seconds.clone(),
+        );
         registry.register(
             "fieldsurvey_published",
             "Outbox messages confirmed by the queue",

@@ -16,6 +16,7 @@ mod publisher;
 mod relay;
 mod supervisor;
 mod topology;
+mod yielding;
 
 use std::future::Future;
 use std::time::Duration;
@@ -27,6 +28,7 @@ pub use publisher::AmqpPublisher;
 pub use relay::run_relay;
 pub use supervisor::Supervisor;
 pub use topology::{ROUTING_KEY, Topology};
+pub use yielding::YieldPolicy;
 
 /// One outbox row on its way to the broker.
 #[derive(Debug, Clone)]
