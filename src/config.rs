@@ -44,6 +44,7 @@ pub struct Settings {
     pub worker_yield_max_secs: Option<u64>,
     pub sweep_after_secs: Option<u64>,
     pub sweep_every_secs: Option<u64>,
+    pub outbox_keep_hours: Option<u64>,
     pub queue_vacuum_secs: Option<u64>,
     pub sign_in_free_failures: Option<u32>,
     pub sign_in_free_failures_per_address: Option<u32>,
@@ -61,7 +62,7 @@ pub struct Settings {
     pub export_direct_rows: Option<i64>,
 }
 
-const KEYS: [&str; 39] = [
+const KEYS: [&str; 40] = [
     "EXPORT_DIRECT_ROWS",
     "UPLOAD_SPOOL_DIR",
     "UPLOAD_LIFETIME_SECS",
@@ -81,6 +82,7 @@ const KEYS: [&str; 39] = [
     "WORKER_YIELD_MAX_SECS",
     "SWEEP_AFTER_SECS",
     "SWEEP_EVERY_SECS",
+    "OUTBOX_KEEP_HOURS",
     "LEDGER_KEY_FILE",
     "PII_KEY_FILE",
     "DATABASE_URL",
@@ -149,6 +151,7 @@ impl Settings {
             "WORKER_YIELD_MAX_SECS" => self.worker_yield_max_secs = Some(num(key, &v)?),
             "SWEEP_AFTER_SECS" => self.sweep_after_secs = Some(num(key, &v)?),
             "SWEEP_EVERY_SECS" => self.sweep_every_secs = Some(num(key, &v)?),
+            "OUTBOX_KEEP_HOURS" => self.outbox_keep_hours = Some(num(key, &v)?),
             "QUEUE_VACUUM_SECS" => self.queue_vacuum_secs = Some(num(key, &v)?),
             "SIGN_IN_FREE_FAILURES" => self.sign_in_free_failures = Some(num(key, &v)?),
             "SIGN_IN_FREE_FAILURES_PER_ADDRESS" => {
@@ -310,11 +313,16 @@ impl Settings {
 
     /// The relay's sweep for lost messages: every `SWEEP_EVERY_SECS` (default 60), when the
     /// queues stand empty, a `queued` submission whose message was sent more than
-    /// `SWEEP_AFTER_SECS` ago (default 900) is sent again.
+    /// `SWEEP_AFTER_SECS` ago (default 900) is sent again. At the same cadence, outbox rows
+    /// published more than `OUTBOX_KEEP_HOURS` ago (default 168, a week; at least 1) are deleted.
     pub fn sweep_policy(&self) -> fieldsurvey_worker::queue::SweepPolicy {
+        let after = self.sweep_after_secs.unwrap_or(900).max(1);
+        // A row the sweep still consults (sent less than SWEEP_AFTER_SECS ago) is never purged.
+        let keep = (self.outbox_keep_hours.unwrap_or(168).max(1) * 3600).max(after);
         fieldsurvey_worker::queue::SweepPolicy {
             every: std::time::Duration::from_secs(self.sweep_every_secs.unwrap_or(60).max(1)),
-            after: std::time::Duration::from_secs(self.sweep_after_secs.unwrap_or(900).max(1)),
+            after: std::time::Duration::from_secs(after),
+            keep_sent: std::time::Duration::from_secs(keep),
         }
     }
 

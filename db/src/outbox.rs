@@ -67,6 +67,60 @@ pub fn release(conn: &mut Conn, ids: &[i64]) -> DbResult<usize> {
     .execute(c)?))
 }
 
+/// What one step of the purge did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Purged {
+    pub deleted: usize,
+    /// Where the next step starts (`after_id`), or `None`: no row past this step is old enough.
+    pub next: Option<i64>,
+}
+
+/// One step of deleting rows the broker confirmed before `sent_before`: look at the `limit`
+/// rows after `after_id` in id order (oldest first) and delete those sent before then. A
+/// published row has done its work: the sweep that re-sends a lost message writes a new row
+/// for a submission that has none, so nothing depends on an old row staying. Rows still
+/// pending, or sent again since, are skipped, not waited for.
+///
+/// Each step reads at most `limit` rows by the primary key, whatever the table holds: when the
+/// last row looked at was written at or after `sent_before`, every later row was too (ids are
+/// handed out as rows are written) and the purge stops, so a purge that finds nothing to do
+/// reads one batch, not the week of rows it keeps.
+pub fn purge_sent(
+    conn: &mut Conn,
+    sent_before: NaiveDateTime,
+    after_id: i64,
+    limit: i64,
+) -> DbResult<Purged> {
+    conn.transaction(|tx| {
+        let rows: Vec<(i64, NaiveDateTime, Option<NaiveDateTime>)> = with_tx!(tx, |c| ob::outbox
+            .filter(ob::id.gt(after_id))
+            .order(ob::id.asc())
+            .limit(limit)
+            .select((ob::id, ob::created_at, ob::sent_at))
+            .load(c))?;
+        let old: Vec<i64> = rows
+            .iter()
+            .filter(|r| r.2.is_some_and(|sent| sent < sent_before))
+            .map(|r| r.0)
+            .collect();
+        let deleted = if old.is_empty() {
+            0
+        } else {
+            with_tx!(tx, |c| diesel::delete(
+                ob::outbox
+                    .filter(ob::id.eq_any(&old))
+                    .filter(ob::sent_at.lt(sent_before))
+            )
+            .execute(c))?
+        };
+        let next = match rows.last() {
+            Some(last) if rows.len() as i64 == limit && last.1 < sent_before => Some(last.0),
+            _ => None,
+        };
+        Ok(Purged { deleted, next })
+    })
+}
+
 /// Rows not yet confirmed by the broker.
 pub fn backlog(conn: &mut Conn) -> DbResult<i64> {
     with_conn!(conn, |c| Ok(ob::outbox

@@ -113,6 +113,74 @@ fn outbox_claims_lease_rows_until_sent_or_released() {
 }
 
 #[test]
+fn the_outbox_purge_deletes_only_rows_published_long_ago() {
+    each_backend(|db| {
+        let surveyor = seed(db);
+        let mut c = db.get().unwrap();
+        for _ in 0..4 {
+            let id = uuid::Uuid::new_v4().to_string();
+            fieldsurvey_db::submissions::ingest(
+                &mut c,
+                &submission(&id, &surveyor, "d"),
+                &[],
+                &message(&id),
+            )
+            .unwrap();
+        }
+        let rows =
+            fieldsurvey_db::outbox::claim(&mut c, 10, chrono::TimeDelta::seconds(30)).unwrap();
+        assert_eq!(rows.len(), 4);
+        // Three published: two of them ten days ago, one just now; the fourth still pending.
+        fieldsurvey_db::outbox::mark_sent(&mut c, &[rows[0].id, rows[1].id, rows[2].id]).unwrap();
+        let old = fieldsurvey_db::now() - chrono::TimeDelta::days(10);
+        let (a, b) = (rows[0].id, rows[1].id);
+        with_conn!(&mut c, |c| {
+            use diesel::prelude::*;
+            use fieldsurvey_db::schema::outbox as ob;
+            diesel::update(ob::table.filter(ob::id.eq_any([a, b])))
+                .set(ob::sent_at.eq(Some(old)))
+                .execute(c)
+        })
+        .unwrap();
+        // Rows written ten days ago too, so the purge's walk goes past them.
+        with_conn!(&mut c, |c| {
+            use diesel::prelude::*;
+            use fieldsurvey_db::schema::outbox as ob;
+            diesel::update(ob::table.filter(ob::id.eq_any([a, b])))
+                .set(ob::created_at.eq(old))
+                .execute(c)
+        })
+        .unwrap();
+        let week_ago = fieldsurvey_db::now() - chrono::TimeDelta::days(7);
+        let first = fieldsurvey_db::outbox::purge_sent(&mut c, week_ago, 0, 1).unwrap();
+        assert_eq!(first.deleted, 1, "the limit holds");
+        assert_eq!(
+            first.next,
+            Some(a),
+            "an old row ended the step: go on after it"
+        );
+        let second = fieldsurvey_db::outbox::purge_sent(&mut c, week_ago, a, 100).unwrap();
+        assert_eq!(second.deleted, 1);
+        assert_eq!(second.next, None, "a short step is the last");
+        let young = fieldsurvey_db::outbox::purge_sent(&mut c, week_ago, 0, 1).unwrap();
+        assert_eq!(young.deleted, 0, "nothing left past its keeping time");
+        assert_eq!(young.next, None, "a young row ends the walk");
+        let left: Vec<i64> = with_conn!(&mut c, |c| {
+            use diesel::prelude::*;
+            use fieldsurvey_db::schema::outbox as ob;
+            ob::table.order(ob::id.asc()).select(ob::id).load(c)
+        })
+        .unwrap();
+        assert_eq!(
+            left,
+            vec![rows[2].id, rows[3].id],
+            "the row sent just now and the pending one stay"
+        );
+        assert_eq!(fieldsurvey_db::outbox::backlog(&mut c).unwrap(), 1);
+    });
+}
+
+#[test]
 fn a_stage_commits_once_however_often_it_runs() {
     each_backend(|db| {
         let surveyor = seed(db);

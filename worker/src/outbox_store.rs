@@ -49,6 +49,21 @@ impl OutboxStore for DbOutbox {
         Ok(())
     }
 
+    async fn purge(
+        &self,
+        keep: std::time::Duration,
+        after: i64,
+        limit: usize,
+    ) -> anyhow::Result<(usize, Option<i64>)> {
+        let sent_before = fieldsurvey_db::now()
+            - chrono::TimeDelta::from_std(keep).unwrap_or(chrono::TimeDelta::days(7));
+        let step = self
+            .db
+            .run(move |c| fieldsurvey_db::outbox::purge_sent(c, sent_before, after, limit as i64))
+            .await?;
+        Ok((step.deleted, step.next))
+    }
+
     async fn sweep(&self, after: std::time::Duration) -> anyhow::Result<usize> {
         let older_than = fieldsurvey_db::now()
             - chrono::TimeDelta::from_std(after).unwrap_or(chrono::TimeDelta::hours(1));

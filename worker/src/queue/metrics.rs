@@ -35,6 +35,8 @@ pub struct QueueMetrics {
     pub stage_seconds: Family<StageLabels, Histogram, fn() -> Histogram>,
     /// Messages of pending work re-sent by the sweeper (their first was lost).
     pub resent: Counter,
+    /// Published outbox rows deleted after their keeping time (`OUTBOX_KEEP_HOURS`).
+    pub outbox_purged: Counter,
     /// 1 while the worker takes no new message, standing aside for a burst of uploads.
     pub yielding: Gauge,
     /// Seconds spent standing aside for bursts of uploads.
@@ -65,6 +67,7 @@ impl QueueMetrics {
             final_seconds: Family::new_with_constructor(final_histogram as fn() -> Histogram),
             stage_seconds: Family::new_with_constructor(stage_histogram as fn() -> Histogram),
             resent: Counter::default(),
+            outbox_purged: Counter::default(),
             yielding: Gauge::default(),
             yielded_seconds: Counter::default(),
         };
@@ -112,6 +115,11 @@ impl QueueMetrics {
             "fieldsurvey_resent",
             "Messages of queued submissions re-sent by the sweeper after the first was lost",
             m.resent.clone(),
+        );
+        registry.register(
+            "fieldsurvey_outbox_purged",
+            "Published outbox rows deleted after their keeping time (OUTBOX_KEEP_HOURS)",
+            m.outbox_purged.clone(),
         );
         m
     }

@@ -59,6 +59,18 @@ pub trait OutboxStore: Send + Sync + 'static {
         let _ = after;
         async { Ok(0) }
     }
+    /// One step of deleting rows published more than `keep` ago: of the `limit` rows after
+    /// `after` (an outbox id; 0 to start), those. Returns how many it deleted and where the
+    /// next step starts, `None` when no later row is old enough.
+    fn purge(
+        &self,
+        keep: Duration,
+        after: i64,
+        limit: usize,
+    ) -> impl Future<Output = anyhow::Result<(usize, Option<i64>)>> + Send {
+        let _ = (keep, after, limit);
+        async { Ok((0, None)) }
+    }
 }
 
 pub trait Publisher: Send + Sync + 'static {
@@ -72,11 +84,13 @@ pub trait Publisher: Send + Sync + 'static {
 }
 
 /// When the relay looks for lost messages: every `every`, for work whose message was sent more
-/// than `after` ago.
+/// than `after` ago. At the same cadence it deletes outbox rows published more than
+/// `keep_sent` ago.
 #[derive(Debug, Clone, Copy)]
 pub struct SweepPolicy {
     pub every: Duration,
     pub after: Duration,
+    pub keep_sent: Duration,
 }
 
 /// A message as a handler sees it.
