@@ -368,3 +368,103 @@ fn operations_endpoints_answer_and_personal_data_stays_out_of_logs() {
     assert!(!logs.contains(canary_name), "a name reached the logs");
     assert!(!metrics.contains(canary_id));
 }
+
+/// One HTTP/1.1 exchange on a fresh connection, read to its end: status, headers (names in
+/// lower case) and whatever bytes followed them. A client library would not read a body after
+/// a HEAD even if the server sent one; this does.
+fn raw_exchange(
+    base: &str,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+) -> (u16, Vec<(String, String)>, Vec<u8>) {
+    use std::io::{Read, Write};
+    let host = base.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(host).unwrap();
+    let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\n{auth}Connection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).unwrap();
+    let end = answer
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a complete head");
+    let head = String::from_utf8_lossy(&answer[..end]).into_owned();
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|s| s.parse().ok())
+        .unwrap();
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    (status, headers, answer[end + 4..].to_vec())
+}
+
+fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+#[test]
+fn head_is_get_without_the_body() {
+    let svc = Service::dev();
+    let app = svc.client();
+    let token = app.token("surveyor1");
+    let upload = Upload::household_h1();
+    let r = app.upload(&token, &upload.signed_by(&Key::demo()), &upload.parts);
+    assert_eq!(r.status, 202, "{}", r.text);
+    let path = format!("/api/v1/submissions/{}", upload.id());
+    let cases = [
+        ("/api/v1/openapi.json", None),
+        ("/healthz", None),
+        (path.as_str(), Some(token.as_str())),
+        ("/console/login", None),
+    ];
+    for (path, token) in cases {
+        let (get, get_headers, body) = raw_exchange(&app.base, "GET", path, token);
+        assert_eq!(get, 200, "GET {path}");
+        let (head, head_headers, nothing) = raw_exchange(&app.base, "HEAD", path, token);
+        assert_eq!(head, 200, "HEAD {path}");
+        assert!(
+            nothing.is_empty(),
+            "HEAD {path} sent {} bytes",
+            nothing.len()
+        );
+        assert_eq!(
+            header(&head_headers, "content-type"),
+            header(&get_headers, "content-type"),
+            "HEAD {path}"
+        );
+        if header(&get_headers, "content-length").is_some() {
+            assert_eq!(
+                header(&head_headers, "content-length"),
+                Some(body.len().to_string().as_str()),
+                "HEAD {path} gives the GET's length"
+            );
+        }
+    }
+    // The rest of the GET's answer holds too: no token, no submission.
+    let (status, headers, nothing) = raw_exchange(&app.base, "HEAD", &path, None);
+    assert_eq!(status, 401);
+    assert_eq!(
+        header(&headers, "content-type"),
+        Some("application/problem+json")
+    );
+    assert!(nothing.is_empty());
+    // A path without GET still refuses HEAD, and says what it takes.
+    let (status, headers, _) = raw_exchange(&app.base, "HEAD", "/api/v1/auth/login", None);
+    assert_eq!(status, 405);
+    assert_eq!(header(&headers, "allow"), Some("POST"));
+    let (status, headers, _) = raw_exchange(&app.base, "DELETE", "/healthz", None);
+    assert_eq!(status, 405);
+    assert_eq!(header(&headers, "allow"), Some("GET, HEAD"));
+}

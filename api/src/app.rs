@@ -76,6 +76,25 @@ pub fn build_app_config(cfg: &mut ServiceConfig) {
         .service(health::metrics);
 }
 
+/// HEAD is GET without the body (RFC 9110 §9.3.2): a HEAD on a path with no HEAD route of its
+/// own (the resumable upload's is one) is served by the path's GET. actix's HTTP/1 and HTTP/2
+/// layers saw the request as HEAD before any service did, so they send the GET's status and
+/// headers, `Content-Length` included, and no body. A path with no GET answers 405 as before.
+async fn head_as_get(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    if req.method() == actix_web::http::Method::HEAD {
+        let routed = req
+            .app_data::<web::Data<Methods>>()
+            .is_some_and(|m| m.routes_head(req.path()));
+        if !routed {
+            req.head_mut().method = actix_web::http::Method::GET;
+        }
+    }
+    next.call(req).await
+}
+
 async fn request_context(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
@@ -262,6 +281,8 @@ pub async fn serve(state: AppState, listener: TcpListener, workers: usize) -> st
                 )
                 .into()
             }))
+            // Innermost: the request context logs and counts the method as it came.
+            .wrap(actix_web::middleware::from_fn(head_as_get))
             // Inside the request context, so a console page it renders again keeps the id.
             .wrap(actix_web::middleware::from_fn(crate::console::keep_layout))
             .wrap(actix_web::middleware::from_fn(request_context))

@@ -179,20 +179,37 @@ pub fn document(collected: &utoipa::openapi::OpenApi) -> Value {
 
 /// Which methods each documented path takes, to answer another method 405.
 #[derive(Clone, Default)]
-pub struct Methods(Vec<(Vec<String>, String)>);
+pub struct Methods(Vec<Path>);
+
+#[derive(Clone)]
+struct Path {
+    template: Vec<String>,
+    /// The `Allow` value: the documented methods, and HEAD wherever GET is (the app serves a
+    /// HEAD as the GET when the path has no HEAD route of its own).
+    allow: String,
+    /// The path has a HEAD route of its own.
+    head: bool,
+}
 
 impl Methods {
     pub fn of(doc: &Value) -> Self {
         let mut out = Vec::new();
         if let Some(paths) = doc.get("paths").and_then(Value::as_object) {
             for (path, item) in paths {
-                let allowed: Vec<String> = METHODS
+                let mut allowed: Vec<String> = METHODS
                     .into_iter()
                     .filter(|m| item.get(*m).is_some())
                     .map(str::to_uppercase)
                     .collect();
-                let segments = path.split('/').map(str::to_owned).collect();
-                out.push((segments, allowed.join(", ")));
+                let head = item.get("head").is_some();
+                if !head && item.get("get").is_some() {
+                    allowed.push("HEAD".to_owned());
+                }
+                out.push(Path {
+                    template: path.split('/').map(str::to_owned).collect(),
+                    allow: allowed.join(", "),
+                    head,
+                });
             }
         }
         Methods(out)
@@ -200,16 +217,22 @@ impl Methods {
 
     /// The `Allow` value of the documented path `path` matches, if any.
     pub fn allowed(&self, path: &str) -> Option<&str> {
+        self.find(path).map(|p| p.allow.as_str())
+    }
+
+    /// Whether the documented path `path` matches has a HEAD route of its own.
+    pub fn routes_head(&self, path: &str) -> bool {
+        self.find(path).is_some_and(|p| p.head)
+    }
+
+    fn find(&self, path: &str) -> Option<&Path> {
         let asked: Vec<&str> = path.split('/').collect();
-        self.0
-            .iter()
-            .find(|(template, _)| {
-                template.len() == asked.len()
-                    && template.iter().zip(&asked).all(|(t, a)| {
-                        (t.starts_with('{') && t.ends_with('}') && !a.is_empty()) || t == a
-                    })
-            })
-            .map(|(_, allow)| allow.as_str())
+        self.0.iter().find(|p| {
+            p.template.len() == asked.len()
+                && p.template.iter().zip(&asked).all(|(t, a)| {
+                    (t.starts_with('{') && t.ends_with('}') && !a.is_empty()) || t == a
+                })
+        })
     }
 }
 
@@ -255,6 +278,23 @@ mod tests {
         assert_eq!(methods.allowed("/api/v1/things/abc"), Some("POST"));
         assert_eq!(methods.allowed("/api/v1/things/"), None);
         assert_eq!(methods.allowed("/api/v1/things/abc/more"), None);
-        assert_eq!(methods.allowed("/healthz"), Some("GET"));
+        assert_eq!(
+            methods.allowed("/healthz"),
+            Some("GET, HEAD"),
+            "a GET path answers HEAD"
+        );
+        assert!(!methods.routes_head("/healthz"), "…by its GET");
+        assert!(!methods.routes_head("/api/v1/things/abc"));
+        let tus = Methods::of(&json!({"paths": {"/api/v1/uploads/{id}": {
+            "head": {}, "patch": {}, "delete": {}
+        }}}));
+        assert_eq!(
+            tus.allowed("/api/v1/uploads/u1"),
+            Some("PATCH, DELETE, HEAD")
+        );
+        assert!(
+            tus.routes_head("/api/v1/uploads/u1"),
+            "a HEAD route of its own"
+        );
     }
 }
