@@ -62,7 +62,8 @@ pub struct Settings {
     pub export_direct_rows: Option<i64>,
 }
 
-const KEYS: [&str; 40] = [
+const KEYS: [&str; 41] = [
+    "QUEUE_VACUUM_SECS",
     "EXPORT_DIRECT_ROWS",
     "UPLOAD_SPOOL_DIR",
     "UPLOAD_LIFETIME_SECS",
@@ -375,8 +376,8 @@ impl Settings {
 
     /// The connection pool of a process in `role`. Defaults fit one API and four workers in
     /// PostgreSQL's default 100 connections with half to spare (12 + 4 × 10 = 52): a worker
-    /// holds one connection per message in flight (`WORKER_PREFETCH`), plus two for the relay
-    /// and reads; `DB_POOL_SIZE` overrides.
+    /// holds one connection per message in flight (`WORKER_PREFETCH`), plus two for the ledger
+    /// sequencer and reads; `DB_POOL_SIZE` overrides.
     pub fn pool_options(&self, role: Role) -> fieldsurvey_db::PoolOptions {
         let max_size = self.db_pool_size.unwrap_or(match role {
             Role::Api => 12,
@@ -405,7 +406,42 @@ impl Settings {
 
 #[cfg(test)]
 mod tests {
-    use super::Settings;
+    use super::{KEYS, Settings};
+
+    /// `load` reads from the environment only the names in `KEYS`: a setting `set` knows but
+    /// `KEYS` leaves out works in a TOML file and is silently ignored in the environment, as
+    /// `QUEUE_VACUUM_SECS` was.
+    #[test]
+    fn every_setting_is_read_from_the_environment() -> anyhow::Result<()> {
+        let source = include_str!("config.rs");
+        let set = source
+            .split_once("fn set(&mut self")
+            .and_then(|(_, rest)| rest.split_once("_ => bail!(\"unknown setting"))
+            .map(|(body, _)| body)
+            .ok_or_else(|| anyhow::anyhow!("Settings::set and its catch-all arm not found"))?;
+        let arms: Vec<&str> = set
+            .lines()
+            .filter_map(|line| line.trim_start().strip_prefix('"'))
+            .filter_map(|rest| rest.split_once("\" =>").map(|(key, _)| key))
+            .filter(|key| {
+                key.chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+            })
+            .collect();
+        assert!(arms.len() >= KEYS.len(), "found only {arms:?}");
+        let missing: Vec<&&str> = arms.iter().filter(|k| !KEYS.contains(k)).collect();
+        assert!(
+            missing.is_empty(),
+            "set but never read from the environment: {missing:?}"
+        );
+        for key in KEYS {
+            assert!(
+                arms.contains(&key),
+                "{key} is read but `set` does not know it"
+            );
+        }
+        Ok(())
+    }
 
     #[test]
     fn sign_offs_in_flight_default_to_the_messages_a_worker_holds() -> anyhow::Result<()> {

@@ -14,6 +14,7 @@ NAME the kustomization's path under deploy/k8s, slashes as '--'). Checks:
     and Services select something, that an overlay's migrate/ uses the overlay's image;
   - docker-compose.yml and the Dockerfile: commands are subcommands of the binary, variables
     are settings it reads, key files lie on a volume;
+  - every variable of the README's configuration table is one the binary reads;
   - the metric names in alerts.yml and the Grafana dashboard are registered by the code (or
     listed in deploy/MISSING_METRICS.md as still to be added), or `up`.
 """
@@ -97,6 +98,9 @@ def settings():
                           and n not in ("USER", "LOGNAME", "RUST_LOG"))
     if undocumented:
         notes.append("settings read but not in the README's table: " + ", ".join(undocumented))
+    for name in sorted(documented - names):
+        fail("README.md", f"the configuration table names {name}, which the binary never reads"
+                          " from the environment (src/config.rs KEYS)")
     return names
 
 
