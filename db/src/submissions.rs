@@ -263,8 +263,8 @@ pub struct PhotoMeta {
 ///
 /// No lock that every sign-off takes: the transaction locks its own rows and its household
 /// (two versions of one household take turns), figures change by inserted deltas, and its
-/// ledger entries are queued (`ledger::enqueue`) for the next `ledger::sequence`, which the
-/// caller runs after the commit.
+/// ledger entries are queued (`ledger::enqueue`) for the next `ledger::sequence`, which every
+/// process runs every 250 ms (`ledger::spawn_sequencer`).
 pub fn record_stage(conn: &mut Conn, o: &StageOutcome<'_>) -> DbResult<bool> {
     conn.transaction(|tx| {
         // The status first: of two runs of the stage (a redelivery, a re-sent message) only the
